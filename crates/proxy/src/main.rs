@@ -1,0 +1,20 @@
+use clap::Parser;
+use marketplace_proxy::{Args, Config, Proxy};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=info".into()),
+        )
+        .init();
+    let config = Config::from_args(Args::parse(), std::env::var("TRAY_MASTER_TOKEN").ok())?;
+    tracing::info!(?config, "starting");
+    let proxy = Proxy::start(config).await?;
+    // Parsed by `cargo xtask` to learn the port when it was chosen by the OS.
+    println!("proxy url={}", proxy.url());
+    tokio::signal::ctrl_c().await?;
+    proxy.stop().await;
+    Ok(())
+}
