@@ -12,7 +12,11 @@ pub enum ApiError {
     /// The proxy could not be reached at all.
     Network(String),
     /// The proxy answered with its error shape.
-    Server { status: u16, code: String, message: String },
+    Server {
+        status: u16,
+        code: String,
+        message: String,
+    },
     /// The proxy answered something the widget cannot read.
     Decode(String),
 }

@@ -33,14 +33,19 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         Some(root) => root,
         None => element.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
     };
-    shadow.set_inner_html(&format!("<style>{STYLE}</style><div class=\"tm-host\"></div>"));
+    shadow.set_inner_html(&format!(
+        "<style>{STYLE}</style><div class=\"tm-host\"></div>"
+    ));
     let target: HtmlElement = shadow
         .query_selector(".tm-host")?
         .ok_or_else(|| JsValue::from_str("widget container missing"))?
         .unchecked_into();
     let api = ApiClient::new(proxy_url);
-    let handle = leptos::mount::mount_to(target, move || view! { <App api=api.clone() /> }.into_any());
-    Ok(MountHandle { inner: Some(handle) })
+    let handle =
+        leptos::mount::mount_to(target, move || view! { <App api=api.clone() /> }.into_any());
+    Ok(MountHandle {
+        inner: Some(handle),
+    })
 }
 
 /// Mount every `[data-tray-marketplace]` container on the page at start-up.
@@ -53,7 +58,10 @@ pub fn start() {
         return;
     };
     for index in 0..containers.length() {
-        let Some(element) = containers.item(index).and_then(|n| n.dyn_into::<Element>().ok()) else {
+        let Some(element) = containers
+            .item(index)
+            .and_then(|n| n.dyn_into::<Element>().ok())
+        else {
             continue;
         };
         let options = js_sys::Object::new();

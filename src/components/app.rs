@@ -1,10 +1,6 @@
 use leptos::prelude::*;
 
-use crate::{
-    api::ApiClient,
-    components::CatalogView,
-    state::CatalogState,
-};
+use crate::{api::ApiClient, components::CatalogView, state::CatalogState};
 
 /// The whole widget: loads the catalog once and shows it.
 #[component]

@@ -6,8 +6,12 @@ use crate::{components::IntegrationCard, state::CatalogState};
 #[component]
 pub fn CatalogView(state: RwSignal<CatalogState>) -> impl IntoView {
     move || match state.get() {
-        CatalogState::Loading => view! { <p class="tm-loading" role="status">"Loading integrations…"</p> }.into_any(),
-        CatalogState::Failed(err) => view! { <p class="tm-error" role="alert">{err.to_string()}</p> }.into_any(),
+        CatalogState::Loading => {
+            view! { <p class="tm-loading" role="status">"Loading integrations…"</p> }.into_any()
+        }
+        CatalogState::Failed(err) => {
+            view! { <p class="tm-error" role="alert">{err.to_string()}</p> }.into_any()
+        }
         CatalogState::Loaded(catalog) => view! {
             <ul class="tm-grid" role="list">
                 {catalog

@@ -1,1 +1,36 @@
-fn main() {}
+//! `cargo xtask demo` and `cargo xtask test`: the project's two commands.
+
+mod demo;
+mod process;
+mod test;
+mod tools;
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+
+#[derive(Parser)]
+#[command(about = "Build, run and test the integrations marketplace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install what is missing, build everything, start sandbox + proxy, serve the demo page.
+    Demo {
+        /// Where the proxy (and the demo page) listens; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+    },
+    /// Install what is missing, then run every test: native, in-browser, end-to-end.
+    Test,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Task::Demo { listen } => demo::run(listen),
+        Task::Test => test::run(),
+    }
+}

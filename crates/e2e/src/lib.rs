@@ -66,7 +66,8 @@ pub struct Browser {
 
 impl Browser {
     pub async fn start() -> Result<Browser, Error> {
-        let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let chromedriver =
+            std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let port = free_port()?;
         let mut driver = Command::new(&chromedriver)
@@ -110,7 +111,11 @@ impl Browser {
 
     /// Texts of the elements matching `selector` inside the widget's shadow root,
     /// once at least one exists (or an error after `timeout`).
-    pub async fn widget_texts(&self, selector: &str, timeout: Duration) -> Result<Vec<String>, Error> {
+    pub async fn widget_texts(
+        &self,
+        selector: &str,
+        timeout: Duration,
+    ) -> Result<Vec<String>, Error> {
         let script = r#"
             const host = document.querySelector('[data-tray-marketplace]');
             const root = host && host.shadowRoot;

@@ -113,8 +113,16 @@ impl Config {
                 .to_owned(),
             master_token,
             embedded_id: args.embedded_id,
-            solution_tags: args.solution_tags.into_iter().filter(|t| !t.is_empty()).collect(),
-            allowed_origins: args.allowed_origins.into_iter().filter(|o| !o.is_empty()).collect(),
+            solution_tags: args
+                .solution_tags
+                .into_iter()
+                .filter(|t| !t.is_empty())
+                .collect(),
+            allowed_origins: args
+                .allowed_origins
+                .into_iter()
+                .filter(|o| !o.is_empty())
+                .collect(),
             widget_dir: args.widget_dir,
             demo: args.demo,
         })
@@ -135,7 +143,12 @@ mod tests {
         assert_eq!(eu.graphql_url, "https://eu1.tray.io/graphql");
         assert_eq!(eu.dialog_url, "https://embedded.eu1.tray.io");
         let custom = Config::from_args(
-            parse(&["--tray-graphql-url", "http://127.0.0.1:9/graphql", "--tray-dialog-url", "http://127.0.0.1:10/"]),
+            parse(&[
+                "--tray-graphql-url",
+                "http://127.0.0.1:9/graphql",
+                "--tray-dialog-url",
+                "http://127.0.0.1:10/",
+            ]),
             Some("t".into()),
         )
         .unwrap();

@@ -32,9 +32,9 @@ pub struct Proxy {
 
 impl Proxy {
     pub async fn start(config: Config) -> Result<Proxy, ProxyError> {
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|err| ProxyError::Config(format!("cannot listen on {}: {err}", config.listen)))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+            ProxyError::Config(format!("cannot listen on {}: {err}", config.listen))
+        })?;
         let addr = listener
             .local_addr()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
@@ -43,7 +43,11 @@ impl Proxy {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
-        let tray = TrayClient::new(http, config.graphql_url.clone(), config.master_token.clone());
+        let tray = TrayClient::new(
+            http,
+            config.graphql_url.clone(),
+            config.master_token.clone(),
+        );
         let state = Arc::new(AppState { config, tray });
         let router = routes::router(state);
 

@@ -19,7 +19,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     if let Some(dir) = &state.config.widget_dir {
         router = router.nest_service("/widget", ServeDir::new(dir));
         if state.config.demo {
-            router = router.route_service("/", tower_http::services::ServeFile::new(dir.join("index.html")));
+            router = router.route_service(
+                "/",
+                tower_http::services::ServeFile::new(dir.join("index.html")),
+            );
         }
     }
     router
@@ -39,8 +42,13 @@ fn cors(allowed: &[String]) -> CorsLayer {
         .allow_headers(tower_http::cors::Any)
 }
 
-async fn list_integrations(State(state): State<Arc<AppState>>) -> Result<Json<Catalog>, ProxyError> {
-    let solutions = state.tray.list_solutions(&state.config.solution_tags).await?;
+async fn list_integrations(
+    State(state): State<Arc<AppState>>,
+) -> Result<Json<Catalog>, ProxyError> {
+    let solutions = state
+        .tray
+        .list_solutions(&state.config.solution_tags)
+        .await?;
     Ok(Json(Catalog {
         integrations: solutions.iter().map(to_integration).collect(),
         dialog_origin: state.config.dialog_url.clone(),

@@ -81,10 +81,12 @@ pub struct ConfigSlotDef {
 impl Catalog {
     pub fn load(path: Option<&Path>) -> Result<Self, SandboxError> {
         let text = match path {
-            Some(path) => std::fs::read_to_string(path).map_err(|source| SandboxError::Catalog {
-                path: path.display().to_string(),
-                reason: source.to_string(),
-            })?,
+            Some(path) => {
+                std::fs::read_to_string(path).map_err(|source| SandboxError::Catalog {
+                    path: path.display().to_string(),
+                    reason: source.to_string(),
+                })?
+            }
             None => DEFAULT_CATALOG.to_owned(),
         };
         Self::parse(&text)
@@ -107,7 +109,10 @@ impl Catalog {
                 if !self.services.contains_key(&slot.service) {
                     return Err(SandboxError::Catalog {
                         path: solution.title.clone(),
-                        reason: format!("auth slot {} names unknown service {}", slot.external_id, slot.service),
+                        reason: format!(
+                            "auth slot {} names unknown service {}",
+                            slot.external_id, slot.service
+                        ),
                     });
                 }
             }

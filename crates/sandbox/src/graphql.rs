@@ -1,8 +1,8 @@
 //! The GraphQL schema, as Tray's external API declares it (`shared/tray/schema.graphql`).
 
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, InputObject, InputValueError,
-    InputValueResult, Object, Scalar, ScalarType, Schema, SimpleObject, Value,
+    Context, EmptyMutation, EmptySubscription, InputObject, InputValueError, InputValueResult,
+    Object, Scalar, ScalarType, Schema, SimpleObject, Value,
 };
 use std::sync::Arc;
 
@@ -77,7 +77,11 @@ impl Viewer {
             .filter(|s| wanted_tags.is_empty() || s.tags.iter().any(|t| wanted_tags.contains(t)))
             .map(|s| Solution::from_def(s, &state.icon_base))
             .collect();
-        let start = after.as_deref().map(decode_cursor).transpose()?.map_or(0, |i| i + 1);
+        let start = after
+            .as_deref()
+            .map(decode_cursor)
+            .transpose()?
+            .map_or(0, |i| i + 1);
         let take = first.map_or(matching.len(), |n| n.max(0) as usize);
         let edges: Vec<SolutionConnectionEdge> = matching
             .iter()
@@ -156,7 +160,10 @@ impl Solution {
     fn from_def(def: &SolutionDef, icon_base: &str) -> Self {
         let mut custom_fields = Vec::new();
         if let Some(image) = &def.image {
-            custom_fields.push(CustomField::new("image", format!("{icon_base}/icons/{image}")));
+            custom_fields.push(CustomField::new(
+                "image",
+                format!("{icon_base}/icons/{image}"),
+            ));
         }
         if def.force_unique {
             custom_fields.push(CustomField::new("forceUnique", "true"));

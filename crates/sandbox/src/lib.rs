@@ -137,17 +137,21 @@ impl Drop for Sandbox {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, SandboxError> {
-    TcpListener::bind(addr).await.map_err(|source| SandboxError::Listen {
-        addr: addr.to_string(),
-        source,
-    })
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| SandboxError::Listen {
+            addr: addr.to_string(),
+            source,
+        })
 }
 
 fn origin_of(listener: &TcpListener) -> Result<String, SandboxError> {
-    let addr = listener.local_addr().map_err(|source| SandboxError::Listen {
-        addr: "bound socket".into(),
-        source,
-    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| SandboxError::Listen {
+            addr: "bound socket".into(),
+            source,
+        })?;
     Ok(format!("http://{addr}"))
 }
 
@@ -171,7 +175,10 @@ async fn graphql_handler(
     request: GraphQLRequest,
 ) -> GraphQLResponse {
     let caller = caller_from(&headers, &state);
-    schema.execute(request.into_inner().data(caller)).await.into()
+    schema
+        .execute(request.into_inner().data(caller))
+        .await
+        .into()
 }
 
 fn caller_from(headers: &HeaderMap, state: &SandboxState) -> Caller {

@@ -28,8 +28,7 @@ struct Args {
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     let args = Args::parse();
@@ -43,7 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     })
     .await?;
     // Parsed by `cargo xtask` to learn the ports when they were chosen by the OS.
-    println!("sandbox graphql={} dialog={}", sandbox.graphql_url(), sandbox.dialog_url());
+    println!(
+        "sandbox graphql={} dialog={}",
+        sandbox.graphql_url(),
+        sandbox.dialog_url()
+    );
     tokio::signal::ctrl_c().await?;
     sandbox.stop().await;
     Ok(())

@@ -39,7 +39,10 @@ impl TrayClient {
                 .await?;
             let connection = page.viewer.solutions;
             solutions.extend(connection.edges.into_iter().map(|edge| edge.node));
-            match (connection.page_info.has_next_page, connection.page_info.end_cursor) {
+            match (
+                connection.page_info.has_next_page,
+                connection.page_info.end_cursor,
+            ) {
                 (true, Some(cursor)) => after = Some(cursor),
                 _ => return Ok(solutions),
             }

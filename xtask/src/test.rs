@@ -1,0 +1,60 @@
+//! `cargo xtask test`: every test, native, in-browser and end-to-end, in that order.
+//! All suites run even when one fails, so one run shows everything that is broken.
+
+use std::process::Command;
+
+use crate::{
+    process::{self, workspace_root},
+    tools,
+};
+
+pub fn run() -> anyhow::Result<()> {
+    tools::ensure_browser()?;
+    let dist = tools::build_widget()?;
+    let root = workspace_root();
+
+    let suites: Vec<(&str, Command)> = vec![
+        ("native", {
+            let mut command = Command::new("cargo");
+            command.args(["test", "--workspace", "--exclude", "e2e"]);
+            command
+        }),
+        ("in-browser (wasm-bindgen-test, headless Chromium)", {
+            let mut command = Command::new("cargo");
+            command
+                .args([
+                    "test",
+                    "-p",
+                    "integrations-widget",
+                    "--target",
+                    "wasm32-unknown-unknown",
+                ])
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "60");
+            command
+        }),
+        ("end-to-end (WebDriver, headless Chromium)", {
+            let mut command = Command::new("cargo");
+            command
+                .args(["test", "-p", "e2e"])
+                .env("WIDGET_DIST", &dist)
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver");
+            command
+        }),
+    ];
+
+    let mut failed = Vec::new();
+    for (name, mut command) in suites {
+        println!("\nxtask: ==== {name} tests ====");
+        if let Err(err) = process::run(command.current_dir(&root)) {
+            eprintln!("xtask: {name} tests failed: {err}");
+            failed.push(name);
+        }
+    }
+    if failed.is_empty() {
+        println!("\nxtask: all test suites passed");
+        Ok(())
+    } else {
+        anyhow::bail!("failing suites: {}", failed.join(", "))
+    }
+}

@@ -1,0 +1,155 @@
+//! Installing what is missing, from the package registries only (nothing from GitHub).
+
+use anyhow::{bail, Context};
+use std::{path::PathBuf, process::Command};
+
+use crate::process::{output, run, workspace_root};
+
+const TRUNK_VERSION: &str = "^0.21";
+/// Debian's binaryen (wasm-opt 108) breaks current Rust output; npm's 132 works.
+const BINARYEN_VERSION: &str = "132";
+
+/// What building the widget needs: the wasm target, wasm-bindgen-cli at the exact
+/// Cargo.lock version (else trunk would download it), trunk, and a working wasm-opt.
+pub fn ensure_widget_toolchain() -> anyhow::Result<()> {
+    ensure_wasm_target()?;
+    ensure_wasm_bindgen()?;
+    ensure_trunk()?;
+    ensure_wasm_opt()
+}
+
+/// What the browser tests need.
+pub fn ensure_browser() -> anyhow::Result<()> {
+    let present = ["/usr/bin/chromium", "/usr/bin/chromedriver"]
+        .iter()
+        .all(|path| std::path::Path::new(path).exists());
+    if present {
+        return Ok(());
+    }
+    apt_install(&["chromium", "chromium-driver"])
+}
+
+fn ensure_wasm_target() -> anyhow::Result<()> {
+    let installed =
+        output(Command::new("rustup").args(["target", "list", "--installed"])).unwrap_or_default();
+    if installed
+        .lines()
+        .any(|line| line.trim() == "wasm32-unknown-unknown")
+    {
+        return Ok(());
+    }
+    println!("xtask: adding the wasm32-unknown-unknown target");
+    run(Command::new("rustup").args(["target", "add", "wasm32-unknown-unknown"]))
+}
+
+fn ensure_wasm_bindgen() -> anyhow::Result<()> {
+    let wanted = locked_version("wasm-bindgen")?;
+    let have = output(Command::new("wasm-bindgen").arg("--version")).unwrap_or_default();
+    let runner =
+        output(Command::new("wasm-bindgen-test-runner").arg("--version")).unwrap_or_default();
+    if have.split_whitespace().nth(1) == Some(wanted.as_str()) && runner.contains(&wanted) {
+        return Ok(());
+    }
+    println!("xtask: installing wasm-bindgen-cli {wanted} (the Cargo.lock version)");
+    // Not --locked: one of its locked dependencies is no longer on the registry.
+    run(Command::new("cargo").args([
+        "install",
+        "wasm-bindgen-cli",
+        "--version",
+        &format!("={wanted}"),
+    ]))
+}
+
+fn ensure_trunk() -> anyhow::Result<()> {
+    let have = output(Command::new("trunk").arg("--version")).unwrap_or_default();
+    if have.starts_with("trunk 0.21.") {
+        return Ok(());
+    }
+    println!("xtask: installing trunk {TRUNK_VERSION} (this takes a while, once)");
+    run(Command::new("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))
+}
+
+fn ensure_wasm_opt() -> anyhow::Result<()> {
+    let have =
+        output(Command::new(tools_bin().join("wasm-opt")).arg("--version")).unwrap_or_default();
+    if have.contains(&format!("version {BINARYEN_VERSION}")) {
+        return Ok(());
+    }
+    println!("xtask: installing wasm-opt {BINARYEN_VERSION} (npm package binaryen)");
+    let prefix = workspace_root().join(".tools");
+    std::fs::create_dir_all(&prefix)?;
+    run(Command::new("npm")
+        .args([
+            "install",
+            "--no-save",
+            "--no-audit",
+            "--no-fund",
+            "--prefix",
+        ])
+        .arg(&prefix)
+        .arg(format!("binaryen@{BINARYEN_VERSION}")))
+}
+
+/// Where npm puts wasm-opt; first on PATH whenever trunk runs.
+pub fn tools_bin() -> PathBuf {
+    workspace_root().join(".tools/node_modules/.bin")
+}
+
+/// PATH with our wasm-opt first.
+pub fn path_with_tools() -> std::ffi::OsString {
+    let mut paths = vec![tools_bin()];
+    if let Some(path) = std::env::var_os("PATH") {
+        paths.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(paths).expect("PATH entries are valid")
+}
+
+/// The version of `name` recorded in Cargo.lock.
+pub fn locked_version(name: &str) -> anyhow::Result<String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .context("reading Cargo.lock")?;
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line == format!("name = \"{name}\"") {
+            if let Some(version) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
+                return Ok(version.trim_end_matches('"').to_owned());
+            }
+        }
+    }
+    bail!("{name} is not in Cargo.lock")
+}
+
+pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
+    println!("xtask: installing Debian packages {packages:?}");
+    let sudo = output(Command::new("id").arg("-u")).is_some_and(|uid| uid.trim() != "0");
+    let apt = |args: &[&str]| {
+        let mut command = if sudo {
+            Command::new("sudo")
+        } else {
+            Command::new("apt-get")
+        };
+        if sudo {
+            command.arg("apt-get");
+        }
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        run(&mut command)
+    };
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend_from_slice(packages);
+    apt(&install)
+}
+
+/// `trunk build --release` of the widget into `dist/`.
+pub fn build_widget() -> anyhow::Result<PathBuf> {
+    ensure_widget_toolchain()?;
+    let root = workspace_root();
+    println!("xtask: building the widget (trunk build --release)");
+    run(Command::new("trunk")
+        .args(["build", "--release"])
+        .current_dir(&root)
+        // trunk takes wasm-bindgen and wasm-opt from PATH when their versions match,
+        // which ensure_widget_toolchain made sure of: it downloads nothing.
+        .env("PATH", path_with_tools()))?;
+    Ok(root.join("dist"))
+}
