@@ -204,6 +204,25 @@ pub struct UpgradeInstance {
     pub config_values: Vec<ConfigValue>,
 }
 
+/// `POST /demo/token` (only with the proxy's demo flag): stands in for the host app's
+/// backend, which in production signs the user's JWT itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoTokenRequest {
+    /// The host app's user id (becomes Tray's externalUserId).
+    pub user_id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DemoToken {
+    /// A host-user JWT, sent by the widget as `Authorization: Bearer <token>`.
+    pub token: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+}
+
 /// The one error shape of the API: `{"error": {"code": "...", "message": "..."}}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
