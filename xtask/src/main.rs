@@ -1,6 +1,7 @@
 //! `cargo xtask demo` and `cargo xtask test`: the project's two commands.
 
 mod demo;
+mod postgres;
 mod process;
 mod test;
 mod tools;

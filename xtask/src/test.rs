@@ -4,6 +4,7 @@
 use std::process::Command;
 
 use crate::{
+    postgres,
     process::{self, workspace_root},
     tools,
 };
@@ -12,11 +13,22 @@ pub fn run() -> anyhow::Result<()> {
     tools::ensure_browser()?;
     let dist = tools::build_widget()?;
     let root = workspace_root();
+    // The proxy's suite runs on SQLite always, and on Postgres too when one is given.
+    let postgres = match postgres::TestPostgres::start() {
+        Ok(server) => Some(server),
+        Err(err) => {
+            eprintln!("xtask: no PostgreSQL for the proxy's Postgres run: {err:#}");
+            None
+        }
+    };
 
     let suites: Vec<(&str, Command)> = vec![
         ("native", {
             let mut command = Command::new("cargo");
             command.args(["test", "--workspace", "--exclude", "e2e"]);
+            if let Some(server) = &postgres {
+                command.env("PROXY_TEST_POSTGRES_URL", server.url());
+            }
             command
         }),
         ("in-browser (wasm-bindgen-test, headless Chromium)", {
