@@ -1,5 +1,6 @@
 //! `cargo xtask demo` and `cargo xtask test`: the project's two commands.
 
+mod bench;
 mod demo;
 mod postgres;
 mod process;
@@ -26,6 +27,8 @@ enum Task {
     },
     /// Install what is missing, then run every test: native, in-browser, end-to-end.
     Test,
+    /// Measure the widget's size and speed, the proxy under load, the connect flow.
+    Bench,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +36,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Task::Demo { listen } => demo::run(listen),
         Task::Test => test::run(),
+        Task::Bench => bench::run(),
     }
 }

@@ -1,0 +1,188 @@
+//! `cargo xtask bench`: figures measured in one run, reported as a table and as JSON.
+//!
+//! Each figure that depends on the machine's speed is reported beside a floor measured
+//! in the same run (a static page, the sandbox itself), so the ratio holds on a noisy box.
+
+mod widget;
+
+use anyhow::Context;
+use serde::Serialize;
+use std::path::PathBuf;
+
+use e2e::{Browser, Stack};
+
+/// Page loads per variant; the first of each is a cold cache and is reported apart.
+const LOADS: usize = 21;
+
+#[derive(Serialize)]
+struct Report {
+    widget: WidgetReport,
+}
+
+#[derive(Serialize)]
+struct WidgetReport {
+    files: Vec<widget::ShippedFile>,
+    total_raw: usize,
+    total_gzip: usize,
+    widget_render: widget::Distribution,
+    static_render: widget::Distribution,
+    /// Median widget time over median static time.
+    ratio: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let dist = e2e::widget_dist().map_err(|err| anyhow::anyhow!("{err}"))?;
+    let report = Report {
+        widget: bench_widget(&dist).await?,
+    };
+    print_table(&report);
+    let out = PathBuf::from(
+        std::env::var("BENCH_OUT").unwrap_or_else(|_| "target/bench/latest.json".into()),
+    );
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
+    println!("\nJSON written to {}", out.display());
+    Ok(())
+}
+
+async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
+    let files = widget::shipped_files(dist)?;
+    let total_raw = files.iter().map(|f| f.raw).sum();
+    let total_gzip = files.iter().map(|f| f.gzip).sum();
+
+    let stack = Stack::start()
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let browser = Browser::start()
+        .await
+        .map_err(|err| anyhow::anyhow!("{err}"))?;
+    let origin = stack.proxy.url();
+    let catalog: marketplace_wire::Catalog = reqwest::get(format!("{origin}/api/v1/integrations"))
+        .await?
+        .error_for_status()?
+        .json()
+        .await
+        .context("reading the catalog for the static page")?;
+    let count = catalog.integrations.len();
+    let pages = BenchPages::write(dist, &catalog, count)?;
+
+    let mut widget_samples = Vec::new();
+    let mut static_samples = Vec::new();
+    // Interleaved, so drift on the machine affects both variants alike.
+    for _ in 0..LOADS {
+        widget_samples.push(
+            widget::time_to_render(&browser, &format!("{origin}/widget/{}", pages.widget)).await?,
+        );
+        static_samples.push(
+            widget::time_to_render(&browser, &format!("{origin}/widget/{}", pages.floor)).await?,
+        );
+    }
+    pages.remove(dist);
+    let _ = browser.close().await;
+    // The first load of each fills the browser cache; the figures are for warm loads.
+    let widget_render = widget::distribution(widget_samples.split_off(1));
+    let static_render = widget::distribution(static_samples.split_off(1));
+    Ok(WidgetReport {
+        ratio: widget_render.median_ms / static_render.median_ms,
+        files,
+        total_raw,
+        total_gzip,
+        widget_render,
+        static_render,
+    })
+}
+
+/// The two pages compared: the widget mounted by a host page, and the same catalog as
+/// plain HTML with the widget's stylesheet. Written into `dist/` for the run only.
+struct BenchPages {
+    widget: String,
+    floor: String,
+}
+
+impl BenchPages {
+    fn write(
+        dist: &std::path::Path,
+        catalog: &marketplace_wire::Catalog,
+        count: usize,
+    ) -> anyhow::Result<Self> {
+        let probe = widget::render_probe(count);
+        let loader = if dist.join("embed.js").is_file() {
+            r#"<script type="module" src="/widget/embed.js"></script>"#.to_owned()
+        } else {
+            r#"<script type="module">import init from '/widget/integrations-widget.js'; init({ module_or_path: '/widget/integrations-widget_bg.wasm' });</script>"#.to_owned()
+        };
+        let widget_page = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>bench: widget</title>{probe}{loader}</head>\
+             <body><div data-tray-marketplace data-proxy-url=\"\"></div></body></html>"
+        );
+        let cards: String = catalog
+            .integrations
+            .iter()
+            .map(|i| {
+                format!(
+                    "<li class=\"tm-card\"><img class=\"tm-icon\" src=\"{}\" alt=\"\" width=\"40\" height=\"40\"><h3 class=\"tm-title\">{}</h3><p class=\"tm-description\">{}</p></li>",
+                    escape(i.icon_url.as_deref().unwrap_or_default()),
+                    escape(&i.title),
+                    escape(i.description.as_deref().unwrap_or_default()),
+                )
+            })
+            .collect();
+        let css = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../style/widget.css"
+        ))?;
+        let floor_page = format!(
+            "<!doctype html><html><head><meta charset=\"utf-8\"><title>bench: static</title>{probe}<style>{css}</style></head>\
+             <body><ul class=\"tm-grid\">{cards}</ul></body></html>"
+        );
+        let pages = BenchPages {
+            widget: "bench-widget.html".into(),
+            floor: "bench-static.html".into(),
+        };
+        std::fs::write(dist.join(&pages.widget), widget_page)?;
+        std::fs::write(dist.join(&pages.floor), floor_page)?;
+        Ok(pages)
+    }
+
+    fn remove(&self, dist: &std::path::Path) {
+        let _ = std::fs::remove_file(dist.join(&self.widget));
+        let _ = std::fs::remove_file(dist.join(&self.floor));
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+fn print_table(report: &Report) {
+    let w = &report.widget;
+    println!("\nWidget: shipped bytes");
+    println!("  {:<36} {:>10} {:>10}", "file", "raw", "gzip");
+    for file in &w.files {
+        println!("  {:<36} {:>10} {:>10}", file.name, file.raw, file.gzip);
+    }
+    println!("  {:<36} {:>10} {:>10}", "total", w.total_raw, w.total_gzip);
+    println!(
+        "\nWidget: navigation to rendered catalog, {} warm loads each",
+        w.widget_render.samples
+    );
+    println!("  {:<36} {:>10} {:>10}", "page", "median ms", "p95 ms");
+    println!(
+        "  {:<36} {:>10.1} {:>10.1}",
+        "widget (wasm, via proxy)", w.widget_render.median_ms, w.widget_render.p95_ms
+    );
+    println!(
+        "  {:<36} {:>10.1} {:>10.1}",
+        "static HTML, same catalog (floor)", w.static_render.median_ms, w.static_render.p95_ms
+    );
+    println!(
+        "  {:<36} {:>10.2}",
+        "ratio widget / floor (median)", w.ratio
+    );
+}

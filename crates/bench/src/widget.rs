@@ -1,0 +1,110 @@
+//! The widget's shipped bytes, and how fast its catalog reaches the screen compared with
+//! a static HTML page showing the same catalog (the floor).
+
+use anyhow::Context;
+use flate2::{write::GzEncoder, Compression};
+use serde::Serialize;
+use std::{io::Write, path::Path, time::Duration};
+
+use e2e::Browser;
+
+#[derive(Debug, Serialize)]
+pub struct ShippedFile {
+    pub name: String,
+    pub raw: usize,
+    pub gzip: usize,
+}
+
+/// Every file a host page downloads to show the widget: wasm, JS and CSS in `dist/`
+/// (the demo page itself is not part of the widget).
+pub fn shipped_files(dist: &Path) -> anyhow::Result<Vec<ShippedFile>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
+        let path = entry?.path();
+        let shipped = matches!(
+            path.extension().and_then(|e| e.to_str()),
+            Some("wasm" | "js" | "css")
+        );
+        if !shipped || !path.is_file() {
+            continue;
+        }
+        let bytes = std::fs::read(&path)?;
+        files.push(ShippedFile {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            raw: bytes.len(),
+            gzip: gzip_len(&bytes)?,
+        });
+    }
+    files.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(files)
+}
+
+fn gzip_len(bytes: &[u8]) -> anyhow::Result<usize> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+    encoder.write_all(bytes)?;
+    Ok(encoder.finish()?.len())
+}
+
+/// Records, in the page itself, the moment `count` catalog titles are on screen
+/// (`performance.now()`, i.e. milliseconds since navigation started).
+pub fn render_probe(count: usize) -> String {
+    format!(
+        r#"<script>
+(function () {{
+  function titles() {{
+    var host = document.querySelector('[data-tray-marketplace]');
+    var root = host && host.shadowRoot ? host.shadowRoot : document;
+    return root.querySelectorAll('.tm-title').length;
+  }}
+  function check() {{
+    if (titles() >= {count}) {{ window.__renderedAt = performance.now(); }}
+    else {{ requestAnimationFrame(check); }}
+  }}
+  requestAnimationFrame(check);
+}})();
+</script>"#
+    )
+}
+
+/// Navigate to `url` and return milliseconds from navigation to the rendered catalog.
+pub async fn time_to_render(browser: &Browser, url: &str) -> anyhow::Result<f64> {
+    browser.client.goto("about:blank").await?;
+    browser.client.goto(url).await?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let value = browser
+            .client
+            .execute("return window.__renderedAt || null;", vec![])
+            .await?;
+        if let Some(ms) = value.as_f64() {
+            return Ok(ms);
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("{url}: catalog not rendered within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Distribution {
+    pub samples: usize,
+    pub median_ms: f64,
+    pub p95_ms: f64,
+}
+
+pub fn distribution(mut samples: Vec<f64>) -> Distribution {
+    samples.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| {
+        let index = ((samples.len() as f64 - 1.0) * q).round() as usize;
+        samples.get(index).copied().unwrap_or(f64::NAN)
+    };
+    Distribution {
+        samples: samples.len(),
+        median_ms: at(0.5),
+        p95_ms: at(0.95),
+    }
+}
