@@ -1,6 +1,6 @@
 //! The solutions the sandbox organisation publishes, read from a JSON file in the repo.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::{collections::BTreeMap, path::Path};
 
 use crate::error::SandboxError;
@@ -61,7 +61,7 @@ fn published_by_default() -> bool {
     true
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthSlotDef {
     pub external_id: String,
@@ -69,7 +69,7 @@ pub struct AuthSlotDef {
     pub service: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ConfigSlotDef {
     pub external_id: String,
@@ -126,6 +126,10 @@ impl Catalog {
             }
         }
         Ok(())
+    }
+
+    pub fn solution(&self, id: &str) -> Option<&SolutionDef> {
+        self.solutions.iter().find(|solution| solution.id == id)
     }
 
     pub fn published(&self) -> impl Iterator<Item = &SolutionDef> {

@@ -10,4 +10,12 @@ pub enum SandboxError {
         #[source]
         source: std::io::Error,
     },
+    #[error("database: {0}")]
+    Database(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
 }

@@ -4,24 +4,34 @@
 //! (`POST /graphql`, plus the solution icons) and the auth dialog pages. Tests start it
 //! in-process with [`Sandbox::start`]; the `tray-sandbox` binary wraps the same call.
 
+pub mod api;
 pub mod catalog;
+pub mod control;
+pub mod dialog;
+pub mod domain;
 pub mod error;
 pub mod graphql;
+pub mod store;
 
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
-use axum::{
-    extract::{Path, State},
-    http::{header, HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-    routing::{get, post},
-    Router,
+use axum::Router;
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{Arc, Mutex},
+    time::Duration,
 };
-use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub use catalog::Catalog;
+pub use control::{Faults, RateLimit, Stats};
 pub use error::SandboxError;
-use graphql::{build_schema, Caller, TraySchema};
+pub use store::VersionNeeds;
+
+use catalog::{AuthSlotDef, ConfigSlotDef};
+use control::{Counters, TokenBucket};
+use graphql::{build_schema, TraySchema};
+use store::{now_ms, Store, VersionRow};
 
 /// The master token the demo and the tests use when none is configured.
 pub const DEMO_MASTER_TOKEN: &str = "sandbox-master-token";
@@ -37,6 +47,18 @@ pub struct SandboxConfig {
     pub catalog: Option<PathBuf>,
     pub master_token: String,
     pub embedded_id: String,
+    /// SQLite file (created if missing); `None`: a private in-memory database.
+    pub db: Option<PathBuf>,
+    /// Lifetime of user tokens from `authorize` (Tray: 2 days).
+    pub user_token_ttl: Duration,
+    /// Lifetime of authorization codes (Tray: 5 minutes).
+    pub code_ttl: Duration,
+    /// Per-organisation limit (Tray: 30/s, bursts to 50).
+    pub rate_limit: RateLimit,
+    /// Delay before a version that needs no input applies itself (Tray: about 2 minutes).
+    pub lazy_update_delay: Duration,
+    /// Where `POST /_sandbox/authentications/{authId}/expiring` delivers Tray's webhook.
+    pub auth_expiry_webhook: Option<String>,
 }
 
 impl Default for SandboxConfig {
@@ -47,23 +69,102 @@ impl Default for SandboxConfig {
             catalog: None,
             master_token: DEMO_MASTER_TOKEN.into(),
             embedded_id: DEMO_EMBEDDED_ID.into(),
+            db: None,
+            user_token_ttl: Duration::from_secs(2 * 24 * 3600),
+            code_ttl: Duration::from_secs(5 * 60),
+            rate_limit: RateLimit::default(),
+            lazy_update_delay: Duration::from_secs(120),
+            auth_expiry_webhook: None,
         }
     }
+}
+
+/// A new solution version: the slots it adds and what it asks of existing instances.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewVersion {
+    #[serde(default)]
+    pub auth_slots: Vec<AuthSlotDef>,
+    #[serde(default)]
+    pub config_slots: Vec<ConfigSlotDef>,
+    pub needs: VersionNeeds,
 }
 
 /// What every request handler shares.
 pub struct SandboxState {
     pub catalog: Catalog,
+    pub store: Store,
     pub master_token: String,
     pub embedded_id: String,
-    /// Absolute base of `/icons/...`, the API server's own origin.
+    /// The API server's own origin: base of `/icons/...` and `/triggers/...`.
     pub icon_base: String,
+    pub user_token_ttl: Duration,
+    pub code_ttl: Duration,
+    pub lazy_update_delay: Duration,
+    pub auth_expiry_webhook: Option<String>,
+    pub counters: Counters,
+    pub faults: Mutex<Faults>,
+    pub bucket: TokenBucket,
+    pub dialog_sessions: Mutex<HashMap<String, dialog::DialogSession>>,
+    pub http: reqwest::Client,
+}
+
+impl SandboxState {
+    pub fn faults(&self) -> Faults {
+        self.faults
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .clone()
+    }
+
+    pub async fn publish_version(
+        &self,
+        solution_id: &str,
+        new: NewVersion,
+    ) -> Result<i64, SandboxError> {
+        let base = self.published_solution(solution_id)?;
+        for slot in &new.auth_slots {
+            self.service(&slot.service)?;
+            if base
+                .auth_slots
+                .iter()
+                .any(|s| s.external_id == slot.external_id)
+            {
+                return Err(SandboxError::Invalid(format!(
+                    "auth slot {} already exists",
+                    slot.external_id
+                )));
+            }
+        }
+        for slot in &new.config_slots {
+            if serde_json::from_str::<serde_json::Value>(&slot.default_value).is_err() {
+                return Err(SandboxError::Invalid(format!(
+                    "config slot {} default is not JSON text",
+                    slot.external_id
+                )));
+            }
+        }
+        let versions = self.store.versions(solution_id).await?;
+        let version = domain::latest_version(&versions) + 1;
+        let row = VersionRow {
+            version,
+            auth_slots: new.auth_slots,
+            config_slots: new.config_slots,
+            needs: new.needs,
+            published_ms: now_ms(),
+        };
+        self.store.insert_version(solution_id, &row).await?;
+        tracing::info!(solution = solution_id, version, needs = ?row.needs, "solution version published");
+        Ok(version)
+    }
 }
 
 /// A started sandbox. Dropping it stops both servers.
 pub struct Sandbox {
     graphql_url: String,
     dialog_url: String,
+    state: Arc<SandboxState>,
+    schema: TraySchema,
     shutdown: Vec<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -71,6 +172,7 @@ pub struct Sandbox {
 impl Sandbox {
     pub async fn start(config: SandboxConfig) -> Result<Sandbox, SandboxError> {
         let catalog = Catalog::load(config.catalog.as_deref())?;
+        let store = Store::open(config.db.as_deref()).await?;
         let api_listener = bind(config.listen).await?;
         let dialog_listener = bind(config.dialog_listen).await?;
         let api_origin = origin_of(&api_listener)?;
@@ -78,19 +180,32 @@ impl Sandbox {
 
         let state = Arc::new(SandboxState {
             catalog,
+            store,
             master_token: config.master_token,
             embedded_id: config.embedded_id,
             icon_base: api_origin.clone(),
+            user_token_ttl: config.user_token_ttl,
+            code_ttl: config.code_ttl,
+            lazy_update_delay: config.lazy_update_delay,
+            auth_expiry_webhook: config.auth_expiry_webhook,
+            counters: Counters::default(),
+            faults: Mutex::new(Faults::default()),
+            bucket: TokenBucket::new(config.rate_limit),
+            dialog_sessions: Mutex::new(HashMap::new()),
+            http: reqwest::Client::new(),
         });
+        let schema = build_schema(state.clone());
 
         let mut sandbox = Sandbox {
             graphql_url: format!("{api_origin}/graphql"),
             dialog_url: dialog_origin,
+            state: state.clone(),
+            schema: schema.clone(),
             shutdown: Vec::new(),
             tasks: Vec::new(),
         };
-        sandbox.serve(api_listener, api_router(state.clone()));
-        sandbox.serve(dialog_listener, dialog_router(state));
+        sandbox.serve(api_listener, api::router(state.clone(), schema));
+        sandbox.serve(dialog_listener, dialog::router(state));
         Ok(sandbox)
     }
 
@@ -102,6 +217,45 @@ impl Sandbox {
     /// The dialog origin, `http://127.0.0.1:PORT`, to which `/external/auth/...` is appended.
     pub fn dialog_url(&self) -> &str {
         &self.dialog_url
+    }
+
+    /// The API origin, `http://127.0.0.1:PORT` (admin endpoints live under `/_sandbox/`).
+    pub fn api_url(&self) -> &str {
+        &self.state.icon_base
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        self.state.counters.snapshot()
+    }
+
+    /// Replace the injected faults (all off: `Faults::default()`).
+    pub fn set_faults(&self, faults: Faults) {
+        *self
+            .state
+            .faults
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner()) = faults;
+    }
+
+    /// Publish a new version of a solution; returns its number (the catalog's is 1).
+    pub async fn publish_version(
+        &self,
+        solution_id: &str,
+        new: NewVersion,
+    ) -> Result<i64, SandboxError> {
+        self.state.publish_version(solution_id, new).await
+    }
+
+    /// Run a GraphQL document in-process with `token`, as `POST /graphql` would (without
+    /// rate limiting or faults); returns the response JSON. For test setup.
+    pub async fn execute(
+        &self,
+        token: &str,
+        query: &str,
+        variables: serde_json::Value,
+    ) -> serde_json::Value {
+        api::execute_as(&self.state, &self.schema, Some(token), query, variables).await
     }
 
     fn serve(&mut self, listener: TcpListener, router: Router) {
@@ -117,7 +271,7 @@ impl Sandbox {
         }));
     }
 
-    /// Stop both servers and wait for them to finish.
+    /// Stop both servers, wait for them to finish and close the database.
     pub async fn stop(mut self) {
         for stop in self.shutdown.drain(..) {
             let _ = stop.send(());
@@ -125,6 +279,7 @@ impl Sandbox {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        self.state.store.close().await;
     }
 }
 
@@ -154,75 +309,3 @@ fn origin_of(listener: &TcpListener) -> Result<String, SandboxError> {
         })?;
     Ok(format!("http://{addr}"))
 }
-
-fn api_router(state: Arc<SandboxState>) -> Router {
-    let schema = build_schema(state.clone());
-    Router::new()
-        .route("/graphql", post(graphql_handler))
-        .route("/icons/{file}", get(icon))
-        .with_state((state, schema))
-}
-
-fn dialog_router(_state: Arc<SandboxState>) -> Router {
-    Router::new().route("/healthz", get(|| async { "ok" }))
-}
-
-type ApiState = (Arc<SandboxState>, TraySchema);
-
-async fn graphql_handler(
-    State((state, schema)): State<ApiState>,
-    headers: HeaderMap,
-    request: GraphQLRequest,
-) -> GraphQLResponse {
-    let caller = caller_from(&headers, &state);
-    schema
-        .execute(request.into_inner().data(caller))
-        .await
-        .into()
-}
-
-fn caller_from(headers: &HeaderMap, state: &SandboxState) -> Caller {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "));
-    match token {
-        Some(token) if token == state.master_token => Caller::Master,
-        _ => Caller::Anonymous,
-    }
-}
-
-/// Icons are shipped in the binary so the sandbox runs from anywhere.
-async fn icon(Path(file): Path<String>) -> Response {
-    match ICONS.iter().find(|(name, _)| *name == file) {
-        Some((_, svg)) => (
-            [
-                (header::CONTENT_TYPE, "image/svg+xml"),
-                (header::CACHE_CONTROL, "public, max-age=86400"),
-                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
-            ],
-            *svg,
-        )
-            .into_response(),
-        None => StatusCode::NOT_FOUND.into_response(),
-    }
-}
-
-macro_rules! icons {
-    ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../icons/", $name)))),*]
-    };
-}
-
-const ICONS: &[(&str, &str)] = icons!(
-    "asana.svg",
-    "github.svg",
-    "google-sheets.svg",
-    "hubspot.svg",
-    "jira.svg",
-    "mailchimp.svg",
-    "salesforce.svg",
-    "slack.svg",
-    "stripe.svg",
-    "zendesk.svg",
-);
