@@ -1,7 +1,16 @@
 //! A typed client of the proxy's JSON API (`marketplace_wire`).
+//!
+//! Every request carries `Authorization: Bearer <host token>`. When the proxy answers
+//! 401 the host's `getToken` callback is asked once for a fresh token and the request
+//! is retried once.
 
-use marketplace_wire::{Catalog, ErrorBody, API_PREFIX};
-use serde::de::DeserializeOwned;
+use std::{cell::RefCell, rc::Rc};
+
+use marketplace_wire::{
+    AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorBody, Instance,
+    SetConfig, UpdateInstance, UpgradeInstance, API_PREFIX,
+};
+use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
@@ -31,16 +40,36 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// The host's token and the callback that renews it.
+#[derive(Default)]
+struct Credentials {
+    token: RefCell<Option<String>>,
+    get_token: Option<js_sys::Function>,
+}
+
 /// Calls the proxy at `base_url` (empty for the page's own origin).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct ApiClient {
     base_url: String,
+    credentials: Rc<Credentials>,
 }
 
 impl ApiClient {
     pub fn new(base_url: impl Into<String>) -> Self {
+        Self::with_token(base_url, None, None)
+    }
+
+    pub fn with_token(
+        base_url: impl Into<String>,
+        token: Option<String>,
+        get_token: Option<js_sys::Function>,
+    ) -> Self {
         ApiClient {
             base_url: base_url.into().trim_end_matches('/').to_owned(),
+            credentials: Rc::new(Credentials {
+                token: RefCell::new(token),
+                get_token,
+            }),
         }
     }
 
@@ -49,39 +78,177 @@ impl ApiClient {
     }
 
     pub async fn catalog(&self) -> Result<Catalog, ApiError> {
-        self.send("GET", "/integrations").await
+        self.json("GET", "/integrations", None).await
     }
 
-    async fn send<T: DeserializeOwned>(&self, method: &str, path: &str) -> Result<T, ApiError> {
+    pub async fn create_instance(&self, request: &CreateInstance) -> Result<Instance, ApiError> {
+        self.json("POST", "/instances", Some(body(request)?)).await
+    }
+
+    pub async fn update_instance(&self, id: &str, update: &UpdateInstance) -> Result<(), ApiError> {
+        self.empty("PATCH", &instance_path(id, ""), Some(body(update)?))
+            .await
+    }
+
+    pub async fn delete_instance(&self, id: &str) -> Result<(), ApiError> {
+        self.empty("DELETE", &instance_path(id, ""), None).await
+    }
+
+    pub async fn auth_dialog(
+        &self,
+        id: &str,
+        request: &AuthDialogRequest,
+    ) -> Result<AuthDialog, ApiError> {
+        self.json(
+            "POST",
+            &instance_path(id, "/auth-dialog"),
+            Some(body(request)?),
+        )
+        .await
+    }
+
+    pub async fn attach_auth(&self, id: &str, slot: &str, auth_id: &str) -> Result<(), ApiError> {
+        let path = instance_path(id, &format!("/auths/{}", encode_segment(slot)));
+        let attach = AttachAuth {
+            auth_id: auth_id.to_owned(),
+        };
+        self.empty("PUT", &path, Some(body(&attach)?)).await
+    }
+
+    pub async fn set_config(&self, id: &str, config: &SetConfig) -> Result<(), ApiError> {
+        self.empty("PUT", &instance_path(id, "/config"), Some(body(config)?))
+            .await
+    }
+
+    pub async fn upgrade(&self, id: &str, upgrade: &UpgradeInstance) -> Result<(), ApiError> {
+        self.empty("POST", &instance_path(id, "/upgrade"), Some(body(upgrade)?))
+            .await
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<T, ApiError> {
+        let response = self.send(method, path, body).await?;
+        let value = JsFuture::from(response.json().map_err(decode)?)
+            .await
+            .map_err(decode)?;
+        serde_wasm_bindgen::from_value(value).map_err(|err| ApiError::Decode(err.to_string()))
+    }
+
+    async fn empty(&self, method: &str, path: &str, body: Option<String>) -> Result<(), ApiError> {
+        self.send(method, path, body).await.map(drop)
+    }
+
+    /// Sends once, and once more with a renewed token after a 401.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Response, ApiError> {
+        if self.credentials.token.borrow().is_none() {
+            self.renew_token().await?;
+        }
+        let response = self.fetch(method, path, body.as_deref()).await?;
+        if response.status() == 401 && self.renew_token().await? {
+            let retried = self.fetch(method, path, body.as_deref()).await?;
+            return check(retried).await;
+        }
+        check(response).await
+    }
+
+    /// Asks the host's `getToken` (which may return a promise); false without one.
+    async fn renew_token(&self) -> Result<bool, ApiError> {
+        let Some(get_token) = &self.credentials.get_token else {
+            return Ok(false);
+        };
+        let mut value = get_token.call0(&JsValue::NULL).map_err(network)?;
+        if let Some(promise) = value.dyn_ref::<js_sys::Promise>() {
+            value = JsFuture::from(promise.clone()).await.map_err(network)?;
+        }
+        let token = value
+            .as_string()
+            .ok_or_else(|| ApiError::Network("getToken returned no token".into()))?;
+        *self.credentials.token.borrow_mut() = Some(token);
+        Ok(true)
+    }
+
+    async fn fetch(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> Result<Response, ApiError> {
         let init = RequestInit::new();
         init.set_method(method);
+        if let Some(body) = body {
+            init.set_body(&body.into());
+        }
         let request = Request::new_with_str_and_init(&self.url(path), &init).map_err(network)?;
-        request
-            .headers()
-            .set("Accept", "application/json")
-            .map_err(network)?;
+        let headers = request.headers();
+        headers.set("Accept", "application/json").map_err(network)?;
+        if body.is_some() {
+            headers
+                .set("Content-Type", "application/json")
+                .map_err(network)?;
+        }
+        if let Some(token) = self.credentials.token.borrow().as_deref() {
+            headers
+                .set("Authorization", &format!("Bearer {token}"))
+                .map_err(network)?;
+        }
         let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
-        let response: Response = JsFuture::from(window.fetch_with_request(&request))
+        JsFuture::from(window.fetch_with_request(&request))
             .await
             .map_err(network)?
             .dyn_into()
-            .map_err(network)?;
-        let status = response.status();
-        let body = JsFuture::from(response.json().map_err(decode)?)
-            .await
-            .map_err(decode)?;
-        if response.ok() {
-            serde_wasm_bindgen::from_value(body).map_err(|err| ApiError::Decode(err.to_string()))
-        } else {
-            let error: ErrorBody = serde_wasm_bindgen::from_value(body)
-                .map_err(|_| ApiError::Decode(format!("HTTP {status}")))?;
-            Err(ApiError::Server {
-                status,
-                code: error.error.code,
-                message: error.error.message,
-            })
-        }
+            .map_err(network)
     }
+}
+
+/// Passes a success through; turns the proxy's `ErrorBody` into `ApiError::Server`.
+async fn check(response: Response) -> Result<Response, ApiError> {
+    if response.ok() {
+        return Ok(response);
+    }
+    let status = response.status();
+    let fallback = || ApiError::Server {
+        status,
+        code: "http".into(),
+        message: format!("HTTP {status} {}", response.status_text()),
+    };
+    let Ok(promise) = response.json() else {
+        return Err(fallback());
+    };
+    let Ok(value) = JsFuture::from(promise).await else {
+        return Err(fallback());
+    };
+    match serde_wasm_bindgen::from_value::<ErrorBody>(value) {
+        Ok(error) => Err(ApiError::Server {
+            status,
+            code: error.error.code,
+            message: error.error.message,
+        }),
+        Err(_) => Err(fallback()),
+    }
+}
+
+fn instance_path(id: &str, rest: &str) -> String {
+    format!("/instances/{}{rest}", encode_segment(id))
+}
+
+fn encode_segment(segment: &str) -> String {
+    String::from(js_sys::encode_uri_component(segment))
+}
+
+fn body<T: Serialize>(value: &T) -> Result<String, ApiError> {
+    let js = serde_wasm_bindgen::to_value(value).map_err(|e| ApiError::Decode(e.to_string()))?;
+    js_sys::JSON::stringify(&js)
+        .map(String::from)
+        .map_err(decode)
 }
 
 fn network(err: JsValue) -> ApiError {

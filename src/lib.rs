@@ -1,12 +1,18 @@
 //! The integrations marketplace widget: Leptos, client-side rendered, in a shadow root.
 //!
-//! `api` talks to the proxy, `state` holds what the views show, `components` are the
-//! views. The host page either marks a container with `data-tray-marketplace` (the
-//! module mounts it at start-up) or calls `mount(element, options)` itself.
+//! `api` talks to the proxy, `popup` runs Tray's auth dialog, `state` holds the logic
+//! the views show (pure, testable), `strings` every user-visible text, `context` the
+//! per-widget handles and actions, `components` the views, `mount` the JS API. The host
+//! page either marks a container with `data-tray-marketplace` (mounted at start-up) or
+//! calls `mount(element, options)` itself.
 
 pub mod api;
 pub mod components;
+pub mod context;
+pub mod events;
 pub mod mount;
+pub mod popup;
 pub mod state;
+pub mod strings;
 
 pub use mount::{mount, MountHandle};

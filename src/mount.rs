@@ -1,38 +1,101 @@
-//! Putting the widget on a host page: a shadow root per container, nothing left behind.
+//! Putting the widget on a host page: a shadow root per container, options from JS or
+//! `data-*` attributes, and an `unmount()` that leaves nothing behind.
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{Element, HtmlElement, ShadowRootInit, ShadowRootMode};
 
-use crate::{api::ApiClient, components::App};
+use crate::{
+    api::ApiClient,
+    components::App,
+    events::Emitter,
+    strings::{Locale, Strings},
+};
 
 /// The widget's own stylesheet, placed inside its shadow root.
 const STYLE: &str = include_str!("../style/widget.css");
+
+/// The attribute carrying the theme, read by the stylesheet's `:host(...)` rules.
+const THEME_ATTRIBUTE: &str = "data-tm-theme";
 
 /// A mounted widget; `unmount()` removes it and everything it set up.
 #[wasm_bindgen]
 pub struct MountHandle {
     inner: Option<leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>>,
+    container: Element,
 }
 
 #[wasm_bindgen]
 impl MountHandle {
     pub fn unmount(&mut self) {
-        self.inner.take();
+        if self.inner.take().is_some() {
+            if let Some(shadow) = self.container.shadow_root() {
+                shadow.set_inner_html("");
+            }
+            let _ = self.container.remove_attribute(THEME_ATTRIBUTE);
+        }
     }
 }
 
-/// Mount the widget into `element`. Options: `{ proxyUrl }`.
+/// Everything `mount` accepts, read from a JS options object.
+pub struct MountOptions {
+    pub proxy_url: String,
+    pub token: Option<String>,
+    pub get_token: Option<js_sys::Function>,
+    pub theme: String,
+    pub strings: Strings,
+    pub on_event: Option<js_sys::Function>,
+}
+
+impl MountOptions {
+    pub fn from_js(options: &JsValue) -> MountOptions {
+        let get = |name: &str| js_sys::Reflect::get(options, &name.into()).unwrap_or_default();
+        let text = |name: &str| get(name).as_string().filter(|s| !s.is_empty());
+        let function = |name: &str| get(name).dyn_into::<js_sys::Function>().ok();
+        let theme = match text("theme").as_deref() {
+            Some("light") => "light",
+            Some("dark") => "dark",
+            _ => "system",
+        };
+        let locale = text("locale")
+            .or_else(|| web_sys::window().and_then(|w| w.navigator().language()))
+            .map(|tag| Locale::from_tag(&tag))
+            .unwrap_or(Locale::En);
+        MountOptions {
+            proxy_url: text("proxyUrl").unwrap_or_default(),
+            token: text("token"),
+            get_token: function("getToken"),
+            theme: theme.to_owned(),
+            strings: Strings::new(locale, string_overrides(&get("strings"))),
+            on_event: function("onEvent"),
+        }
+    }
+}
+
+fn string_overrides(value: &JsValue) -> Vec<(String, String)> {
+    let Some(object) = value.dyn_ref::<js_sys::Object>() else {
+        return Vec::new();
+    };
+    js_sys::Object::entries(object)
+        .iter()
+        .filter_map(|entry| {
+            let pair: js_sys::Array = entry.dyn_into().ok()?;
+            Some((pair.get(0).as_string()?, pair.get(1).as_string()?))
+        })
+        .collect()
+}
+
+/// Mount the widget into `element`. Options: `{ proxyUrl, token, getToken, theme,
+/// locale, strings, onEvent }` (see docs/widget.md). Mounting again replaces the
+/// previous content of the shadow root.
 #[wasm_bindgen]
 pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue> {
-    let proxy_url = js_sys::Reflect::get(&options, &"proxyUrl".into())
-        .ok()
-        .and_then(|value| value.as_string())
-        .unwrap_or_default();
+    let options = MountOptions::from_js(&options);
     let shadow = match element.shadow_root() {
         Some(root) => root,
         None => element.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
     };
+    element.set_attribute(THEME_ATTRIBUTE, &options.theme)?;
     shadow.set_inner_html(&format!(
         "<style>{STYLE}</style><div class=\"tm-host\"></div>"
     ));
@@ -40,15 +103,22 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         .query_selector(".tm-host")?
         .ok_or_else(|| JsValue::from_str("widget container missing"))?
         .unchecked_into();
-    let api = ApiClient::new(proxy_url);
-    let handle =
-        leptos::mount::mount_to(target, move || view! { <App api=api.clone() /> }.into_any());
+    let api = ApiClient::with_token(options.proxy_url, options.token, options.get_token);
+    let emitter = Emitter::new(element.clone(), options.on_event);
+    let strings = options.strings;
+    let handle = leptos::mount::mount_to(target, move || {
+        let api = StoredValue::new_local(api.clone());
+        let events = StoredValue::new_local(emitter.clone());
+        view! { <App api events strings=strings.clone() /> }.into_any()
+    });
     Ok(MountHandle {
         inner: Some(handle),
+        container: element,
     })
 }
 
-/// Mount every `[data-tray-marketplace]` container on the page at start-up.
+/// Mount every `[data-tray-marketplace]` container on the page at start-up, with
+/// `data-proxy-url`, `data-token`, `data-theme` and `data-locale`.
 #[wasm_bindgen(start)]
 pub fn start() {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else {
@@ -64,9 +134,21 @@ pub fn start() {
         else {
             continue;
         };
+        // A container the host will mount itself (through the JS API) is left alone.
+        if element.has_attribute("data-manual") {
+            continue;
+        }
         let options = js_sys::Object::new();
-        let proxy = element.get_attribute("data-proxy-url").unwrap_or_default();
-        let _ = js_sys::Reflect::set(&options, &"proxyUrl".into(), &proxy.into());
+        for (attribute, option) in [
+            ("data-proxy-url", "proxyUrl"),
+            ("data-token", "token"),
+            ("data-theme", "theme"),
+            ("data-locale", "locale"),
+        ] {
+            if let Some(value) = element.get_attribute(attribute) {
+                let _ = js_sys::Reflect::set(&options, &option.into(), &value.into());
+            }
+        }
         if let Ok(handle) = mount(element, options.into()) {
             // Auto-mounted widgets live as long as the page.
             std::mem::forget(handle);

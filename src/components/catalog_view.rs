@@ -1,26 +1,55 @@
 use leptos::prelude::*;
 
-use crate::{components::IntegrationCard, state::CatalogState};
+use crate::{
+    components::IntegrationCard,
+    context::use_ctx,
+    state::{visible_integrations, CatalogState, Filter},
+    strings::Key,
+};
 
-/// The grid of integrations, or what stands in for it while loading or after a failure.
+/// The grid of integrations, skeletons while loading, an empty state, or the error
+/// with a retry.
 #[component]
-pub fn CatalogView(state: RwSignal<CatalogState>) -> impl IntoView {
-    move || match state.get() {
-        CatalogState::Loading => {
-            view! { <p class="tm-loading" role="status">"Loading integrations…"</p> }.into_any()
-        }
-        CatalogState::Failed(err) => {
-            view! { <p class="tm-error" role="alert">{err.to_string()}</p> }.into_any()
-        }
-        CatalogState::Loaded(catalog) => view! {
-            <ul class="tm-grid" role="list">
-                {catalog
-                    .integrations
-                    .into_iter()
-                    .map(|integration| view! { <IntegrationCard integration /> })
-                    .collect_view()}
-            </ul>
+pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
+    let ctx = use_ctx();
+    let retry = move |_| {
+        ctx.catalog.set(CatalogState::Loading);
+        leptos::task::spawn_local(async move {
+            ctx.reload().await;
+        });
+    };
+    move || match ctx.catalog.get() {
+        CatalogState::Loading => view! {
+            <div class="tm-loading">
+                <p class="tm-sr" role="status">{ctx.t(Key::loading)}</p>
+                <ul class="tm-grid" aria-hidden="true">
+                    {(0..6).map(|_| view! { <li class="tm-card tm-skeleton"></li> }).collect_view()}
+                </ul>
+            </div>
         }
         .into_any(),
+        CatalogState::Failed(err) => view! {
+            <div class="tm-error" role="alert">
+                <p>{ctx.fill(Key::load_failed, &err.to_string())}</p>
+                <button class="tm-button tm-retry" on:click=retry>{ctx.t(Key::retry)}</button>
+            </div>
+        }
+        .into_any(),
+        CatalogState::Loaded(catalog) => {
+            let visible = visible_integrations(&catalog.integrations, &filter.get());
+            if visible.is_empty() {
+                view! { <p class="tm-empty">{ctx.t(Key::empty)}</p> }.into_any()
+            } else {
+                view! {
+                    <ul class="tm-grid" role="list">
+                        {visible
+                            .into_iter()
+                            .map(|integration| view! { <IntegrationCard integration /> })
+                            .collect_view()}
+                    </ul>
+                }
+                .into_any()
+            }
+        }
     }
 }

@@ -1,14 +1,71 @@
 use leptos::prelude::*;
 use marketplace_wire::Integration;
 
-/// One integration: icon, title, description.
+use crate::{
+    components::StatusBadge,
+    context::{use_ctx, OpenPanel},
+    state::{card_action, CardAction},
+    strings::Key,
+};
+
+/// One integration: icon, title, description, tags, status and its main action.
 #[component]
 pub fn IntegrationCard(integration: Integration) -> impl IntoView {
+    let ctx = use_ctx();
+    let busy = RwSignal::new(false);
+    let action = card_action(&integration);
+    let label = ctx.t(match action {
+        CardAction::Connect => Key::connect,
+        CardAction::FinishSetup(_) => Key::finish_setup,
+        CardAction::Manage => Key::manage,
+    });
+    let title_id = format!("tm-title-{}", integration.solution_id);
+    let solution_id = integration.solution_id.clone();
+    let status = integration.status();
+    let for_click = integration.clone();
+    let on_click = move |_| {
+        let setup = match &action {
+            CardAction::Connect => {
+                busy.set(true);
+                let integration = for_click.clone();
+                leptos::task::spawn_local(async move {
+                    if let Err(err) = ctx.connect(integration).await {
+                        ctx.fail(&err);
+                    }
+                    busy.try_set(false);
+                });
+                return;
+            }
+            CardAction::FinishSetup(id) => Some(id.clone()),
+            CardAction::Manage => None,
+        };
+        ctx.open.set(Some(OpenPanel {
+            solution_id: solution_id.clone(),
+            setup,
+        }));
+    };
     view! {
-        <li class="tm-card">
-            {integration.icon_url.map(|src| view! { <img class="tm-icon" src=src alt="" width="40" height="40" /> })}
-            <h3 class="tm-title">{integration.title}</h3>
+        <li class="tm-card" data-solution-id=integration.solution_id.clone()>
+            <div class="tm-card-head">
+                {integration.icon_url.map(|src| view! { <img class="tm-icon" src=src alt="" width="40" height="40" /> })}
+                <h3 class="tm-title" id=title_id.clone()>{integration.title}</h3>
+            </div>
             <p class="tm-description">{integration.description}</p>
+            <ul class="tm-tags" role="list">
+                {integration.tags.into_iter().map(|tag| view! { <li class="tm-tag-chip">{tag}</li> }).collect_view()}
+            </ul>
+            <div class="tm-card-foot">
+                <StatusBadge status />
+                <button
+                    class="tm-button tm-card-action"
+                    aria-describedby=title_id
+                    disabled=move || busy.get()
+                    aria-busy=move || busy.get().to_string()
+                    on:click=on_click
+                >
+                    {label}
+                </button>
+            </div>
         </li>
     }
 }

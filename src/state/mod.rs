@@ -1,8 +1,11 @@
-//! What the views show, kept apart from how they show it.
+//! What the views show, kept apart from how they show it: pure functions the tests
+//! call without a proxy.
 
-use marketplace_wire::Catalog;
+pub mod config_form;
 
-use crate::api::ApiError;
+use marketplace_wire::{AuthSlot, Catalog, Instance, Integration, Status};
+
+use crate::{api::ApiError, strings::Key};
 
 /// The catalog as the widget knows it at one moment.
 #[derive(Debug, Clone, PartialEq)]
@@ -10,4 +13,159 @@ pub enum CatalogState {
     Loading,
     Loaded(Catalog),
     Failed(ApiError),
+}
+
+impl CatalogState {
+    pub fn integration(&self, solution_id: &str) -> Option<Integration> {
+        match self {
+            CatalogState::Loaded(catalog) => catalog
+                .integrations
+                .iter()
+                .find(|i| i.solution_id == solution_id)
+                .cloned(),
+            _ => None,
+        }
+    }
+}
+
+/// What the user narrowed the catalog to.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    pub query: String,
+    pub tag: Option<String>,
+    pub connected_only: bool,
+}
+
+impl Filter {
+    /// Text matches title, description or a tag, ignoring case.
+    pub fn matches(&self, integration: &Integration) -> bool {
+        let query = self.query.trim().to_lowercase();
+        let text_matches = query.is_empty()
+            || integration.title.to_lowercase().contains(&query)
+            || integration
+                .description
+                .as_deref()
+                .is_some_and(|d| d.to_lowercase().contains(&query))
+            || integration
+                .tags
+                .iter()
+                .any(|t| t.to_lowercase().contains(&query));
+        let tag_matches = self
+            .tag
+            .as_ref()
+            .is_none_or(|tag| integration.tags.contains(tag));
+        let connection_matches = !self.connected_only || !integration.instances.is_empty();
+        text_matches && tag_matches && connection_matches
+    }
+}
+
+pub fn visible_integrations(integrations: &[Integration], filter: &Filter) -> Vec<Integration> {
+    integrations
+        .iter()
+        .filter(|i| filter.matches(i))
+        .cloned()
+        .collect()
+}
+
+/// Every tag of the catalog once, sorted, for the category filter.
+pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
+    let mut tags: Vec<String> = integrations
+        .iter()
+        .flat_map(|i| i.tags.iter().cloned())
+        .collect();
+    tags.sort();
+    tags.dedup();
+    tags
+}
+
+pub fn status_key(status: Status) -> Key {
+    match status {
+        Status::NotConnected => Key::status_not_connected,
+        Status::SettingUp => Key::status_setting_up,
+        Status::Connected => Key::status_connected,
+        Status::Disabled => Key::status_disabled,
+        Status::NeedsUpdate => Key::status_needs_update,
+        Status::AuthExpiring => Key::status_auth_expiring,
+    }
+}
+
+/// The CSS modifier of a status badge.
+pub fn status_class(status: Status) -> &'static str {
+    match status {
+        Status::NotConnected => "tm-badge tm-badge--none",
+        Status::SettingUp => "tm-badge tm-badge--setup",
+        Status::Connected => "tm-badge tm-badge--ok",
+        Status::Disabled => "tm-badge tm-badge--off",
+        Status::NeedsUpdate => "tm-badge tm-badge--update",
+        Status::AuthExpiring => "tm-badge tm-badge--expiring",
+    }
+}
+
+/// What the card's main button does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardAction {
+    Connect,
+    FinishSetup(String),
+    Manage,
+}
+
+pub fn card_action(integration: &Integration) -> CardAction {
+    if integration.instances.is_empty() {
+        CardAction::Connect
+    } else if let Some(instance) = integration
+        .instances
+        .iter()
+        .find(|i| i.status == Status::SettingUp)
+    {
+        CardAction::FinishSetup(instance.id.clone())
+    } else {
+        CardAction::Manage
+    }
+}
+
+/// Another instance may be added unless the solution allows only one.
+pub fn can_add_instance(integration: &Integration) -> bool {
+    !integration.force_unique || integration.instances.is_empty()
+}
+
+/// Where a half-done setup continues: the first missing auth, then the config, then
+/// enabling (when the solution enables automatically).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SetupStep {
+    Authorize(AuthSlot),
+    Configure,
+    Enable,
+    Done,
+}
+
+pub fn next_setup_step(integration: &Integration, instance: &Instance) -> SetupStep {
+    let missing_auth = integration.auth_slots.iter().find(|slot| {
+        !instance
+            .auth_values
+            .iter()
+            .any(|v| v.external_id == slot.external_id)
+    });
+    if let Some(slot) = missing_auth {
+        return SetupStep::Authorize(slot.clone());
+    }
+    let missing_config = integration.config_slots.iter().any(|slot| {
+        !instance
+            .config_values
+            .iter()
+            .any(|v| v.external_id == slot.external_id && v.value.is_some())
+    });
+    if missing_config {
+        SetupStep::Configure
+    } else if integration.auto_enable && !instance.enabled {
+        SetupStep::Enable
+    } else {
+        SetupStep::Done
+    }
+}
+
+pub fn has_auth(instance: &Instance, slot: &AuthSlot) -> bool {
+    instance
+        .auth_values
+        .iter()
+        .any(|v| v.external_id == slot.external_id)
 }

@@ -1,0 +1,172 @@
+use leptos::prelude::*;
+use marketplace_wire::{AuthDialog, AuthDialogRequest};
+
+use crate::{
+    context::use_ctx,
+    popup::{self, DialogMessage, PopupEvent, PopupWatch},
+    strings::Key,
+};
+
+/// Where one authorization stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum AuthState {
+    Idle,
+    Waiting,
+    /// The browser blocked the popup: a fresh click may open this dialog.
+    Blocked(AuthDialog),
+    /// The popup closed without a word: maybe the user is still busy, maybe not.
+    ClosedSilently,
+    Failed(String),
+}
+
+/// "Authorize <service>" (or re-authorize `auth_id`): runs Tray's auth dialog in a
+/// popup and attaches the resulting auth to the instance's `slot`.
+#[component]
+pub fn AuthButton(
+    instance_id: String,
+    slot_id: String,
+    auth_id: Option<String>,
+    label: String,
+    on_done: Callback<()>,
+) -> impl IntoView {
+    let ctx = use_ctx();
+    let state = RwSignal::new(AuthState::Idle);
+    let watch = StoredValue::new_local(None::<PopupWatch>);
+    let target = StoredValue::new((instance_id, slot_id, auth_id));
+    on_cleanup(move || {
+        watch.try_update_value(|w| *w = None);
+    });
+
+    let on_event = move |event: PopupEvent| {
+        // Never drop the watcher from inside its own listener: handle it a tick later.
+        leptos::task::spawn_local(async move {
+            match event {
+                PopupEvent::Message(DialogMessage::Finished { auth_id }) => {
+                    watch.try_update_value(|w| *w = None);
+                    let Some(api) = ctx.client() else { return };
+                    let (instance_id, slot, _) = target.get_value();
+                    match api.attach_auth(&instance_id, &slot, &auth_id).await {
+                        Ok(()) => {
+                            state.try_set(AuthState::Idle);
+                            on_done.run(());
+                        }
+                        Err(err) => {
+                            state.try_set(AuthState::Failed(ctx.fail(&err)));
+                        }
+                    }
+                }
+                PopupEvent::Message(DialogMessage::Closed) => {
+                    watch.try_update_value(|w| *w = None);
+                    state.try_set(AuthState::Idle);
+                }
+                PopupEvent::Message(DialogMessage::Failed(message)) => {
+                    watch.try_update_value(|w| *w = None);
+                    ctx.emit("error", &[("message", &message)]);
+                    state.try_set(AuthState::Failed(ctx.fill(Key::dialog_failed, &message)));
+                }
+                PopupEvent::ClosedSilently => {
+                    state.try_set(AuthState::ClosedSilently);
+                }
+            }
+        });
+    };
+    let watch_popup = move |window: web_sys::Window, dialog: &AuthDialog| match PopupWatch::new(
+        window,
+        dialog.origin.clone(),
+        on_event,
+    ) {
+        Ok(new_watch) => {
+            let _ = new_watch.navigate(&dialog.url);
+            watch.set_value(Some(new_watch));
+            state.set(AuthState::Waiting);
+        }
+        Err(_) => state.set(AuthState::Failed(ctx.t(Key::popup_blocked))),
+    };
+
+    // Opened synchronously in the click, navigated once the proxy answers.
+    let start = move |_| {
+        watch.set_value(None);
+        let popup = popup::open_blank();
+        state.set(AuthState::Waiting);
+        leptos::task::spawn_local(async move {
+            let Some(api) = ctx.client() else { return };
+            let (instance_id, slot, auth_id) = target.get_value();
+            let request = match auth_id {
+                Some(auth_id) => AuthDialogRequest {
+                    slot: None,
+                    auth_id: Some(auth_id),
+                },
+                None => AuthDialogRequest {
+                    slot: Some(slot),
+                    auth_id: None,
+                },
+            };
+            match api.auth_dialog(&instance_id, &request).await {
+                Ok(dialog) => match popup {
+                    Some(window) => watch_popup(window, &dialog),
+                    None => {
+                        state.try_set(AuthState::Blocked(dialog));
+                    }
+                },
+                Err(err) => {
+                    if let Some(window) = popup {
+                        let _ = window.close();
+                    }
+                    state.try_set(AuthState::Failed(ctx.fail(&err)));
+                }
+            }
+        });
+    };
+    let open_blocked = move |_| {
+        if let AuthState::Blocked(dialog) = state.get_untracked() {
+            match popup::open(&dialog.url) {
+                Some(window) => watch_popup(window, &dialog),
+                None => state.set(AuthState::Blocked(dialog)),
+            }
+        }
+    };
+    let cancel = move |_| {
+        watch.set_value(None);
+        state.set(AuthState::Idle);
+    };
+    let button_label = label.clone();
+
+    move || {
+        match state.get() {
+        AuthState::Idle => view! {
+            <button class="tm-button tm-authorize" on:click=start>{button_label.clone()}</button>
+        }
+        .into_any(),
+        AuthState::Waiting => view! {
+            <div class="tm-auth-wait">
+                <p role="status">{ctx.t(Key::waiting)}</p>
+                <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
+            </div>
+        }
+        .into_any(),
+        AuthState::Blocked(_) => view! {
+            <div class="tm-auth-blocked" role="alert">
+                <p>{ctx.t(Key::popup_blocked)}</p>
+                <button class="tm-button tm-open-popup" on:click=open_blocked>{ctx.t(Key::open_popup)}</button>
+                <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
+            </div>
+        }
+        .into_any(),
+        AuthState::ClosedSilently => view! {
+            <div class="tm-auth-hint" role="status">
+                <p>{ctx.t(Key::still_waiting)}</p>
+                <button class="tm-button tm-reopen" on:click=start>{ctx.t(Key::reopen)}</button>
+                <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
+            </div>
+        }
+        .into_any(),
+        AuthState::Failed(message) => view! {
+            <div class="tm-auth-failed">
+                <p class="tm-field-error" role="alert">{message}</p>
+                <button class="tm-button tm-authorize" on:click=start>{button_label.clone()}</button>
+            </div>
+        }
+        .into_any(),
+    }
+    }
+}

@@ -1,0 +1,212 @@
+use leptos::prelude::*;
+use marketplace_wire::{Instance, Integration, SetConfig, Status, UpdateInstance, UpgradeInstance};
+
+use crate::{
+    components::{AuthButton, ConfigForm, StatusBadge},
+    context::use_ctx,
+    strings::Key,
+};
+
+/// Which editor of a row is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Editing {
+    Nothing,
+    Rename,
+    Settings,
+    Update,
+    ConfirmDelete,
+}
+
+/// One instance: status, re-authorize, rename, settings, enable/disable, update, delete.
+#[component]
+pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoView {
+    let ctx = use_ctx();
+    let editing = RwSignal::new(Editing::Nothing);
+    let busy = RwSignal::new(false);
+    let name = RwSignal::new(instance.name.clone());
+    let name_error = RwSignal::new(false);
+    let id = StoredValue::new(instance.id.clone());
+    let title = StoredValue::new(instance.name.clone());
+
+    // Every change: run it, refresh, announce, tell the host.
+    let run = move |event: &'static str, work: Change| {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let Some(api) = ctx.client() else { return };
+            let instance_id = id.get_value();
+            let result = match work {
+                Change::Update(update) => api.update_instance(&instance_id, &update).await,
+                Change::Config(values) => api.set_config(&instance_id, &SetConfig { values }).await,
+                Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await,
+                Change::Delete => api.delete_instance(&instance_id).await,
+            };
+            let ok = ctx
+                .change(title.get_value(), instance_id, event, async { result })
+                .await;
+            busy.try_set(false);
+            if ok {
+                editing.try_set(Editing::Nothing);
+            }
+        });
+    };
+    let enabled = instance.enabled;
+    let toggle = move |_| {
+        run(
+            "updated",
+            Change::Update(UpdateInstance {
+                name: None,
+                enabled: Some(!enabled),
+            }),
+        )
+    };
+    let rename = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let new_name = name.get_untracked().trim().to_owned();
+        name_error.set(new_name.is_empty());
+        if !new_name.is_empty() {
+            run(
+                "updated",
+                Change::Update(UpdateInstance {
+                    name: Some(new_name),
+                    enabled: None,
+                }),
+            );
+        }
+    };
+    let reauthorized = Callback::new(move |()| {
+        leptos::task::spawn_local(async move {
+            ctx.change(title.get_value(), id.get_value(), "updated", async {
+                Ok(())
+            })
+            .await;
+        });
+    });
+    let close_editor = Callback::new(move |()| editing.set(Editing::Nothing));
+
+    let reauth_buttons = integration
+        .auth_slots
+        .iter()
+        .map(|slot| {
+            let existing = instance
+                .auth_values
+                .iter()
+                .find(|v| v.external_id == slot.external_id)
+                .map(|v| v.auth_id.clone());
+            let label = if existing.is_some() {
+                ctx.fill(Key::reauthorize, &slot.title)
+            } else {
+                ctx.fill(Key::authorize, &slot.title)
+            };
+            view! {
+                <AuthButton
+                    instance_id=instance.id.clone()
+                    slot_id=slot.external_id.clone()
+                    auth_id=existing
+                    label
+                    on_done=reauthorized
+                />
+            }
+        })
+        .collect_view();
+
+    let slots = StoredValue::new(integration.config_slots.clone());
+    let saved = StoredValue::new(instance.config_values.clone());
+    let auth_values = StoredValue::new(instance.auth_values.clone());
+    let editor = move || {
+        match editing.get() {
+        Editing::Nothing => ().into_any(),
+        Editing::Rename => view! {
+            <form class="tm-rename" novalidate on:submit=rename>
+                <label>
+                    <span class="tm-label">{ctx.t(Key::name_label)}</span>
+                    <input
+                        type="text"
+                        class="tm-name"
+                        aria-invalid=move || name_error.get().to_string()
+                        prop:value=move || name.get()
+                        on:input=move |ev| name.set(event_target_value(&ev))
+                    />
+                </label>
+                <p class="tm-field-error" role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
+                <div class="tm-actions">
+                    <button class="tm-button tm-save" type="submit">{ctx.t(Key::save)}</button>
+                    <button class="tm-button tm-ghost" type="button" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
+                </div>
+            </form>
+        }
+        .into_any(),
+        Editing::Settings | Editing::Update => {
+            let upgrade = editing.get_untracked() == Editing::Update;
+            let on_save = Callback::new(move |values| {
+                if upgrade {
+                    run(
+                        "updated",
+                        Change::Upgrade(UpgradeInstance {
+                            auth_values: auth_values.get_value(),
+                            config_values: values,
+                        }),
+                    )
+                } else {
+                    run("updated", Change::Config(values))
+                }
+            });
+            view! {
+                <ConfigForm
+                    slots=slots.get_value()
+                    saved=saved.get_value()
+                    submit_label=ctx.t(if upgrade { Key::update } else { Key::save })
+                    on_save
+                    on_cancel=close_editor
+                />
+            }
+            .into_any()
+        }
+        Editing::ConfirmDelete => view! {
+            <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete)>
+                <p>{ctx.fill(Key::confirm_delete, &title.get_value())}</p>
+                <div class="tm-actions">
+                    <button class="tm-button tm-danger tm-confirm-delete" on:click=move |_| run("deleted", Change::Delete)>
+                        {ctx.t(Key::delete)}
+                    </button>
+                    <button class="tm-button tm-ghost" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
+                </div>
+            </div>
+        }
+        .into_any(),
+    }
+    };
+    let has_config = !integration.config_slots.is_empty();
+    let needs_update = instance.status == Status::NeedsUpdate;
+    view! {
+        <li class="tm-instance" data-instance-id=instance.id.clone()>
+            <div class="tm-instance-head">
+                <strong class="tm-instance-name">{instance.name.clone()}</strong>
+                <StatusBadge status=instance.status />
+            </div>
+            {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(Key::update_hint)}</p> })}
+            <div class="tm-actions" aria-busy=move || busy.get().to_string()>
+                {needs_update.then(|| view! {
+                    <button class="tm-button tm-update" on:click=move |_| editing.set(Editing::Update)>{ctx.t(Key::update)}</button>
+                })}
+                <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>
+                    {ctx.t(if enabled { Key::disable } else { Key::enable })}
+                </button>
+                <button class="tm-button tm-ghost tm-rename-open" on:click=move |_| editing.set(Editing::Rename)>{ctx.t(Key::rename)}</button>
+                {has_config.then(|| view! {
+                    <button class="tm-button tm-ghost tm-settings" on:click=move |_| editing.set(Editing::Settings)>{ctx.t(Key::settings)}</button>
+                })}
+                <button class="tm-button tm-ghost tm-danger tm-delete" on:click=move |_| editing.set(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
+            </div>
+            <div class="tm-reauth">{reauth_buttons}</div>
+            {editor}
+        </li>
+    }
+}
+
+/// A change to the instance, sent by `run`.
+enum Change {
+    Update(UpdateInstance),
+    Config(Vec<marketplace_wire::ConfigValue>),
+    Upgrade(UpgradeInstance),
+    Delete,
+}

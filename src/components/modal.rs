@@ -1,0 +1,104 @@
+use leptos::{html::Div, prelude::*};
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlElement, KeyboardEvent};
+
+use crate::{context::use_ctx, strings::Key};
+
+/// A modal dialog: focus moves in when it opens and back to `return_focus` (a selector
+/// in the widget, since the opener may have been re-rendered) when it closes; Escape
+/// closes it and Tab stays inside.
+#[component]
+pub fn Modal(
+    title: String,
+    on_close: Callback<()>,
+    return_focus: String,
+    children: Children,
+) -> impl IntoView {
+    let ctx = use_ctx();
+    let dialog = NodeRef::<Div>::new();
+    Effect::new(move || {
+        if let Some(element) = dialog.get() {
+            let _ = element.focus();
+        }
+    });
+    let root = send_wrapper::SendWrapper::new(
+        web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.active_element())
+            .and_then(|host| host.shadow_root()),
+    );
+    on_cleanup(move || {
+        if let Some(root) = root.take() {
+            let target = root
+                .query_selector(&return_focus)
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+            if let Some(target) = target {
+                let _ = target.focus();
+            }
+        }
+    });
+    let on_keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
+        "Escape" => {
+            ev.stop_propagation();
+            on_close.run(());
+        }
+        "Tab" => {
+            if let Some(element) = dialog.get_untracked() {
+                keep_focus_inside(&element, &ev);
+            }
+        }
+        _ => {}
+    };
+    view! {
+        <div class="tm-backdrop">
+            <div
+                class="tm-dialog"
+                role="dialog"
+                aria-modal="true"
+                aria-labelledby="tm-dialog-title"
+                tabindex="-1"
+                node_ref=dialog
+                on:keydown=on_keydown
+            >
+                <div class="tm-dialog-head">
+                    <h2 id="tm-dialog-title">{title}</h2>
+                    <button class="tm-button tm-ghost tm-close" aria-label=ctx.t(Key::close) on:click=move |_| on_close.run(())>
+                        "×"
+                    </button>
+                </div>
+                {children()}
+            </div>
+        </div>
+    }
+}
+
+/// Wraps Tab from the last focusable element to the first, and Shift+Tab back.
+fn keep_focus_inside(dialog: &HtmlElement, ev: &KeyboardEvent) {
+    let Ok(nodes) = dialog.query_selector_all("button:not([disabled]),input,select,textarea")
+    else {
+        return;
+    };
+    let (Some(first), Some(last)) = (nodes.item(0), nodes.item(nodes.length().saturating_sub(1)))
+    else {
+        return;
+    };
+    let active = dialog
+        .get_root_node()
+        .dyn_into::<web_sys::ShadowRoot>()
+        .ok()
+        .and_then(|root| root.active_element());
+    let active_node: Option<web_sys::Node> = active.map(Into::into);
+    let wrap_to = if ev.shift_key() && active_node.as_ref() == Some(&first) {
+        last
+    } else if !ev.shift_key() && active_node.as_ref() == Some(&last) {
+        first
+    } else {
+        return;
+    };
+    if let Ok(target) = wrap_to.dyn_into::<HtmlElement>() {
+        ev.prevent_default();
+        let _ = target.focus();
+    }
+}

@@ -1,0 +1,107 @@
+use leptos::prelude::*;
+use marketplace_wire::SetConfig;
+
+use crate::{
+    components::{AuthButton, ConfigForm},
+    context::use_ctx,
+    state::{has_auth, next_setup_step, SetupStep},
+    strings::Key,
+};
+
+/// Setting up one instance: one "Authorize <service>" step per auth slot, then the
+/// config form, then enabling. Progress lives in the instance itself (the proxy stores
+/// each attached auth), so a reload resumes at the same step.
+#[component]
+pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>) -> impl IntoView {
+    let ctx = use_ctx();
+    let ids = StoredValue::new((solution_id, instance_id));
+    let current = Memo::new(move |_| {
+        let (solution_id, instance_id) = ids.get_value();
+        let integration = ctx.catalog.with(|c| c.integration(&solution_id))?;
+        let instance = integration
+            .instances
+            .iter()
+            .find(|i| i.id == instance_id)?
+            .clone();
+        Some((integration, instance))
+    });
+    let step =
+        Memo::new(move |_| current.with(|c| c.as_ref().map(|(i, inst)| next_setup_step(i, inst))));
+    let advance = move || {
+        let (solution_id, instance_id) = ids.get_value();
+        leptos::task::spawn_local(ctx.advance_setup(solution_id, instance_id));
+    };
+    let progress = move || {
+        current.get().map(|(integration, instance)| {
+            integration
+                .auth_slots
+                .iter()
+                .map(|slot| {
+                    let done = has_auth(&instance, slot);
+                    let text = if done {
+                        ctx.fill(Key::authorized, &slot.title)
+                    } else {
+                        ctx.fill(Key::authorize, &slot.title)
+                    };
+                    view! { <li class="tm-step" class:tm-step--done=done>{text}</li> }
+                })
+                .collect_view()
+        })
+    };
+    let action = move || {
+        let (integration, instance) = current.get_untracked()?;
+        let view = match step.get()? {
+            SetupStep::Authorize(slot) => view! {
+                <AuthButton
+                    instance_id=instance.id.clone()
+                    slot_id=slot.external_id.clone()
+                    auth_id=None
+                    label=ctx.fill(Key::authorize, &slot.title)
+                    on_done=Callback::new(move |()| advance())
+                />
+            }
+            .into_any(),
+            SetupStep::Configure => {
+                let save = Callback::new(move |values| {
+                    let (_, instance_id) = ids.get_value();
+                    leptos::task::spawn_local(async move {
+                        let Some(api) = ctx.client() else { return };
+                        match api.set_config(&instance_id, &SetConfig { values }).await {
+                            Ok(()) => advance(),
+                            Err(err) => {
+                                ctx.fail(&err);
+                            }
+                        }
+                    });
+                });
+                view! {
+                    <ConfigForm
+                        slots=integration.config_slots.clone()
+                        saved=instance.config_values.clone()
+                        submit_label=ctx.t(Key::save)
+                        on_save=save
+                    />
+                }
+                .into_any()
+            }
+            SetupStep::Enable => view! {
+                <button class="tm-button tm-enable" on:click=move |_| advance()>{ctx.t(Key::enable)}</button>
+            }
+            .into_any(),
+            SetupStep::Done => view! {
+                <div class="tm-setup-done">
+                    <p role="status">{ctx.fill(Key::setup_done, &integration.title)}</p>
+                    <button class="tm-button tm-done" on:click=move |_| on_done.run(())>{ctx.t(Key::done)}</button>
+                </div>
+            }
+            .into_any(),
+        };
+        Some(view)
+    };
+    view! {
+        <div class="tm-setup">
+            <ol class="tm-steps">{progress}</ol>
+            <div class="tm-step-action">{action}</div>
+        </div>
+    }
+}

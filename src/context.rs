@@ -1,0 +1,212 @@
+//! What every component of one mounted widget shares, and the actions that touch the
+//! proxy (so components stay views).
+
+use leptos::prelude::*;
+use marketplace_wire::{CreateInstance, Instance, Integration, UpdateInstance};
+
+use crate::{
+    api::{ApiClient, ApiError},
+    events::Emitter,
+    state::{next_setup_step, CatalogState, SetupStep},
+    strings::{Key, Strings},
+};
+
+/// Which integration's dialog is open, and the instance being set up in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenPanel {
+    pub solution_id: String,
+    pub setup: Option<String>,
+}
+
+/// Copyable handles; async continuations use `try_*` because the widget may have been
+/// unmounted meanwhile.
+#[derive(Clone, Copy)]
+pub struct Ctx {
+    pub api: StoredValue<ApiClient, LocalStorage>,
+    pub events: StoredValue<Emitter, LocalStorage>,
+    pub strings: StoredValue<Strings>,
+    pub catalog: RwSignal<CatalogState>,
+    pub announcement: RwSignal<String>,
+    pub open: RwSignal<Option<OpenPanel>>,
+}
+
+pub fn use_ctx() -> Ctx {
+    expect_context::<Ctx>()
+}
+
+impl Ctx {
+    pub fn t(&self, key: Key) -> String {
+        self.strings
+            .try_with_value(|s| s.get(key))
+            .unwrap_or_default()
+    }
+
+    pub fn fill(&self, key: Key, arg: &str) -> String {
+        self.strings
+            .try_with_value(|s| s.fill(key, arg))
+            .unwrap_or_default()
+    }
+
+    pub fn client(&self) -> Option<ApiClient> {
+        self.api.try_get_value()
+    }
+
+    pub fn emit(&self, name: &str, fields: &[(&str, &str)]) {
+        self.events.try_with_value(|e| e.emit(name, fields));
+    }
+
+    pub fn announce(&self, text: String) {
+        self.announcement.try_set(text);
+    }
+
+    /// Announces a failure and tells the host.
+    pub fn fail(&self, err: &ApiError) -> String {
+        let message = err.to_string();
+        self.announce(self.fill(Key::failed, &message));
+        self.emit("error", &[("message", &message)]);
+        message
+    }
+
+    /// Fetches the catalog; keeps what is shown when a refresh fails. True on success.
+    pub async fn reload(self) -> bool {
+        let Some(api) = self.client() else {
+            return false;
+        };
+        match api.catalog().await {
+            Ok(catalog) => {
+                self.catalog.try_set(CatalogState::Loaded(catalog));
+                true
+            }
+            Err(err) => {
+                let showing = self
+                    .catalog
+                    .try_with_untracked(|c| matches!(c, CatalogState::Loaded(_)))
+                    .unwrap_or(false);
+                if showing {
+                    self.fail(&err);
+                } else {
+                    self.emit("error", &[("message", &err.to_string())]);
+                    self.catalog.try_set(CatalogState::Failed(err));
+                }
+                false
+            }
+        }
+    }
+
+    pub fn integration(&self, solution_id: &str) -> Option<Integration> {
+        self.catalog
+            .try_with_untracked(|c| c.integration(solution_id))
+            .flatten()
+    }
+
+    fn instance(&self, solution_id: &str, instance_id: &str) -> Option<(Integration, Instance)> {
+        let integration = self.integration(solution_id)?;
+        let instance = integration
+            .instances
+            .iter()
+            .find(|i| i.id == instance_id)?
+            .clone();
+        Some((integration, instance))
+    }
+
+    /// Creates an instance and opens its setup.
+    pub async fn connect(self, integration: Integration) -> Result<(), ApiError> {
+        let api = self.client().ok_or_else(unmounted)?;
+        let request = CreateInstance {
+            solution_id: integration.solution_id.clone(),
+            name: Some(integration.title.clone()),
+            idempotency_key: idempotency_key(),
+        };
+        let instance = api.create_instance(&request).await?;
+        self.reload().await;
+        self.open.try_set(Some(OpenPanel {
+            solution_id: integration.solution_id,
+            setup: Some(instance.id),
+        }));
+        Ok(())
+    }
+
+    /// After a slot was filled: enables the instance when it is complete (and the
+    /// solution enables automatically), then tells the host it is connected.
+    pub async fn advance_setup(self, solution_id: String, instance_id: String) {
+        self.reload().await;
+        let Some((integration, instance)) = self.instance(&solution_id, &instance_id) else {
+            return;
+        };
+        let mut step = next_setup_step(&integration, &instance);
+        if step == SetupStep::Enable {
+            // Tray: enable at least 2 seconds after the instance was created.
+            sleep_until(instance.created_at as f64 + 2_000.0).await;
+            let enable = UpdateInstance {
+                name: None,
+                enabled: Some(true),
+            };
+            let Some(api) = self.client() else { return };
+            if let Err(err) = api.update_instance(&instance_id, &enable).await {
+                self.fail(&err);
+                return;
+            }
+            self.reload().await;
+            step = SetupStep::Done;
+        }
+        if step == SetupStep::Done {
+            self.announce(self.fill(Key::connected_announce, &integration.title));
+            self.emit(
+                "connected",
+                &[("solutionId", &solution_id), ("instanceId", &instance_id)],
+            );
+        }
+    }
+
+    /// Runs a change to an instance, refreshes, and reports it as `event` (or fails).
+    pub async fn change(
+        self,
+        title: String,
+        instance_id: String,
+        event: &'static str,
+        work: impl std::future::Future<Output = Result<(), ApiError>>,
+    ) -> bool {
+        match work.await {
+            Ok(()) => {
+                self.reload().await;
+                let key = if event == "deleted" {
+                    Key::deleted_announce
+                } else {
+                    Key::updated_announce
+                };
+                self.announce(self.fill(key, &title));
+                self.emit(event, &[("instanceId", &instance_id)]);
+                true
+            }
+            Err(err) => {
+                self.fail(&err);
+                false
+            }
+        }
+    }
+}
+
+fn unmounted() -> ApiError {
+    ApiError::Network("the widget was unmounted".into())
+}
+
+/// Unique enough per click: time plus randomness (a retry of the same click reuses it).
+fn idempotency_key() -> String {
+    let random = (js_sys::Math::random() * 1e15) as u64;
+    format!("{}-{random}", js_sys::Date::now() as u64)
+}
+
+/// Waits until the given Unix-millisecond time (no-op if it has passed).
+pub async fn sleep_until(unix_ms: f64) {
+    let delay = unix_ms - js_sys::Date::now();
+    if delay <= 0.0 {
+        return;
+    }
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        if let Some(window) = web_sys::window() {
+            let _ = window
+                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay as i32);
+        }
+    });
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}

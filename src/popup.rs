@@ -1,0 +1,153 @@
+//! Tray's auth dialog in a popup window, and the messages it posts back.
+//!
+//! The window is opened (blank) synchronously in the click handler, so popup blockers
+//! let it through, and navigated once the proxy returns the dialog URL. Messages count
+//! only when they come from the dialog's origin AND from that very window. A popup
+//! closed without a message is reported once, as a hint.
+
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{MessageEvent, Window};
+
+/// One of the three messages Tray's auth dialog posts (exact casing matters).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DialogMessage {
+    /// `tray.authpopup.finish`: the auth exists; attach `auth_id` to the instance.
+    Finished { auth_id: String },
+    /// `tray.authpopup.close`: the user closed the dialog without finishing.
+    Closed,
+    /// `tray.authPopup.error`: the dialog failed.
+    Failed(String),
+}
+
+/// What the watcher reports to its owner.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PopupEvent {
+    Message(DialogMessage),
+    /// The window is gone and said nothing: maybe cancelled, maybe not.
+    ClosedSilently,
+}
+
+/// Reads a message's data; anything else (other apps' messages) is `None`.
+pub fn read_message(data: &JsValue) -> Option<DialogMessage> {
+    let field = |name: &str| {
+        js_sys::Reflect::get(data, &JsValue::from_str(name))
+            .ok()
+            .and_then(|v| v.as_string())
+    };
+    if !data.is_object() {
+        return None;
+    }
+    match field("type")?.as_str() {
+        "tray.authpopup.finish" => Some(DialogMessage::Finished {
+            auth_id: field("authId").filter(|id| !id.is_empty())?,
+        }),
+        "tray.authpopup.close" => Some(DialogMessage::Closed),
+        "tray.authPopup.error" => Some(DialogMessage::Failed(
+            field("error").unwrap_or_else(|| "unknown error".into()),
+        )),
+        _ => None,
+    }
+}
+
+/// Opens an empty popup; `None` when the browser blocked it. Call inside a click handler.
+pub fn open_blank() -> Option<Window> {
+    open("about:blank")
+}
+
+pub fn open(url: &str) -> Option<Window> {
+    web_sys::window()?
+        .open_with_url_and_target_and_features(url, "tray-auth", "popup,width=520,height=720")
+        .ok()
+        .flatten()
+}
+
+/// How often a silently closed popup is looked for.
+const CLOSED_POLL_MS: i32 = 500;
+
+/// Listens to one popup; dropping it removes the listener, stops the timer and closes
+/// the window, so nothing outlives the widget.
+pub struct PopupWatch {
+    popup: Window,
+    on_message: Closure<dyn FnMut(MessageEvent)>,
+    on_tick: Closure<dyn FnMut()>,
+    timer: Option<i32>,
+}
+
+impl PopupWatch {
+    /// Watches `popup`, accepting messages only from `origin`.
+    pub fn new(
+        popup: Window,
+        origin: String,
+        on_event: impl FnMut(PopupEvent) + 'static,
+    ) -> Result<PopupWatch, JsValue> {
+        let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
+        let handler = std::rc::Rc::new(std::cell::RefCell::new(on_event));
+        let answered = std::rc::Rc::new(std::cell::Cell::new(false));
+
+        let expected_source = popup.clone();
+        let (message_handler, message_answered) = (handler.clone(), answered.clone());
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
+            let from_popup = event
+                .source()
+                .is_some_and(|source| js_sys::Object::is(&source, &expected_source));
+            if !from_popup || event.origin() != origin {
+                return;
+            }
+            if let Some(message) = read_message(&event.data()) {
+                message_answered.set(true);
+                if let Ok(mut handler) = message_handler.try_borrow_mut() {
+                    handler(PopupEvent::Message(message));
+                }
+            }
+        });
+        window.add_event_listener_with_callback("message", on_message.as_ref().unchecked_ref())?;
+
+        let watched = popup.clone();
+        let reported = std::cell::Cell::new(false);
+        let on_tick = Closure::<dyn FnMut()>::new(move || {
+            if watched.closed().unwrap_or(true) && !answered.get() && !reported.replace(true) {
+                if let Ok(mut handler) = handler.try_borrow_mut() {
+                    handler(PopupEvent::ClosedSilently);
+                }
+            }
+        });
+        let timer = window
+            .set_interval_with_callback_and_timeout_and_arguments_0(
+                on_tick.as_ref().unchecked_ref(),
+                CLOSED_POLL_MS,
+            )
+            .ok();
+        Ok(PopupWatch {
+            popup,
+            on_message,
+            on_tick,
+            timer,
+        })
+    }
+
+    pub fn navigate(&self, url: &str) -> Result<(), JsValue> {
+        self.popup.location().set_href(url)
+    }
+
+    pub fn focus(&self) {
+        let _ = self.popup.focus();
+    }
+}
+
+impl Drop for PopupWatch {
+    fn drop(&mut self) {
+        if let Some(window) = web_sys::window() {
+            let _ = window.remove_event_listener_with_callback(
+                "message",
+                self.on_message.as_ref().unchecked_ref(),
+            );
+            if let Some(timer) = self.timer.take() {
+                window.clear_interval_with_handle(timer);
+            }
+        }
+        let _ = &self.on_tick;
+        if !self.popup.closed().unwrap_or(true) {
+            let _ = self.popup.close();
+        }
+    }
+}

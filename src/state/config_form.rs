@@ -1,0 +1,155 @@
+//! Config slots as form fields: the kind comes from the slot's default value, and
+//! every input is validated and JSON-encoded before it is saved (Tray stores JSON text).
+
+use marketplace_wire::{ConfigSlot, ConfigValue};
+
+use crate::strings::Key;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    Text,
+    Number,
+    Checkbox,
+    Json,
+}
+
+/// `"\"x\""` is text, `true`/`false` a checkbox, a JSON number a number, anything else JSON.
+pub fn kind_of(default_value: &str) -> FieldKind {
+    let value = default_value.trim();
+    if value.starts_with('"') {
+        FieldKind::Text
+    } else if value == "true" || value == "false" {
+        FieldKind::Checkbox
+    } else if is_json_number(value) {
+        FieldKind::Number
+    } else {
+        FieldKind::Json
+    }
+}
+
+/// What the input shows for a stored JSON value: text unquoted, everything else as is.
+pub fn input_text(kind: FieldKind, json: &str) -> String {
+    match kind {
+        FieldKind::Text => js_sys::JSON::parse(json)
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default(),
+        _ => json.trim().to_owned(),
+    }
+}
+
+/// The input as the JSON text to store, or why it cannot be stored.
+pub fn encode(kind: FieldKind, input: &str) -> Result<String, Key> {
+    match kind {
+        FieldKind::Text => js_sys::JSON::stringify(&input.into())
+            .ok()
+            .and_then(|s| s.as_string())
+            .ok_or(Key::not_json),
+        FieldKind::Checkbox => Ok(if input == "true" { "true" } else { "false" }.into()),
+        FieldKind::Number => {
+            let trimmed = input.trim();
+            if is_json_number(trimmed) {
+                Ok(trimmed.to_owned())
+            } else {
+                Err(Key::not_a_number)
+            }
+        }
+        FieldKind::Json => {
+            let trimmed = input.trim();
+            js_sys::JSON::parse(trimmed)
+                .map(|_| trimmed.to_owned())
+                .map_err(|_| Key::not_json)
+        }
+    }
+}
+
+/// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
+pub fn is_json_number(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    let digits = |i: &mut usize| {
+        let start = *i;
+        while *i < bytes.len() && bytes[*i].is_ascii_digit() {
+            *i += 1;
+        }
+        *i > start
+    };
+    if bytes.first() == Some(&b'-') {
+        i += 1;
+    }
+    let int_start = i;
+    if !digits(&mut i) || (bytes[int_start] == b'0' && i - int_start > 1) {
+        return false;
+    }
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        if !digits(&mut i) {
+            return false;
+        }
+    }
+    i == bytes.len()
+}
+
+/// The value a slot's field starts with: the saved value, else the default.
+pub fn current_value(slot: &ConfigSlot, saved: &[ConfigValue]) -> String {
+    saved
+        .iter()
+        .find(|v| v.external_id == slot.external_id)
+        .and_then(|v| v.value.clone())
+        .unwrap_or_else(|| slot.default_value.clone())
+}
+
+/// Validates every field; `Err` lists `(external_id, problem)` for each bad one.
+pub fn validate(
+    slots: &[ConfigSlot],
+    inputs: &[String],
+) -> Result<Vec<ConfigValue>, Vec<(String, Key)>> {
+    let mut values = Vec::new();
+    let mut errors = Vec::new();
+    for (slot, input) in slots.iter().zip(inputs) {
+        match encode(kind_of(&slot.default_value), input) {
+            Ok(value) => values.push(ConfigValue {
+                external_id: slot.external_id.clone(),
+                value: Some(value),
+            }),
+            Err(key) => errors.push((slot.external_id.clone(), key)),
+        }
+    }
+    if errors.is_empty() {
+        Ok(values)
+    } else {
+        Err(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_kinds_follow_the_default_value() {
+        assert_eq!(kind_of("\"#general\""), FieldKind::Text);
+        assert_eq!(kind_of("15"), FieldKind::Number);
+        assert_eq!(kind_of("false"), FieldKind::Checkbox);
+        assert_eq!(kind_of("{\"email\":\"email\"}"), FieldKind::Json);
+    }
+
+    #[test]
+    fn numbers_follow_json_grammar() {
+        for ok in ["0", "-7", "1.5", "2e10", "3.0E-2"] {
+            assert!(is_json_number(ok), "{ok}");
+        }
+        for bad in ["", "-", "01", "1.", ".5", "+5", "NaN", "inf", "1e", "12abc"] {
+            assert!(!is_json_number(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,158 @@
+//! Every user-visible string, in English and German. The host picks a language with
+//! the `locale` option (default: the browser's language) and may override any string
+//! by its key, e.g. `strings: { connect: "Link" }`. `{}` marks where a name goes.
+
+/// A shipped language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locale {
+    En,
+    De,
+}
+
+impl Locale {
+    /// `de`, `de-AT`, … pick German; anything else falls back to English.
+    pub fn from_tag(tag: &str) -> Locale {
+        let primary = tag.split(['-', '_']).next().unwrap_or_default();
+        if primary.eq_ignore_ascii_case("de") {
+            Locale::De
+        } else {
+            Locale::En
+        }
+    }
+}
+
+macro_rules! strings {
+    ($($key:ident: $en:literal, $de:literal;)*) => {
+        /// The key of a string; its name is what a host uses to override it.
+        #[allow(non_camel_case_types)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Key { $($key),* }
+
+        impl Key {
+            pub const ALL: &'static [Key] = &[$(Key::$key),*];
+
+            pub fn name(self) -> &'static str {
+                match self { $(Key::$key => stringify!($key)),* }
+            }
+
+            fn text(self, locale: Locale) -> &'static str {
+                match locale {
+                    Locale::En => match self { $(Key::$key => $en),* },
+                    Locale::De => match self { $(Key::$key => $de),* },
+                }
+            }
+        }
+    };
+}
+
+strings! {
+    widget_label: "Integrations", "Integrationen";
+    search_label: "Search integrations", "Integrationen durchsuchen";
+    search_placeholder: "Search…", "Suchen…";
+    tag_label: "Category", "Kategorie";
+    all_tags: "All categories", "Alle Kategorien";
+    connected_only: "Connected only", "Nur verbundene";
+    loading: "Loading integrations…", "Integrationen werden geladen…";
+    empty: "No integrations match your search.", "Keine Integration passt zu Ihrer Suche.";
+    load_failed: "Could not load integrations: {}", "Integrationen konnten nicht geladen werden: {}";
+    retry: "Try again", "Erneut versuchen";
+    status_not_connected: "Not connected", "Nicht verbunden";
+    status_setting_up: "Setting up", "Wird eingerichtet";
+    status_connected: "Connected", "Verbunden";
+    status_disabled: "Disabled", "Deaktiviert";
+    status_needs_update: "Update needed", "Aktualisierung nötig";
+    status_auth_expiring: "Reconnect needed", "Neu verbinden nötig";
+    connect: "Connect", "Verbinden";
+    manage: "Manage", "Verwalten";
+    finish_setup: "Finish setting up", "Einrichtung abschließen";
+    add_another: "Add another", "Weitere hinzufügen";
+    close: "Close", "Schließen";
+    cancel: "Cancel", "Abbrechen";
+    authorize: "Authorize {}", "{} autorisieren";
+    authorized: "{} authorized", "{} autorisiert";
+    reauthorize: "Reconnect {}", "{} neu verbinden";
+    waiting: "Waiting for the sign-in window…", "Warte auf das Anmeldefenster…";
+    popup_blocked: "Your browser blocked the sign-in window.", "Ihr Browser hat das Anmeldefenster blockiert.";
+    open_popup: "Open sign-in window", "Anmeldefenster öffnen";
+    still_waiting: "Still waiting? The sign-in window was closed.", "Noch da? Das Anmeldefenster wurde geschlossen.";
+    reopen: "Reopen", "Erneut öffnen";
+    dialog_failed: "Sign-in failed: {}", "Anmeldung fehlgeschlagen: {}";
+    settings: "Settings", "Einstellungen";
+    save: "Save", "Speichern";
+    not_a_number: "Enter a number.", "Bitte eine Zahl eingeben.";
+    not_json: "Enter valid JSON.", "Bitte gültiges JSON eingeben.";
+    enable: "Enable", "Aktivieren";
+    disable: "Disable", "Deaktivieren";
+    rename: "Rename", "Umbenennen";
+    name_label: "Name", "Name";
+    name_required: "Enter a name.", "Bitte einen Namen eingeben.";
+    update: "Update", "Aktualisieren";
+    update_hint: "A new version needs your input.", "Eine neue Version braucht Ihre Angaben.";
+    delete: "Delete", "Löschen";
+    confirm_delete: "Delete “{}”? This cannot be undone.", "„{}“ löschen? Das lässt sich nicht rückgängig machen.";
+    setup_done: "{} is set up.", "{} ist eingerichtet.";
+    done: "Done", "Fertig";
+    connected_announce: "{} connected", "{} verbunden";
+    updated_announce: "{} updated", "{} aktualisiert";
+    deleted_announce: "{} deleted", "{} gelöscht";
+    failed: "Something went wrong: {}", "Etwas ist schiefgelaufen: {}";
+}
+
+/// The strings of one mounted widget: a language plus the host's overrides.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Strings {
+    pub locale: Option<Locale>,
+    pub overrides: Vec<(String, String)>,
+}
+
+impl Strings {
+    pub fn new(locale: Locale, overrides: Vec<(String, String)>) -> Strings {
+        Strings {
+            locale: Some(locale),
+            overrides,
+        }
+    }
+
+    pub fn get(&self, key: Key) -> String {
+        let name = key.name();
+        self.overrides
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, text)| text.clone())
+            .unwrap_or_else(|| key.text(self.locale.unwrap_or(Locale::En)).to_owned())
+    }
+
+    /// The string with `{}` replaced by `arg`.
+    pub fn fill(&self, key: Key, arg: &str) -> String {
+        self.get(key).replacen("{}", arg, 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn german_is_picked_by_language_tag_and_english_is_the_fallback() {
+        assert_eq!(Locale::from_tag("de-AT"), Locale::De);
+        assert_eq!(Locale::from_tag("fr-FR"), Locale::En);
+        assert_eq!(Locale::from_tag(""), Locale::En);
+    }
+
+    #[test]
+    fn host_overrides_win_and_placeholders_are_filled() {
+        let strings = Strings::new(Locale::De, vec![("connect".into(), "Link".into())]);
+        assert_eq!(strings.get(Key::connect), "Link");
+        assert_eq!(strings.fill(Key::authorize, "Slack"), "Slack autorisieren");
+    }
+
+    #[test]
+    fn every_german_string_differs_or_is_a_shared_word() {
+        let shared = ["name_label"];
+        for key in Key::ALL {
+            if !shared.contains(&key.name()) {
+                assert_ne!(key.text(Locale::En), key.text(Locale::De), "{}", key.name());
+            }
+        }
+    }
+}
