@@ -1,0 +1,619 @@
+//! Component and logic tests in headless Chromium (wasm-bindgen-test), no proxy needed:
+//! fake catalogs, a fake popup (an iframe's window) and synthetic messages.
+#![cfg(target_arch = "wasm32")]
+
+use integrations_widget::{
+    api::ApiClient,
+    components::{CatalogView, IntegrationCard},
+    context::Ctx,
+    events::Emitter,
+    popup::{read_message, DialogMessage, PopupEvent, PopupWatch},
+    state::{
+        all_tags,
+        config_form::{encode, kind_of, validate, FieldKind},
+        next_setup_step, visible_integrations, CatalogState, Filter, SetupStep,
+    },
+    strings::{Key, Locale, Strings},
+};
+use leptos::prelude::*;
+use marketplace_wire::{
+    AuthSlot, AuthValue, Catalog, ConfigSlot, ConfigValue, Instance, Integration, Status,
+};
+use std::{cell::RefCell, rc::Rc};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+use web_sys::{Element, HtmlElement, MessageEvent, MessageEventInit};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const DIALOG_ORIGIN: &str = "http://dialog.example";
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn container() -> HtmlElement {
+    let element: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&element).unwrap();
+    element
+}
+
+/// Lets Leptos run its effects (they are scheduled on the microtask queue).
+async fn tick() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+fn integration(title: &str, tags: &[&str], statuses: &[Status]) -> Integration {
+    Integration {
+        solution_id: format!("sol-{title}"),
+        title: title.into(),
+        description: Some(format!("{title} description")),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        icon_url: None,
+        force_unique: false,
+        auto_enable: true,
+        auth_slots: vec![AuthSlot {
+            external_id: "auth".into(),
+            title: title.into(),
+        }],
+        config_slots: vec![],
+        instances: statuses
+            .iter()
+            .enumerate()
+            .map(|(n, status)| instance(&format!("{title}-{n}"), *status))
+            .collect(),
+    }
+}
+
+fn instance(id: &str, status: Status) -> Instance {
+    Instance {
+        id: id.into(),
+        solution_id: "s".into(),
+        name: id.into(),
+        enabled: status == Status::Connected,
+        status,
+        auth_values: vec![],
+        config_values: vec![],
+        created_at: 0,
+    }
+}
+
+fn english() -> Strings {
+    Strings::new(Locale::En, vec![])
+}
+
+/// A Ctx for one mounted test view; the API points nowhere (never called here).
+fn test_ctx(host: &Element, catalog: CatalogState) -> Ctx {
+    Ctx {
+        api: StoredValue::new_local(ApiClient::new("http://127.0.0.1:9")),
+        events: StoredValue::new_local(Emitter::new(host.clone(), None)),
+        strings: StoredValue::new(english()),
+        catalog: RwSignal::new(catalog),
+        announcement: RwSignal::new(String::new()),
+        open: RwSignal::new(None),
+    }
+}
+
+fn texts(root: &HtmlElement, selector: &str) -> Vec<String> {
+    let nodes = root.query_selector_all(selector).unwrap();
+    (0..nodes.length())
+        .map(|i| {
+            nodes
+                .item(i)
+                .unwrap()
+                .text_content()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn each_status_renders_its_badge_and_action() {
+    let cases = [
+        (vec![], "Not connected", "Connect"),
+        (vec![Status::SettingUp], "Setting up", "Finish setting up"),
+        (vec![Status::Connected], "Connected", "Manage"),
+        (vec![Status::Disabled], "Disabled", "Manage"),
+        (vec![Status::NeedsUpdate], "Update needed", "Manage"),
+        (vec![Status::AuthExpiring], "Reconnect needed", "Manage"),
+        // The card shows the most urgent instance.
+        (
+            vec![Status::Connected, Status::AuthExpiring],
+            "Reconnect needed",
+            "Manage",
+        ),
+    ];
+    for (statuses, badge, action) in cases {
+        let host = container();
+        let item = integration("Slack", &["chat"], &statuses);
+        let for_view = host.clone();
+        let handle = leptos::mount::mount_to(host.clone(), move || {
+            provide_context(test_ctx(&for_view, CatalogState::Loading));
+            view! { <IntegrationCard integration=item.clone() /> }
+        });
+        assert_eq!(
+            texts(&host, ".tm-badge"),
+            vec![badge.to_owned()],
+            "{statuses:?}"
+        );
+        assert_eq!(
+            texts(&host, ".tm-card-action"),
+            vec![action.to_owned()],
+            "{statuses:?}"
+        );
+        drop(handle);
+        host.remove();
+    }
+}
+
+fn catalog() -> Vec<Integration> {
+    vec![
+        integration("Slack", &["messaging"], &[Status::Connected]),
+        integration("Salesforce", &["crm", "sync"], &[]),
+        integration("HubSpot", &["crm", "marketing"], &[Status::SettingUp]),
+    ]
+}
+
+fn titles(list: &[Integration]) -> Vec<&str> {
+    list.iter().map(|i| i.title.as_str()).collect()
+}
+
+#[wasm_bindgen_test]
+fn search_filters_by_text_tag_and_connection() {
+    let all = catalog();
+    let by = |filter: Filter| titles(&visible_integrations(&all, &filter)).join(",");
+    let query = |q: &str| Filter {
+        query: q.into(),
+        ..Filter::default()
+    };
+    assert_eq!(by(Filter::default()), "Slack,Salesforce,HubSpot");
+    assert_eq!(by(query("sla")), "Slack");
+    assert_eq!(by(query("  HUBSPOT description ")), "HubSpot");
+    assert_eq!(by(query("marketing")), "HubSpot", "tags are searched too");
+    assert_eq!(by(query("nothing like it")), "");
+    let tag = Filter {
+        tag: Some("crm".into()),
+        ..Filter::default()
+    };
+    assert_eq!(by(tag), "Salesforce,HubSpot");
+    let connected = Filter {
+        connected_only: true,
+        ..Filter::default()
+    };
+    assert_eq!(by(connected), "Slack,HubSpot");
+    assert_eq!(
+        all_tags(&all),
+        vec!["crm", "marketing", "messaging", "sync"]
+    );
+}
+
+#[wasm_bindgen_test]
+async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
+    let host = container();
+    let filter = RwSignal::new(Filter::default());
+    let state = CatalogState::Loaded(Catalog {
+        integrations: catalog(),
+        dialog_origin: DIALOG_ORIGIN.into(),
+    });
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(test_ctx(&for_view, state.clone()));
+        view! { <CatalogView filter /> }
+    });
+    assert_eq!(
+        texts(&host, ".tm-title"),
+        vec!["Slack", "Salesforce", "HubSpot"]
+    );
+    filter.set(Filter {
+        query: "sales".into(),
+        ..Filter::default()
+    });
+    tick().await;
+    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+    filter.set(Filter {
+        query: "zzz".into(),
+        ..Filter::default()
+    });
+    tick().await;
+    assert!(texts(&host, ".tm-title").is_empty());
+    assert_eq!(
+        texts(&host, ".tm-empty"),
+        vec!["No integrations match your search."]
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn loading_shows_skeletons_and_failure_shows_retry() {
+    let host = container();
+    let for_view = host.clone();
+    let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
+    let ctx_slot = ctx_out.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        let ctx = test_ctx(&for_view, CatalogState::Loading);
+        *ctx_slot.borrow_mut() = Some(ctx);
+        provide_context(ctx);
+        view! { <CatalogView filter=RwSignal::new(Filter::default()) /> }
+    });
+    assert_eq!(host.query_selector_all(".tm-skeleton").unwrap().length(), 6);
+    let ctx = ctx_out.borrow().unwrap();
+    ctx.catalog.set(CatalogState::Failed(
+        integrations_widget::api::ApiError::Network("offline".into()),
+    ));
+    tick().await;
+    assert_eq!(host.query_selector_all(".tm-skeleton").unwrap().length(), 0);
+    assert_eq!(texts(&host, ".tm-retry"), vec!["Try again"]);
+    assert!(texts(&host, "[role=alert]")[0].contains("offline"));
+    drop(handle);
+    host.remove();
+}
+
+// ---- the auth dialog's messages ----
+
+fn message_data(pairs: &[(&str, &str)]) -> JsValue {
+    let data = js_sys::Object::new();
+    for (key, value) in pairs {
+        js_sys::Reflect::set(&data, &(*key).into(), &(*value).into()).unwrap();
+    }
+    data.into()
+}
+
+fn post(source: &web_sys::Window, origin: &str, data: &JsValue) {
+    let init = MessageEventInit::new();
+    init.set_data(data);
+    init.set_origin(origin);
+    init.set_source(Some(source.unchecked_ref()));
+    let event = MessageEvent::new_with_event_init_dict("message", &init).unwrap();
+    web_sys::window().unwrap().dispatch_event(&event).unwrap();
+}
+
+/// An iframe's window stands in for the popup: a window other than ours.
+fn fake_popup() -> (web_sys::HtmlIFrameElement, web_sys::Window) {
+    let frame: web_sys::HtmlIFrameElement = document()
+        .create_element("iframe")
+        .unwrap()
+        .unchecked_into();
+    document().body().unwrap().append_child(&frame).unwrap();
+    let window = frame.content_window().unwrap();
+    (frame, window)
+}
+
+fn watch(popup: &web_sys::Window) -> (PopupWatch, Rc<RefCell<Vec<PopupEvent>>>) {
+    let seen: Rc<RefCell<Vec<PopupEvent>>> = Rc::default();
+    let sink = seen.clone();
+    let watch = PopupWatch::new(popup.clone(), DIALOG_ORIGIN.into(), move |event| {
+        sink.borrow_mut().push(event)
+    })
+    .unwrap();
+    (watch, seen)
+}
+
+#[wasm_bindgen_test]
+fn the_three_tray_messages_are_read_with_exact_casing() {
+    let finish = message_data(&[
+        ("type", "tray.authpopup.finish"),
+        ("authType", "oauth"),
+        ("authId", "a-1"),
+    ]);
+    assert_eq!(
+        read_message(&finish),
+        Some(DialogMessage::Finished {
+            auth_id: "a-1".into()
+        })
+    );
+    assert_eq!(
+        read_message(&message_data(&[("type", "tray.authpopup.close")])),
+        Some(DialogMessage::Closed)
+    );
+    assert_eq!(
+        read_message(&message_data(&[
+            ("type", "tray.authPopup.error"),
+            ("error", "denied")
+        ])),
+        Some(DialogMessage::Failed("denied".into()))
+    );
+    // The error type is spelled with a capital P; anything else is someone else's message.
+    assert_eq!(
+        read_message(&message_data(&[("type", "tray.authpopup.error")])),
+        None
+    );
+    assert_eq!(
+        read_message(&message_data(&[("type", "tray.authpopup.finish")])),
+        None
+    );
+    assert_eq!(
+        read_message(&JsValue::from_str("tray.authpopup.close")),
+        None
+    );
+}
+
+#[wasm_bindgen_test]
+fn messages_from_another_origin_or_window_are_ignored() {
+    let (frame, popup) = fake_popup();
+    let (other_frame, other_window) = fake_popup();
+    let (watch, seen) = watch(&popup);
+    let finish = message_data(&[("type", "tray.authpopup.finish"), ("authId", "forged")]);
+
+    post(&popup, "http://evil.example", &finish);
+    post(&other_window, DIALOG_ORIGIN, &finish);
+    post(&web_sys::window().unwrap(), DIALOG_ORIGIN, &finish);
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+
+    post(
+        &popup,
+        DIALOG_ORIGIN,
+        &message_data(&[("type", "tray.authpopup.finish"), ("authId", "real")]),
+    );
+    post(
+        &popup,
+        DIALOG_ORIGIN,
+        &message_data(&[("type", "tray.authpopup.close")]),
+    );
+    post(
+        &popup,
+        DIALOG_ORIGIN,
+        &message_data(&[("type", "tray.authPopup.error"), ("error", "nope")]),
+    );
+    assert_eq!(
+        *seen.borrow(),
+        vec![
+            PopupEvent::Message(DialogMessage::Finished {
+                auth_id: "real".into()
+            }),
+            PopupEvent::Message(DialogMessage::Closed),
+            PopupEvent::Message(DialogMessage::Failed("nope".into())),
+        ]
+    );
+
+    // Once dropped, the watcher hears nothing.
+    drop(watch);
+    post(
+        &popup,
+        DIALOG_ORIGIN,
+        &message_data(&[("type", "tray.authpopup.close")]),
+    );
+    assert_eq!(seen.borrow().len(), 3);
+    frame.remove();
+    other_frame.remove();
+}
+
+// ---- listeners and timers left behind ----
+
+/// Wraps window.add/removeEventListener and set/clearInterval to count what is live.
+fn install_counters() {
+    js_sys::Function::new_no_args(
+        r#"
+        if (window.__tmCounts) return;
+        const counts = window.__tmCounts = { listeners: 0, intervals: 0 };
+        const add = window.addEventListener, remove = window.removeEventListener;
+        const live = new Set();
+        window.addEventListener = function (type, fn, opts) {
+            if (!live.has(fn)) { live.add(fn); counts.listeners++; }
+            return add.call(this, type, fn, opts);
+        };
+        window.removeEventListener = function (type, fn, opts) {
+            if (live.delete(fn)) counts.listeners--;
+            return remove.call(this, type, fn, opts);
+        };
+        const setI = window.setInterval, clearI = window.clearInterval;
+        const timers = new Set();
+        window.setInterval = function (...args) { const id = setI.apply(this, args); timers.add(id); counts.intervals++; return id; };
+        window.clearInterval = function (id) { if (timers.delete(id)) counts.intervals--; return clearI.call(this, id); };
+        "#,
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+}
+
+fn count(name: &str) -> i32 {
+    let counts = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__tmCounts".into()).unwrap();
+    js_sys::Reflect::get(&counts, &name.into())
+        .unwrap()
+        .as_f64()
+        .unwrap() as i32
+}
+
+#[wasm_bindgen_test]
+fn a_dropped_popup_watch_leaves_no_listener_or_timer() {
+    install_counters();
+    let (listeners, intervals) = (count("listeners"), count("intervals"));
+    let (frame, popup) = fake_popup();
+    let (watch, _) = watch(&popup);
+    assert_eq!(count("listeners"), listeners + 1);
+    assert_eq!(count("intervals"), intervals + 1);
+    drop(watch);
+    assert_eq!(
+        (count("listeners"), count("intervals")),
+        (listeners, intervals)
+    );
+    frame.remove();
+}
+
+#[wasm_bindgen_test]
+async fn mounting_twice_and_unmounting_leaves_nothing_behind() {
+    install_counters();
+    let (listeners, intervals) = (count("listeners"), count("intervals"));
+    let host = container();
+    let options = js_sys::Object::new();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://127.0.0.1:9".into()).unwrap();
+    js_sys::Reflect::set(&options, &"theme".into(), &"dark".into()).unwrap();
+    let mut first =
+        integrations_widget::mount(host.clone().into(), options.clone().into()).unwrap();
+    first.unmount();
+    let mut second = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    assert_eq!(shadow.query_selector_all(".tm-root").unwrap().length(), 1);
+    assert_eq!(host.get_attribute("data-tm-theme").as_deref(), Some("dark"));
+    assert_eq!(host.children().length(), 0, "nothing in the light DOM");
+    tick().await;
+    second.unmount();
+    assert_eq!(shadow.child_nodes().length(), 0);
+    assert!(host.get_attribute("data-tm-theme").is_none());
+    // The pending catalog request may finish after unmount: it must change nothing.
+    tick().await;
+    assert_eq!(shadow.child_nodes().length(), 0);
+    assert_eq!(
+        (count("listeners"), count("intervals")),
+        (listeners, intervals)
+    );
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn events_reach_the_container_and_on_event() {
+    let host = container();
+    let seen = Rc::new(RefCell::new(Vec::<String>::new()));
+    let sink = seen.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::CustomEvent)>::new(
+        move |event: web_sys::CustomEvent| sink.borrow_mut().push(event.type_()),
+    );
+    host.add_event_listener_with_callback(
+        "tray-marketplace:connected",
+        listener.as_ref().unchecked_ref(),
+    )
+    .unwrap();
+    let calls = Rc::new(RefCell::new(Vec::<String>::new()));
+    let call_sink = calls.clone();
+    let on_event =
+        wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |payload: JsValue| {
+            let kind = js_sys::Reflect::get(&payload, &"type".into())
+                .unwrap()
+                .as_string()
+                .unwrap();
+            call_sink.borrow_mut().push(kind);
+        });
+    let emitter = Emitter::new(
+        host.clone().into(),
+        Some(
+            on_event
+                .as_ref()
+                .unchecked_ref::<js_sys::Function>()
+                .clone(),
+        ),
+    );
+    emitter.emit("connected", &[("instanceId", "i-1")]);
+    assert_eq!(*seen.borrow(), vec!["tray-marketplace:connected"]);
+    assert_eq!(*calls.borrow(), vec!["connected"]);
+    host.remove();
+}
+
+// ---- config form ----
+
+#[wasm_bindgen_test]
+fn config_fields_are_validated_and_json_encoded() {
+    assert_eq!(
+        encode(FieldKind::Text, "say \"hi\""),
+        Ok("\"say \\\"hi\\\"\"".into())
+    );
+    assert_eq!(encode(FieldKind::Number, " 15 "), Ok("15".into()));
+    assert_eq!(encode(FieldKind::Number, "fifteen"), Err(Key::not_a_number));
+    assert_eq!(encode(FieldKind::Checkbox, "true"), Ok("true".into()));
+    assert_eq!(encode(FieldKind::Checkbox, "false"), Ok("false".into()));
+    assert_eq!(
+        encode(FieldKind::Json, "{\"k\": 1}"),
+        Ok("{\"k\": 1}".into())
+    );
+    assert_eq!(encode(FieldKind::Json, "{k: 1}"), Err(Key::not_json));
+
+    let slots = vec![
+        ConfigSlot {
+            external_id: "channel".into(),
+            title: "Channel".into(),
+            default_value: "\"#general\"".into(),
+        },
+        ConfigSlot {
+            external_id: "interval".into(),
+            title: "Interval".into(),
+            default_value: "15".into(),
+        },
+        ConfigSlot {
+            external_id: "map".into(),
+            title: "Map".into(),
+            default_value: "{}".into(),
+        },
+    ];
+    assert_eq!(kind_of(&slots[0].default_value), FieldKind::Text);
+    let bad = validate(&slots, &["#ops".into(), "ten".into(), "{".into()]);
+    assert_eq!(
+        bad,
+        Err(vec![
+            ("interval".into(), Key::not_a_number),
+            ("map".into(), Key::not_json)
+        ])
+    );
+    let good = validate(&slots, &["#ops".into(), "10".into(), "{\"a\":1}".into()]).unwrap();
+    assert_eq!(
+        good,
+        vec![
+            ConfigValue {
+                external_id: "channel".into(),
+                value: Some("\"#ops\"".into())
+            },
+            ConfigValue {
+                external_id: "interval".into(),
+                value: Some("10".into())
+            },
+            ConfigValue {
+                external_id: "map".into(),
+                value: Some("{\"a\":1}".into())
+            },
+        ]
+    );
+}
+
+#[wasm_bindgen_test]
+fn setup_resumes_at_the_first_missing_slot() {
+    let mut item = integration("Jira", &[], &[]);
+    item.auth_slots.push(AuthSlot {
+        external_id: "slack".into(),
+        title: "Slack".into(),
+    });
+    item.config_slots.push(ConfigSlot {
+        external_id: "project".into(),
+        title: "Project".into(),
+        default_value: "\"OPS\"".into(),
+    });
+    let mut inst = instance("i", Status::SettingUp);
+    assert_eq!(
+        next_setup_step(&item, &inst),
+        SetupStep::Authorize(item.auth_slots[0].clone())
+    );
+    inst.auth_values.push(AuthValue {
+        external_id: "auth".into(),
+        auth_id: "a1".into(),
+        expiring: false,
+    });
+    assert_eq!(
+        next_setup_step(&item, &inst),
+        SetupStep::Authorize(item.auth_slots[1].clone())
+    );
+    inst.auth_values.push(AuthValue {
+        external_id: "slack".into(),
+        auth_id: "a2".into(),
+        expiring: false,
+    });
+    assert_eq!(next_setup_step(&item, &inst), SetupStep::Configure);
+    inst.config_values.push(ConfigValue {
+        external_id: "project".into(),
+        value: Some("\"X\"".into()),
+    });
+    assert_eq!(next_setup_step(&item, &inst), SetupStep::Enable);
+    inst.enabled = true;
+    assert_eq!(next_setup_step(&item, &inst), SetupStep::Done);
+    item.auto_enable = false;
+    inst.enabled = false;
+    assert_eq!(
+        next_setup_step(&item, &inst),
+        SetupStep::Done,
+        "disableAutoEnable"
+    );
+}
