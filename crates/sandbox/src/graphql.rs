@@ -20,11 +20,18 @@ use crate::{
 pub type TraySchema = Schema<Query, Mutation, EmptySubscription>;
 
 pub fn build_schema(state: Arc<SandboxState>) -> TraySchema {
+    schema_builder().data(state).finish()
+}
+
+fn schema_builder() -> async_graphql::SchemaBuilder<Query, Mutation, EmptySubscription> {
     Schema::build(Query, Mutation, EmptySubscription)
         .register_output_type::<Node>()
         .register_output_type::<User>()
-        .data(state)
-        .finish()
+}
+
+/// The sandbox's schema in SDL, to compare with `shared/tray/schema.graphql`.
+pub fn sdl() -> String {
+    schema_builder().finish().sdl()
 }
 
 /// Who is calling, from the `Authorization: Bearer` header (checked before the schema runs).
