@@ -55,7 +55,13 @@ async fn user_with_instance(sandbox: &Sandbox) -> (String, String) {
         .as_str()
         .expect("userId")
         .to_owned();
-    let token = data(sandbox, DEMO_MASTER_TOKEN, "mutation($u: ID!) { authorize(input: {userId: $u}) { accessToken } }", json!({"u": user})).await["authorize"]["accessToken"]
+    let token = data(
+        sandbox,
+        DEMO_MASTER_TOKEN,
+        "mutation($u: ID!) { authorize(input: {userId: $u}) { accessToken } }",
+        json!({"u": user}),
+    )
+    .await["authorize"]["accessToken"]
         .as_str()
         .expect("token")
         .to_owned();
@@ -75,11 +81,25 @@ async fn code(sandbox: &Sandbox, user: &str) -> String {
 
 /// Open `url` from the host page, click `button` in the popup (if any) and return the
 /// first message the host received.
-async fn run_dialog(browser: &Browser, host: &WindowHandle, url: &str, button: Option<&str>) -> Value {
+async fn run_dialog(
+    browser: &Browser,
+    host: &WindowHandle,
+    url: &str,
+    button: Option<&str>,
+) -> Value {
     let client = &browser.client;
-    client.switch_to_window(host.clone()).await.expect("host window");
-    client.execute("window.received = [];", vec![]).await.expect("reset");
-    let opened = client.execute("return window.openDialog(arguments[0]);", vec![json!(url)]).await.expect("open");
+    client
+        .switch_to_window(host.clone())
+        .await
+        .expect("host window");
+    client
+        .execute("window.received = [];", vec![])
+        .await
+        .expect("reset");
+    let opened = client
+        .execute("return window.openDialog(arguments[0]);", vec![json!(url)])
+        .await
+        .expect("open");
     assert_eq!(opened, json!(true), "the popup opened");
     if let Some(button) = button {
         let popup = wait_for_popup(browser, host).await;
@@ -93,15 +113,24 @@ async fn run_dialog(browser: &Browser, host: &WindowHandle, url: &str, button: O
             .click()
             .await
             .expect("click");
-        client.switch_to_window(host.clone()).await.expect("back to host");
+        client
+            .switch_to_window(host.clone())
+            .await
+            .expect("back to host");
     }
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
-        let received = client.execute("return window.received;", vec![]).await.expect("read messages");
+        let received = client
+            .execute("return window.received;", vec![])
+            .await
+            .expect("read messages");
         if let Some(first) = received.as_array().and_then(|all| all.first()) {
             return first.clone();
         }
-        assert!(Instant::now() < deadline, "no message from the dialog at {url}");
+        assert!(
+            Instant::now() < deadline,
+            "no message from the dialog at {url}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -120,33 +149,62 @@ async fn wait_for_popup(browser: &Browser, host: &WindowHandle) -> WindowHandle 
 
 #[tokio::test]
 async fn a_host_page_on_another_origin_receives_each_dialog_message() {
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
     let (opener_origin, opener) = serve_opener().await;
     assert_ne!(opener_origin, sandbox.dialog_url());
     let (user, instance) = user_with_instance(&sandbox).await;
     let create_url = |code: &str| {
-        format!("{}/external/auth/create/{DEMO_EMBEDDED_ID}/{instance}/{SLACK_SLOT}?code={code}", sandbox.dialog_url())
+        format!(
+            "{}/external/auth/create/{DEMO_EMBEDDED_ID}/{instance}/{SLACK_SLOT}?code={code}",
+            sandbox.dialog_url()
+        )
     };
 
     let browser = Browser::start().await.expect("browser starts");
-    browser.client.goto(&opener_origin).await.expect("host page loads");
+    browser
+        .client
+        .goto(&opener_origin)
+        .await
+        .expect("host page loads");
     let host = browser.client.window().await.expect("host window");
 
-    let finish = run_dialog(&browser, &host, &create_url(&code(&sandbox, &user).await), Some("#allow")).await;
+    let finish = run_dialog(
+        &browser,
+        &host,
+        &create_url(&code(&sandbox, &user).await),
+        Some("#allow"),
+    )
+    .await;
     assert_eq!(finish["data"]["type"], "tray.authpopup.finish", "{finish}");
     assert_eq!(finish["data"]["authType"], "oauth");
-    assert!(finish["data"]["authId"].as_str().is_some_and(|id| !id.is_empty()), "{finish}");
+    assert!(
+        finish["data"]["authId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{finish}"
+    );
     assert_eq!(finish["origin"], sandbox.dialog_url());
     assert_eq!(finish["fromPopup"], true);
 
-    let close = run_dialog(&browser, &host, &create_url(&code(&sandbox, &user).await), Some("#cancel")).await;
+    let close = run_dialog(
+        &browser,
+        &host,
+        &create_url(&code(&sandbox, &user).await),
+        Some("#cancel"),
+    )
+    .await;
     assert_eq!(close["data"], json!({"type": "tray.authpopup.close"}));
     assert_eq!(close["origin"], sandbox.dialog_url());
 
     // A code that was never issued: the dialog fails at once.
     let error = run_dialog(&browser, &host, &create_url("not-a-code"), None).await;
     assert_eq!(error["data"]["type"], "tray.authPopup.error", "{error}");
-    assert_eq!(error["data"]["error"], "The authorization code is not valid");
+    assert_eq!(
+        error["data"]["error"],
+        "The authorization code is not valid"
+    );
     assert_eq!(error["origin"], sandbox.dialog_url());
 
     browser.close().await.expect("browser closes");

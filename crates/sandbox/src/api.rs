@@ -171,15 +171,15 @@ async fn trigger(
     }
 }
 
-fn require_master(state: &SandboxState, headers: &HeaderMap) -> Result<(), Response> {
-    if bearer(headers) == Some(state.master_token.as_str()) {
-        Ok(())
-    } else {
-        Err(graphql_error(
-            StatusCode::UNAUTHORIZED,
-            "Sandbox admin endpoints need `Authorization: Bearer <master token>`",
-        ))
-    }
+fn is_master(state: &SandboxState, headers: &HeaderMap) -> bool {
+    bearer(headers) == Some(state.master_token.as_str())
+}
+
+fn admin_denied() -> Response {
+    graphql_error(
+        StatusCode::UNAUTHORIZED,
+        "Sandbox admin endpoints need `Authorization: Bearer <master token>`",
+    )
 }
 
 fn error_response(err: SandboxError) -> Response {
@@ -192,15 +192,15 @@ fn error_response(err: SandboxError) -> Response {
 }
 
 async fn stats(State((state, _)): State<ApiState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = require_master(&state, &headers) {
-        return denied;
+    if !is_master(&state, &headers) {
+        return admin_denied();
     }
     Json(state.counters.snapshot()).into_response()
 }
 
 async fn get_faults(State((state, _)): State<ApiState>, headers: HeaderMap) -> Response {
-    if let Err(denied) = require_master(&state, &headers) {
-        return denied;
+    if !is_master(&state, &headers) {
+        return admin_denied();
     }
     Json(state.faults()).into_response()
 }
@@ -210,8 +210,8 @@ async fn set_faults(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(denied) = require_master(&state, &headers) {
-        return denied;
+    if !is_master(&state, &headers) {
+        return admin_denied();
     }
     let faults: Faults = match serde_json::from_slice(&body) {
         Ok(faults) => faults,
@@ -239,8 +239,8 @@ async fn publish_version(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    if let Err(denied) = require_master(&state, &headers) {
-        return denied;
+    if !is_master(&state, &headers) {
+        return admin_denied();
     }
     let new: NewVersion = match serde_json::from_slice(&body) {
         Ok(new) => new,
@@ -262,8 +262,8 @@ async fn auth_expiring(
     Path(auth_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(denied) = require_master(&state, &headers) {
-        return denied;
+    if !is_master(&state, &headers) {
+        return admin_denied();
     }
     let Some(webhook) = state.auth_expiry_webhook.clone() else {
         return error_response(SandboxError::Invalid(
