@@ -150,7 +150,9 @@ impl ApiClient {
         body: Option<String>,
     ) -> Result<Response, ApiError> {
         if self.credentials.token.borrow().is_none() {
-            self.renew_token().await?;
+            // Without a token the proxy's own 401 explains the problem better than a
+            // failed callback would, so a failure here is not fatal.
+            let _ = self.renew_token().await;
         }
         let response = self.fetch(method, path, body.as_deref()).await?;
         if response.status() == 401 && self.renew_token().await? {

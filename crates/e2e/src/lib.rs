@@ -152,6 +152,192 @@ impl Drop for Browser {
     }
 }
 
+/// The widget's shadow root as `root` (null when not mounted) for scripts below.
+const WIDGET_ROOT: &str = r#"
+    const host = document.querySelector('[data-tray-marketplace]');
+    const root = host && host.shadowRoot;
+"#;
+
+impl Browser {
+    /// Runs `body` (which sees `root`, the widget's shadow root, and `args`) until it
+    /// returns something other than null/false, or fails after `timeout`.
+    pub async fn widget_wait(
+        &self,
+        body: &str,
+        args: Vec<Value>,
+        timeout: Duration,
+    ) -> Result<Value, Error> {
+        let script = format!("{WIDGET_ROOT}\nif (!root) return null;\n{body}");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let value = self.client.execute(&script, args.clone()).await?;
+            if !matches!(value, Value::Null | Value::Bool(false)) {
+                return Ok(value);
+            }
+            if Instant::now() > deadline {
+                return Err(
+                    format!("widget never satisfied `{body}` {args:?} within {timeout:?}").into(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Clicks the first element matching `selector` in the widget once it exists and is
+    /// enabled (`el.click()`; chromedriver does not block popups).
+    pub async fn widget_click(&self, selector: &str) -> Result<(), Error> {
+        self.widget_wait(
+            "const el = root.querySelector(arguments[0]);
+             if (!el || el.disabled) return null;
+             el.click();
+             return true;",
+            vec![json!(selector)],
+            Duration::from_secs(20),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Sets an input's value the way typing does (an `input` event).
+    pub async fn widget_type(&self, selector: &str, text: &str) -> Result<(), Error> {
+        self.widget_wait(
+            "const el = root.querySelector(arguments[0]);
+             if (!el) return null;
+             el.focus();
+             el.value = arguments[1];
+             el.dispatchEvent(new Event('input', { bubbles: true }));
+             return true;",
+            vec![json!(selector), json!(text)],
+            Duration::from_secs(20),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Waits until an element matching `selector` has text containing `text`.
+    pub async fn widget_wait_text(&self, selector: &str, text: &str) -> Result<(), Error> {
+        self.widget_wait(
+            "return Array.from(root.querySelectorAll(arguments[0]))
+                 .some(e => e.textContent.includes(arguments[1]));",
+            vec![json!(selector), json!(text)],
+            Duration::from_secs(20),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The badge text of the catalog card whose title is `title`.
+    pub async fn card_badge(&self, title: &str) -> Result<String, Error> {
+        let value = self
+            .widget_wait(
+                "const card = Array.from(root.querySelectorAll('.tm-card'))
+                     .find(c => c.querySelector('.tm-title')?.textContent.trim() === arguments[0]);
+                 return card ? card.querySelector('.tm-badge').textContent.trim() : null;",
+                vec![json!(title)],
+                Duration::from_secs(20),
+            )
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Waits until the card titled `title` shows the badge `expected`.
+    pub async fn wait_card_badge(&self, title: &str, expected: &str) -> Result<(), Error> {
+        self.widget_wait(
+            "const card = Array.from(root.querySelectorAll('.tm-card'))
+                 .find(c => c.querySelector('.tm-title')?.textContent.trim() === arguments[0]);
+             return !!card && card.querySelector('.tm-badge').textContent.trim() === arguments[1];",
+            vec![json!(title), json!(expected)],
+            Duration::from_secs(20),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Whether an element matching `selector` exists in the widget right now.
+    pub async fn widget_has(&self, selector: &str) -> Result<bool, Error> {
+        let script = format!("{WIDGET_ROOT}\nreturn !!(root && root.querySelector(arguments[0]));");
+        Ok(self.client.execute(&script, vec![json!(selector)]).await? == Value::Bool(true))
+    }
+
+    /// Clicks the main button of the card titled `title`.
+    pub async fn click_card_action(&self, title: &str) -> Result<(), Error> {
+        self.widget_wait(
+            "const card = Array.from(root.querySelectorAll('.tm-card'))
+                 .find(c => c.querySelector('.tm-title')?.textContent.trim() === arguments[0]);
+             const button = card && card.querySelector('.tm-card-action');
+             if (!button || button.disabled) return null;
+             button.click();
+             return true;",
+            vec![json!(title)],
+            Duration::from_secs(20),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// Waits for a second window (the auth popup) and switches to it; returns the main
+    /// window's handle for [`Browser::switch_back`].
+    pub async fn switch_to_popup(&self) -> Result<fantoccini::wd::WindowHandle, Error> {
+        let main = self.client.window().await?;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let windows = self.client.windows().await?;
+            if let Some(popup) = windows.into_iter().find(|w| *w != main) {
+                self.client.switch_to_window(popup).await?;
+                return Ok(main);
+            }
+            if Instant::now() > deadline {
+                return Err("no popup window opened".into());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// In the popup: waits for `selector` (a page of the sandbox's dialog) and clicks it.
+    pub async fn popup_click(&self, selector: &str) -> Result<(), Error> {
+        let element = self
+            .client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(fantoccini::Locator::Css(selector))
+            .await?;
+        element.click().await?;
+        Ok(())
+    }
+
+    /// Waits until only the main window is left, then switches back to it.
+    pub async fn switch_back(&self, main: fantoccini::wd::WindowHandle) -> Result<(), Error> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.client.windows().await?.len() > 1 {
+            if Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.client.switch_to_window(main).await?;
+        Ok(())
+    }
+
+    /// Runs a whole auth dialog: click `trigger` in the widget, then in the popup fill
+    /// the API key (when the dialog asks for one) and press Allow/Connect.
+    pub async fn authorize_in_popup(&self, trigger: &str, api_key: &str) -> Result<(), Error> {
+        self.widget_click(trigger).await?;
+        let main = self.switch_to_popup().await?;
+        self.client
+            .wait()
+            .at_most(Duration::from_secs(20))
+            .for_element(fantoccini::Locator::Css("#consent"))
+            .await?;
+        if let Ok(input) = self.client.find(fantoccini::Locator::Css("#api_key")).await {
+            input.send_keys(api_key).await?;
+            self.popup_click("#connect").await?;
+        } else {
+            self.popup_click("#allow").await?;
+        }
+        self.switch_back(main).await
+    }
+}
+
 fn free_port() -> Result<u16, Error> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }

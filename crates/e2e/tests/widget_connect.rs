@@ -1,0 +1,210 @@
+//! Connecting integrations through the real popup: widget (Chromium) → proxy → sandbox's
+//! auth dialog on its own origin, and back through `postMessage`.
+
+use e2e::{Browser, Error, Stack};
+use serde_json::json;
+use std::time::Duration;
+
+async fn open_demo() -> Result<(Stack, Browser), Error> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+    Ok((stack, browser))
+}
+
+#[tokio::test]
+async fn connect_a_one_slot_integration() -> Result<(), Error> {
+    let (_stack, browser) = open_demo().await?;
+    browser
+        .wait_card_badge("Stripe payments", "Not connected")
+        .await?;
+    browser.click_card_action("Stripe payments").await?;
+    browser
+        .authorize_in_popup(".tm-authorize", "sk_test_e2e")
+        .await?;
+    browser
+        .widget_wait_text(".tm-setup-done", "Stripe payments is set up.")
+        .await?;
+    browser
+        .wait_card_badge("Stripe payments", "Connected")
+        .await?;
+    browser.widget_click(".tm-done").await?;
+    browser
+        .widget_wait_text(".tm-instance .tm-badge", "Connected")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn connect_a_two_slot_integration_with_config() -> Result<(), Error> {
+    let (_stack, browser) = open_demo().await?;
+    browser.click_card_action("Jira issues to Slack").await?;
+    browser.authorize_in_popup(".tm-authorize", "key").await?;
+    browser
+        .widget_wait_text(".tm-step--done", "Jira site authorized")
+        .await?;
+    browser.authorize_in_popup(".tm-authorize", "key").await?;
+    browser
+        .widget_wait_text(".tm-step--done", "Slack workspace authorized")
+        .await?;
+    // The config form starts from the slot's default and validates before saving.
+    browser
+        .widget_wait(
+            "return root.querySelector('input[name=external_project_key]')?.value === 'OPS';",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+    browser
+        .widget_type("input[name=external_project_key]", "CORE")
+        .await?;
+    browser.widget_click(".tm-save").await?;
+    browser
+        .widget_wait_text(".tm-setup-done", "Jira issues to Slack is set up.")
+        .await?;
+    browser
+        .wait_card_badge("Jira issues to Slack", "Connected")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn cancel_in_the_dialog_returns_to_the_step() -> Result<(), Error> {
+    let (_stack, browser) = open_demo().await?;
+    browser.click_card_action("Stripe payments").await?;
+    browser.widget_click(".tm-authorize").await?;
+    let main = browser.switch_to_popup().await?;
+    browser.popup_click("#cancel").await?;
+    browser.switch_back(main).await?;
+    browser
+        .widget_wait(
+            "return !!root.querySelector('.tm-authorize') && !root.querySelector('.tm-auth-wait');",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+    browser
+        .wait_card_badge("Stripe payments", "Setting up")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn an_error_in_the_dialog_is_shown() -> Result<(), Error> {
+    let (_stack, browser) = open_demo().await?;
+    browser.click_card_action("Stripe payments").await?;
+    // The sandbox's dialog rejects this key and posts `tray.authPopup.error`.
+    browser.authorize_in_popup(".tm-authorize", "fail").await?;
+    browser
+        .widget_wait_text(".tm-auth-failed", "Sign-in failed")
+        .await?;
+    browser
+        .wait_card_badge("Stripe payments", "Setting up")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn a_forged_finish_message_from_another_origin_is_ignored() -> Result<(), Error> {
+    let (stack, browser) = open_demo().await?;
+    browser.click_card_action("Stripe payments").await?;
+    browser.widget_click(".tm-authorize").await?;
+    browser.widget_wait_text(".tm-auth-wait", "Waiting").await?;
+
+    // A frame of another origin (localhost vs 127.0.0.1) and the page itself post a
+    // well-formed finish message.
+    let other_origin = stack.proxy.url().replace("127.0.0.1", "localhost");
+    browser
+        .client
+        .execute(
+            "window.__seen = [];
+             addEventListener('message', e => window.__seen.push(e.data && e.data.authId));
+             const frame = document.createElement('iframe');
+             frame.src = arguments[0];
+             document.body.append(frame);",
+            vec![json!(format!("{other_origin}/healthz"))],
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    browser.client.enter_frame(0).await?;
+    browser
+        .client
+        .execute(
+            "parent.postMessage({type: 'tray.authpopup.finish', authType: 'oauth', authId: 'forged-frame'}, '*');",
+            vec![],
+        )
+        .await?;
+    browser.client.enter_parent_frame().await?;
+    browser
+        .client
+        .execute(
+            "window.postMessage({type: 'tray.authpopup.finish', authType: 'oauth', authId: 'forged-self'}, '*');",
+            vec![],
+        )
+        .await?;
+    // Both reached the page (so the widget's listener saw them too)…
+    browser
+        .widget_wait(
+            "return window.__seen.includes('forged-frame') && window.__seen.includes('forged-self');",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+    // …and changed nothing: still waiting for the real dialog.
+    assert!(browser.widget_has(".tm-auth-wait").await?);
+    assert!(!browser.widget_has(".tm-setup-done").await?);
+    browser
+        .wait_card_badge("Stripe payments", "Setting up")
+        .await?;
+
+    // The real dialog still completes the setup.
+    let main = browser.switch_to_popup().await?;
+    browser
+        .client
+        .find(fantoccini::Locator::Css("#api_key"))
+        .await?
+        .send_keys("sk_real")
+        .await?;
+    browser.popup_click("#connect").await?;
+    browser.switch_back(main).await?;
+    browser
+        .widget_wait_text(".tm-setup-done", "Stripe payments is set up.")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn a_reload_in_the_middle_resumes_the_setup() -> Result<(), Error> {
+    let (_stack, browser) = open_demo().await?;
+    browser.click_card_action("GitHub to Asana").await?;
+    browser.authorize_in_popup(".tm-authorize", "key").await?;
+    browser
+        .widget_wait_text(".tm-step--done", "GitHub account authorized")
+        .await?;
+
+    browser.client.refresh().await?;
+    browser
+        .wait_card_badge("GitHub to Asana", "Setting up")
+        .await?;
+    browser
+        .widget_wait_text(".tm-card-action", "Finish setting up")
+        .await?;
+    browser.click_card_action("GitHub to Asana").await?;
+    browser
+        .widget_wait_text(".tm-step--done", "GitHub account authorized")
+        .await?;
+    browser
+        .widget_wait_text(".tm-authorize", "Authorize Asana workspace")
+        .await?;
+    browser.authorize_in_popup(".tm-authorize", "key").await?;
+    browser
+        .widget_wait_text(".tm-setup-done", "GitHub to Asana is set up.")
+        .await?;
+    browser
+        .wait_card_badge("GitHub to Asana", "Connected")
+        .await?;
+    browser.close().await
+}

@@ -1,0 +1,115 @@
+//! Editing a connection through the widget: rename, config, disable/enable,
+//! re-authorize (Tray's edit dialog in the real popup), delete.
+
+use e2e::{Browser, Error, Stack};
+use std::time::Duration;
+
+#[tokio::test]
+async fn edit_and_delete_a_connection() -> Result<(), Error> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+
+    // Set up Slack notifications (one auth slot, two config slots).
+    browser.click_card_action("Slack notifications").await?;
+    browser.authorize_in_popup(".tm-authorize", "key").await?;
+    browser
+        .widget_wait(
+            "return root.querySelector('input[name=external_channel]')?.value === '#general';",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+    browser.widget_click(".tm-save").await?;
+    browser
+        .widget_wait_text(".tm-setup-done", "is set up")
+        .await?;
+    browser.widget_click(".tm-done").await?;
+
+    // Rename: an empty name is refused, a real one is saved.
+    browser.widget_click(".tm-rename-open").await?;
+    browser.widget_type(".tm-name", "   ").await?;
+    browser.widget_click(".tm-rename .tm-save").await?;
+    browser
+        .widget_wait_text(".tm-rename .tm-field-error", "Enter a name.")
+        .await?;
+    browser.widget_type(".tm-name", "Team alerts").await?;
+    browser.widget_click(".tm-rename .tm-save").await?;
+    browser
+        .widget_wait_text(".tm-instance-name", "Team alerts")
+        .await?;
+
+    // Config: an invalid value is refused with a message, a valid one is saved.
+    browser.widget_click(".tm-settings").await?;
+    browser
+        .widget_type("input[name=external_channel]", "#ops")
+        .await?;
+    browser.widget_click(".tm-config .tm-save").await?;
+    browser
+        .widget_wait_text(".tm-sr", "Team alerts updated")
+        .await?;
+    browser.widget_click(".tm-settings").await?;
+    browser
+        .widget_wait(
+            "return root.querySelector('input[name=external_channel]')?.value === '#ops';",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+
+    // Disable, then enable.
+    browser.widget_wait_text(".tm-toggle", "Disable").await?;
+    browser.widget_click(".tm-toggle").await?;
+    browser
+        .wait_card_badge("Slack notifications", "Disabled")
+        .await?;
+    browser.widget_wait_text(".tm-toggle", "Enable").await?;
+    browser.widget_click(".tm-toggle").await?;
+    browser
+        .wait_card_badge("Slack notifications", "Connected")
+        .await?;
+
+    // Re-authorize through Tray's edit dialog.
+    browser
+        .widget_wait_text(".tm-reauth .tm-authorize", "Reconnect Slack workspace")
+        .await?;
+    browser.execute_clear_announcement().await?;
+    browser
+        .authorize_in_popup(".tm-reauth .tm-authorize", "key")
+        .await?;
+    browser
+        .widget_wait_text(".tm-sr", "Team alerts updated")
+        .await?;
+
+    // Delete, with confirmation.
+    browser.widget_click(".tm-delete").await?;
+    browser
+        .widget_wait_text(".tm-confirm", "Delete “Team alerts”?")
+        .await?;
+    browser.widget_click(".tm-confirm-delete").await?;
+    browser
+        .wait_card_badge("Slack notifications", "Not connected")
+        .await?;
+    browser.close().await
+}
+
+trait ClearAnnouncement {
+    async fn execute_clear_announcement(&self) -> Result<(), Error>;
+}
+
+impl ClearAnnouncement for Browser {
+    /// Empties the live region so the next announcement is a fresh one.
+    async fn execute_clear_announcement(&self) -> Result<(), Error> {
+        self.client
+            .execute(
+                "const root = document.querySelector('[data-tray-marketplace]').shadowRoot;
+                 root.querySelector('.tm-sr[role=status]').textContent = '';",
+                vec![],
+            )
+            .await?;
+        Ok(())
+    }
+}
