@@ -124,7 +124,7 @@ pub enum User {
 
 // --- pagination -----------------------------------------------------------------------------
 
-#[derive(SimpleObject, Clone)]
+#[derive(SimpleObject, Clone, Debug)]
 #[graphql(rename_fields = "camelCase")]
 pub struct PageInfo {
     pub end_cursor: Option<String>,
@@ -1381,5 +1381,55 @@ impl Mutation {
             output: Json(output.to_string()),
             client_mutation_id: input.client_mutation_id,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(edges: &[(String, &str)]) -> Vec<String> {
+        edges.iter().map(|(_, name)| (*name).to_owned()).collect()
+    }
+
+    fn items() -> Vec<(i64, &'static str)> {
+        vec![(1, "a"), (4, "b"), (7, "c"), (9, "d")]
+    }
+
+    #[test]
+    fn last_and_before_page_backwards() {
+        let args = PageArgs {
+            last: Some(2),
+            before: Some("cursor:9"),
+            ..PageArgs::default()
+        };
+        let (edges, info) = paginate(items(), args).expect("valid page");
+        assert_eq!(names(&edges), ["b", "c"]);
+        assert!(info.has_previous_page);
+        assert!(info.has_next_page);
+        assert_eq!(info.start_cursor.as_deref(), Some("cursor:4"));
+    }
+
+    #[test]
+    fn a_page_past_the_end_is_empty_without_cursors() {
+        let args = PageArgs {
+            first: Some(2),
+            after: Some("cursor:9"),
+            ..PageArgs::default()
+        };
+        let (edges, info) = paginate(items(), args).expect("valid page");
+        assert!(edges.is_empty());
+        assert!(!info.has_next_page);
+        assert_eq!(info.end_cursor, None);
+    }
+
+    #[test]
+    fn negative_counts_are_refused() {
+        let args = PageArgs {
+            first: Some(-1),
+            ..PageArgs::default()
+        };
+        let err = paginate(items(), args).expect_err("negative first");
+        assert_eq!(err.message, "`first` must not be negative");
     }
 }

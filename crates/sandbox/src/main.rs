@@ -17,7 +17,7 @@ Admin endpoints (API origin, `Authorization: Bearer <master token>`):
         \"needs\":\"none\"|\"user\"|\"system\"}   (none: applies itself after --lazy-update-secs)
   POST /_sandbox/authentications/{authId}/expiring
        POST Tray's auth-expiring webhook body to --auth-expiry-webhook
-Workflow trigger URLs: POST /triggers/{instanceId}/{n} records a run.";
+Workflow trigger URLs: POST /triggers/<instanceId>/<n> records a run.";
 
 /// A local, faithful stand-in for Tray.io Embedded: the GraphQL API and the auth dialog.
 #[derive(Debug, Parser)]
@@ -29,9 +29,12 @@ struct Args {
     /// Address of the auth dialog pages: a separate origin, as on Tray.
     #[arg(long, env = "SANDBOX_DIALOG_LISTEN", default_value = "127.0.0.1:8788")]
     dialog_listen: SocketAddr,
-    /// SQLite database file, created if missing; without it, data lives in memory only.
-    #[arg(long, env = "SANDBOX_DB")]
-    db: Option<PathBuf>,
+    /// SQLite database file, created if missing; data survives restarts.
+    #[arg(long, env = "SANDBOX_DB", default_value = "tray-sandbox.db")]
+    db: PathBuf,
+    /// Keep all data in memory instead (lost on exit); `--db` is then ignored.
+    #[arg(long)]
+    in_memory: bool,
     /// Catalog of solutions (JSON); the one shipped in the repository by default.
     #[arg(long, env = "SANDBOX_CATALOG")]
     catalog: Option<PathBuf>,
@@ -67,7 +70,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         master_token: std::env::var("TRAY_MASTER_TOKEN")
             .unwrap_or_else(|_| DEMO_MASTER_TOKEN.to_owned()),
         embedded_id: args.embedded_id,
-        db: args.db,
+        db: (!args.in_memory).then_some(args.db),
         rate_limit: RateLimit {
             per_second: args.rate_limit,
             burst: args.rate_burst,
