@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions},
+    sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow},
     Row, SqlitePool,
 };
 use std::{path::Path, str::FromStr};
@@ -213,6 +213,51 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, SandboxError> {
     serde_json::to_string(value).map_err(db_error)
 }
 
+const USER_COLUMNS: &str = "SELECT seq, id, external_user_id, name FROM users";
+const INSTANCE_COLUMNS: &str = "SELECT seq, id, owner, solution_id, name, enabled, auth_values, \
+     config_values, created_ms, version, trigger_broken FROM instances";
+const AUTH_COLUMNS: &str =
+    "SELECT seq, id, user_id, name, service, data, created_ms FROM authentications";
+
+fn user_row(row: &SqliteRow) -> Result<UserRow, SandboxError> {
+    Ok(UserRow {
+        seq: row.try_get("seq").map_err(db_error)?,
+        id: row.try_get("id").map_err(db_error)?,
+        external_user_id: row.try_get("external_user_id").map_err(db_error)?,
+        name: row.try_get("name").map_err(db_error)?,
+    })
+}
+
+fn instance_row(row: &SqliteRow) -> Result<InstanceRow, SandboxError> {
+    let auth_values: String = row.try_get("auth_values").map_err(db_error)?;
+    let config_values: String = row.try_get("config_values").map_err(db_error)?;
+    Ok(InstanceRow {
+        seq: row.try_get("seq").map_err(db_error)?,
+        id: row.try_get("id").map_err(db_error)?,
+        owner: row.try_get("owner").map_err(db_error)?,
+        solution_id: row.try_get("solution_id").map_err(db_error)?,
+        name: row.try_get("name").map_err(db_error)?,
+        enabled: row.try_get("enabled").map_err(db_error)?,
+        auth_values: json_column(&auth_values)?,
+        config_values: json_column(&config_values)?,
+        created_ms: row.try_get("created_ms").map_err(db_error)?,
+        version: row.try_get("version").map_err(db_error)?,
+        trigger_broken: row.try_get("trigger_broken").map_err(db_error)?,
+    })
+}
+
+fn auth_row(row: &SqliteRow) -> Result<AuthRow, SandboxError> {
+    Ok(AuthRow {
+        seq: row.try_get("seq").map_err(db_error)?,
+        id: row.try_get("id").map_err(db_error)?,
+        user_id: row.try_get("user_id").map_err(db_error)?,
+        name: row.try_get("name").map_err(db_error)?,
+        service: row.try_get("service").map_err(db_error)?,
+        data: row.try_get("data").map_err(db_error)?,
+        created_ms: row.try_get("created_ms").map_err(db_error)?,
+    })
+}
+
 impl Store {
     /// Open (creating if missing) the database file, or a private in-memory one.
     pub async fn open(path: Option<&Path>) -> Result<Store, SandboxError> {
@@ -276,24 +321,20 @@ impl Store {
     }
 
     pub async fn users(&self) -> Result<Vec<UserRow>, SandboxError> {
-        let rows = sqlx::query("SELECT seq, id, external_user_id, name FROM users ORDER BY seq")
+        let rows = sqlx::query(&format!("{USER_COLUMNS} ORDER BY seq"))
             .fetch_all(&self.pool)
             .await
             .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(UserRow {
-                    seq: row.try_get("seq").map_err(db_error)?,
-                    id: row.try_get("id").map_err(db_error)?,
-                    external_user_id: row.try_get("external_user_id").map_err(db_error)?,
-                    name: row.try_get("name").map_err(db_error)?,
-                })
-            })
-            .collect()
+        rows.iter().map(user_row).collect()
     }
 
     pub async fn user(&self, id: &str) -> Result<Option<UserRow>, SandboxError> {
-        Ok(self.users().await?.into_iter().find(|user| user.id == id))
+        let row = sqlx::query(&format!("{USER_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(user_row).transpose()
     }
 
     /// Remove a user and everything they own.
@@ -441,40 +482,20 @@ impl Store {
     }
 
     pub async fn instances(&self) -> Result<Vec<InstanceRow>, SandboxError> {
-        let rows = sqlx::query(
-            "SELECT seq, id, owner, solution_id, name, enabled, auth_values, config_values, \
-             created_ms, version, trigger_broken FROM instances ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                let auth_values: String = row.try_get("auth_values").map_err(db_error)?;
-                let config_values: String = row.try_get("config_values").map_err(db_error)?;
-                Ok(InstanceRow {
-                    seq: row.try_get("seq").map_err(db_error)?,
-                    id: row.try_get("id").map_err(db_error)?,
-                    owner: row.try_get("owner").map_err(db_error)?,
-                    solution_id: row.try_get("solution_id").map_err(db_error)?,
-                    name: row.try_get("name").map_err(db_error)?,
-                    enabled: row.try_get("enabled").map_err(db_error)?,
-                    auth_values: json_column(&auth_values)?,
-                    config_values: json_column(&config_values)?,
-                    created_ms: row.try_get("created_ms").map_err(db_error)?,
-                    version: row.try_get("version").map_err(db_error)?,
-                    trigger_broken: row.try_get("trigger_broken").map_err(db_error)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(&format!("{INSTANCE_COLUMNS} ORDER BY seq"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(instance_row).collect()
     }
 
     pub async fn instance(&self, id: &str) -> Result<Option<InstanceRow>, SandboxError> {
-        Ok(self
-            .instances()
-            .await?
-            .into_iter()
-            .find(|instance| instance.id == id))
+        let row = sqlx::query(&format!("{INSTANCE_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(instance_row).transpose()
     }
 
     pub async fn remove_instance(&self, id: &str) -> Result<(), SandboxError> {
@@ -541,29 +562,20 @@ impl Store {
     }
 
     pub async fn auths(&self) -> Result<Vec<AuthRow>, SandboxError> {
-        let rows = sqlx::query(
-            "SELECT seq, id, user_id, name, service, data, created_ms FROM authentications ORDER BY seq",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?;
-        rows.iter()
-            .map(|row| {
-                Ok(AuthRow {
-                    seq: row.try_get("seq").map_err(db_error)?,
-                    id: row.try_get("id").map_err(db_error)?,
-                    user_id: row.try_get("user_id").map_err(db_error)?,
-                    name: row.try_get("name").map_err(db_error)?,
-                    service: row.try_get("service").map_err(db_error)?,
-                    data: row.try_get("data").map_err(db_error)?,
-                    created_ms: row.try_get("created_ms").map_err(db_error)?,
-                })
-            })
-            .collect()
+        let rows = sqlx::query(&format!("{AUTH_COLUMNS} ORDER BY seq"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_error)?;
+        rows.iter().map(auth_row).collect()
     }
 
     pub async fn auth(&self, id: &str) -> Result<Option<AuthRow>, SandboxError> {
-        Ok(self.auths().await?.into_iter().find(|auth| auth.id == id))
+        let row = sqlx::query(&format!("{AUTH_COLUMNS} WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_error)?;
+        row.as_ref().map(auth_row).transpose()
     }
 
     pub async fn touch_auth(&self, id: &str, data: &str) -> Result<(), SandboxError> {
