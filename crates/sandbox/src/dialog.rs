@@ -16,7 +16,10 @@ use axum::{
 };
 use serde::Deserialize;
 use serde_json::{json, Value};
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use crate::{
     api::icon,
@@ -39,7 +42,11 @@ pub struct DialogSession {
     pub existing_auth: Option<String>,
     /// The page path, so a session cannot be replayed on another dialog.
     pub path: String,
+    pub opened: Instant,
 }
+
+/// How long an opened dialog waits for the user's choice.
+pub const DIALOG_LIFETIME: Duration = Duration::from_secs(30 * 60);
 
 /// The API key the dialog rejects, to produce `tray.authPopup.error` in tests.
 pub const FAILING_API_KEY: &str = "fail";
@@ -229,6 +236,7 @@ async fn open_create(
         purpose: format!("{} ({})", solution.title, auth_slot.title),
         existing_auth: None,
         path,
+        opened: Instant::now(),
     })
 }
 
@@ -259,6 +267,7 @@ async fn open_edit(
         service: auth.service,
         existing_auth: Some(auth.id),
         path,
+        opened: Instant::now(),
     })
 }
 
@@ -273,13 +282,18 @@ fn sessions(
 
 fn start_session(state: &SandboxState, session: DialogSession) -> String {
     let id = new_id();
-    sessions(state).insert(id.clone(), session);
+    let mut open = sessions(state);
+    // Abandoned dialogs are forgotten once they could no longer be completed.
+    open.retain(|_, existing| existing.opened.elapsed() < DIALOG_LIFETIME);
+    open.insert(id.clone(), session);
     id
 }
 
 fn resume_session(state: &SandboxState, id: &str, path: &str) -> Checked<String> {
     match sessions(state).get(id) {
-        Some(session) if session.path == path => Ok(id.to_owned()),
+        Some(session) if session.path == path && session.opened.elapsed() < DIALOG_LIFETIME => {
+            Ok(id.to_owned())
+        }
         _ => Err(Refusal(
             StatusCode::FORBIDDEN,
             "This dialog has already been used or has expired; open it again".into(),
