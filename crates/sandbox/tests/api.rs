@@ -35,6 +35,44 @@ async fn missing_or_unknown_tokens_get_401_with_a_graphql_error() {
 }
 
 #[tokio::test]
+async fn a_body_that_is_not_a_graphql_request_gets_a_clear_400() {
+    let client = Client::default().await;
+    let response = client
+        .http
+        .post(client.sandbox.graphql_url())
+        .bearer_auth(MASTER)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status().as_u16(), 400);
+    let body: Value = response.json().await.expect("JSON error");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("Body must be JSON {query, variables}"),
+        "{body}"
+    );
+
+    let (status, body) = client
+        .post(Some(MASTER), "{ viewer { nope } }", json!({}))
+        .await;
+    assert_eq!(
+        status, 200,
+        "invalid documents are GraphQL errors, as on Tray"
+    );
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("nope"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
 async fn master_only_operations_refuse_user_tokens() {
     let client = Client::default().await;
     let user = client.create_user("alice").await;
