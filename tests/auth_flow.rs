@@ -1,0 +1,220 @@
+//! The "Authorize" step reacting to Tray's messages, with `fetch` and `window.open`
+//! replaced by fakes: the proxy answers from a table, the "popup" is an iframe's window.
+#![cfg(target_arch = "wasm32")]
+
+use integrations_widget::{
+    api::ApiClient,
+    components::AuthButton,
+    context::Ctx,
+    events::Emitter,
+    state::CatalogState,
+    strings::{Locale, Strings},
+};
+use leptos::prelude::*;
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_test::*;
+use web_sys::{HtmlElement, MessageEvent, MessageEventInit};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const DIALOG_ORIGIN: &str = "http://dialog.example";
+
+/// Fakes the proxy and `window.open`; returns the fake popup window.
+fn install_fakes() -> web_sys::Window {
+    let frame: web_sys::HtmlIFrameElement = document()
+        .create_element("iframe")
+        .unwrap()
+        .unchecked_into();
+    document().body().unwrap().append_child(&frame).unwrap();
+    let popup = frame.content_window().unwrap();
+    let window = web_sys::window().unwrap();
+    js_sys::Reflect::set(&window, &"__fakePopup".into(), &popup).unwrap();
+    js_sys::Function::new_no_args(
+        r#"
+        window.__calls = [];
+        window.fetch = async (request) => {
+            const body = request.method === 'GET' ? null : await request.text();
+            window.__calls.push([request.method, new URL(request.url).pathname, body,
+                request.headers.get('Authorization')]);
+            if (request.url.endsWith('/auth-dialog')) {
+                return new Response(JSON.stringify({ url: 'about:blank', origin: 'http://dialog.example' }),
+                    { status: 200, headers: { 'Content-Type': 'application/json' } });
+            }
+            return new Response(null, { status: 204 });
+        };
+        window.open = () => window.__fakePopup;
+        "#,
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    popup
+}
+
+fn document() -> web_sys::Document {
+    web_sys::window().unwrap().document().unwrap()
+}
+
+fn calls() -> Vec<Vec<JsValue>> {
+    let calls = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__calls".into()).unwrap();
+    js_sys::Array::from(&calls)
+        .iter()
+        .map(|call| js_sys::Array::from(&call).to_vec())
+        .collect()
+}
+
+async fn tick() {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+fn post(source: &web_sys::Window, data: &[(&str, &str)]) {
+    let object = js_sys::Object::new();
+    for (key, value) in data {
+        js_sys::Reflect::set(&object, &(*key).into(), &(*value).into()).unwrap();
+    }
+    let init = MessageEventInit::new();
+    init.set_data(&object);
+    init.set_origin(DIALOG_ORIGIN);
+    init.set_source(Some(source.unchecked_ref()));
+    let event = MessageEvent::new_with_event_init_dict("message", &init).unwrap();
+    web_sys::window().unwrap().dispatch_event(&event).unwrap();
+}
+
+/// Mounts one "Authorize Slack" button for instance `i-1`, slot `slack`; returns the
+/// host, the "done" flag and the unmount handle.
+fn mount_button() -> (HtmlElement, RwSignal<bool>, impl Drop) {
+    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&host).unwrap();
+    let done = RwSignal::new(false);
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(Ctx {
+            api: StoredValue::new_local(ApiClient::with_token(
+                "http://proxy.test",
+                Some("jwt".into()),
+                None,
+            )),
+            events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
+            strings: StoredValue::new(Strings::new(Locale::En, vec![])),
+            catalog: RwSignal::new(CatalogState::Loading),
+            announcement: RwSignal::new(String::new()),
+            open: RwSignal::new(None),
+        });
+        view! {
+            <AuthButton
+                instance_id="i-1".to_owned()
+                slot_id="slack".to_owned()
+                auth_id=None
+                label="Authorize Slack".to_owned()
+                on_done=Callback::new(move |()| done.set(true))
+            />
+        }
+    });
+    (host, done, handle)
+}
+
+async fn click_authorize(host: &HtmlElement) {
+    let button: HtmlElement = host
+        .query_selector(".tm-authorize")
+        .unwrap()
+        .expect("authorize button")
+        .unchecked_into();
+    button.click();
+    for _ in 0..20 {
+        tick().await;
+        if calls()
+            .iter()
+            .any(|c| c[1].as_string().unwrap().ends_with("/auth-dialog"))
+        {
+            break;
+        }
+    }
+    tick().await;
+    assert!(
+        host.query_selector(".tm-auth-wait").unwrap().is_some(),
+        "waiting for the popup"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn finish_attaches_the_auth_to_the_slot() {
+    let popup = install_fakes();
+    let (host, done, _handle) = mount_button();
+    click_authorize(&host).await;
+    let dialog_call = &calls()[0];
+    assert_eq!(dialog_call[0].as_string().unwrap(), "POST");
+    assert_eq!(
+        dialog_call[1].as_string().unwrap(),
+        "/api/v1/instances/i-1/auth-dialog"
+    );
+    assert_eq!(dialog_call[2].as_string().unwrap(), r#"{"slot":"slack"}"#);
+    assert_eq!(dialog_call[3].as_string().unwrap(), "Bearer jwt");
+
+    post(
+        &popup,
+        &[
+            ("type", "tray.authpopup.finish"),
+            ("authType", "oauth"),
+            ("authId", "auth-9"),
+        ],
+    );
+    for _ in 0..20 {
+        tick().await;
+        if done.get_untracked() {
+            break;
+        }
+    }
+    assert!(done.get_untracked(), "on_done ran");
+    let attach = calls()
+        .into_iter()
+        .find(|c| c[0].as_string().unwrap() == "PUT")
+        .expect("attached");
+    assert_eq!(
+        attach[1].as_string().unwrap(),
+        "/api/v1/instances/i-1/auths/slack"
+    );
+    assert_eq!(attach[2].as_string().unwrap(), r#"{"authId":"auth-9"}"#);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn close_returns_to_the_step_and_error_shows_the_message() {
+    let popup = install_fakes();
+    let (host, done, _handle) = mount_button();
+    click_authorize(&host).await;
+    post(&popup, &[("type", "tray.authpopup.close")]);
+    tick().await;
+    tick().await;
+    assert!(host.query_selector(".tm-auth-wait").unwrap().is_none());
+    assert!(
+        host.query_selector(".tm-authorize").unwrap().is_some(),
+        "back at the step"
+    );
+
+    click_authorize(&host).await;
+    post(
+        &popup,
+        &[("type", "tray.authPopup.error"), ("error", "Access denied")],
+    );
+    tick().await;
+    tick().await;
+    let failed = host
+        .query_selector(".tm-auth-failed")
+        .unwrap()
+        .expect("error shown");
+    assert!(failed
+        .text_content()
+        .unwrap()
+        .contains("Sign-in failed: Access denied"));
+    assert!(!done.get_untracked());
+    assert!(
+        calls().iter().all(|c| c[0].as_string().unwrap() != "PUT"),
+        "nothing attached"
+    );
+    host.remove();
+}
