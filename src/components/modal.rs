@@ -1,6 +1,7 @@
 use leptos::{html::Div, prelude::*};
+use std::{cell::RefCell, rc::Rc};
 use wasm_bindgen::JsCast;
-use web_sys::{HtmlElement, KeyboardEvent};
+use web_sys::{HtmlElement, KeyboardEvent, ShadowRoot};
 
 use crate::{context::use_ctx, strings::Key};
 
@@ -16,27 +17,24 @@ pub fn Modal(
 ) -> impl IntoView {
     let ctx = use_ctx();
     let dialog = NodeRef::<Div>::new();
+    // The shadow root is found from the dialog itself: the opener may be gone or
+    // disabled by the time the dialog opens.
+    let root = send_wrapper::SendWrapper::new(Rc::new(RefCell::new(None::<ShadowRoot>)));
+    let root_for_focus = root.clone();
     Effect::new(move || {
         if let Some(element) = dialog.get() {
+            *root_for_focus.borrow_mut() = element.get_root_node().dyn_into().ok();
             let _ = element.focus();
         }
     });
-    let root = send_wrapper::SendWrapper::new(
-        web_sys::window()
-            .and_then(|w| w.document())
-            .and_then(|d| d.active_element())
-            .and_then(|host| host.shadow_root()),
-    );
     on_cleanup(move || {
-        if let Some(root) = root.take() {
-            let target = root
-                .query_selector(&return_focus)
-                .ok()
-                .flatten()
-                .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-            if let Some(target) = target {
-                let _ = target.focus();
-            }
+        let target = root
+            .borrow()
+            .as_ref()
+            .and_then(|root| root.query_selector(&return_focus).ok().flatten())
+            .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+        if let Some(target) = target {
+            let _ = target.focus();
         }
     });
     let on_keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
