@@ -118,6 +118,11 @@ async fn run_dialog(
             .await
             .expect("back to host");
     }
+    first_message(browser, url).await
+}
+
+async fn first_message(browser: &Browser, url: &str) -> Value {
+    let client = &browser.client;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let received = client
@@ -197,6 +202,33 @@ async fn a_host_page_on_another_origin_receives_each_dialog_message() {
     .await;
     assert_eq!(close["data"], json!({"type": "tray.authpopup.close"}));
     assert_eq!(close["origin"], sandbox.dialog_url());
+
+    // Closing the popup without choosing also reports `close`.
+    let url = create_url(&code(&sandbox, &user).await);
+    let client = &browser.client;
+    client
+        .execute("window.received = [];", vec![])
+        .await
+        .expect("reset");
+    client
+        .execute("return window.openDialog(arguments[0]);", vec![json!(url)])
+        .await
+        .expect("open");
+    let popup = wait_for_popup(&browser, &host).await;
+    client.switch_to_window(popup).await.expect("popup window");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#allow"))
+        .await
+        .expect("consent page");
+    client.close_window().await.expect("close the popup");
+    client
+        .switch_to_window(host.clone())
+        .await
+        .expect("back to host");
+    let closed = first_message(&browser, &url).await;
+    assert_eq!(closed["data"], json!({"type": "tray.authpopup.close"}));
 
     // A code that was never issued: the dialog fails at once.
     let error = run_dialog(&browser, &host, &create_url("not-a-code"), None).await;
