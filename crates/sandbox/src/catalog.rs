@@ -150,6 +150,17 @@ mod tests {
         assert!(published.iter().any(|s| s.force_unique));
         assert!(published.iter().any(|s| s.disable_auto_enable));
         assert!(catalog.solutions.iter().any(|s| !s.published));
+        assert!(published.iter().any(|s| s.auth_slots.len() == 1));
+        assert!(published.iter().all(|s| !s.workflows.is_empty()));
+        let defaults: Vec<serde_json::Value> = published
+            .iter()
+            .flat_map(|s| &s.config_slots)
+            .map(|slot| serde_json::from_str(&slot.default_value).expect("JSON default"))
+            .collect();
+        assert!(defaults.iter().any(serde_json::Value::is_string));
+        assert!(defaults.iter().any(serde_json::Value::is_number));
+        assert!(defaults.iter().any(serde_json::Value::is_boolean));
+        assert!(defaults.iter().any(serde_json::Value::is_object));
     }
 
     #[test]

@@ -757,3 +757,45 @@ async fn an_auth_of_the_wrong_service_cannot_fill_a_slot() {
         .await;
     assert!(message.contains("needs slack"), "{message}");
 }
+
+#[tokio::test]
+async fn the_rate_limit_is_shared_by_every_token_of_the_organisation() {
+    let client = Client::start(SandboxConfig {
+        rate_limit: RateLimit {
+            per_second: 0,
+            burst: 2,
+        },
+        ..SandboxConfig::default()
+    })
+    .await;
+    // Setup runs in-process, outside the limit.
+    let created = client
+        .sandbox
+        .execute(MASTER, "mutation { createExternalUser(input: {externalUserId: \"a\", name: \"A\"}) { userId } }", json!({}))
+        .await;
+    let user = created["data"]["createExternalUser"]["userId"]
+        .as_str()
+        .expect("user")
+        .to_owned();
+    let authorized = client
+        .sandbox
+        .execute(
+            MASTER,
+            "mutation($u: ID!) { authorize(input: {userId: $u}) { accessToken } }",
+            json!({"u": user}),
+        )
+        .await;
+    let token = authorized["data"]["authorize"]["accessToken"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+
+    let query = "{ viewer { details { name } } }";
+    assert_eq!(client.post(Some(MASTER), query, json!({})).await.0, 200);
+    assert_eq!(client.post(Some(&token), query, json!({})).await.0, 200);
+    assert_eq!(
+        client.post(Some(&token), query, json!({})).await.0,
+        429,
+        "the user's token shares the master's budget"
+    );
+}
