@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{
-    sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
     Row, SqlitePool,
 };
 use std::{path::Path, str::FromStr};
@@ -263,9 +263,13 @@ impl Store {
     pub async fn open(path: Option<&Path>) -> Result<Store, SandboxError> {
         let (options, pool_options) = match path {
             Some(path) => (
+                // WAL lets readers proceed during a write; the busy timeout makes concurrent
+                // writers wait instead of failing.
                 SqliteConnectOptions::new()
                     .filename(path)
-                    .create_if_missing(true),
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .busy_timeout(std::time::Duration::from_secs(5)),
                 SqlitePoolOptions::new().max_connections(4),
             ),
             // One connection kept forever: an in-memory database lives as long as it.

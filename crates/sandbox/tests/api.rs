@@ -686,7 +686,9 @@ async fn data_survives_a_restart_with_the_same_database() {
     let message = client.error(MASTER, "mutation { createExternalUser(input: {externalUserId: \"alice\", name: \"A\"}) { userId } }", json!({})).await;
     assert!(message.contains("already exists"));
     client.sandbox.stop().await;
-    let _ = std::fs::remove_file(&db);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
 }
 
 #[tokio::test]
