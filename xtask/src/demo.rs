@@ -37,7 +37,9 @@ pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let sandbox = children.spawn_announcing(
         {
             let mut command = Command::new(bin.join("tray-sandbox"));
-            command.args(["--listen", "127.0.0.1:0", "--dialog-listen", "127.0.0.1:0"]);
+            command
+                .args(["--listen", "127.0.0.1:0", "--dialog-listen", "127.0.0.1:0", "--db"])
+                .arg(data.join("sandbox.db"));
             command
         },
         "sandbox ",
