@@ -37,6 +37,26 @@ pub fn Modal(
             let _ = target.focus();
         }
     });
+    // A refresh re-renders the dialog's content and may remove the focused button:
+    // keep focus inside the dialog rather than letting it fall back to the page.
+    Effect::new(move |_| {
+        ctx.catalog.track();
+        set_timeout(
+            move || {
+                let Some(element) = dialog.try_get_untracked().flatten() else {
+                    return;
+                };
+                let lost = element
+                    .get_root_node()
+                    .dyn_into::<ShadowRoot>()
+                    .is_ok_and(|root| root.active_element().is_none());
+                if lost {
+                    let _ = element.focus();
+                }
+            },
+            std::time::Duration::ZERO,
+        );
+    });
     let on_keydown = move |ev: KeyboardEvent| match ev.key().as_str() {
         "Escape" => {
             ev.stop_propagation();
