@@ -28,14 +28,14 @@ impl Stack {
         let sandbox = Sandbox::start(SandboxConfig::default()).await?;
         let config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
-            graphql_url: sandbox.graphql_url().to_owned(),
-            dialog_url: sandbox.dialog_url().to_owned(),
-            master_token: tray_sandbox::DEMO_MASTER_TOKEN.to_owned(),
-            embedded_id: tray_sandbox::DEMO_EMBEDDED_ID.to_owned(),
-            solution_tags: Vec::new(),
-            allowed_origins: Vec::new(),
             widget_dir: Some(widget_dist()?),
             demo: true,
+            ..Config::for_endpoint(
+                sandbox.graphql_url(),
+                sandbox.dialog_url(),
+                tray_sandbox::DEMO_MASTER_TOKEN,
+                tray_sandbox::DEMO_EMBEDDED_ID,
+            )
         };
         let proxy = Proxy::start(config).await?;
         Ok(Stack { sandbox, proxy })

@@ -34,8 +34,10 @@ impl Region {
 #[derive(Debug, Clone, Parser)]
 #[command(
     version,
-    after_help = "Environment only (never a flag, so it never shows in a process list):\n  \
-                  TRAY_MASTER_TOKEN  the Tray organisation's master token (required)"
+    after_help = "Environment only (secrets are never flags, so they never show in a process list):\n  \
+                  TRAY_MASTER_TOKEN    the Tray organisation's master token (required)\n  \
+                  HOST_JWT_SECRET      HS256 secret the host backend signs user tokens with\n  \
+                  TRAY_WEBHOOK_SECRET  shared secret of the auth-expiring webhook (?secret=)"
 )]
 pub struct Args {
     /// Address to listen on.
@@ -62,10 +64,57 @@ pub struct Args {
     /// Directory of the built widget, served under /widget/.
     #[arg(long, env = "WIDGET_DIR")]
     pub widget_dir: Option<PathBuf>,
-    /// Serve the demo host page at / (development and evaluation only).
+    /// Serve the demo host page at / and a token endpoint standing in for the host's
+    /// backend at /demo/token (development and evaluation only).
     #[arg(long, env = "PROXY_DEMO")]
     pub demo: bool,
+    /// PEM public key (RS256 or Ed25519) that verifies host user tokens, instead of HOST_JWT_SECRET.
+    #[arg(long, env = "HOST_JWT_PUBLIC_KEY")]
+    pub host_jwt_public_key: Option<PathBuf>,
+    /// Required `aud` claim of host user tokens (checked when set).
+    #[arg(long, env = "HOST_JWT_AUDIENCE")]
+    pub host_jwt_audience: Option<String>,
+    /// `sqlite://file.db?mode=rwc` (default) or `postgres://...` for several replicas.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://proxy.db?mode=rwc")]
+    pub database_url: String,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "PROXY_BODY_LIMIT", default_value_t = 64 * 1024)]
+    pub body_limit: usize,
+    /// Seconds the catalog of solutions is cached (solutions change rarely).
+    #[arg(long, env = "CATALOG_TTL_SECS", default_value_t = 60)]
+    pub catalog_ttl_secs: u64,
 }
+
+/// Secrets, read from the environment only.
+#[derive(Clone, Default)]
+pub struct Secrets {
+    pub master_token: Option<String>,
+    pub host_jwt_secret: Option<String>,
+    pub webhook_secret: Option<String>,
+}
+
+impl Secrets {
+    pub fn from_env() -> Self {
+        let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        Secrets {
+            master_token: read("TRAY_MASTER_TOKEN"),
+            host_jwt_secret: read("HOST_JWT_SECRET"),
+            webhook_secret: read("TRAY_WEBHOOK_SECRET"),
+        }
+    }
+}
+
+/// How host user tokens are verified.
+#[derive(Clone)]
+pub enum HostKey {
+    /// HS256 with a shared secret.
+    Secret(String),
+    /// RS256 or EdDSA with the public half of the host's key, as PEM.
+    PublicPem(Vec<u8>),
+}
+
+/// The secret the demo signs its tokens with when none is configured. Demo only.
+pub const DEMO_JWT_SECRET: &str = "demo-host-secret-not-for-production";
 
 /// Everything the running proxy needs, resolved and checked.
 #[derive(Clone)]
@@ -79,6 +128,17 @@ pub struct Config {
     pub allowed_origins: Vec<String>,
     pub widget_dir: Option<PathBuf>,
     pub demo: bool,
+    pub host_key: HostKey,
+    pub host_jwt_audience: Option<String>,
+    pub database_url: String,
+    pub webhook_secret: Option<String>,
+    pub body_limit: usize,
+    pub catalog_ttl: std::time::Duration,
+    /// Tray's rule: never enable an instance sooner than this after its creation.
+    pub enable_delay: std::time::Duration,
+    /// Kept under Tray's 30/s (bursts to 50), org-wide.
+    pub tray_rate_per_second: u32,
+    pub tray_rate_burst: u32,
 }
 
 impl std::fmt::Debug for Config {
@@ -92,16 +152,79 @@ impl std::fmt::Debug for Config {
             .field("embedded_id", &self.embedded_id)
             .field("solution_tags", &self.solution_tags)
             .field("allowed_origins", &self.allowed_origins)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("demo", &self.demo)
             .finish_non_exhaustive()
     }
 }
 
+/// A database URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
 impl Config {
-    pub fn from_args(args: Args, master_token: Option<String>) -> Result<Config, ProxyError> {
-        let master_token = master_token
-            .filter(|token| !token.trim().is_empty())
+    /// Defaults for talking to one Tray-compatible endpoint (the sandbox in tests).
+    pub fn for_endpoint(graphql_url: &str, dialog_url: &str, master_token: &str, embedded_id: &str) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            graphql_url: graphql_url.to_owned(),
+            dialog_url: dialog_url.trim_end_matches('/').to_owned(),
+            master_token: master_token.to_owned(),
+            embedded_id: embedded_id.to_owned(),
+            solution_tags: Vec::new(),
+            allowed_origins: Vec::new(),
+            widget_dir: None,
+            demo: false,
+            host_key: HostKey::Secret(DEMO_JWT_SECRET.to_owned()),
+            host_jwt_audience: None,
+            database_url: "sqlite::memory:".to_owned(),
+            webhook_secret: None,
+            body_limit: 64 * 1024,
+            catalog_ttl: std::time::Duration::from_secs(60),
+            enable_delay: std::time::Duration::from_secs(2),
+            tray_rate_per_second: 25,
+            tray_rate_burst: 40,
+        }
+    }
+
+    pub fn from_args(args: Args, secrets: Secrets) -> Result<Config, ProxyError> {
+        let master_token = secrets
+            .master_token
             .ok_or_else(|| ProxyError::Config("TRAY_MASTER_TOKEN is not set".into()))?;
+        let host_key = match (&args.host_jwt_public_key, secrets.host_jwt_secret) {
+            (Some(_), Some(_)) => {
+                return Err(ProxyError::Config(
+                    "set either HOST_JWT_SECRET or --host-jwt-public-key, not both".into(),
+                ))
+            }
+            (Some(path), None) => HostKey::PublicPem(std::fs::read(path).map_err(|err| {
+                ProxyError::Config(format!("cannot read {}: {err}", path.display()))
+            })?),
+            (None, Some(secret)) => HostKey::Secret(secret),
+            (None, None) if args.demo => {
+                tracing::warn!("HOST_JWT_SECRET is not set: demo mode signs and accepts tokens with a public demo secret");
+                HostKey::Secret(DEMO_JWT_SECRET.to_owned())
+            }
+            (None, None) => {
+                return Err(ProxyError::Config(
+                    "set HOST_JWT_SECRET or --host-jwt-public-key to verify host users".into(),
+                ))
+            }
+        };
         Ok(Config {
+            host_key,
+            host_jwt_audience: args.host_jwt_audience,
+            database_url: args.database_url,
+            webhook_secret: secrets.webhook_secret,
+            body_limit: args.body_limit,
+            catalog_ttl: std::time::Duration::from_secs(args.catalog_ttl_secs),
+            enable_delay: std::time::Duration::from_secs(2),
+            tray_rate_per_second: 25,
+            tray_rate_burst: 40,
             listen: args.listen,
             graphql_url: args
                 .tray_graphql_url
@@ -133,13 +256,35 @@ impl Config {
 mod tests {
     use super::*;
 
+    fn secrets(master: &str) -> Secrets {
+        Secrets {
+            master_token: Some(master.into()),
+            host_jwt_secret: Some("host-secret".into()),
+            webhook_secret: None,
+        }
+    }
+
+    #[test]
+    fn host_identity_must_be_configured_outside_demo_mode() {
+        let mut no_jwt = secrets("t");
+        no_jwt.host_jwt_secret = None;
+        let err = Config::from_args(parse(&[]), no_jwt.clone()).unwrap_err();
+        assert!(err.to_string().contains("HOST_JWT_SECRET"));
+        assert!(Config::from_args(parse(&["--demo"]), no_jwt).is_ok());
+    }
+
+    #[test]
+    fn database_password_is_redacted() {
+        assert_eq!(redact_url("postgres://u:pw@db:5432/x"), "postgres://<redacted>@db:5432/x");
+    }
+
     fn parse(args: &[&str]) -> Args {
         Args::try_parse_from(std::iter::once("proxy").chain(args.iter().copied())).expect("parses")
     }
 
     #[test]
     fn region_picks_both_endpoints_and_urls_override_it() {
-        let eu = Config::from_args(parse(&["--tray-region", "eu"]), Some("t".into())).unwrap();
+        let eu = Config::from_args(parse(&["--tray-region", "eu"]), secrets("t")).unwrap();
         assert_eq!(eu.graphql_url, "https://eu1.tray.io/graphql");
         assert_eq!(eu.dialog_url, "https://embedded.eu1.tray.io");
         let custom = Config::from_args(
@@ -149,7 +294,7 @@ mod tests {
                 "--tray-dialog-url",
                 "http://127.0.0.1:10/",
             ]),
-            Some("t".into()),
+            secrets("t"),
         )
         .unwrap();
         assert_eq!(custom.graphql_url, "http://127.0.0.1:9/graphql");
@@ -158,13 +303,13 @@ mod tests {
 
     #[test]
     fn missing_master_token_is_a_clear_error() {
-        let err = Config::from_args(parse(&[]), None).unwrap_err();
+        let err = Config::from_args(parse(&[]), Secrets::default()).unwrap_err();
         assert!(err.to_string().contains("TRAY_MASTER_TOKEN"));
     }
 
     #[test]
     fn master_token_is_redacted_from_debug_output() {
-        let config = Config::from_args(parse(&[]), Some("s3cr3t-master".into())).unwrap();
+        let config = Config::from_args(parse(&[]), secrets("s3cr3t-master")).unwrap();
         assert!(!format!("{config:?}").contains("s3cr3t-master"));
     }
 }

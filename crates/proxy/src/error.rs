@@ -1,6 +1,8 @@
-//! The proxy's one error type, and how each variant reaches the widget.
+//! The proxy's one error type, and how each variant reaches the widget: one JSON shape
+//! (`marketplace_wire::ErrorBody`) with a stable code. Messages never carry a secret.
 
 use axum::{
+    extract::rejection::JsonRejection,
     http::StatusCode,
     response::{IntoResponse, Response},
     Json,
@@ -12,22 +14,65 @@ use thiserror::Error;
 pub enum ProxyError {
     #[error("{0}")]
     BadRequest(String),
+    #[error("{0}")]
+    Unauthenticated(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body is larger than this proxy accepts")]
+    TooLarge,
+    #[error("Tray's rate limit was reached; try again in a moment")]
+    TrayRateLimited,
     #[error("Tray is unavailable: {0}")]
     TrayUnavailable(String),
     #[error("Tray refused the request: {0}")]
     TrayRejected(String),
+    #[error("Tray refused the proxy's credentials: {0}")]
+    TrayUnauthorized(String),
+    #[error("database error: {0}")]
+    Database(String),
     #[error("invalid configuration: {0}")]
     Config(String),
 }
 
 impl ProxyError {
+    /// Worth another try: the call may not have reached Tray, or Tray was overloaded.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ProxyError::TrayUnavailable(_) | ProxyError::TrayRateLimited)
+    }
+
     fn status_and_code(&self) -> (StatusCode, &'static str) {
         match self {
             ProxyError::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            ProxyError::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            ProxyError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ProxyError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ProxyError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ProxyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ProxyError::TrayRateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ProxyError::TrayUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
             ProxyError::TrayRejected(_) => (StatusCode::BAD_GATEWAY, "tray_error"),
-            ProxyError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ProxyError::TrayUnauthorized(_) => (StatusCode::BAD_GATEWAY, "tray_credentials"),
+            ProxyError::Database(_) | ProxyError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
+    }
+}
+
+impl From<sqlx::Error> for ProxyError {
+    fn from(err: sqlx::Error) -> Self {
+        ProxyError::Database(err.to_string())
+    }
+}
+
+impl From<JsonRejection> for ProxyError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ProxyError::TooLarge;
+        }
+        ProxyError::BadRequest(format!("invalid JSON body: {}", rejection.body_text()))
     }
 }
 
@@ -37,10 +82,15 @@ impl IntoResponse for ProxyError {
         if status.is_server_error() {
             tracing::warn!(error = %self, code, "request failed");
         }
+        let message = match &self {
+            // Internal details stay in the log.
+            ProxyError::Database(_) | ProxyError::Config(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: code.into(),
-                message: self.to_string(),
+                message,
             },
         };
         (status, Json(body)).into_response()

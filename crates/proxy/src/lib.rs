@@ -6,35 +6,45 @@
 
 pub mod catalog;
 pub mod config;
+pub mod db;
 pub mod error;
+pub mod identity;
 pub mod routes;
+pub mod service;
 pub mod tray;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
-pub use config::{Args, Config, Region};
+pub use config::{Args, Config, HostKey, Region, Secrets, DEMO_JWT_SECRET};
 pub use error::ProxyError;
-use tray::TrayClient;
+use identity::Verifier;
+use service::Marketplace;
+use tray::{limiter::RateLimiter, TrayClient};
+
+/// How often auths kept while Tray failed are offered to it again.
+const PENDING_AUTH_RETRY: Duration = Duration::from_secs(2);
 
 /// What every handler shares.
 pub struct AppState {
-    pub config: Config,
-    pub tray: TrayClient,
+    pub market: Marketplace,
+    pub verifier: Verifier,
 }
 
 /// A running proxy. Dropping it stops the server.
 pub struct Proxy {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Proxy {
     pub async fn start(config: Config) -> Result<Proxy, ProxyError> {
-        let listener = TcpListener::bind(config.listen).await.map_err(|err| {
-            ProxyError::Config(format!("cannot listen on {}: {err}", config.listen))
-        })?;
+        let verifier = Verifier::new(&config.host_key, config.host_jwt_audience.as_deref())?;
+        let db = db::Db::connect(&config.database_url).await?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|err| ProxyError::Config(format!("cannot listen on {}: {err}", config.listen)))?;
         let addr = listener
             .local_addr()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
@@ -43,16 +53,16 @@ impl Proxy {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
-        let tray = TrayClient::new(
-            http,
-            config.graphql_url.clone(),
-            config.master_token.clone(),
-        );
-        let state = Arc::new(AppState { config, tray });
-        let router = routes::router(state);
+        let limiter = RateLimiter::new(config.tray_rate_per_second, config.tray_rate_burst);
+        let tray = TrayClient::new(http, config.graphql_url.clone(), config.master_token.clone(), limiter);
+        let state = Arc::new(AppState {
+            market: Marketplace::new(config, tray, db),
+            verifier,
+        });
+        let router = routes::router(state.clone());
 
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
+        let server = tokio::spawn(async move {
             let serve = axum::serve(listener, router).with_graceful_shutdown(async {
                 let _ = stopped.await;
             });
@@ -60,10 +70,20 @@ impl Proxy {
                 tracing::error!(%err, "proxy stopped");
             }
         });
+        let retrier = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PENDING_AUTH_RETRY).await;
+                match state.market.retry_pending_auths().await {
+                    Ok(0) => {}
+                    Ok(attached) => tracing::info!(attached, "attached auths kept while Tray was failing"),
+                    Err(err) => tracing::warn!(error = %err, "retrying pending auths failed"),
+                }
+            }
+        });
         Ok(Proxy {
             addr,
             stop: Some(stop),
-            task: Some(task),
+            tasks: vec![server, retrier],
         })
     }
 
@@ -81,16 +101,21 @@ impl Proxy {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        let mut tasks = std::mem::take(&mut self.tasks);
+        if let Some(server) = tasks.first_mut() {
+            let _ = server.await;
+        }
+        for task in tasks {
+            task.abort();
         }
     }
 }
 
 impl Drop for Proxy {
     fn drop(&mut self) {
-        if let Some(task) = &self.task {
+        for task in &self.tasks {
             task.abort();
         }
     }
 }
+

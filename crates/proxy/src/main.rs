@@ -1,5 +1,5 @@
 use clap::Parser;
-use marketplace_proxy::{Args, Config, Proxy};
+use marketplace_proxy::{config::Secrets, Args, Config, Proxy};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -9,7 +9,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .unwrap_or_else(|_| "info,tower_http=info".into()),
         )
         .init();
-    let config = Config::from_args(Args::parse(), std::env::var("TRAY_MASTER_TOKEN").ok())?;
+    let config = Config::from_args(Args::parse(), Secrets::from_env())?;
     tracing::info!(?config, "starting");
     let proxy = Proxy::start(config).await?;
     // Parsed by `cargo xtask` to learn the port when it was chosen by the OS.

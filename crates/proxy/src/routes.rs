@@ -1,32 +1,67 @@
-//! The HTTP surface: the widget API, health, the widget's assets and the demo page.
+//! The HTTP surface: the widget API, health, the webhook, the widget's assets and the demo.
 
-use axum::{extract::State, http::HeaderValue, routing::get, Json, Router};
-use marketplace_wire::{Catalog, API_PREFIX};
-use std::sync::Arc;
+use axum::{
+    extract::{rejection::JsonRejection, DefaultBodyLimit, Path, Query, State},
+    http::{header, HeaderValue, StatusCode},
+    routing::{get, post, put},
+    Json, Router,
+};
+use marketplace_wire::{self as wire, Catalog, API_PREFIX};
+use serde::Deserialize;
+use std::{sync::Arc, time::Duration};
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
-    services::ServeDir,
+    services::{ServeDir, ServeFile},
+    set_header::SetResponseHeaderLayer,
+    timeout::TimeoutLayer,
     trace::TraceLayer,
 };
 
-use crate::{catalog::to_integration, error::ProxyError, AppState};
+use crate::{error::ProxyError, identity::HostUser, AppState};
+
+type Shared = State<Arc<AppState>>;
+type Body<T> = Result<Json<T>, JsonRejection>;
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let api = Router::new().route("/integrations", get(list_integrations));
+    let api = Router::new()
+        .route("/integrations", get(list_integrations))
+        .route("/instances", post(create_instance))
+        .route(
+            "/instances/{id}",
+            get(get_instance).patch(update_instance).delete(delete_instance),
+        )
+        .route("/instances/{id}/auth-dialog", post(auth_dialog))
+        .route("/instances/{id}/auths/{slot}", put(attach_auth))
+        .route("/instances/{id}/config", put(set_config))
+        .route("/instances/{id}/upgrade", post(upgrade_instance))
+        .layer(cors(&state.market.config.allowed_origins));
     let mut router = Router::new()
         .nest(API_PREFIX, api)
-        .route("/healthz", get(|| async { "ok" }));
-    if let Some(dir) = &state.config.widget_dir {
-        router = router.nest_service("/widget", ServeDir::new(dir));
-        if state.config.demo {
-            router = router.route_service(
-                "/",
-                tower_http::services::ServeFile::new(dir.join("index.html")),
-            );
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/webhooks/tray/auth-expiring", post(auth_expiring));
+    if state.market.config.demo {
+        router = router.route("/demo/token", post(demo_token));
+    }
+    if let Some(dir) = &state.market.config.widget_dir {
+        let assets = Router::new()
+            .fallback_service(ServeDir::new(dir))
+            .layer(SetResponseHeaderLayer::overriding(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            ))
+            // A host page on another origin loads the module from here.
+            .layer(SetResponseHeaderLayer::overriding(
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ));
+        router = router.nest("/widget", assets);
+        if state.market.config.demo {
+            router = router.route_service("/", ServeFile::new(dir.join("index.html")));
         }
     }
     router
-        .layer(cors(&state.config.allowed_origins))
+        .layer(DefaultBodyLimit::max(state.market.config.body_limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -39,18 +74,147 @@ fn cors(allowed: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods(tower_http::cors::Any)
-        .allow_headers(tower_http::cors::Any)
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
-async fn list_integrations(
-    State(state): State<Arc<AppState>>,
-) -> Result<Json<Catalog>, ProxyError> {
-    let solutions = state
-        .tray
-        .list_solutions(&state.config.solution_tags)
-        .await?;
+async fn list_integrations(State(state): Shared, user: HostUser) -> Result<Json<Catalog>, ProxyError> {
+    let session = state.market.session(&user).await?;
     Ok(Json(Catalog {
-        integrations: solutions.iter().map(to_integration).collect(),
-        dialog_origin: state.config.dialog_url.clone(),
+        integrations: state.market.catalog(&session).await?,
+        dialog_origin: state.market.config.dialog_url.clone(),
     }))
+}
+
+async fn create_instance(
+    State(state): Shared,
+    user: HostUser,
+    body: Body<wire::CreateInstance>,
+) -> Result<(StatusCode, Json<wire::Instance>), ProxyError> {
+    let Json(request) = body?;
+    let session = state.market.session(&user).await?;
+    let instance = state.market.create(&session, &request).await?;
+    Ok((StatusCode::CREATED, Json(instance)))
+}
+
+async fn get_instance(State(state): Shared, user: HostUser, Path(id): Path<String>) -> Result<Json<wire::Instance>, ProxyError> {
+    let session = state.market.session(&user).await?;
+    Ok(Json(state.market.instance(&session, &id).await?))
+}
+
+async fn update_instance(
+    State(state): Shared,
+    user: HostUser,
+    Path(id): Path<String>,
+    body: Body<wire::UpdateInstance>,
+) -> Result<Json<wire::Instance>, ProxyError> {
+    let Json(update) = body?;
+    let session = state.market.session(&user).await?;
+    Ok(Json(state.market.update(&session, &id, &update).await?))
+}
+
+async fn delete_instance(State(state): Shared, user: HostUser, Path(id): Path<String>) -> Result<StatusCode, ProxyError> {
+    let session = state.market.session(&user).await?;
+    state.market.delete(&session, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn auth_dialog(
+    State(state): Shared,
+    user: HostUser,
+    Path(id): Path<String>,
+    body: Body<wire::AuthDialogRequest>,
+) -> Result<Json<wire::AuthDialog>, ProxyError> {
+    let Json(request) = body?;
+    let session = state.market.session(&user).await?;
+    let config = &state.market.config;
+    let dialog = state
+        .market
+        .auth_dialog(&session, &id, &request, &config.dialog_url, &config.embedded_id)
+        .await?;
+    Ok(Json(dialog))
+}
+
+async fn attach_auth(
+    State(state): Shared,
+    user: HostUser,
+    Path((id, slot)): Path<(String, String)>,
+    body: Body<wire::AttachAuth>,
+) -> Result<Json<wire::Instance>, ProxyError> {
+    let Json(attach) = body?;
+    let session = state.market.session(&user).await?;
+    Ok(Json(state.market.attach_auth(&session, &id, &slot, &attach.auth_id).await?))
+}
+
+async fn set_config(
+    State(state): Shared,
+    user: HostUser,
+    Path(id): Path<String>,
+    body: Body<wire::SetConfig>,
+) -> Result<Json<wire::Instance>, ProxyError> {
+    let Json(config) = body?;
+    let session = state.market.session(&user).await?;
+    Ok(Json(state.market.set_config(&session, &id, &config.values).await?))
+}
+
+async fn upgrade_instance(
+    State(state): Shared,
+    user: HostUser,
+    Path(id): Path<String>,
+    body: Body<wire::UpgradeInstance>,
+) -> Result<Json<wire::Instance>, ProxyError> {
+    let Json(upgrade) = body?;
+    let session = state.market.session(&user).await?;
+    Ok(Json(state.market.upgrade(&session, &id, &upgrade).await?))
+}
+
+#[derive(Deserialize)]
+struct WebhookQuery {
+    secret: Option<String>,
+}
+
+/// Tray's notification, about a week before an auth expires.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AuthExpiring {
+    auth_id: String,
+}
+
+async fn auth_expiring(
+    State(state): Shared,
+    Query(query): Query<WebhookQuery>,
+    body: Body<AuthExpiring>,
+) -> Result<StatusCode, ProxyError> {
+    let expected = state
+        .market
+        .config
+        .webhook_secret
+        .as_deref()
+        .ok_or_else(|| ProxyError::NotFound("the auth-expiring webhook is not configured".into()))?;
+    let given = query.secret.unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        return Err(ProxyError::Forbidden("wrong webhook secret".into()));
+    }
+    let Json(notice) = body?;
+    state.market.note_expiring(&notice.auth_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Demo only: stands in for the host backend that signs its users' tokens.
+async fn demo_token(State(state): Shared, body: Body<wire::DemoTokenRequest>) -> Result<Json<wire::DemoToken>, ProxyError> {
+    let Json(request) = body?;
+    if request.user_id.trim().is_empty() {
+        return Err(ProxyError::BadRequest("userId must not be empty".into()));
+    }
+    let expires_at = crate::db::now_ms() / 1000 + 3600;
+    let token = state.verifier.sign_demo(&crate::identity::Claims {
+        sub: request.user_id,
+        name: Some(request.name),
+        exp: expires_at,
+        aud: state.market.config.host_jwt_audience.clone(),
+    })?;
+    Ok(Json(wire::DemoToken { token, expires_at }))
 }

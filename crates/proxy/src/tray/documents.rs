@@ -22,5 +22,116 @@ query ListSolutions($tags: [String!], $first: Int, $after: String) {
 }
 "#;
 
+/// The fields of an instance the widget needs, shared by every instance document.
+macro_rules! instance_fields {
+    () => {
+        r#"
+      id
+      name
+      enabled
+      created
+      owner
+      solution { id }
+      authValues { externalId authId }
+      configValues { externalId value }
+      solutionVersionFlags { hasNewerVersion requiresUserInputToUpdateVersion requiresSystemInputToUpdateVersion }
+"#
+    };
+}
+
+pub const LIST_INSTANCES: &str = concat!(
+    r#"
+query ListInstances($first: Int, $after: String) {
+  viewer {
+    solutionInstances(first: $first, after: $after) {
+      edges { node {"#,
+    instance_fields!(),
+    r#"} }
+      pageInfo { hasNextPage endCursor }
+    }
+  }
+}
+"#
+);
+
+pub const CREATE_EXTERNAL_USER: &str = r#"
+mutation CreateExternalUser($externalUserId: String!, $name: String!) {
+  createExternalUser(input: { externalUserId: $externalUserId, name: $name }) { userId }
+}
+"#;
+
+pub const FIND_USER: &str = r#"
+query FindUser($externalUserId: String!) {
+  users(criteria: { externalUserId: $externalUserId }, first: 1) {
+    edges { node { id externalUserId } }
+  }
+}
+"#;
+
+pub const AUTHORIZE: &str = r#"
+mutation Authorize($userId: ID!) {
+  authorize(input: { userId: $userId }) { accessToken }
+}
+"#;
+
+pub const GENERATE_CODE: &str = r#"
+mutation GenerateAuthorizationCode($userId: ID!) {
+  generateAuthorizationCode(input: { userId: $userId }) { authorizationCode }
+}
+"#;
+
+pub const CREATE_INSTANCE: &str = concat!(
+    r#"
+mutation CreateInstance($solutionId: ID!, $instanceName: String!) {
+  createSolutionInstance(input: { solutionId: $solutionId, instanceName: $instanceName }) {
+    solutionInstance {"#,
+    instance_fields!(),
+    r#"}
+  }
+}
+"#
+);
+
+pub const UPDATE_INSTANCE: &str = concat!(
+    r#"
+mutation UpdateInstance($input: UpdateSolutionInstanceInput!) {
+  updateSolutionInstance(input: $input) {
+    solutionInstance {"#,
+    instance_fields!(),
+    r#"}
+  }
+}
+"#
+);
+
+pub const UPGRADE_INSTANCE: &str = concat!(
+    r#"
+mutation UpgradeInstance($input: UpgradeSolutionInstanceInput!) {
+  upgradeSolutionInstance(input: $input) {
+    solutionInstance {"#,
+    instance_fields!(),
+    r#"}
+  }
+}
+"#
+);
+
+pub const REMOVE_INSTANCE: &str = r#"
+mutation RemoveInstance($solutionInstanceId: ID!) {
+  removeSolutionInstance(input: { solutionInstanceId: $solutionInstanceId }) { clientMutationId }
+}
+"#;
+
 /// Every document, by name, for the schema test.
-pub const ALL: &[(&str, &str)] = &[("ListSolutions", LIST_SOLUTIONS)];
+pub const ALL: &[(&str, &str)] = &[
+    ("ListSolutions", LIST_SOLUTIONS),
+    ("ListInstances", LIST_INSTANCES),
+    ("CreateExternalUser", CREATE_EXTERNAL_USER),
+    ("FindUser", FIND_USER),
+    ("Authorize", AUTHORIZE),
+    ("GenerateAuthorizationCode", GENERATE_CODE),
+    ("CreateInstance", CREATE_INSTANCE),
+    ("UpdateInstance", UPDATE_INSTANCE),
+    ("UpgradeInstance", UPGRADE_INSTANCE),
+    ("RemoveInstance", REMOVE_INSTANCE),
+];

@@ -1,60 +1,235 @@
-//! A typed client of Tray's GraphQL API.
+//! A typed client of Tray's GraphQL API: variables only, an org-wide rate limiter, and
+//! retries with backoff and jitter for the calls that are safe to repeat.
 
 pub mod documents;
+pub mod limiter;
 
+use rand::Rng;
 use serde::{de::DeserializeOwned, Deserialize};
 use serde_json::{json, Value};
+use std::{sync::Arc, time::Duration};
 
 use crate::error::ProxyError;
+use limiter::RateLimiter;
 
-/// Talks to one Tray organisation (or the sandbox) with its master token.
+/// Tray's answer past its rate limit (see shared/tray/README.md).
+const RATE_LIMIT_MESSAGE: &str = "Rate limit exceeded";
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Whether a call may be sent again after a failure that left its outcome unknown.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    Idempotent,
+    Once,
+}
+
+/// Talks to one Tray organisation (or the sandbox).
 #[derive(Clone)]
 pub struct TrayClient {
     http: reqwest::Client,
     graphql_url: String,
     master_token: String,
+    limiter: Arc<RateLimiter>,
 }
 
 impl TrayClient {
-    pub fn new(http: reqwest::Client, graphql_url: String, master_token: String) -> Self {
+    pub fn new(http: reqwest::Client, graphql_url: String, master_token: String, limiter: RateLimiter) -> Self {
         TrayClient {
             http,
             graphql_url,
             master_token,
+            limiter: Arc::new(limiter),
         }
     }
 
     /// Every published solution carrying any of `tags` (all when empty), page by page.
     pub async fn list_solutions(&self, tags: &[String]) -> Result<Vec<Solution>, ProxyError> {
+        let tags = if tags.is_empty() { Value::Null } else { json!(tags) };
         let mut solutions = Vec::new();
         let mut after: Option<String> = None;
         loop {
-            let variables = json!({
-                "tags": if tags.is_empty() { Value::Null } else { json!(tags) },
-                "first": 100,
-                "after": after,
-            });
-            let page: SolutionsData = self
-                .execute(&self.master_token, documents::LIST_SOLUTIONS, variables)
+            let variables = json!({ "tags": tags, "first": 100, "after": after });
+            let data: Viewer<SolutionsField> = self
+                .master(documents::LIST_SOLUTIONS, variables, Retry::Idempotent)
                 .await?;
-            let connection = page.viewer.solutions;
-            solutions.extend(connection.edges.into_iter().map(|edge| edge.node));
-            match (
-                connection.page_info.has_next_page,
-                connection.page_info.end_cursor,
-            ) {
-                (true, Some(cursor)) => after = Some(cursor),
-                _ => return Ok(solutions),
+            let page = data.viewer.solutions;
+            solutions.extend(page.edges.into_iter().map(|edge| edge.node));
+            match page.page_info.next() {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok(solutions),
             }
         }
     }
 
-    async fn execute<T: DeserializeOwned>(
+    /// The user's own instances (a user token sees nothing else).
+    pub async fn list_instances(&self, user_token: &str) -> Result<Vec<SolutionInstance>, ProxyError> {
+        let mut instances = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let variables = json!({ "first": 100, "after": after });
+            let data: Viewer<InstancesField> = self
+                .call(user_token, documents::LIST_INSTANCES, variables, Retry::Idempotent)
+                .await?;
+            let page = data.viewer.solution_instances;
+            instances.extend(page.edges.into_iter().map(|edge| edge.node));
+            match page.page_info.next() {
+                Some(cursor) => after = Some(cursor),
+                None => return Ok(instances),
+            }
+        }
+    }
+
+    pub async fn create_external_user(&self, external_user_id: &str, name: &str) -> Result<String, ProxyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            create_external_user: Created,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Created {
+            user_id: String,
+        }
+        let variables = json!({ "externalUserId": external_user_id, "name": name });
+        let data: Data = self.master(documents::CREATE_EXTERNAL_USER, variables, Retry::Once).await?;
+        Ok(data.create_external_user.user_id)
+    }
+
+    /// The Tray user already created for `external_user_id`, if any: used only to
+    /// recover when our database lost the mapping, never per request.
+    pub async fn find_user(&self, external_user_id: &str) -> Result<Option<String>, ProxyError> {
+        #[derive(Deserialize)]
+        struct Data {
+            users: Connection<UserNode>,
+        }
+        #[derive(Deserialize)]
+        struct UserNode {
+            id: String,
+        }
+        let variables = json!({ "externalUserId": external_user_id });
+        let data: Data = self.master(documents::FIND_USER, variables, Retry::Idempotent).await?;
+        Ok(data.users.edges.into_iter().next().map(|edge| edge.node.id))
+    }
+
+    pub async fn authorize(&self, tray_user_id: &str) -> Result<String, ProxyError> {
+        #[derive(Deserialize)]
+        struct Data {
+            authorize: Token,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Token {
+            access_token: String,
+        }
+        let data: Data = self
+            .master(documents::AUTHORIZE, json!({ "userId": tray_user_id }), Retry::Idempotent)
+            .await?;
+        Ok(data.authorize.access_token)
+    }
+
+    pub async fn generate_authorization_code(&self, tray_user_id: &str) -> Result<String, ProxyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            generate_authorization_code: Code,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Code {
+            authorization_code: String,
+        }
+        let data: Data = self
+            .master(documents::GENERATE_CODE, json!({ "userId": tray_user_id }), Retry::Idempotent)
+            .await?;
+        Ok(data.generate_authorization_code.authorization_code)
+    }
+
+    /// Not retried on an unknown outcome: the caller's idempotency key reconciles it.
+    pub async fn create_instance(
+        &self,
+        user_token: &str,
+        solution_id: &str,
+        name: &str,
+    ) -> Result<SolutionInstance, ProxyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            create_solution_instance: Payload,
+        }
+        let variables = json!({ "solutionId": solution_id, "instanceName": name });
+        let data: Data = self
+            .call(user_token, documents::CREATE_INSTANCE, variables, Retry::Once)
+            .await?;
+        Ok(data.create_solution_instance.solution_instance)
+    }
+
+    /// `input` is Tray's `UpdateSolutionInstanceInput`; setting values is idempotent.
+    pub async fn update_instance(&self, user_token: &str, input: Value) -> Result<SolutionInstance, ProxyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            update_solution_instance: Payload,
+        }
+        let data: Data = self
+            .call(user_token, documents::UPDATE_INSTANCE, json!({ "input": input }), Retry::Idempotent)
+            .await?;
+        Ok(data.update_solution_instance.solution_instance)
+    }
+
+    pub async fn upgrade_instance(&self, user_token: &str, input: Value) -> Result<SolutionInstance, ProxyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Data {
+            upgrade_solution_instance: Payload,
+        }
+        let data: Data = self
+            .call(user_token, documents::UPGRADE_INSTANCE, json!({ "input": input }), Retry::Idempotent)
+            .await?;
+        Ok(data.upgrade_solution_instance.solution_instance)
+    }
+
+    pub async fn remove_instance(&self, user_token: &str, instance_id: &str) -> Result<(), ProxyError> {
+        let _: Value = self
+            .call(
+                user_token,
+                documents::REMOVE_INSTANCE,
+                json!({ "solutionInstanceId": instance_id }),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn master<T: DeserializeOwned>(&self, document: &str, variables: Value, retry: Retry) -> Result<T, ProxyError> {
+        self.call(&self.master_token, document, variables, retry).await
+    }
+
+    async fn call<T: DeserializeOwned>(
         &self,
         token: &str,
         document: &str,
         variables: Value,
+        retry: Retry,
     ) -> Result<T, ProxyError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.limiter.acquire().await;
+            match self.send(token, document, &variables).await {
+                Err(err) if err.is_transient() && retry == Retry::Idempotent && attempt < MAX_ATTEMPTS => {
+                    tracing::debug!(attempt, error = %err, "retrying a Tray call");
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                // Rate limited means not executed: safe to send again even when not idempotent.
+                Err(ProxyError::TrayRateLimited) if attempt < MAX_ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn send<T: DeserializeOwned>(&self, token: &str, document: &str, variables: &Value) -> Result<T, ProxyError> {
         let response = self
             .http
             .post(&self.graphql_url)
@@ -70,13 +245,25 @@ impl TrayClient {
         let body: GraphqlResponse<T> = response
             .json()
             .await
-            .map_err(|err| ProxyError::TrayRejected(format!("unreadable response: {err}")))?;
+            .map_err(|err| ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}")))?;
         if let Some(error) = body.errors.into_iter().next() {
+            if error.message == RATE_LIMIT_MESSAGE {
+                return Err(ProxyError::TrayRateLimited);
+            }
+            if status == reqwest::StatusCode::UNAUTHORIZED {
+                return Err(ProxyError::TrayUnauthorized(error.message));
+            }
             return Err(ProxyError::TrayRejected(error.message));
         }
         body.data
-            .ok_or_else(|| ProxyError::TrayRejected("response carried no data".into()))
+            .ok_or_else(|| ProxyError::TrayUnavailable("response carried no data".into()))
     }
+}
+
+/// Exponential backoff with full jitter: 100 ms, 200 ms, 400 ms, ... capped at 3 s.
+fn backoff(attempt: u32) -> Duration {
+    let ceiling = (100u64 << attempt.min(5)).min(3_000);
+    Duration::from_millis(rand::thread_rng().gen_range(ceiling / 2..=ceiling))
 }
 
 #[derive(Deserialize)]
@@ -92,20 +279,43 @@ struct GraphqlError {
 }
 
 #[derive(Deserialize)]
-struct SolutionsData {
-    viewer: SolutionsViewer,
+struct Viewer<T> {
+    viewer: T,
 }
 
 #[derive(Deserialize)]
-struct SolutionsViewer {
+struct SolutionsField {
     solutions: Connection<Solution>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct InstancesField {
+    solution_instances: Connection<SolutionInstance>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Payload {
+    solution_instance: SolutionInstance,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct Connection<T> {
     edges: Vec<Edge<T>>,
-    page_info: PageInfo,
+    #[serde(default)]
+    page_info: Option<PageInfo>,
+}
+
+trait NextPage {
+    fn next(self) -> Option<String>;
+}
+
+impl NextPage for Option<PageInfo> {
+    fn next(self) -> Option<String> {
+        self.filter(|page| page.has_next_page).and_then(|page| page.end_cursor)
+    }
 }
 
 #[derive(Deserialize)]
@@ -166,4 +376,46 @@ impl Solution {
         self.custom_field(key)
             .is_some_and(|value| value.eq_ignore_ascii_case("true"))
     }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SolutionInstance {
+    pub id: String,
+    pub name: String,
+    pub enabled: bool,
+    #[serde(default)]
+    pub created: Option<String>,
+    pub owner: String,
+    pub solution: SolutionRef,
+    pub auth_values: Vec<AuthSlotValue>,
+    pub config_values: Vec<ConfigSlotValue>,
+    pub solution_version_flags: VersionFlags,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SolutionRef {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthSlotValue {
+    pub external_id: String,
+    pub auth_id: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigSlotValue {
+    pub external_id: String,
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VersionFlags {
+    pub has_newer_version: bool,
+    pub requires_user_input_to_update_version: bool,
+    pub requires_system_input_to_update_version: bool,
 }

@@ -1,0 +1,324 @@
+//! The proxy's own records, in SQLite by default or Postgres for several replicas: the
+//! same SQL through sqlx's `Any` driver (`$n` placeholders work on both).
+
+use sqlx::{any::AnyPoolOptions, AnyPool, Row};
+use std::time::Duration;
+
+use crate::error::ProxyError;
+
+const MIGRATIONS: &[&str] = &[
+    "CREATE TABLE IF NOT EXISTS users (
+        external_user_id TEXT PRIMARY KEY,
+        tray_user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at BIGINT NOT NULL
+    )",
+    "CREATE TABLE IF NOT EXISTS instances (
+        id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        solution_id TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        ever_enabled BIGINT NOT NULL DEFAULT 0
+    )",
+    "CREATE INDEX IF NOT EXISTS instances_owner ON instances (owner)",
+    // One row per idempotency key, written BEFORE Tray is called: a double click or a
+    // retried request finds it and gets the same instance.
+    "CREATE TABLE IF NOT EXISTS creations (
+        owner TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        instance_id TEXT,
+        claimed_at BIGINT NOT NULL,
+        PRIMARY KEY (owner, idempotency_key)
+    )",
+    // Auths the dialog produced but Tray has not yet accepted: attached when it recovers.
+    "CREATE TABLE IF NOT EXISTS pending_auths (
+        instance_id TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        auth_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        PRIMARY KEY (instance_id, slot)
+    )",
+    "CREATE TABLE IF NOT EXISTS expiring_auths (
+        auth_id TEXT PRIMARY KEY,
+        noted_at BIGINT NOT NULL
+    )",
+];
+
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoredInstance {
+    pub id: String,
+    pub owner: String,
+    pub solution_id: String,
+    pub created_at: i64,
+    pub ever_enabled: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingAuth {
+    pub instance_id: String,
+    pub slot: String,
+    pub auth_id: String,
+    pub owner: String,
+}
+
+/// What an idempotency key currently stands for.
+pub enum Claim {
+    /// We hold the key: create the instance now.
+    Won,
+    /// Another request holds it and has finished.
+    Done(String),
+    /// Another request holds it and is still talking to Tray.
+    InFlight,
+}
+
+/// Every connection to `sqlite::memory:` is a separate database: keep one.
+fn pool_size(url: &str) -> u32 {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        1
+    } else if url.starts_with("sqlite") {
+        4
+    } else {
+        16
+    }
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> Result<Db, ProxyError> {
+        sqlx::any::install_default_drivers();
+        let pool = AnyPoolOptions::new()
+            .max_connections(pool_size(url))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|err| ProxyError::Config(format!("cannot open the database: {err}")))?;
+        for statement in MIGRATIONS {
+            sqlx::query(statement).execute(&pool).await?;
+        }
+        Ok(Db { pool })
+    }
+
+    pub async fn tray_user_id(&self, external_user_id: &str) -> Result<Option<String>, ProxyError> {
+        let row = sqlx::query("SELECT tray_user_id FROM users WHERE external_user_id = $1")
+            .bind(external_user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|row| row.get::<String, _>(0)))
+    }
+
+    /// Record the mapping; if another replica won the race, its mapping stands.
+    pub async fn insert_user(&self, external_user_id: &str, tray_user_id: &str, name: &str) -> Result<(), ProxyError> {
+        sqlx::query(
+            "INSERT INTO users (external_user_id, tray_user_id, name, created_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (external_user_id) DO NOTHING",
+        )
+        .bind(external_user_id)
+        .bind(tray_user_id)
+        .bind(name)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn claim_creation(&self, owner: &str, key: &str, stale_after_ms: i64) -> Result<Claim, ProxyError> {
+        let inserted = sqlx::query(
+            "INSERT INTO creations (owner, idempotency_key, instance_id, claimed_at) VALUES ($1, $2, NULL, $3)
+             ON CONFLICT (owner, idempotency_key) DO NOTHING",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 1 {
+            return Ok(Claim::Won);
+        }
+        let row = sqlx::query("SELECT instance_id, claimed_at FROM creations WHERE owner = $1 AND idempotency_key = $2")
+            .bind(owner)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        if let Some(id) = row.get::<Option<String>, _>(0) {
+            return Ok(Claim::Done(id));
+        }
+        // A claim nobody finished (the holder crashed or Tray failed): take it over.
+        let claimed_at: i64 = row.get(1);
+        if now_ms() - claimed_at > stale_after_ms {
+            let taken = sqlx::query(
+                "UPDATE creations SET claimed_at = $1
+                 WHERE owner = $2 AND idempotency_key = $3 AND instance_id IS NULL AND claimed_at = $4",
+            )
+            .bind(now_ms())
+            .bind(owner)
+            .bind(key)
+            .bind(claimed_at)
+            .execute(&self.pool)
+            .await?;
+            if taken.rows_affected() == 1 {
+                return Ok(Claim::Won);
+            }
+        }
+        Ok(Claim::InFlight)
+    }
+
+    pub async fn release_creation(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM creations WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL")
+            .bind(owner)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn record_instance(&self, owner: &str, key: &str, instance: &StoredInstance) -> Result<(), ProxyError> {
+        sqlx::query(
+            "INSERT INTO instances (id, owner, solution_id, created_at, ever_enabled) VALUES ($1, $2, $3, $4, 0)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&instance.id)
+        .bind(owner)
+        .bind(&instance.solution_id)
+        .bind(instance.created_at)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query("UPDATE creations SET instance_id = $1 WHERE owner = $2 AND idempotency_key = $3")
+            .bind(&instance.id)
+            .bind(owner)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn instances_of(&self, owner: &str) -> Result<Vec<StoredInstance>, ProxyError> {
+        let rows = sqlx::query("SELECT id, owner, solution_id, created_at, ever_enabled FROM instances WHERE owner = $1")
+            .bind(owner)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(stored_instance).collect())
+    }
+
+    /// The instance, only if `owner` owns it.
+    pub async fn owned_instance(&self, owner: &str, id: &str) -> Result<Option<StoredInstance>, ProxyError> {
+        let row = sqlx::query(
+            "SELECT id, owner, solution_id, created_at, ever_enabled FROM instances WHERE id = $1 AND owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(stored_instance))
+    }
+
+    pub async fn mark_enabled(&self, id: &str) -> Result<(), ProxyError> {
+        sqlx::query("UPDATE instances SET ever_enabled = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn forget_instance(&self, id: &str) -> Result<(), ProxyError> {
+        for statement in [
+            "DELETE FROM instances WHERE id = $1",
+            "DELETE FROM pending_auths WHERE instance_id = $1",
+        ] {
+            sqlx::query(statement).bind(id).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    pub async fn save_pending_auth(&self, pending: &PendingAuth) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM pending_auths WHERE instance_id = $1 AND slot = $2")
+            .bind(&pending.instance_id)
+            .bind(&pending.slot)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO pending_auths (instance_id, slot, auth_id, owner, received_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&pending.instance_id)
+        .bind(&pending.slot)
+        .bind(&pending.auth_id)
+        .bind(&pending.owner)
+        .bind(now_ms())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn pending_auths(&self) -> Result<Vec<PendingAuth>, ProxyError> {
+        let rows = sqlx::query("SELECT instance_id, slot, auth_id, owner FROM pending_auths")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| PendingAuth {
+                instance_id: row.get(0),
+                slot: row.get(1),
+                auth_id: row.get(2),
+                owner: row.get(3),
+            })
+            .collect())
+    }
+
+    pub async fn pending_auths_of(&self, owner: &str) -> Result<Vec<PendingAuth>, ProxyError> {
+        Ok(self.pending_auths().await?.into_iter().filter(|p| p.owner == owner).collect())
+    }
+
+    /// Remove the pending auth once Tray holds it (unless a newer one replaced it).
+    pub async fn clear_pending_auth(&self, pending: &PendingAuth) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM pending_auths WHERE instance_id = $1 AND slot = $2 AND auth_id = $3")
+            .bind(&pending.instance_id)
+            .bind(&pending.slot)
+            .bind(&pending.auth_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn note_expiring(&self, auth_id: &str) -> Result<(), ProxyError> {
+        sqlx::query("INSERT INTO expiring_auths (auth_id, noted_at) VALUES ($1, $2) ON CONFLICT (auth_id) DO NOTHING")
+            .bind(auth_id)
+            .bind(now_ms())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn clear_expiring(&self, auth_id: &str) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM expiring_auths WHERE auth_id = $1")
+            .bind(auth_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn expiring_auths(&self) -> Result<std::collections::HashSet<String>, ProxyError> {
+        let rows = sqlx::query("SELECT auth_id FROM expiring_auths").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
+    }
+}
+
+fn stored_instance(row: &sqlx::any::AnyRow) -> StoredInstance {
+    StoredInstance {
+        id: row.get(0),
+        owner: row.get(1),
+        solution_id: row.get(2),
+        created_at: row.get(3),
+        ever_enabled: row.get::<i64, _>(4) != 0,
+    }
+}

@@ -1,0 +1,504 @@
+//! What the widget API does, independent of HTTP: users, tokens, the cached catalog,
+//! instances with their status, and the auths kept until Tray accepts them.
+
+use marketplace_wire::{self as wire, Instance, Integration, Status};
+use serde_json::{json, Value};
+use std::{collections::HashMap, collections::HashSet, time::Duration};
+use tokio::{sync::Mutex, time::Instant};
+
+use crate::{
+    catalog::to_integration,
+    db::{now_ms, Claim, Db, PendingAuth, StoredInstance},
+    error::ProxyError,
+    identity::HostUser,
+    tray::{Solution, SolutionInstance, TrayClient},
+};
+
+/// Tray's user tokens live 2 days; renew well before.
+const USER_TOKEN_REUSE: Duration = Duration::from_secs(24 * 60 * 60);
+/// An idempotency claim nobody finished within this is taken over by the next request.
+const STALE_CLAIM_MS: i64 = 60_000;
+
+pub struct Marketplace {
+    pub config: crate::Config,
+    pub tray: TrayClient,
+    pub db: Db,
+    catalog_ttl: Duration,
+    enable_delay: Duration,
+    tags: Vec<String>,
+    catalog: Mutex<Option<(Instant, Vec<Solution>)>>,
+    user_tokens: Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// The caller, resolved to their Tray user and a valid user token.
+pub struct Session {
+    pub external_user_id: String,
+    pub tray_user_id: String,
+    pub token: String,
+}
+
+impl Marketplace {
+    pub fn new(config: crate::Config, tray: TrayClient, db: Db) -> Marketplace {
+        Marketplace {
+            tray,
+            db,
+            catalog_ttl: config.catalog_ttl,
+            enable_delay: config.enable_delay,
+            tags: config.solution_tags.clone(),
+            config,
+            catalog: Mutex::new(None),
+            user_tokens: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The solutions on offer, from Tray at most once per TTL.
+    pub async fn solutions(&self) -> Result<Vec<Solution>, ProxyError> {
+        let mut cached = self.catalog.lock().await;
+        if let Some((fetched, solutions)) = cached.as_ref() {
+            if fetched.elapsed() < self.catalog_ttl {
+                return Ok(solutions.clone());
+            }
+        }
+        let solutions = self.tray.list_solutions(&self.tags).await?;
+        *cached = Some((Instant::now(), solutions.clone()));
+        Ok(solutions)
+    }
+
+    async fn solution(&self, solution_id: &str) -> Result<Solution, ProxyError> {
+        self.solutions()
+            .await?
+            .into_iter()
+            .find(|solution| solution.id == solution_id)
+            .ok_or_else(|| ProxyError::NotFound(format!("no integration {solution_id}")))
+    }
+
+    /// Tray user from our database (created on the first visit), plus a cached user token.
+    pub async fn session(&self, user: &HostUser) -> Result<Session, ProxyError> {
+        let tray_user_id = match self.db.tray_user_id(&user.id).await? {
+            Some(id) => id,
+            None => self.create_user(user).await?,
+        };
+        let token = self.user_token(&tray_user_id).await?;
+        Ok(Session {
+            external_user_id: user.id.clone(),
+            tray_user_id,
+            token,
+        })
+    }
+
+    async fn create_user(&self, user: &HostUser) -> Result<String, ProxyError> {
+        let tray_user_id = match self.tray.create_external_user(&user.id, &user.name).await {
+            Ok(id) => id,
+            // Created before, but our database lost the mapping (or another replica won).
+            Err(ProxyError::TrayRejected(_)) => self
+                .tray
+                .find_user(&user.id)
+                .await?
+                .ok_or_else(|| ProxyError::TrayRejected("Tray refused to create the user".into()))?,
+            Err(err) => return Err(err),
+        };
+        self.db.insert_user(&user.id, &tray_user_id, &user.name).await?;
+        // Another replica may have stored its mapping first; the database decides.
+        self.db
+            .tray_user_id(&user.id)
+            .await?
+            .ok_or_else(|| ProxyError::Database("the user mapping vanished".into()))
+    }
+
+    async fn user_token(&self, tray_user_id: &str) -> Result<String, ProxyError> {
+        let mut tokens = self.user_tokens.lock().await;
+        if let Some((token, minted)) = tokens.get(tray_user_id) {
+            if minted.elapsed() < USER_TOKEN_REUSE {
+                return Ok(token.clone());
+            }
+        }
+        let token = self.tray.authorize(tray_user_id).await?;
+        tokens.insert(tray_user_id.to_owned(), (token.clone(), Instant::now()));
+        Ok(token)
+    }
+
+    /// The catalog merged with the caller's instances: one Tray request when warm.
+    pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
+        let solutions = self.solutions().await?;
+        self.attach_pending(session).await;
+        let instances = self.tray.list_instances(&session.token).await?;
+        let stored = self.stored_by_id(&session.external_user_id).await?;
+        let expiring = self.db.expiring_auths().await?;
+        let mut integrations: Vec<Integration> = solutions.iter().map(to_integration).collect();
+        for instance in &instances {
+            self.adopt(session, instance, &stored).await?;
+            if let Some(integration) = integrations
+                .iter_mut()
+                .find(|integration| integration.solution_id == instance.solution.id)
+            {
+                let created_at = stored.get(&instance.id).map_or(0, |s| s.created_at);
+                integration
+                    .instances
+                    .push(to_instance(instance, integration, &expiring, created_at));
+            }
+        }
+        Ok(integrations)
+    }
+
+    /// Instances made elsewhere (before this database existed) become known as the user's.
+    async fn adopt(
+        &self,
+        session: &Session,
+        instance: &SolutionInstance,
+        stored: &HashMap<String, StoredInstance>,
+    ) -> Result<(), ProxyError> {
+        if stored.contains_key(&instance.id) {
+            return Ok(());
+        }
+        self.db
+            .record_instance(
+                &session.external_user_id,
+                &format!("adopted:{}", instance.id),
+                &StoredInstance {
+                    id: instance.id.clone(),
+                    owner: session.external_user_id.clone(),
+                    solution_id: instance.solution.id.clone(),
+                    created_at: 0,
+                    ever_enabled: instance.enabled,
+                },
+            )
+            .await
+    }
+
+    async fn stored_by_id(&self, owner: &str) -> Result<HashMap<String, StoredInstance>, ProxyError> {
+        Ok(self
+            .db
+            .instances_of(owner)
+            .await?
+            .into_iter()
+            .map(|stored| (stored.id.clone(), stored))
+            .collect())
+    }
+
+    /// The instance if the caller owns it; 404 otherwise, whoever owns it.
+    pub async fn owned(&self, session: &Session, id: &str) -> Result<StoredInstance, ProxyError> {
+        self.db
+            .owned_instance(&session.external_user_id, id)
+            .await?
+            .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))
+    }
+
+    pub async fn instance(&self, session: &Session, id: &str) -> Result<Instance, ProxyError> {
+        let stored = self.owned(session, id).await?;
+        let tray_instance = self
+            .tray
+            .list_instances(&session.token)
+            .await?
+            .into_iter()
+            .find(|instance| instance.id == id)
+            .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))?;
+        self.present(&tray_instance, &stored).await
+    }
+
+    async fn present(&self, instance: &SolutionInstance, stored: &StoredInstance) -> Result<Instance, ProxyError> {
+        let solution = self.solution(&instance.solution.id).await?;
+        let expiring = self.db.expiring_auths().await?;
+        Ok(to_instance(instance, &to_integration(&solution), &expiring, stored.created_at))
+    }
+
+    pub async fn create(&self, session: &Session, request: &wire::CreateInstance) -> Result<Instance, ProxyError> {
+        let key = request.idempotency_key.trim();
+        if key.is_empty() || key.len() > 200 {
+            return Err(ProxyError::BadRequest("idempotencyKey must be 1 to 200 characters".into()));
+        }
+        let solution = self.solution(&request.solution_id).await?;
+        let owner = &session.external_user_id;
+        match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
+            Claim::Done(id) => return self.instance(session, &id).await,
+            Claim::InFlight => {
+                return Err(ProxyError::Conflict(
+                    "this instance is being created; try again in a moment".into(),
+                ))
+            }
+            Claim::Won => {}
+        }
+        let result = self.create_claimed(session, &solution, request, key).await;
+        if result.is_err() {
+            self.db.release_creation(owner, key).await?;
+        }
+        result
+    }
+
+    async fn create_claimed(
+        &self,
+        session: &Session,
+        solution: &Solution,
+        request: &wire::CreateInstance,
+        key: &str,
+    ) -> Result<Instance, ProxyError> {
+        let owner = &session.external_user_id;
+        if solution.flag("forceUnique")
+            && self.db.instances_of(owner).await?.iter().any(|i| i.solution_id == solution.id)
+        {
+            return Err(ProxyError::Conflict(format!(
+                "{} allows one connection per user, and you have one",
+                solution.title
+            )));
+        }
+        let name = request
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(&solution.title);
+        let created = self.tray.create_instance(&session.token, &solution.id, name).await?;
+        let stored = StoredInstance {
+            id: created.id.clone(),
+            owner: owner.clone(),
+            solution_id: solution.id.clone(),
+            created_at: now_ms(),
+            ever_enabled: false,
+        };
+        self.db.record_instance(owner, key, &stored).await?;
+        self.present(&created, &stored).await
+    }
+
+    pub async fn update(&self, session: &Session, id: &str, update: &wire::UpdateInstance) -> Result<Instance, ProxyError> {
+        let stored = self.owned(session, id).await?;
+        let mut input = json!({ "solutionInstanceId": id });
+        if let Some(name) = &update.name {
+            let name = name.trim();
+            if name.is_empty() || name.len() > 200 {
+                return Err(ProxyError::BadRequest("name must be 1 to 200 characters".into()));
+            }
+            input["instanceName"] = json!(name);
+        }
+        if let Some(enabled) = update.enabled {
+            if enabled {
+                self.wait_until_enable_allowed(&stored).await;
+            }
+            input["enabled"] = json!(enabled);
+            input["errorOnEnablingWithMissingValues"] = json!(true);
+        }
+        let updated = self.tray.update_instance(&session.token, input).await?;
+        if update.enabled == Some(true) {
+            self.db.mark_enabled(id).await?;
+        }
+        self.present(&updated, &stored).await
+    }
+
+    /// Tray: enable at least 2 s after creation; wait out the remainder here.
+    async fn wait_until_enable_allowed(&self, stored: &StoredInstance) {
+        let allowed_at = stored.created_at + self.enable_delay.as_millis() as i64;
+        let remaining = allowed_at - now_ms();
+        if remaining > 0 {
+            tokio::time::sleep(Duration::from_millis(remaining as u64)).await;
+        }
+    }
+
+    pub async fn attach_auth(&self, session: &Session, id: &str, slot: &str, auth_id: &str) -> Result<Instance, ProxyError> {
+        let stored = self.owned(session, id).await?;
+        let solution = self.solution(&stored.solution_id).await?;
+        if !solution.auth_slots.iter().any(|s| s.external_id == slot) {
+            return Err(ProxyError::BadRequest(format!("{} has no auth slot {slot}", solution.title)));
+        }
+        if auth_id.trim().is_empty() {
+            return Err(ProxyError::BadRequest("authId must not be empty".into()));
+        }
+        let pending = PendingAuth {
+            instance_id: id.to_owned(),
+            slot: slot.to_owned(),
+            auth_id: auth_id.trim().to_owned(),
+            owner: session.external_user_id.clone(),
+        };
+        // Durable first: if Tray fails now, the auth is attached when it recovers.
+        self.db.save_pending_auth(&pending).await?;
+        let updated = self.attach(session, &pending).await?;
+        self.present(&updated, &stored).await
+    }
+
+    async fn attach(&self, session: &Session, pending: &PendingAuth) -> Result<SolutionInstance, ProxyError> {
+        let input = json!({
+            "solutionInstanceId": pending.instance_id,
+            "authValues": [{ "externalId": pending.slot, "authId": pending.auth_id }],
+        });
+        let updated = self.tray.update_instance(&session.token, input).await?;
+        self.db.clear_pending_auth(pending).await?;
+        self.db.clear_expiring(&pending.auth_id).await?;
+        Ok(updated)
+    }
+
+    /// Attach the caller's auths that arrived while Tray was failing.
+    async fn attach_pending(&self, session: &Session) {
+        let Ok(pending) = self.db.pending_auths_of(&session.external_user_id).await else {
+            return;
+        };
+        for auth in pending {
+            if let Err(err) = self.attach(session, &auth).await {
+                tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
+            }
+        }
+    }
+
+    pub async fn set_config(&self, session: &Session, id: &str, values: &[wire::ConfigValue]) -> Result<Instance, ProxyError> {
+        let stored = self.owned(session, id).await?;
+        let input = json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
+        let updated = self.tray.update_instance(&session.token, input).await?;
+        self.present(&updated, &stored).await
+    }
+
+    pub async fn upgrade(&self, session: &Session, id: &str, upgrade: &wire::UpgradeInstance) -> Result<Instance, ProxyError> {
+        let stored = self.owned(session, id).await?;
+        let auth_values: Vec<Value> = upgrade
+            .auth_values
+            .iter()
+            .map(|auth| json!({ "externalId": auth.external_id, "authId": auth.auth_id }))
+            .collect();
+        let input = json!({
+            "solutionInstanceId": id,
+            "authValues": auth_values,
+            "configValues": tray_config_values(&upgrade.config_values)?,
+        });
+        let upgraded = self.tray.upgrade_instance(&session.token, input).await?;
+        self.present(&upgraded, &stored).await
+    }
+
+    pub async fn delete(&self, session: &Session, id: &str) -> Result<(), ProxyError> {
+        self.owned(session, id).await?;
+        self.tray.remove_instance(&session.token, id).await?;
+        self.db.forget_instance(id).await
+    }
+
+    /// A popup URL for filling `slot` or re-authorizing `auth_id`, with a fresh code.
+    pub async fn auth_dialog(
+        &self,
+        session: &Session,
+        id: &str,
+        request: &wire::AuthDialogRequest,
+        dialog_url: &str,
+        embedded_id: &str,
+    ) -> Result<wire::AuthDialog, ProxyError> {
+        let stored = self.owned(session, id).await?;
+        let path = match (&request.slot, &request.auth_id) {
+            (Some(slot), None) => {
+                let solution = self.solution(&stored.solution_id).await?;
+                if !solution.auth_slots.iter().any(|s| &s.external_id == slot) {
+                    return Err(ProxyError::BadRequest(format!("{} has no auth slot {slot}", solution.title)));
+                }
+                format!("external/auth/create/{}/{}/{}", enc(embedded_id), enc(id), enc(slot))
+            }
+            (None, Some(auth_id)) => {
+                let instance = self.instance(session, id).await?;
+                if !instance.auth_values.iter().any(|a| &a.auth_id == auth_id) {
+                    return Err(ProxyError::NotFound(format!("instance {id} has no auth {auth_id}")));
+                }
+                format!("external/auth/edit/{}/{}", enc(embedded_id), enc(auth_id))
+            }
+            _ => return Err(ProxyError::BadRequest("give either slot or authId".into())),
+        };
+        let code = self.tray.generate_authorization_code(&session.tray_user_id).await?;
+        Ok(wire::AuthDialog {
+            url: format!("{dialog_url}/{path}?code={}", enc(&code)),
+            origin: dialog_url.to_owned(),
+        })
+    }
+
+    /// Tray's auth-expiring webhook: remember the auth until it is re-authorized.
+    pub async fn note_expiring(&self, auth_id: &str) -> Result<(), ProxyError> {
+        self.db.note_expiring(auth_id).await
+    }
+
+    /// Attach every pending auth whose Tray is back (run periodically).
+    pub async fn retry_pending_auths(&self) -> Result<usize, ProxyError> {
+        let before = self.db.pending_auths().await?.len();
+        let owners: HashSet<String> = self.db.pending_auths().await?.into_iter().map(|p| p.owner).collect();
+        for owner in owners {
+            let Some(tray_user_id) = self.db.tray_user_id(&owner).await? else {
+                continue;
+            };
+            let token = self.user_token(&tray_user_id).await?;
+            let session = Session {
+                external_user_id: owner,
+                tray_user_id,
+                token,
+            };
+            self.attach_pending(&session).await;
+        }
+        Ok(before.saturating_sub(self.db.pending_auths().await?.len()))
+    }
+}
+
+fn enc(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for byte in segment.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+/// Config values are JSON text; reject anything that is not, instead of storing junk.
+fn tray_config_values(values: &[wire::ConfigValue]) -> Result<Vec<Value>, ProxyError> {
+    values
+        .iter()
+        .map(|value| {
+            if let Some(text) = &value.value {
+                serde_json::from_str::<Value>(text).map_err(|_| {
+                    ProxyError::BadRequest(format!(
+                        "the value of {} must be JSON text, e.g. \"\\\"text\\\"\" or \"7\"",
+                        value.external_id
+                    ))
+                })?;
+            }
+            Ok(json!({ "externalId": value.external_id, "value": value.value }))
+        })
+        .collect()
+}
+
+fn to_instance(instance: &SolutionInstance, integration: &Integration, expiring: &HashSet<String>, created_at: i64) -> Instance {
+    let auth_values: Vec<wire::AuthValue> = instance
+        .auth_values
+        .iter()
+        .map(|auth| wire::AuthValue {
+            external_id: auth.external_id.clone(),
+            auth_id: auth.auth_id.clone(),
+            expiring: expiring.contains(&auth.auth_id),
+        })
+        .collect();
+    let config_values: Vec<wire::ConfigValue> = instance
+        .config_values
+        .iter()
+        .map(|config| wire::ConfigValue {
+            external_id: config.external_id.clone(),
+            value: config.value.clone(),
+        })
+        .collect();
+    let missing_auth = integration
+        .auth_slots
+        .iter()
+        .any(|slot| !auth_values.iter().any(|a| a.external_id == slot.external_id));
+    let missing_config = integration.config_slots.iter().any(|slot| {
+        !config_values
+            .iter()
+            .any(|c| c.external_id == slot.external_id && c.value.is_some())
+    });
+    let status = if auth_values.iter().any(|a| a.expiring) {
+        Status::AuthExpiring
+    } else if instance.solution_version_flags.requires_user_input_to_update_version {
+        Status::NeedsUpdate
+    } else if missing_auth || missing_config {
+        Status::SettingUp
+    } else if instance.enabled {
+        Status::Connected
+    } else {
+        Status::Disabled
+    };
+    Instance {
+        id: instance.id.clone(),
+        solution_id: instance.solution.id.clone(),
+        name: instance.name.clone(),
+        enabled: instance.enabled,
+        status,
+        auth_values,
+        config_values,
+        created_at,
+    }
+}
