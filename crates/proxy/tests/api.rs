@@ -1,0 +1,385 @@
+//! The widget API against an in-process sandbox standing in for Tray.
+//! With `PROXY_TEST_POSTGRES_URL` set, each test also runs on that Postgres database.
+
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use marketplace_proxy::{Config, Proxy, DEMO_JWT_SECRET};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+use tray_sandbox::{Faults, Sandbox, SandboxConfig};
+
+const STRIPE: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e06";
+const STRIPE_SLOT: &str = "external_stripe_auth";
+const SALESFORCE_UNIQUE: &str = "7a2e41c0-1b7f-4a35-8e0d-2b6c93d4e102";
+const WEBHOOK_SECRET: &str = "webhook-shared-secret";
+
+struct Harness {
+    sandbox: Sandbox,
+    proxy: Proxy,
+    http: reqwest::Client,
+}
+
+fn database_urls() -> Vec<String> {
+    let mut urls = vec!["sqlite::memory:".to_owned()];
+    if let Ok(url) = std::env::var("PROXY_TEST_POSTGRES_URL") {
+        urls.push(url);
+    }
+    urls
+}
+
+impl Harness {
+    async fn start(database_url: &str) -> Harness {
+        Self::start_with(database_url, |_| {}).await
+    }
+
+    async fn start_with(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Harness {
+        let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+        let mut config = Config::for_endpoint(
+            sandbox.graphql_url(),
+            sandbox.dialog_url(),
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            tray_sandbox::DEMO_EMBEDDED_ID,
+        );
+        config.database_url = database_url.to_owned();
+        config.webhook_secret = Some(WEBHOOK_SECRET.to_owned());
+        adjust(&mut config);
+        let proxy = Proxy::start(config).await.expect("proxy starts");
+        Harness {
+            sandbox,
+            proxy,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, user: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}/api/v1{path}", self.proxy.url()))
+            .bearer_auth(token(user, Algorithm::HS256, DEMO_JWT_SECRET, 600));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("proxy answers");
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn create(&self, user: &str, solution_id: &str, key: &str) -> (StatusCode, Value) {
+        let body = json!({ "solutionId": solution_id, "idempotencyKey": key });
+        self.call(reqwest::Method::POST, "/instances", user, Some(body)).await
+    }
+
+    /// Drive the sandbox dialog without a browser, as its README describes; returns the authId.
+    async fn authorize_slot(&self, user: &str, instance_id: &str) -> String {
+        let (status, dialog) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/instances/{instance_id}/auth-dialog"),
+                user,
+                Some(json!({ "slot": STRIPE_SLOT })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{dialog}");
+        let url = dialog["url"].as_str().expect("url");
+        let page = self
+            .http
+            .post(url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("action=connect&api_key=sk_test_1234")
+            .send()
+            .await
+            .expect("dialog answers")
+            .text()
+            .await
+            .expect("page");
+        let start = page.find(r#"id="tray-message">"#).expect("message") + r#"id="tray-message">"#.len();
+        let end = start + page[start..].find("</script>").expect("end");
+        let message: Value = serde_json::from_str(&page[start..end]).expect("message json");
+        assert_eq!(message["type"], "tray.authpopup.finish", "{message}");
+        message["authId"].as_str().expect("authId").to_owned()
+    }
+
+    async fn stop(self) {
+        self.proxy.stop().await;
+        self.sandbox.stop().await;
+    }
+}
+
+fn token(user: &str, algorithm: Algorithm, secret: &str, valid_for: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let claims = json!({ "sub": user, "name": format!("User {user}"), "exp": now + valid_for });
+    encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("signs")
+}
+
+fn unique_user(name: &str) -> String {
+    format!("{name}-{}", uuid::Uuid::new_v4())
+}
+
+fn find_integration<'a>(catalog: &'a Value, solution_id: &str) -> &'a Value {
+    catalog["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .find(|integration| integration["solutionId"] == solution_id)
+        .expect("integration listed")
+}
+
+#[tokio::test]
+async fn a_user_connects_enables_and_deletes_an_integration() {
+    for url in database_urls() {
+        let harness = Harness::start(&url).await;
+        let user = unique_user("alice");
+
+        let (status, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
+        assert_eq!(status, StatusCode::OK, "{catalog}");
+        assert_eq!(catalog["dialogOrigin"], harness.sandbox.dialog_url());
+        assert!(find_integration(&catalog, STRIPE)["instances"].as_array().expect("list").is_empty());
+
+        let (status, instance) = harness.create(&user, STRIPE, "click-1").await;
+        assert_eq!(status, StatusCode::CREATED, "{instance}");
+        assert_eq!(instance["status"], "setting_up");
+        let id = instance["id"].as_str().expect("id").to_owned();
+
+        let auth_id = harness.authorize_slot(&user, &id).await;
+        let (status, attached) = harness
+            .call(
+                reqwest::Method::PUT,
+                &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
+                &user,
+                Some(json!({ "authId": auth_id })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{attached}");
+        assert_eq!(attached["status"], "disabled");
+
+        let (status, enabled) = harness
+            .call(reqwest::Method::PATCH, &format!("/instances/{id}"), &user, Some(json!({ "enabled": true, "name": "Billing" })))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{enabled}");
+        assert_eq!(enabled["status"], "connected");
+        assert_eq!(enabled["name"], "Billing");
+        assert_eq!(harness.sandbox.stats().early_enables, 0, "enabled sooner than 2 s after creation");
+
+        let (_, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
+        assert_eq!(find_integration(&catalog, STRIPE)["instances"][0]["status"], "connected");
+
+        let (status, _) = harness.call(reqwest::Method::DELETE, &format!("/instances/{id}"), &user, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        let (_, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
+        assert!(find_integration(&catalog, STRIPE)["instances"].as_array().expect("list").is_empty());
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honoured() {
+    for url in database_urls() {
+        let harness = Harness::start(&url).await;
+        let user = unique_user("bob");
+        let (first, second) = tokio::join!(harness.create(&user, STRIPE, "double-click"), harness.create(&user, STRIPE, "double-click"));
+        let ids: Vec<&Value> = [&first, &second]
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::CREATED)
+            .map(|(_, body)| &body["id"])
+            .collect();
+        assert!(!ids.is_empty(), "{first:?} {second:?}");
+        let (status, again) = harness.create(&user, STRIPE, "double-click").await;
+        assert_eq!(status, StatusCode::CREATED, "{again}");
+        assert!(ids.iter().all(|id| **id == again["id"]));
+        let (_, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
+        assert_eq!(find_integration(&catalog, STRIPE)["instances"].as_array().expect("list").len(), 1);
+
+        let (status, _) = harness.create(&user, SALESFORCE_UNIQUE, "sf-1").await;
+        assert_eq!(status, StatusCode::CREATED);
+        let (status, body) = harness.create(&user, SALESFORCE_UNIQUE, "sf-2").await;
+        assert_eq!(status, StatusCode::CONFLICT, "{body}");
+        assert_eq!(body["error"]["code"], "conflict");
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn another_users_instance_is_not_found() {
+    for url in database_urls() {
+        let harness = Harness::start(&url).await;
+        let (alice, mallory) = (unique_user("alice"), unique_user("mallory"));
+        let (_, instance) = harness.create(&alice, STRIPE, "k").await;
+        let id = instance["id"].as_str().expect("id");
+        use reqwest::Method;
+        for (method, path, body) in [
+            (Method::GET, format!("/instances/{id}"), None),
+            (Method::PATCH, format!("/instances/{id}"), Some(json!({ "name": "x" }))),
+            (Method::DELETE, format!("/instances/{id}"), None),
+            (Method::POST, format!("/instances/{id}/auth-dialog"), Some(json!({ "slot": STRIPE_SLOT }))),
+            (Method::PUT, format!("/instances/{id}/auths/{STRIPE_SLOT}"), Some(json!({ "authId": "a" }))),
+            (Method::PUT, format!("/instances/{id}/config"), Some(json!({ "values": [] }))),
+            (Method::POST, format!("/instances/{id}/upgrade"), Some(json!({}))),
+        ] {
+            let (status, error) = harness.call(method.clone(), &path, &mallory, body).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {error}");
+            assert_eq!(error["error"]["code"], "not_found");
+        }
+        let (status, _) = harness.call(Method::GET, &format!("/instances/{id}"), &alice, None).await;
+        assert_eq!(status, StatusCode::OK);
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algorithm_and_audience() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.host_jwt_audience = Some("marketplace".into());
+    })
+    .await;
+    let url = format!("{}/api/v1/integrations", harness.proxy.url());
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let sign = |algorithm: Algorithm, secret: &str, claims: Value| {
+        encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("signs")
+    };
+    let good = json!({ "sub": "u1", "exp": now + 600, "aud": "marketplace" });
+    let unsigned = {
+        use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+        let header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        format!("{header}.{}.", URL_SAFE_NO_PAD.encode(good.to_string()))
+    };
+    let cases = [
+        ("no token", None),
+        ("alg none", Some(unsigned)),
+        ("other algorithm", Some(sign(Algorithm::HS384, DEMO_JWT_SECRET, good.clone()))),
+        ("wrong secret", Some(sign(Algorithm::HS256, "not-the-secret", good.clone()))),
+        ("expired", Some(sign(Algorithm::HS256, DEMO_JWT_SECRET, json!({ "sub": "u1", "exp": now - 3600, "aud": "marketplace" })))),
+        ("no exp", Some(sign(Algorithm::HS256, DEMO_JWT_SECRET, json!({ "sub": "u1", "aud": "marketplace" })))),
+        ("wrong audience", Some(sign(Algorithm::HS256, DEMO_JWT_SECRET, json!({ "sub": "u1", "exp": now + 600, "aud": "other" })))),
+        ("garbage", Some("not.a.jwt".to_owned())),
+    ];
+    for (case, bearer) in cases {
+        let mut request = harness.http.get(&url);
+        if let Some(bearer) = bearer {
+            request = request.bearer_auth(bearer);
+        }
+        let response = request.send().await.expect("answers");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "{case}");
+        let body: Value = response.json().await.expect("json error");
+        assert_eq!(body["error"]["code"], "unauthenticated", "{case}");
+    }
+    let ok = harness
+        .http
+        .get(&url)
+        .bearer_auth(sign(Algorithm::HS256, DEMO_JWT_SECRET, good))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ok.status(), StatusCode::OK);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_400() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let response = harness
+        .http
+        .post(format!("{}/api/v1/instances", harness.proxy.url()))
+        .bearer_auth(token("u", Algorithm::HS256, DEMO_JWT_SECRET, 600))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "bad_request");
+
+    let (_, instance) = harness.create("u", STRIPE, "k").await;
+    let id = instance["id"].as_str().expect("id");
+    let (status, body) = harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/config"),
+            "u",
+            Some(json!({ "values": [{ "externalId": "x", "value": "not json text" }] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, _) = harness.create("u", "no-such-solution", "k2").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
+    for url in database_urls() {
+        let harness = Harness::start(&url).await;
+        let user = unique_user("carol");
+        let (_, instance) = harness.create(&user, STRIPE, "k").await;
+        let id = instance["id"].as_str().expect("id").to_owned();
+        let auth_id = harness.authorize_slot(&user, &id).await;
+
+        harness.sandbox.set_faults(Faults { failure_rate: 1.0, ..Faults::default() });
+        let (status, body) = harness
+            .call(reqwest::Method::PUT, &format!("/instances/{id}/auths/{STRIPE_SLOT}"), &user, Some(json!({ "authId": auth_id })))
+            .await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(body["error"]["code"], "tray_unavailable");
+        harness.sandbox.set_faults(Faults::default());
+
+        // The proxy retries on its own; wait (bounded) until Tray holds the auth.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, instance) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+            if instance["authValues"][0]["authId"] == auth_id.as_str() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "auth never attached: {instance}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("dave");
+    let (_, instance) = harness.create(&user, STRIPE, "k").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    harness
+        .call(reqwest::Method::PUT, &format!("/instances/{id}/auths/{STRIPE_SLOT}"), &user, Some(json!({ "authId": auth_id })))
+        .await;
+    let notice = json!({ "authentication_name": "Stripe", "service_name": "stripe", "user_id": "x", "authId": auth_id, "external_user_id": user });
+    let hook = format!("{}/webhooks/tray/auth-expiring", harness.proxy.url());
+    let wrong = harness.http.post(format!("{hook}?secret=guess")).json(&notice).send().await.expect("answers");
+    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
+    let right = harness.http.post(format!("{hook}?secret={WEBHOOK_SECRET}")).json(&notice).send().await.expect("answers");
+    assert_eq!(right.status(), StatusCode::NO_CONTENT);
+    let (_, instance) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+    assert_eq!(instance["status"], "auth_expiring");
+
+    // Re-authorizing: an edit dialog for that auth, then attaching it again clears the flag.
+    let (status, dialog) = harness
+        .call(reqwest::Method::POST, &format!("/instances/{id}/auth-dialog"), &user, Some(json!({ "authId": auth_id })))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dialog}");
+    assert!(dialog["url"].as_str().expect("url").contains(&format!("/external/auth/edit/{}/{auth_id}?code=", tray_sandbox::DEMO_EMBEDDED_ID)));
+    harness
+        .call(reqwest::Method::PUT, &format!("/instances/{id}/auths/{STRIPE_SLOT}"), &user, Some(json!({ "authId": auth_id })))
+        .await;
+    let (_, instance) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+    assert_eq!(instance["status"], "disabled");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_warm_catalog_costs_one_tray_request() {
+    let harness = Harness::start("sqlite::memory:").await;
+    harness.call(reqwest::Method::GET, "/integrations", "warm", None).await;
+    let before = harness.sandbox.stats().requests_served;
+    let (status, _) = harness.call(reqwest::Method::GET, "/integrations", "warm", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(harness.sandbox.stats().requests_served - before, 1);
+    harness.stop().await;
+}
