@@ -135,3 +135,32 @@ pub const ALL: &[(&str, &str)] = &[
     ("UpgradeInstance", UPGRADE_INSTANCE),
     ("RemoveInstance", REMOVE_INSTANCE),
 ];
+
+#[cfg(test)]
+mod tests {
+    use apollo_compiler::{ExecutableDocument, Schema};
+
+    const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/tray/schema.graphql");
+
+    fn schema() -> apollo_compiler::validation::Valid<Schema> {
+        let sdl = std::fs::read_to_string(SCHEMA_PATH).expect("shared/tray/schema.graphql is readable");
+        Schema::parse_and_validate(sdl, "schema.graphql").expect("the shared schema is valid")
+    }
+
+    #[test]
+    fn every_document_validates_against_the_shared_schema() {
+        let schema = schema();
+        for (name, document) in super::ALL {
+            if let Err(errors) = ExecutableDocument::parse_and_validate(&schema, *document, *name) {
+                panic!("{name} does not match the Tray schema:\n{errors}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_misspelled_field_fails_validation() {
+        let schema = schema();
+        let misspelled = super::LIST_SOLUTIONS.replace("configSlots", "configSlot");
+        assert!(ExecutableDocument::parse_and_validate(&schema, misspelled, "typo").is_err());
+    }
+}
