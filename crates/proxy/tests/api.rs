@@ -383,3 +383,140 @@ async fn a_warm_catalog_costs_one_tray_request() {
     assert_eq!(harness.sandbox.stats().requests_served - before, 1);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn idempotent_calls_are_retried_through_tray_failures() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("erin");
+    let (_, instance) = harness.create(&user, STRIPE, "k").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+    harness.sandbox.set_faults(Faults { failure_rate: 0.2, ..Faults::default() });
+    for _ in 0..10 {
+        let (status, body) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    harness.sandbox.set_faults(Faults::default());
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn tray_rate_limit_becomes_a_429_and_the_proxy_stays_under_it() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("frank");
+    let (_, instance) = harness.create(&user, STRIPE, "k").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+
+    // 80 page loads at once: the proxy's own limiter spreads them out.
+    let path = format!("/instances/{id}");
+    let loads = (0..80).map(|_| harness.call(reqwest::Method::GET, &path, &user, None));
+    for (status, body) in futures_join_all(loads).await {
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let stats = harness.sandbox.stats();
+    assert_eq!(stats.rate_limited, 0, "{stats:?}");
+
+    harness.sandbox.set_faults(Faults { force_rate_limit: true, ..Faults::default() });
+    let (status, body) = harness.call(reqwest::Method::GET, &path, &user, None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    harness.sandbox.set_faults(Faults::default());
+    harness.stop().await;
+}
+
+async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let mut set = Vec::new();
+    for future in futures {
+        set.push(future);
+    }
+    let mut outputs = Vec::with_capacity(set.len());
+    // Poll all concurrently on this task.
+    let mut pinned: Vec<_> = set.into_iter().map(Box::pin).collect();
+    let mut done: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (index, future) in pinned.iter_mut().enumerate() {
+            if done[index].is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(output) => done[index] = Some(output),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.extend(done.into_iter().flatten());
+    outputs
+}
+
+#[tokio::test]
+async fn widget_assets_demo_page_demo_token_and_health() {
+    let dir = std::env::temp_dir().join(format!("proxy-widget-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    std::fs::write(dir.join("index.html"), "<html>demo host</html>").expect("write");
+    std::fs::write(dir.join("integrations-widget_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
+    std::fs::write(dir.join("integrations-widget.js"), "export default 1;").expect("write");
+    let widget_dir = dir.clone();
+    let harness = Harness::start_with("sqlite::memory:", move |config| {
+        config.widget_dir = Some(widget_dir);
+        config.demo = true;
+    })
+    .await;
+    let base = harness.proxy.url();
+
+    let wasm = harness.http.get(format!("{base}/widget/integrations-widget_bg.wasm")).send().await.expect("answers");
+    assert_eq!(wasm.status(), StatusCode::OK);
+    let headers = wasm.headers();
+    assert_eq!(headers["content-type"], "application/wasm");
+    assert_eq!(headers["access-control-allow-origin"], "*");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert!(headers.contains_key("last-modified"));
+    let js = harness.http.get(format!("{base}/widget/integrations-widget.js")).send().await.expect("answers");
+    assert!(js.headers()["content-type"].to_str().expect("ascii").contains("javascript"));
+    let missing = harness.http.get(format!("{base}/widget/nope.js")).send().await.expect("answers");
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+
+    let page = harness.http.get(format!("{base}/")).send().await.expect("answers").text().await.expect("text");
+    assert!(page.contains("demo host"));
+    let health = harness.http.get(format!("{base}/healthz")).send().await.expect("answers");
+    assert_eq!(health.status(), StatusCode::OK);
+
+    let demo: Value = harness
+        .http
+        .post(format!("{base}/demo/token"))
+        .json(&json!({ "userId": "demo-user", "name": "Demo" }))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("json");
+    let catalog = harness
+        .http
+        .get(format!("{base}/api/v1/integrations"))
+        .bearer_auth(demo["token"].as_str().expect("token"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(catalog.status(), StatusCode::OK);
+    harness.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn the_demo_token_endpoint_is_off_without_the_flag() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let response = harness
+        .http
+        .post(format!("{}/demo/token", harness.proxy.url()))
+        .json(&json!({ "userId": "u", "name": "n" }))
+        .send()
+        .await
+        .expect("answers");
+    assert!(response.status() == StatusCode::NOT_FOUND || response.status() == StatusCode::METHOD_NOT_ALLOWED);
+    harness.stop().await;
+}
