@@ -75,7 +75,11 @@ pub struct Args {
     #[arg(long, env = "HOST_JWT_AUDIENCE")]
     pub host_jwt_audience: Option<String>,
     /// `sqlite://file.db?mode=rwc` (default) or `postgres://...` for several replicas.
-    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://proxy.db?mode=rwc")]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://proxy.db?mode=rwc"
+    )]
     pub database_url: String,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "PROXY_BODY_LIMIT", default_value_t = 64 * 1024)]
@@ -95,7 +99,11 @@ pub struct Secrets {
 
 impl Secrets {
     pub fn from_env() -> Self {
-        let read = |name: &str| std::env::var(name).ok().filter(|value| !value.trim().is_empty());
+        let read = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|value| !value.trim().is_empty())
+        };
         Secrets {
             master_token: read("TRAY_MASTER_TOKEN"),
             host_jwt_secret: read("HOST_JWT_SECRET"),
@@ -161,14 +169,21 @@ impl std::fmt::Debug for Config {
 /// A database URL without its password, for logs.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..]),
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://<redacted>@{}", &url[..scheme], &url[at + 1..])
+        }
         _ => url.to_owned(),
     }
 }
 
 impl Config {
     /// Defaults for talking to one Tray-compatible endpoint (the sandbox in tests).
-    pub fn for_endpoint(graphql_url: &str, dialog_url: &str, master_token: &str, embedded_id: &str) -> Config {
+    pub fn for_endpoint(
+        graphql_url: &str,
+        dialog_url: &str,
+        master_token: &str,
+        embedded_id: &str,
+    ) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             graphql_url: graphql_url.to_owned(),
@@ -275,7 +290,10 @@ mod tests {
 
     #[test]
     fn database_password_is_redacted() {
-        assert_eq!(redact_url("postgres://u:pw@db:5432/x"), "postgres://<redacted>@db:5432/x");
+        assert_eq!(
+            redact_url("postgres://u:pw@db:5432/x"),
+            "postgres://<redacted>@db:5432/x"
+        );
     }
 
     fn parse(args: &[&str]) -> Args {

@@ -119,7 +119,12 @@ impl Db {
     }
 
     /// Record the mapping; if another replica won the race, its mapping stands.
-    pub async fn insert_user(&self, external_user_id: &str, tray_user_id: &str, name: &str) -> Result<(), ProxyError> {
+    pub async fn insert_user(
+        &self,
+        external_user_id: &str,
+        tray_user_id: &str,
+        name: &str,
+    ) -> Result<(), ProxyError> {
         sqlx::query(
             "INSERT INTO users (external_user_id, tray_user_id, name, created_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT (external_user_id) DO NOTHING",
@@ -133,7 +138,12 @@ impl Db {
         Ok(())
     }
 
-    pub async fn claim_creation(&self, owner: &str, key: &str, stale_after_ms: i64) -> Result<Claim, ProxyError> {
+    pub async fn claim_creation(
+        &self,
+        owner: &str,
+        key: &str,
+        stale_after_ms: i64,
+    ) -> Result<Claim, ProxyError> {
         let inserted = sqlx::query(
             "INSERT INTO creations (owner, idempotency_key, instance_id, claimed_at) VALUES ($1, $2, NULL, $3)
              ON CONFLICT (owner, idempotency_key) DO NOTHING",
@@ -183,7 +193,12 @@ impl Db {
         Ok(())
     }
 
-    pub async fn record_instance(&self, owner: &str, key: &str, instance: &StoredInstance) -> Result<(), ProxyError> {
+    pub async fn record_instance(
+        &self,
+        owner: &str,
+        key: &str,
+        instance: &StoredInstance,
+    ) -> Result<(), ProxyError> {
         sqlx::query(
             "INSERT INTO instances (id, owner, solution_id, created_at, ever_enabled) VALUES ($1, $2, $3, $4, 0)
              ON CONFLICT (id) DO NOTHING",
@@ -194,12 +209,14 @@ impl Db {
         .bind(instance.created_at)
         .execute(&self.pool)
         .await?;
-        sqlx::query("UPDATE creations SET instance_id = $1 WHERE owner = $2 AND idempotency_key = $3")
-            .bind(&instance.id)
-            .bind(owner)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE creations SET instance_id = $1 WHERE owner = $2 AND idempotency_key = $3",
+        )
+        .bind(&instance.id)
+        .bind(owner)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -212,7 +229,11 @@ impl Db {
     }
 
     /// The instance, only if `owner` owns it.
-    pub async fn owned_instance(&self, owner: &str, id: &str) -> Result<Option<StoredInstance>, ProxyError> {
+    pub async fn owned_instance(
+        &self,
+        owner: &str,
+        id: &str,
+    ) -> Result<Option<StoredInstance>, ProxyError> {
         let row = sqlx::query(
             "SELECT id, owner, solution_id, created_at, ever_enabled FROM instances WHERE id = $1 AND owner = $2",
         )
@@ -276,17 +297,24 @@ impl Db {
     }
 
     pub async fn pending_auths_of(&self, owner: &str) -> Result<Vec<PendingAuth>, ProxyError> {
-        Ok(self.pending_auths().await?.into_iter().filter(|p| p.owner == owner).collect())
+        Ok(self
+            .pending_auths()
+            .await?
+            .into_iter()
+            .filter(|p| p.owner == owner)
+            .collect())
     }
 
     /// Remove the pending auth once Tray holds it (unless a newer one replaced it).
     pub async fn clear_pending_auth(&self, pending: &PendingAuth) -> Result<(), ProxyError> {
-        sqlx::query("DELETE FROM pending_auths WHERE instance_id = $1 AND slot = $2 AND auth_id = $3")
-            .bind(&pending.instance_id)
-            .bind(&pending.slot)
-            .bind(&pending.auth_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "DELETE FROM pending_auths WHERE instance_id = $1 AND slot = $2 AND auth_id = $3",
+        )
+        .bind(&pending.instance_id)
+        .bind(&pending.slot)
+        .bind(&pending.auth_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -308,7 +336,9 @@ impl Db {
     }
 
     pub async fn expiring_auths(&self) -> Result<std::collections::HashSet<String>, ProxyError> {
-        let rows = sqlx::query("SELECT auth_id FROM expiring_auths").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT auth_id FROM expiring_auths")
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
     }
 }

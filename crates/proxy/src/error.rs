@@ -41,7 +41,10 @@ pub enum ProxyError {
 impl ProxyError {
     /// Worth another try: the call may not have reached Tray, or Tray was overloaded.
     pub fn is_transient(&self) -> bool {
-        matches!(self, ProxyError::TrayUnavailable(_) | ProxyError::TrayRateLimited)
+        matches!(
+            self,
+            ProxyError::TrayUnavailable(_) | ProxyError::TrayRateLimited
+        )
     }
 
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -56,7 +59,9 @@ impl ProxyError {
             ProxyError::TrayUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
             ProxyError::TrayRejected(_) => (StatusCode::BAD_GATEWAY, "tray_error"),
             ProxyError::TrayUnauthorized(_) => (StatusCode::BAD_GATEWAY, "tray_credentials"),
-            ProxyError::Database(_) | ProxyError::Config(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            ProxyError::Database(_) | ProxyError::Config(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         }
     }
 }

@@ -2,7 +2,9 @@
 //! widget sends it as a Bearer token. Only the configured algorithm is accepted.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
-use jsonwebtoken::{decode, decode_header, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{
+    decode, decode_header, Algorithm, DecodingKey, EncodingKey, Header, Validation,
+};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -45,7 +47,9 @@ impl Verifier {
                 Ok(key) => (key, Algorithm::RS256, None),
                 Err(_) => (
                     DecodingKey::from_ed_pem(pem).map_err(|err| {
-                        ProxyError::Config(format!("host JWT public key is neither RSA nor Ed25519 PEM: {err}"))
+                        ProxyError::Config(format!(
+                            "host JWT public key is neither RSA nor Ed25519 PEM: {err}"
+                        ))
                     })?,
                     Algorithm::EdDSA,
                     None,
@@ -67,16 +71,23 @@ impl Verifier {
     }
 
     pub fn verify(&self, token: &str) -> Result<HostUser, ProxyError> {
-        let header = decode_header(token).map_err(|_| unauthenticated("the user token is not a JWT"))?;
+        let header =
+            decode_header(token).map_err(|_| unauthenticated("the user token is not a JWT"))?;
         if !self.validation.algorithms.contains(&header.alg) {
-            return Err(unauthenticated("the user token is signed with an algorithm this proxy does not accept"));
+            return Err(unauthenticated(
+                "the user token is signed with an algorithm this proxy does not accept",
+            ));
         }
         let data = decode::<Claims>(token, &self.key, &self.validation).map_err(|err| {
             use jsonwebtoken::errors::ErrorKind;
             match err.kind() {
                 ErrorKind::ExpiredSignature => unauthenticated("the user token has expired"),
-                ErrorKind::InvalidAudience => unauthenticated("the user token is for another audience"),
-                ErrorKind::InvalidSignature => unauthenticated("the user token's signature is invalid"),
+                ErrorKind::InvalidAudience => {
+                    unauthenticated("the user token is for another audience")
+                }
+                ErrorKind::InvalidSignature => {
+                    unauthenticated("the user token's signature is invalid")
+                }
                 ErrorKind::MissingRequiredClaim(claim) => {
                     unauthenticated(&format!("the user token has no `{claim}` claim"))
                 }
@@ -85,20 +96,25 @@ impl Verifier {
         })?;
         let id = data.claims.sub.trim().to_owned();
         if id.is_empty() || id.len() > 256 {
-            return Err(unauthenticated("the user token's `sub` must be 1 to 256 characters"));
+            return Err(unauthenticated(
+                "the user token's `sub` must be 1 to 256 characters",
+            ));
         }
         Ok(HostUser {
-            name: data.claims.name.filter(|n| !n.trim().is_empty()).unwrap_or_else(|| id.clone()),
+            name: data
+                .claims
+                .name
+                .filter(|n| !n.trim().is_empty())
+                .unwrap_or_else(|| id.clone()),
             id,
         })
     }
 
     /// Sign a demo token (demo mode only; needs a shared secret).
     pub fn sign_demo(&self, claims: &Claims) -> Result<String, ProxyError> {
-        let signer = self
-            .signer
-            .as_ref()
-            .ok_or_else(|| ProxyError::BadRequest("demo tokens need HOST_JWT_SECRET (HS256)".into()))?;
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            ProxyError::BadRequest("demo tokens need HOST_JWT_SECRET (HS256)".into())
+        })?;
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, signer)
             .map_err(|err| ProxyError::Config(format!("cannot sign a demo token: {err}")))
     }
@@ -111,7 +127,10 @@ fn unauthenticated(message: &str) -> ProxyError {
 impl FromRequestParts<Arc<AppState>> for HostUser {
     type Rejection = ProxyError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

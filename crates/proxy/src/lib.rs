@@ -42,9 +42,9 @@ impl Proxy {
     pub async fn start(config: Config) -> Result<Proxy, ProxyError> {
         let verifier = Verifier::new(&config.host_key, config.host_jwt_audience.as_deref())?;
         let db = db::Db::connect(&config.database_url).await?;
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|err| ProxyError::Config(format!("cannot listen on {}: {err}", config.listen)))?;
+        let listener = TcpListener::bind(config.listen).await.map_err(|err| {
+            ProxyError::Config(format!("cannot listen on {}: {err}", config.listen))
+        })?;
         let addr = listener
             .local_addr()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
@@ -54,7 +54,12 @@ impl Proxy {
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
         let limiter = RateLimiter::new(config.tray_rate_per_second, config.tray_rate_burst);
-        let tray = TrayClient::new(http, config.graphql_url.clone(), config.master_token.clone(), limiter);
+        let tray = TrayClient::new(
+            http,
+            config.graphql_url.clone(),
+            config.master_token.clone(),
+            limiter,
+        );
         let state = Arc::new(AppState {
             market: Marketplace::new(config, tray, db),
             verifier,
@@ -75,7 +80,9 @@ impl Proxy {
                 tokio::time::sleep(PENDING_AUTH_RETRY).await;
                 match state.market.retry_pending_auths().await {
                     Ok(0) => {}
-                    Ok(attached) => tracing::info!(attached, "attached auths kept while Tray was failing"),
+                    Ok(attached) => {
+                        tracing::info!(attached, "attached auths kept while Tray was failing")
+                    }
                     Err(err) => tracing::warn!(error = %err, "retrying pending auths failed"),
                 }
             }
@@ -118,4 +125,3 @@ impl Drop for Proxy {
         }
     }
 }
-

@@ -28,7 +28,9 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/instances", post(create_instance))
         .route(
             "/instances/{id}",
-            get(get_instance).patch(update_instance).delete(delete_instance),
+            get(get_instance)
+                .patch(update_instance)
+                .delete(delete_instance),
         )
         .route("/instances/{id}/auth-dialog", post(auth_dialog))
         .route("/instances/{id}/auths/{slot}", put(attach_auth))
@@ -61,7 +63,10 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(state.market.config.body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(30),
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }
@@ -77,7 +82,10 @@ fn cors(allowed: &[String]) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
-async fn list_integrations(State(state): Shared, user: HostUser) -> Result<Json<Catalog>, ProxyError> {
+async fn list_integrations(
+    State(state): Shared,
+    user: HostUser,
+) -> Result<Json<Catalog>, ProxyError> {
     let session = state.market.session(&user).await?;
     Ok(Json(Catalog {
         integrations: state.market.catalog(&session).await?,
@@ -96,7 +104,11 @@ async fn create_instance(
     Ok((StatusCode::CREATED, Json(instance)))
 }
 
-async fn get_instance(State(state): Shared, user: HostUser, Path(id): Path<String>) -> Result<Json<wire::Instance>, ProxyError> {
+async fn get_instance(
+    State(state): Shared,
+    user: HostUser,
+    Path(id): Path<String>,
+) -> Result<Json<wire::Instance>, ProxyError> {
     let session = state.market.session(&user).await?;
     Ok(Json(state.market.instance(&session, &id).await?))
 }
@@ -112,7 +124,11 @@ async fn update_instance(
     Ok(Json(state.market.update(&session, &id, &update).await?))
 }
 
-async fn delete_instance(State(state): Shared, user: HostUser, Path(id): Path<String>) -> Result<StatusCode, ProxyError> {
+async fn delete_instance(
+    State(state): Shared,
+    user: HostUser,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ProxyError> {
     let session = state.market.session(&user).await?;
     state.market.delete(&session, &id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -129,7 +145,13 @@ async fn auth_dialog(
     let config = &state.market.config;
     let dialog = state
         .market
-        .auth_dialog(&session, &id, &request, &config.dialog_url, &config.embedded_id)
+        .auth_dialog(
+            &session,
+            &id,
+            &request,
+            &config.dialog_url,
+            &config.embedded_id,
+        )
         .await?;
     Ok(Json(dialog))
 }
@@ -142,7 +164,12 @@ async fn attach_auth(
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(attach) = body?;
     let session = state.market.session(&user).await?;
-    Ok(Json(state.market.attach_auth(&session, &id, &slot, &attach.auth_id).await?))
+    Ok(Json(
+        state
+            .market
+            .attach_auth(&session, &id, &slot, &attach.auth_id)
+            .await?,
+    ))
 }
 
 async fn set_config(
@@ -153,7 +180,12 @@ async fn set_config(
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(config) = body?;
     let session = state.market.session(&user).await?;
-    Ok(Json(state.market.set_config(&session, &id, &config.values).await?))
+    Ok(Json(
+        state
+            .market
+            .set_config(&session, &id, &config.values)
+            .await?,
+    ))
 }
 
 async fn upgrade_instance(
@@ -189,7 +221,9 @@ async fn auth_expiring(
         .config
         .webhook_secret
         .as_deref()
-        .ok_or_else(|| ProxyError::NotFound("the auth-expiring webhook is not configured".into()))?;
+        .ok_or_else(|| {
+            ProxyError::NotFound("the auth-expiring webhook is not configured".into())
+        })?;
     let given = query.secret.unwrap_or_default();
     if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
         return Err(ProxyError::Forbidden("wrong webhook secret".into()));
@@ -204,7 +238,10 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Demo only: stands in for the host backend that signs its users' tokens.
-async fn demo_token(State(state): Shared, body: Body<wire::DemoTokenRequest>) -> Result<Json<wire::DemoToken>, ProxyError> {
+async fn demo_token(
+    State(state): Shared,
+    body: Body<wire::DemoTokenRequest>,
+) -> Result<Json<wire::DemoToken>, ProxyError> {
     let Json(request) = body?;
     if request.user_id.trim().is_empty() {
         return Err(ProxyError::BadRequest("userId must not be empty".into()));

@@ -90,14 +90,16 @@ impl Marketplace {
         let tray_user_id = match self.tray.create_external_user(&user.id, &user.name).await {
             Ok(id) => id,
             // Created before, but our database lost the mapping (or another replica won).
-            Err(ProxyError::TrayRejected(_)) => self
-                .tray
-                .find_user(&user.id)
-                .await?
-                .ok_or_else(|| ProxyError::TrayRejected("Tray refused to create the user".into()))?,
+            Err(ProxyError::TrayRejected(_)) => {
+                self.tray.find_user(&user.id).await?.ok_or_else(|| {
+                    ProxyError::TrayRejected("Tray refused to create the user".into())
+                })?
+            }
             Err(err) => return Err(err),
         };
-        self.db.insert_user(&user.id, &tray_user_id, &user.name).await?;
+        self.db
+            .insert_user(&user.id, &tray_user_id, &user.name)
+            .await?;
         // Another replica may have stored its mapping first; the database decides.
         self.db
             .tray_user_id(&user.id)
@@ -132,9 +134,12 @@ impl Marketplace {
                 .find(|integration| integration.solution_id == instance.solution.id)
             {
                 let created_at = stored.get(&instance.id).map_or(0, |s| s.created_at);
-                integration
-                    .instances
-                    .push(to_instance(instance, integration, &expiring, created_at));
+                integration.instances.push(to_instance(
+                    instance,
+                    integration,
+                    &expiring,
+                    created_at,
+                ));
             }
         }
         Ok(integrations)
@@ -165,7 +170,10 @@ impl Marketplace {
             .await
     }
 
-    async fn stored_by_id(&self, owner: &str) -> Result<HashMap<String, StoredInstance>, ProxyError> {
+    async fn stored_by_id(
+        &self,
+        owner: &str,
+    ) -> Result<HashMap<String, StoredInstance>, ProxyError> {
         Ok(self
             .db
             .instances_of(owner)
@@ -195,16 +203,31 @@ impl Marketplace {
         self.present(&tray_instance, &stored).await
     }
 
-    async fn present(&self, instance: &SolutionInstance, stored: &StoredInstance) -> Result<Instance, ProxyError> {
+    async fn present(
+        &self,
+        instance: &SolutionInstance,
+        stored: &StoredInstance,
+    ) -> Result<Instance, ProxyError> {
         let solution = self.solution(&instance.solution.id).await?;
         let expiring = self.db.expiring_auths().await?;
-        Ok(to_instance(instance, &to_integration(&solution), &expiring, stored.created_at))
+        Ok(to_instance(
+            instance,
+            &to_integration(&solution),
+            &expiring,
+            stored.created_at,
+        ))
     }
 
-    pub async fn create(&self, session: &Session, request: &wire::CreateInstance) -> Result<Instance, ProxyError> {
+    pub async fn create(
+        &self,
+        session: &Session,
+        request: &wire::CreateInstance,
+    ) -> Result<Instance, ProxyError> {
         let key = request.idempotency_key.trim();
         if key.is_empty() || key.len() > 200 {
-            return Err(ProxyError::BadRequest("idempotencyKey must be 1 to 200 characters".into()));
+            return Err(ProxyError::BadRequest(
+                "idempotencyKey must be 1 to 200 characters".into(),
+            ));
         }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
@@ -233,7 +256,12 @@ impl Marketplace {
     ) -> Result<Instance, ProxyError> {
         let owner = &session.external_user_id;
         if solution.flag("forceUnique")
-            && self.db.instances_of(owner).await?.iter().any(|i| i.solution_id == solution.id)
+            && self
+                .db
+                .instances_of(owner)
+                .await?
+                .iter()
+                .any(|i| i.solution_id == solution.id)
         {
             return Err(ProxyError::Conflict(format!(
                 "{} allows one connection per user, and you have one",
@@ -246,7 +274,10 @@ impl Marketplace {
             .map(str::trim)
             .filter(|name| !name.is_empty())
             .unwrap_or(&solution.title);
-        let created = self.tray.create_instance(&session.token, &solution.id, name).await?;
+        let created = self
+            .tray
+            .create_instance(&session.token, &solution.id, name)
+            .await?;
         let stored = StoredInstance {
             id: created.id.clone(),
             owner: owner.clone(),
@@ -258,13 +289,20 @@ impl Marketplace {
         self.present(&created, &stored).await
     }
 
-    pub async fn update(&self, session: &Session, id: &str, update: &wire::UpdateInstance) -> Result<Instance, ProxyError> {
+    pub async fn update(
+        &self,
+        session: &Session,
+        id: &str,
+        update: &wire::UpdateInstance,
+    ) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
         let mut input = json!({ "solutionInstanceId": id });
         if let Some(name) = &update.name {
             let name = name.trim();
             if name.is_empty() || name.len() > 200 {
-                return Err(ProxyError::BadRequest("name must be 1 to 200 characters".into()));
+                return Err(ProxyError::BadRequest(
+                    "name must be 1 to 200 characters".into(),
+                ));
             }
             input["instanceName"] = json!(name);
         }
@@ -291,11 +329,20 @@ impl Marketplace {
         }
     }
 
-    pub async fn attach_auth(&self, session: &Session, id: &str, slot: &str, auth_id: &str) -> Result<Instance, ProxyError> {
+    pub async fn attach_auth(
+        &self,
+        session: &Session,
+        id: &str,
+        slot: &str,
+        auth_id: &str,
+    ) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
         let solution = self.solution(&stored.solution_id).await?;
         if !solution.auth_slots.iter().any(|s| s.external_id == slot) {
-            return Err(ProxyError::BadRequest(format!("{} has no auth slot {slot}", solution.title)));
+            return Err(ProxyError::BadRequest(format!(
+                "{} has no auth slot {slot}",
+                solution.title
+            )));
         }
         if auth_id.trim().is_empty() {
             return Err(ProxyError::BadRequest("authId must not be empty".into()));
@@ -312,7 +359,11 @@ impl Marketplace {
         self.present(&updated, &stored).await
     }
 
-    async fn attach(&self, session: &Session, pending: &PendingAuth) -> Result<SolutionInstance, ProxyError> {
+    async fn attach(
+        &self,
+        session: &Session,
+        pending: &PendingAuth,
+    ) -> Result<SolutionInstance, ProxyError> {
         let input = json!({
             "solutionInstanceId": pending.instance_id,
             "authValues": [{ "externalId": pending.slot, "authId": pending.auth_id }],
@@ -335,14 +386,25 @@ impl Marketplace {
         }
     }
 
-    pub async fn set_config(&self, session: &Session, id: &str, values: &[wire::ConfigValue]) -> Result<Instance, ProxyError> {
+    pub async fn set_config(
+        &self,
+        session: &Session,
+        id: &str,
+        values: &[wire::ConfigValue],
+    ) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
-        let input = json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
+        let input =
+            json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
         let updated = self.tray.update_instance(&session.token, input).await?;
         self.present(&updated, &stored).await
     }
 
-    pub async fn upgrade(&self, session: &Session, id: &str, upgrade: &wire::UpgradeInstance) -> Result<Instance, ProxyError> {
+    pub async fn upgrade(
+        &self,
+        session: &Session,
+        id: &str,
+        upgrade: &wire::UpgradeInstance,
+    ) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
         let auth_values: Vec<Value> = upgrade
             .auth_values
@@ -378,20 +440,33 @@ impl Marketplace {
             (Some(slot), None) => {
                 let solution = self.solution(&stored.solution_id).await?;
                 if !solution.auth_slots.iter().any(|s| &s.external_id == slot) {
-                    return Err(ProxyError::BadRequest(format!("{} has no auth slot {slot}", solution.title)));
+                    return Err(ProxyError::BadRequest(format!(
+                        "{} has no auth slot {slot}",
+                        solution.title
+                    )));
                 }
-                format!("external/auth/create/{}/{}/{}", enc(embedded_id), enc(id), enc(slot))
+                format!(
+                    "external/auth/create/{}/{}/{}",
+                    enc(embedded_id),
+                    enc(id),
+                    enc(slot)
+                )
             }
             (None, Some(auth_id)) => {
                 let instance = self.instance(session, id).await?;
                 if !instance.auth_values.iter().any(|a| &a.auth_id == auth_id) {
-                    return Err(ProxyError::NotFound(format!("instance {id} has no auth {auth_id}")));
+                    return Err(ProxyError::NotFound(format!(
+                        "instance {id} has no auth {auth_id}"
+                    )));
                 }
                 format!("external/auth/edit/{}/{}", enc(embedded_id), enc(auth_id))
             }
             _ => return Err(ProxyError::BadRequest("give either slot or authId".into())),
         };
-        let code = self.tray.generate_authorization_code(&session.tray_user_id).await?;
+        let code = self
+            .tray
+            .generate_authorization_code(&session.tray_user_id)
+            .await?;
         Ok(wire::AuthDialog {
             url: format!("{dialog_url}/{path}?code={}", enc(&code)),
             origin: dialog_url.to_owned(),
@@ -406,7 +481,13 @@ impl Marketplace {
     /// Attach every pending auth whose Tray is back (run periodically).
     pub async fn retry_pending_auths(&self) -> Result<usize, ProxyError> {
         let before = self.db.pending_auths().await?.len();
-        let owners: HashSet<String> = self.db.pending_auths().await?.into_iter().map(|p| p.owner).collect();
+        let owners: HashSet<String> = self
+            .db
+            .pending_auths()
+            .await?
+            .into_iter()
+            .map(|p| p.owner)
+            .collect();
         for owner in owners {
             let Some(tray_user_id) = self.db.tray_user_id(&owner).await? else {
                 continue;
@@ -453,7 +534,12 @@ fn tray_config_values(values: &[wire::ConfigValue]) -> Result<Vec<Value>, ProxyE
         .collect()
 }
 
-fn to_instance(instance: &SolutionInstance, integration: &Integration, expiring: &HashSet<String>, created_at: i64) -> Instance {
+fn to_instance(
+    instance: &SolutionInstance,
+    integration: &Integration,
+    expiring: &HashSet<String>,
+    created_at: i64,
+) -> Instance {
     let auth_values: Vec<wire::AuthValue> = instance
         .auth_values
         .iter()
@@ -471,10 +557,11 @@ fn to_instance(instance: &SolutionInstance, integration: &Integration, expiring:
             value: config.value.clone(),
         })
         .collect();
-    let missing_auth = integration
-        .auth_slots
-        .iter()
-        .any(|slot| !auth_values.iter().any(|a| a.external_id == slot.external_id));
+    let missing_auth = integration.auth_slots.iter().any(|slot| {
+        !auth_values
+            .iter()
+            .any(|a| a.external_id == slot.external_id)
+    });
     let missing_config = integration.config_slots.iter().any(|slot| {
         !config_values
             .iter()
@@ -482,7 +569,10 @@ fn to_instance(instance: &SolutionInstance, integration: &Integration, expiring:
     });
     let status = if auth_values.iter().any(|a| a.expiring) {
         Status::AuthExpiring
-    } else if instance.solution_version_flags.requires_user_input_to_update_version {
+    } else if instance
+        .solution_version_flags
+        .requires_user_input_to_update_version
+    {
         Status::NeedsUpdate
     } else if missing_auth || missing_config {
         Status::SettingUp

@@ -33,7 +33,9 @@ impl Harness {
     }
 
     async fn start_with(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Harness {
-        let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox starts");
+        let sandbox = Sandbox::start(SandboxConfig::default())
+            .await
+            .expect("sandbox starts");
         let mut config = Config::for_endpoint(
             sandbox.graphql_url(),
             sandbox.dialog_url(),
@@ -51,7 +53,13 @@ impl Harness {
         }
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, user: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        user: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .http
             .request(method, format!("{}/api/v1{path}", self.proxy.url()))
@@ -62,12 +70,16 @@ impl Harness {
         let response = request.send().await.expect("proxy answers");
         let status = response.status();
         let text = response.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn create(&self, user: &str, solution_id: &str, key: &str) -> (StatusCode, Value) {
         let body = json!({ "solutionId": solution_id, "idempotencyKey": key });
-        self.call(reqwest::Method::POST, "/instances", user, Some(body)).await
+        self.call(reqwest::Method::POST, "/instances", user, Some(body))
+            .await
     }
 
     /// Drive the sandbox dialog without a browser, as its README describes; returns the authId.
@@ -93,7 +105,8 @@ impl Harness {
             .text()
             .await
             .expect("page");
-        let start = page.find(r#"id="tray-message">"#).expect("message") + r#"id="tray-message">"#.len();
+        let start =
+            page.find(r#"id="tray-message">"#).expect("message") + r#"id="tray-message">"#.len();
         let end = start + page[start..].find("</script>").expect("end");
         let message: Value = serde_json::from_str(&page[start..end]).expect("message json");
         assert_eq!(message["type"], "tray.authpopup.finish", "{message}");
@@ -112,7 +125,12 @@ fn token(user: &str, algorithm: Algorithm, secret: &str, valid_for: i64) -> Stri
         .expect("clock")
         .as_secs() as i64;
     let claims = json!({ "sub": user, "name": format!("User {user}"), "exp": now + valid_for });
-    encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("signs")
+    encode(
+        &Header::new(algorithm),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("signs")
 }
 
 fn unique_user(name: &str) -> String {
@@ -134,10 +152,15 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
         let harness = Harness::start(&url).await;
         let user = unique_user("alice");
 
-        let (status, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
+        let (status, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{catalog}");
         assert_eq!(catalog["dialogOrigin"], harness.sandbox.dialog_url());
-        assert!(find_integration(&catalog, STRIPE)["instances"].as_array().expect("list").is_empty());
+        assert!(find_integration(&catalog, STRIPE)["instances"]
+            .as_array()
+            .expect("list")
+            .is_empty());
 
         let (status, instance) = harness.create(&user, STRIPE, "click-1").await;
         assert_eq!(status, StatusCode::CREATED, "{instance}");
@@ -157,20 +180,46 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
         assert_eq!(attached["status"], "disabled");
 
         let (status, enabled) = harness
-            .call(reqwest::Method::PATCH, &format!("/instances/{id}"), &user, Some(json!({ "enabled": true, "name": "Billing" })))
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/instances/{id}"),
+                &user,
+                Some(json!({ "enabled": true, "name": "Billing" })),
+            )
             .await;
         assert_eq!(status, StatusCode::OK, "{enabled}");
         assert_eq!(enabled["status"], "connected");
         assert_eq!(enabled["name"], "Billing");
-        assert_eq!(harness.sandbox.stats().early_enables, 0, "enabled sooner than 2 s after creation");
+        assert_eq!(
+            harness.sandbox.stats().early_enables,
+            0,
+            "enabled sooner than 2 s after creation"
+        );
 
-        let (_, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
-        assert_eq!(find_integration(&catalog, STRIPE)["instances"][0]["status"], "connected");
+        let (_, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        assert_eq!(
+            find_integration(&catalog, STRIPE)["instances"][0]["status"],
+            "connected"
+        );
 
-        let (status, _) = harness.call(reqwest::Method::DELETE, &format!("/instances/{id}"), &user, None).await;
+        let (status, _) = harness
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/instances/{id}"),
+                &user,
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::NO_CONTENT);
-        let (_, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
-        assert!(find_integration(&catalog, STRIPE)["instances"].as_array().expect("list").is_empty());
+        let (_, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        assert!(find_integration(&catalog, STRIPE)["instances"]
+            .as_array()
+            .expect("list")
+            .is_empty());
         harness.stop().await;
     }
 }
@@ -180,7 +229,10 @@ async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honou
     for url in database_urls() {
         let harness = Harness::start(&url).await;
         let user = unique_user("bob");
-        let (first, second) = tokio::join!(harness.create(&user, STRIPE, "double-click"), harness.create(&user, STRIPE, "double-click"));
+        let (first, second) = tokio::join!(
+            harness.create(&user, STRIPE, "double-click"),
+            harness.create(&user, STRIPE, "double-click")
+        );
         let ids: Vec<&Value> = [&first, &second]
             .iter()
             .filter(|(status, _)| *status == StatusCode::CREATED)
@@ -190,8 +242,16 @@ async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honou
         let (status, again) = harness.create(&user, STRIPE, "double-click").await;
         assert_eq!(status, StatusCode::CREATED, "{again}");
         assert!(ids.iter().all(|id| **id == again["id"]));
-        let (_, catalog) = harness.call(reqwest::Method::GET, "/integrations", &user, None).await;
-        assert_eq!(find_integration(&catalog, STRIPE)["instances"].as_array().expect("list").len(), 1);
+        let (_, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        assert_eq!(
+            find_integration(&catalog, STRIPE)["instances"]
+                .as_array()
+                .expect("list")
+                .len(),
+            1
+        );
 
         let (status, _) = harness.create(&user, SALESFORCE_UNIQUE, "sf-1").await;
         assert_eq!(status, StatusCode::CREATED);
@@ -212,18 +272,40 @@ async fn another_users_instance_is_not_found() {
         use reqwest::Method;
         for (method, path, body) in [
             (Method::GET, format!("/instances/{id}"), None),
-            (Method::PATCH, format!("/instances/{id}"), Some(json!({ "name": "x" }))),
+            (
+                Method::PATCH,
+                format!("/instances/{id}"),
+                Some(json!({ "name": "x" })),
+            ),
             (Method::DELETE, format!("/instances/{id}"), None),
-            (Method::POST, format!("/instances/{id}/auth-dialog"), Some(json!({ "slot": STRIPE_SLOT }))),
-            (Method::PUT, format!("/instances/{id}/auths/{STRIPE_SLOT}"), Some(json!({ "authId": "a" }))),
-            (Method::PUT, format!("/instances/{id}/config"), Some(json!({ "values": [] }))),
-            (Method::POST, format!("/instances/{id}/upgrade"), Some(json!({}))),
+            (
+                Method::POST,
+                format!("/instances/{id}/auth-dialog"),
+                Some(json!({ "slot": STRIPE_SLOT })),
+            ),
+            (
+                Method::PUT,
+                format!("/instances/{id}/auths/{STRIPE_SLOT}"),
+                Some(json!({ "authId": "a" })),
+            ),
+            (
+                Method::PUT,
+                format!("/instances/{id}/config"),
+                Some(json!({ "values": [] })),
+            ),
+            (
+                Method::POST,
+                format!("/instances/{id}/upgrade"),
+                Some(json!({})),
+            ),
         ] {
             let (status, error) = harness.call(method.clone(), &path, &mallory, body).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {error}");
             assert_eq!(error["error"]["code"], "not_found");
         }
-        let (status, _) = harness.call(Method::GET, &format!("/instances/{id}"), &alice, None).await;
+        let (status, _) = harness
+            .call(Method::GET, &format!("/instances/{id}"), &alice, None)
+            .await;
         assert_eq!(status, StatusCode::OK);
         harness.stop().await;
     }
@@ -236,9 +318,17 @@ async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algori
     })
     .await;
     let url = format!("{}/api/v1/integrations", harness.proxy.url());
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
     let sign = |algorithm: Algorithm, secret: &str, claims: Value| {
-        encode(&Header::new(algorithm), &claims, &EncodingKey::from_secret(secret.as_bytes())).expect("signs")
+        encode(
+            &Header::new(algorithm),
+            &claims,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .expect("signs")
     };
     let good = json!({ "sub": "u1", "exp": now + 600, "aud": "marketplace" });
     let unsigned = {
@@ -249,11 +339,38 @@ async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algori
     let cases = [
         ("no token", None),
         ("alg none", Some(unsigned)),
-        ("other algorithm", Some(sign(Algorithm::HS384, DEMO_JWT_SECRET, good.clone()))),
-        ("wrong secret", Some(sign(Algorithm::HS256, "not-the-secret", good.clone()))),
-        ("expired", Some(sign(Algorithm::HS256, DEMO_JWT_SECRET, json!({ "sub": "u1", "exp": now - 3600, "aud": "marketplace" })))),
-        ("no exp", Some(sign(Algorithm::HS256, DEMO_JWT_SECRET, json!({ "sub": "u1", "aud": "marketplace" })))),
-        ("wrong audience", Some(sign(Algorithm::HS256, DEMO_JWT_SECRET, json!({ "sub": "u1", "exp": now + 600, "aud": "other" })))),
+        (
+            "other algorithm",
+            Some(sign(Algorithm::HS384, DEMO_JWT_SECRET, good.clone())),
+        ),
+        (
+            "wrong secret",
+            Some(sign(Algorithm::HS256, "not-the-secret", good.clone())),
+        ),
+        (
+            "expired",
+            Some(sign(
+                Algorithm::HS256,
+                DEMO_JWT_SECRET,
+                json!({ "sub": "u1", "exp": now - 3600, "aud": "marketplace" }),
+            )),
+        ),
+        (
+            "no exp",
+            Some(sign(
+                Algorithm::HS256,
+                DEMO_JWT_SECRET,
+                json!({ "sub": "u1", "aud": "marketplace" }),
+            )),
+        ),
+        (
+            "wrong audience",
+            Some(sign(
+                Algorithm::HS256,
+                DEMO_JWT_SECRET,
+                json!({ "sub": "u1", "exp": now + 600, "aud": "other" }),
+            )),
+        ),
         ("garbage", Some("not.a.jwt".to_owned())),
     ];
     for (case, bearer) in cases {
@@ -318,9 +435,17 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
         let id = instance["id"].as_str().expect("id").to_owned();
         let auth_id = harness.authorize_slot(&user, &id).await;
 
-        harness.sandbox.set_faults(Faults { failure_rate: 1.0, ..Faults::default() });
+        harness.sandbox.set_faults(Faults {
+            failure_rate: 1.0,
+            ..Faults::default()
+        });
         let (status, body) = harness
-            .call(reqwest::Method::PUT, &format!("/instances/{id}/auths/{STRIPE_SLOT}"), &user, Some(json!({ "authId": auth_id })))
+            .call(
+                reqwest::Method::PUT,
+                &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
+                &user,
+                Some(json!({ "authId": auth_id })),
+            )
             .await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["error"]["code"], "tray_unavailable");
@@ -329,7 +454,14 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
         // The proxy retries on its own; wait (bounded) until Tray holds the auth.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (_, instance) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+            let (_, instance) = harness
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/instances/{id}"),
+                    &user,
+                    None,
+                )
+                .await;
             if instance["authValues"][0]["authId"] == auth_id.as_str() {
                 break;
             }
@@ -348,27 +480,71 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
     let id = instance["id"].as_str().expect("id").to_owned();
     let auth_id = harness.authorize_slot(&user, &id).await;
     harness
-        .call(reqwest::Method::PUT, &format!("/instances/{id}/auths/{STRIPE_SLOT}"), &user, Some(json!({ "authId": auth_id })))
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
+            &user,
+            Some(json!({ "authId": auth_id })),
+        )
         .await;
     let notice = json!({ "authentication_name": "Stripe", "service_name": "stripe", "user_id": "x", "authId": auth_id, "external_user_id": user });
     let hook = format!("{}/webhooks/tray/auth-expiring", harness.proxy.url());
-    let wrong = harness.http.post(format!("{hook}?secret=guess")).json(&notice).send().await.expect("answers");
+    let wrong = harness
+        .http
+        .post(format!("{hook}?secret=guess"))
+        .json(&notice)
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let right = harness.http.post(format!("{hook}?secret={WEBHOOK_SECRET}")).json(&notice).send().await.expect("answers");
+    let right = harness
+        .http
+        .post(format!("{hook}?secret={WEBHOOK_SECRET}"))
+        .json(&notice)
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(right.status(), StatusCode::NO_CONTENT);
-    let (_, instance) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+    let (_, instance) = harness
+        .call(
+            reqwest::Method::GET,
+            &format!("/instances/{id}"),
+            &user,
+            None,
+        )
+        .await;
     assert_eq!(instance["status"], "auth_expiring");
 
     // Re-authorizing: an edit dialog for that auth, then attaching it again clears the flag.
     let (status, dialog) = harness
-        .call(reqwest::Method::POST, &format!("/instances/{id}/auth-dialog"), &user, Some(json!({ "authId": auth_id })))
+        .call(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/auth-dialog"),
+            &user,
+            Some(json!({ "authId": auth_id })),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{dialog}");
-    assert!(dialog["url"].as_str().expect("url").contains(&format!("/external/auth/edit/{}/{auth_id}?code=", tray_sandbox::DEMO_EMBEDDED_ID)));
+    assert!(dialog["url"].as_str().expect("url").contains(&format!(
+        "/external/auth/edit/{}/{auth_id}?code=",
+        tray_sandbox::DEMO_EMBEDDED_ID
+    )));
     harness
-        .call(reqwest::Method::PUT, &format!("/instances/{id}/auths/{STRIPE_SLOT}"), &user, Some(json!({ "authId": auth_id })))
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
+            &user,
+            Some(json!({ "authId": auth_id })),
+        )
         .await;
-    let (_, instance) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+    let (_, instance) = harness
+        .call(
+            reqwest::Method::GET,
+            &format!("/instances/{id}"),
+            &user,
+            None,
+        )
+        .await;
     assert_eq!(instance["status"], "disabled");
     harness.stop().await;
 }
@@ -376,9 +552,13 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
 #[tokio::test]
 async fn a_warm_catalog_costs_one_tray_request() {
     let harness = Harness::start("sqlite::memory:").await;
-    harness.call(reqwest::Method::GET, "/integrations", "warm", None).await;
+    harness
+        .call(reqwest::Method::GET, "/integrations", "warm", None)
+        .await;
     let before = harness.sandbox.stats().requests_served;
-    let (status, _) = harness.call(reqwest::Method::GET, "/integrations", "warm", None).await;
+    let (status, _) = harness
+        .call(reqwest::Method::GET, "/integrations", "warm", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(harness.sandbox.stats().requests_served - before, 1);
     harness.stop().await;
@@ -390,9 +570,19 @@ async fn idempotent_calls_are_retried_through_tray_failures() {
     let user = unique_user("erin");
     let (_, instance) = harness.create(&user, STRIPE, "k").await;
     let id = instance["id"].as_str().expect("id").to_owned();
-    harness.sandbox.set_faults(Faults { failure_rate: 0.2, ..Faults::default() });
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 0.2,
+        ..Faults::default()
+    });
     for _ in 0..10 {
-        let (status, body) = harness.call(reqwest::Method::GET, &format!("/instances/{id}"), &user, None).await;
+        let (status, body) = harness
+            .call(
+                reqwest::Method::GET,
+                &format!("/instances/{id}"),
+                &user,
+                None,
+            )
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     harness.sandbox.set_faults(Faults::default());
@@ -415,7 +605,10 @@ async fn tray_rate_limit_becomes_a_429_and_the_proxy_stays_under_it() {
     let stats = harness.sandbox.stats();
     assert_eq!(stats.rate_limited, 0, "{stats:?}");
 
-    harness.sandbox.set_faults(Faults { force_rate_limit: true, ..Faults::default() });
+    harness.sandbox.set_faults(Faults {
+        force_rate_limit: true,
+        ..Faults::default()
+    });
     let (status, body) = harness.call(reqwest::Method::GET, &path, &user, None).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "rate_limited");
@@ -423,7 +616,9 @@ async fn tray_rate_limit_becomes_a_429_and_the_proxy_stays_under_it() {
     harness.stop().await;
 }
 
-async fn futures_join_all<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output> {
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl Iterator<Item = F>,
+) -> Vec<F::Output> {
     let mut set = Vec::new();
     for future in futures {
         set.push(future);
@@ -468,21 +663,52 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     .await;
     let base = harness.proxy.url();
 
-    let wasm = harness.http.get(format!("{base}/widget/integrations-widget_bg.wasm")).send().await.expect("answers");
+    let wasm = harness
+        .http
+        .get(format!("{base}/widget/integrations-widget_bg.wasm"))
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(wasm.status(), StatusCode::OK);
     let headers = wasm.headers();
     assert_eq!(headers["content-type"], "application/wasm");
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert_eq!(headers["cache-control"], "public, max-age=300");
     assert!(headers.contains_key("last-modified"));
-    let js = harness.http.get(format!("{base}/widget/integrations-widget.js")).send().await.expect("answers");
-    assert!(js.headers()["content-type"].to_str().expect("ascii").contains("javascript"));
-    let missing = harness.http.get(format!("{base}/widget/nope.js")).send().await.expect("answers");
+    let js = harness
+        .http
+        .get(format!("{base}/widget/integrations-widget.js"))
+        .send()
+        .await
+        .expect("answers");
+    assert!(js.headers()["content-type"]
+        .to_str()
+        .expect("ascii")
+        .contains("javascript"));
+    let missing = harness
+        .http
+        .get(format!("{base}/widget/nope.js"))
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 
-    let page = harness.http.get(format!("{base}/")).send().await.expect("answers").text().await.expect("text");
+    let page = harness
+        .http
+        .get(format!("{base}/"))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text");
     assert!(page.contains("demo host"));
-    let health = harness.http.get(format!("{base}/healthz")).send().await.expect("answers");
+    let health = harness
+        .http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("answers");
     assert_eq!(health.status(), StatusCode::OK);
 
     let demo: Value = harness
@@ -517,6 +743,9 @@ async fn the_demo_token_endpoint_is_off_without_the_flag() {
         .send()
         .await
         .expect("answers");
-    assert!(response.status() == StatusCode::NOT_FOUND || response.status() == StatusCode::METHOD_NOT_ALLOWED);
+    assert!(
+        response.status() == StatusCode::NOT_FOUND
+            || response.status() == StatusCode::METHOD_NOT_ALLOWED
+    );
     harness.stop().await;
 }

@@ -18,7 +18,10 @@ struct Captured(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Captured {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(bytes);
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(bytes);
         Ok(bytes.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -35,7 +38,9 @@ async fn secrets_never_appear_in_logs_or_responses() {
         .with_writer(move || writer.clone())
         .init();
 
-    let sandbox = Sandbox::start(SandboxConfig::default()).await.expect("sandbox");
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox");
     let mut config = Config::for_endpoint(
         sandbox.graphql_url(),
         sandbox.dialog_url(),
@@ -81,23 +86,40 @@ async fn secrets_never_appear_in_logs_or_responses() {
     let code = url.split("code=").nth(1).expect("code").to_owned();
 
     // Failures are where secrets usually leak: Tray down, bad tokens, bad bodies.
-    sandbox.set_faults(Faults { failure_rate: 1.0, ..Faults::default() });
+    sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        ..Faults::default()
+    });
     for request in [
         http.get(format!("{api}/integrations")).bearer_auth(&jwt),
-        http.get(format!("{api}/integrations")).bearer_auth(format!("{jwt}x")),
-        http.post(format!("{api}/instances")).bearer_auth(&jwt).body("{bad"),
+        http.get(format!("{api}/integrations"))
+            .bearer_auth(format!("{jwt}x")),
+        http.post(format!("{api}/instances"))
+            .bearer_auth(&jwt)
+            .body("{bad"),
         http.put(format!("{api}/instances/{id}/auths/external_stripe_auth"))
             .bearer_auth(&jwt)
             .json(&json!({ "authId": "a-1" })),
     ] {
-        responses.push_str(&request.send().await.expect("answers").text().await.expect("text"));
+        responses.push_str(
+            &request
+                .send()
+                .await
+                .expect("answers")
+                .text()
+                .await
+                .expect("text"),
+        );
     }
     sandbox.set_faults(Faults::default());
     proxy.stop().await;
     sandbox.stop().await;
 
     let logs = String::from_utf8(captured.0.lock().expect("lock").clone()).expect("utf8");
-    assert!(logs.contains("request failed") || logs.contains("Tray"), "the capture works: {logs}");
+    assert!(
+        logs.contains("request failed") || logs.contains("Tray"),
+        "the capture works: {logs}"
+    );
     for (what, secret) in [
         ("master token", tray_sandbox::DEMO_MASTER_TOKEN),
         ("JWT secret", JWT_SECRET),
@@ -107,5 +129,8 @@ async fn secrets_never_appear_in_logs_or_responses() {
         assert!(!logs.contains(secret), "{what} in the logs");
         assert!(!responses.contains(secret), "{what} in a response");
     }
-    assert!(!logs.to_lowercase().contains("bearer "), "an Authorization header was logged");
+    assert!(
+        !logs.to_lowercase().contains("bearer "),
+        "an Authorization header was logged"
+    );
 }

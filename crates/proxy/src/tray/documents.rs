@@ -140,10 +140,14 @@ pub const ALL: &[(&str, &str)] = &[
 mod tests {
     use apollo_compiler::{ExecutableDocument, Schema};
 
-    const SCHEMA_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/tray/schema.graphql");
+    const SCHEMA_PATH: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/tray/schema.graphql"
+    );
 
     fn schema() -> apollo_compiler::validation::Valid<Schema> {
-        let sdl = std::fs::read_to_string(SCHEMA_PATH).expect("shared/tray/schema.graphql is readable");
+        let sdl =
+            std::fs::read_to_string(SCHEMA_PATH).expect("shared/tray/schema.graphql is readable");
         Schema::parse_and_validate(sdl, "schema.graphql").expect("the shared schema is valid")
     }
 

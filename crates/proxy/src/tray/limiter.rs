@@ -2,8 +2,8 @@
 //! (30 requests/s, bursts to 50) instead of hitting it and retrying.
 
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::sync::Mutex;
+use tokio::time::Instant;
 
 pub struct RateLimiter {
     per_second: f64,

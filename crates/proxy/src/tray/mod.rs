@@ -33,7 +33,12 @@ pub struct TrayClient {
 }
 
 impl TrayClient {
-    pub fn new(http: reqwest::Client, graphql_url: String, master_token: String, limiter: RateLimiter) -> Self {
+    pub fn new(
+        http: reqwest::Client,
+        graphql_url: String,
+        master_token: String,
+        limiter: RateLimiter,
+    ) -> Self {
         TrayClient {
             http,
             graphql_url,
@@ -44,7 +49,11 @@ impl TrayClient {
 
     /// Every published solution carrying any of `tags` (all when empty), page by page.
     pub async fn list_solutions(&self, tags: &[String]) -> Result<Vec<Solution>, ProxyError> {
-        let tags = if tags.is_empty() { Value::Null } else { json!(tags) };
+        let tags = if tags.is_empty() {
+            Value::Null
+        } else {
+            json!(tags)
+        };
         let mut solutions = Vec::new();
         let mut after: Option<String> = None;
         loop {
@@ -62,13 +71,21 @@ impl TrayClient {
     }
 
     /// The user's own instances (a user token sees nothing else).
-    pub async fn list_instances(&self, user_token: &str) -> Result<Vec<SolutionInstance>, ProxyError> {
+    pub async fn list_instances(
+        &self,
+        user_token: &str,
+    ) -> Result<Vec<SolutionInstance>, ProxyError> {
         let mut instances = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let variables = json!({ "first": 100, "after": after });
             let data: Viewer<InstancesField> = self
-                .call(user_token, documents::LIST_INSTANCES, variables, Retry::Idempotent)
+                .call(
+                    user_token,
+                    documents::LIST_INSTANCES,
+                    variables,
+                    Retry::Idempotent,
+                )
                 .await?;
             let page = data.viewer.solution_instances;
             instances.extend(page.edges.into_iter().map(|edge| edge.node));
@@ -79,7 +96,11 @@ impl TrayClient {
         }
     }
 
-    pub async fn create_external_user(&self, external_user_id: &str, name: &str) -> Result<String, ProxyError> {
+    pub async fn create_external_user(
+        &self,
+        external_user_id: &str,
+        name: &str,
+    ) -> Result<String, ProxyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Data {
@@ -91,7 +112,9 @@ impl TrayClient {
             user_id: String,
         }
         let variables = json!({ "externalUserId": external_user_id, "name": name });
-        let data: Data = self.master(documents::CREATE_EXTERNAL_USER, variables, Retry::Once).await?;
+        let data: Data = self
+            .master(documents::CREATE_EXTERNAL_USER, variables, Retry::Once)
+            .await?;
         Ok(data.create_external_user.user_id)
     }
 
@@ -107,7 +130,9 @@ impl TrayClient {
             id: String,
         }
         let variables = json!({ "externalUserId": external_user_id });
-        let data: Data = self.master(documents::FIND_USER, variables, Retry::Idempotent).await?;
+        let data: Data = self
+            .master(documents::FIND_USER, variables, Retry::Idempotent)
+            .await?;
         Ok(data.users.edges.into_iter().next().map(|edge| edge.node.id))
     }
 
@@ -122,12 +147,19 @@ impl TrayClient {
             access_token: String,
         }
         let data: Data = self
-            .master(documents::AUTHORIZE, json!({ "userId": tray_user_id }), Retry::Idempotent)
+            .master(
+                documents::AUTHORIZE,
+                json!({ "userId": tray_user_id }),
+                Retry::Idempotent,
+            )
             .await?;
         Ok(data.authorize.access_token)
     }
 
-    pub async fn generate_authorization_code(&self, tray_user_id: &str) -> Result<String, ProxyError> {
+    pub async fn generate_authorization_code(
+        &self,
+        tray_user_id: &str,
+    ) -> Result<String, ProxyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Data {
@@ -139,7 +171,11 @@ impl TrayClient {
             authorization_code: String,
         }
         let data: Data = self
-            .master(documents::GENERATE_CODE, json!({ "userId": tray_user_id }), Retry::Idempotent)
+            .master(
+                documents::GENERATE_CODE,
+                json!({ "userId": tray_user_id }),
+                Retry::Idempotent,
+            )
             .await?;
         Ok(data.generate_authorization_code.authorization_code)
     }
@@ -158,37 +194,64 @@ impl TrayClient {
         }
         let variables = json!({ "solutionId": solution_id, "instanceName": name });
         let data: Data = self
-            .call(user_token, documents::CREATE_INSTANCE, variables, Retry::Once)
+            .call(
+                user_token,
+                documents::CREATE_INSTANCE,
+                variables,
+                Retry::Once,
+            )
             .await?;
         Ok(data.create_solution_instance.solution_instance)
     }
 
     /// `input` is Tray's `UpdateSolutionInstanceInput`; setting values is idempotent.
-    pub async fn update_instance(&self, user_token: &str, input: Value) -> Result<SolutionInstance, ProxyError> {
+    pub async fn update_instance(
+        &self,
+        user_token: &str,
+        input: Value,
+    ) -> Result<SolutionInstance, ProxyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Data {
             update_solution_instance: Payload,
         }
         let data: Data = self
-            .call(user_token, documents::UPDATE_INSTANCE, json!({ "input": input }), Retry::Idempotent)
+            .call(
+                user_token,
+                documents::UPDATE_INSTANCE,
+                json!({ "input": input }),
+                Retry::Idempotent,
+            )
             .await?;
         Ok(data.update_solution_instance.solution_instance)
     }
 
-    pub async fn upgrade_instance(&self, user_token: &str, input: Value) -> Result<SolutionInstance, ProxyError> {
+    pub async fn upgrade_instance(
+        &self,
+        user_token: &str,
+        input: Value,
+    ) -> Result<SolutionInstance, ProxyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Data {
             upgrade_solution_instance: Payload,
         }
         let data: Data = self
-            .call(user_token, documents::UPGRADE_INSTANCE, json!({ "input": input }), Retry::Idempotent)
+            .call(
+                user_token,
+                documents::UPGRADE_INSTANCE,
+                json!({ "input": input }),
+                Retry::Idempotent,
+            )
             .await?;
         Ok(data.upgrade_solution_instance.solution_instance)
     }
 
-    pub async fn remove_instance(&self, user_token: &str, instance_id: &str) -> Result<(), ProxyError> {
+    pub async fn remove_instance(
+        &self,
+        user_token: &str,
+        instance_id: &str,
+    ) -> Result<(), ProxyError> {
         let _: Value = self
             .call(
                 user_token,
@@ -200,8 +263,14 @@ impl TrayClient {
         Ok(())
     }
 
-    async fn master<T: DeserializeOwned>(&self, document: &str, variables: Value, retry: Retry) -> Result<T, ProxyError> {
-        self.call(&self.master_token, document, variables, retry).await
+    async fn master<T: DeserializeOwned>(
+        &self,
+        document: &str,
+        variables: Value,
+        retry: Retry,
+    ) -> Result<T, ProxyError> {
+        self.call(&self.master_token, document, variables, retry)
+            .await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -216,7 +285,11 @@ impl TrayClient {
             attempt += 1;
             self.limiter.acquire().await;
             match self.send(token, document, &variables).await {
-                Err(err) if err.is_transient() && retry == Retry::Idempotent && attempt < MAX_ATTEMPTS => {
+                Err(err)
+                    if err.is_transient()
+                        && retry == Retry::Idempotent
+                        && attempt < MAX_ATTEMPTS =>
+                {
                     tracing::debug!(attempt, error = %err, "retrying a Tray call");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
@@ -229,7 +302,12 @@ impl TrayClient {
         }
     }
 
-    async fn send<T: DeserializeOwned>(&self, token: &str, document: &str, variables: &Value) -> Result<T, ProxyError> {
+    async fn send<T: DeserializeOwned>(
+        &self,
+        token: &str,
+        document: &str,
+        variables: &Value,
+    ) -> Result<T, ProxyError> {
         let response = self
             .http
             .post(&self.graphql_url)
@@ -242,10 +320,9 @@ impl TrayClient {
         if status.is_server_error() {
             return Err(ProxyError::TrayUnavailable(format!("HTTP {status}")));
         }
-        let body: GraphqlResponse<T> = response
-            .json()
-            .await
-            .map_err(|err| ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}")))?;
+        let body: GraphqlResponse<T> = response.json().await.map_err(|err| {
+            ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
+        })?;
         if let Some(error) = body.errors.into_iter().next() {
             if error.message == RATE_LIMIT_MESSAGE {
                 return Err(ProxyError::TrayRateLimited);
@@ -314,7 +391,8 @@ trait NextPage {
 
 impl NextPage for Option<PageInfo> {
     fn next(self) -> Option<String> {
-        self.filter(|page| page.has_next_page).and_then(|page| page.end_cursor)
+        self.filter(|page| page.has_next_page)
+            .and_then(|page| page.end_cursor)
     }
 }
 
