@@ -45,6 +45,33 @@ const MIGRATIONS: &[&str] = &[
     )",
 ];
 
+/// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
+/// EXISTS`; an advisory lock on one connection lets one migrate at a time.
+async fn migrate(pool: &AnyPool, postgres: bool) -> Result<(), ProxyError> {
+    const MIGRATION_LOCK: i64 = 0x7472_6179;
+    let mut connection = pool.acquire().await?;
+    if postgres {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *connection)
+            .await?;
+    }
+    let mut result = Ok(());
+    for statement in MIGRATIONS {
+        if let Err(err) = sqlx::query(statement).execute(&mut *connection).await {
+            result = Err(err.into());
+            break;
+        }
+    }
+    if postgres {
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *connection)
+            .await?;
+    }
+    result
+}
+
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
@@ -104,9 +131,7 @@ impl Db {
             .connect(url)
             .await
             .map_err(|err| ProxyError::Config(format!("cannot open the database: {err}")))?;
-        for statement in MIGRATIONS {
-            sqlx::query(statement).execute(&pool).await?;
-        }
+        migrate(&pool, url.starts_with("postgres")).await?;
         Ok(Db { pool })
     }
 
