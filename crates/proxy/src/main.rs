@@ -3,13 +3,18 @@ use marketplace_proxy::{config::Secrets, Args, Config, Proxy};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=info".into()),
-        )
-        .init();
-    let config = Config::from_args(Args::parse(), Secrets::from_env())?;
+    let args = Args::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,tower_http=info".into());
+    if args.log_json {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    let config = Config::from_args(args, Secrets::from_env())?;
     tracing::info!(?config, "starting");
     let proxy = Proxy::start(config).await?;
     // Parsed by `cargo xtask` to learn the port when it was chosen by the OS.

@@ -410,6 +410,18 @@ async fn bad_input_gets_a_clear_400() {
     let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "bad_request");
 
+    let oversized = harness
+        .http
+        .post(format!("{}/api/v1/instances", harness.proxy.url()))
+        .bearer_auth(token("u", Algorithm::HS256, DEMO_JWT_SECRET, 600))
+        .json(&json!({ "solutionId": "x".repeat(200_000), "idempotencyKey": "k" }))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(oversized.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: Value = oversized.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_large");
+
     let (_, instance) = harness.create("u", STRIPE, "k").await;
     let id = instance["id"].as_str().expect("id");
     let (status, body) = harness
