@@ -91,6 +91,13 @@ pub struct Args {
     /// (prefer the TRAY_WEBHOOK_SECRET environment variable; the webhook is off without it).
     #[arg(long, env = "TRAY_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
+    /// Tray requests per second this replica allows itself (Tray's limit is 30/s per
+    /// organisation: split it between replicas).
+    #[arg(long, env = "TRAY_RATE_PER_SECOND", default_value_t = 25)]
+    pub tray_rate_per_second: u32,
+    /// Burst this replica allows itself (Tray's is 50).
+    #[arg(long, env = "TRAY_RATE_BURST", default_value_t = 40)]
+    pub tray_rate_burst: u32,
     /// Log lines as JSON objects (for log collectors) instead of text.
     #[arg(long, env = "PROXY_LOG_JSON")]
     pub log_json: bool,
@@ -245,8 +252,8 @@ impl Config {
             body_limit: args.body_limit,
             catalog_ttl: std::time::Duration::from_secs(args.catalog_ttl_secs),
             enable_delay: std::time::Duration::from_secs(2),
-            tray_rate_per_second: 25,
-            tray_rate_burst: 40,
+            tray_rate_per_second: args.tray_rate_per_second,
+            tray_rate_burst: args.tray_rate_burst,
             listen: args.listen,
             graphql_url: args
                 .tray_graphql_url

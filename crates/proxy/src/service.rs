@@ -27,7 +27,8 @@ pub struct Marketplace {
     enable_delay: Duration,
     tags: Vec<String>,
     catalog: Mutex<Option<(Instant, Vec<Solution>)>>,
-    user_tokens: Mutex<HashMap<String, (String, Instant)>>,
+    /// Tray user id -> (user token, unix ms after which it is renewed).
+    user_tokens: Mutex<HashMap<String, (String, i64)>>,
 }
 
 /// The caller, resolved to their Tray user and a valid user token.
@@ -107,15 +108,26 @@ impl Marketplace {
             .ok_or_else(|| ProxyError::Database("the user mapping vanished".into()))
     }
 
+    /// Memory first, then the database (shared by replicas), then a fresh `authorize`.
     async fn user_token(&self, tray_user_id: &str) -> Result<String, ProxyError> {
         let mut tokens = self.user_tokens.lock().await;
-        if let Some((token, minted)) = tokens.get(tray_user_id) {
-            if minted.elapsed() < USER_TOKEN_REUSE {
+        if let Some((token, renew_after)) = tokens.get(tray_user_id) {
+            if now_ms() < *renew_after {
                 return Ok(token.clone());
             }
         }
-        let token = self.tray.authorize(tray_user_id).await?;
-        tokens.insert(tray_user_id.to_owned(), (token.clone(), Instant::now()));
+        let (token, renew_after) = match self.db.user_token(tray_user_id).await? {
+            Some(stored) => stored,
+            None => {
+                let token = self.tray.authorize(tray_user_id).await?;
+                let renew_after = now_ms() + USER_TOKEN_REUSE.as_millis() as i64;
+                self.db
+                    .store_user_token(tray_user_id, &token, renew_after)
+                    .await?;
+                (token, renew_after)
+            }
+        };
+        tokens.insert(tray_user_id.to_owned(), (token.clone(), renew_after));
         Ok(token)
     }
 

@@ -761,3 +761,41 @@ async fn the_demo_token_endpoint_is_off_without_the_flag() {
     );
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn users_and_user_tokens_survive_a_restart_on_the_same_database() {
+    let file = std::env::temp_dir().join(format!("proxy-{}.db", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let first = Harness::start(&url).await;
+    let (status, _) = first
+        .call(reqwest::Method::GET, "/integrations", "returning", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let sandbox_graphql = first.sandbox.graphql_url().to_owned();
+    let sandbox_dialog = first.sandbox.dialog_url().to_owned();
+    first.proxy.stop().await;
+
+    // A new proxy process on the same database and the same Tray.
+    let mut config = Config::for_endpoint(
+        &sandbox_graphql,
+        &sandbox_dialog,
+        tray_sandbox::DEMO_MASTER_TOKEN,
+        tray_sandbox::DEMO_EMBEDDED_ID,
+    );
+    config.database_url = url;
+    let proxy = Proxy::start(config).await.expect("proxy restarts");
+    let before = first.sandbox.stats().requests_served;
+    let response = first
+        .http
+        .get(format!("{}/api/v1/integrations", proxy.url()))
+        .bearer_auth(token("returning", Algorithm::HS256, DEMO_JWT_SECRET, 600))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::OK);
+    // Catalog + the user's instances: no createExternalUser, no authorize.
+    assert_eq!(first.sandbox.stats().requests_served - before, 2);
+    proxy.stop().await;
+    first.sandbox.stop().await;
+    let _ = std::fs::remove_file(file);
+}
