@@ -145,13 +145,12 @@ impl Marketplace {
                 .iter_mut()
                 .find(|integration| integration.solution_id == instance.solution.id)
             {
-                let created_at = stored.get(&instance.id).map_or(0, |s| s.created_at);
-                integration.instances.push(to_instance(
-                    instance,
-                    integration,
-                    &expiring,
-                    created_at,
-                ));
+                let history = stored
+                    .get(&instance.id)
+                    .map_or((0, false), |s| (s.created_at, s.ever_enabled));
+                integration
+                    .instances
+                    .push(to_instance(instance, integration, &expiring, history));
             }
         }
         Ok(integrations)
@@ -226,7 +225,7 @@ impl Marketplace {
             instance,
             &to_integration(&solution),
             &expiring,
-            stored.created_at,
+            (stored.created_at, stored.ever_enabled),
         ))
     }
 
@@ -550,7 +549,7 @@ fn to_instance(
     instance: &SolutionInstance,
     integration: &Integration,
     expiring: &HashSet<String>,
-    created_at: i64,
+    (created_at, ever_enabled): (i64, bool),
 ) -> Instance {
     let auth_values: Vec<wire::AuthValue> = instance
         .auth_values
@@ -586,7 +585,8 @@ fn to_instance(
         .requires_user_input_to_update_version
     {
         Status::NeedsUpdate
-    } else if missing_auth || missing_config {
+    } else if missing_auth || missing_config || (!instance.enabled && !ever_enabled) {
+        // Never enabled yet: the user is still setting it up (Disabled means turned off).
         Status::SettingUp
     } else if instance.enabled {
         Status::Connected

@@ -177,7 +177,7 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{attached}");
-        assert_eq!(attached["status"], "disabled");
+        assert_eq!(attached["status"], "setting_up", "never enabled yet");
 
         let (status, enabled) = harness
             .call(
@@ -203,6 +203,17 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
             find_integration(&catalog, STRIPE)["instances"][0]["status"],
             "connected"
         );
+
+        let (status, disabled) = harness
+            .call(
+                reqwest::Method::PATCH,
+                &format!("/instances/{id}"),
+                &user,
+                Some(json!({ "enabled": false })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{disabled}");
+        assert_eq!(disabled["status"], "disabled");
 
         let (status, _) = harness
             .call(
@@ -557,7 +568,7 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
             None,
         )
         .await;
-    assert_eq!(instance["status"], "disabled");
+    assert_eq!(instance["status"], "setting_up");
     harness.stop().await;
 }
 

@@ -117,9 +117,11 @@ pub struct ConfigValue {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     NotConnected,
-    /// Created, but auth or config slots are still missing.
+    /// Created and never enabled yet: auth or config slots may still be missing.
     SettingUp,
+    /// Enabled and complete.
     Connected,
+    /// Turned off after having been enabled.
     Disabled,
     /// A new solution version needs the user's input.
     NeedsUpdate,
