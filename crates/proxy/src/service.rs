@@ -285,10 +285,19 @@ impl Marketplace {
             .map(str::trim)
             .filter(|name| !name.is_empty())
             .unwrap_or(&solution.title);
-        let created = self
+        let created = match self
             .tray
             .create_instance(&session.token, &solution.id, name)
-            .await?;
+            .await
+        {
+            Ok(created) => created,
+            // The outcome is unknown (Tray may have created it and the answer was lost).
+            Err(err @ ProxyError::TrayUnavailable(_)) => self
+                .reconcile_lost_creation(session, &solution.id)
+                .await
+                .ok_or(err)?,
+            Err(err) => return Err(err),
+        };
         let stored = StoredInstance {
             id: created.id.clone(),
             owner: owner.clone(),
@@ -298,6 +307,24 @@ impl Marketplace {
         };
         self.db.record_instance(owner, key, &stored).await?;
         self.present(&created, &stored).await
+    }
+
+    /// An instance of `solution_id` that Tray holds for the user but our database does not
+    /// know: the creation whose answer was lost.
+    async fn reconcile_lost_creation(
+        &self,
+        session: &Session,
+        solution_id: &str,
+    ) -> Option<SolutionInstance> {
+        let known = self.stored_by_id(&session.external_user_id).await.ok()?;
+        self.tray
+            .list_instances(&session.token)
+            .await
+            .ok()?
+            .into_iter()
+            .find(|instance| {
+                instance.solution.id == solution_id && !known.contains_key(&instance.id)
+            })
     }
 
     pub async fn update(
