@@ -810,3 +810,54 @@ async fn users_and_user_tokens_survive_a_restart_on_the_same_database() {
     first.sandbox.stop().await;
     let _ = std::fs::remove_file(file);
 }
+
+/// A key pair made for this test only (openssl genpkey -algorithm ed25519).
+const TEST_ED25519_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEILfestMlJrkPgB430Q8Vs7fzAf17CqDDxF1eowvCKoZY
+-----END PRIVATE KEY-----
+";
+const TEST_ED25519_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----
+MCowBQYDK2VwAyEA1AJEdMTMIL3hiVuPo1bLeTi7eXTGu5MyZOofccqtNvA=
+-----END PUBLIC KEY-----
+";
+
+#[tokio::test]
+async fn with_a_public_key_only_its_algorithm_is_accepted() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.host_key =
+            marketplace_proxy::HostKey::PublicPem(TEST_ED25519_PUBLIC.as_bytes().to_vec());
+    })
+    .await;
+    let url = format!("{}/api/v1/integrations", harness.proxy.url());
+    let claims = json!({ "sub": "keyed", "exp": 4_102_444_800i64 });
+    let signed = encode(
+        &Header::new(Algorithm::EdDSA),
+        &claims,
+        &EncodingKey::from_ed_pem(TEST_ED25519_PRIVATE.as_bytes()).expect("private key"),
+    )
+    .expect("signs");
+    // Algorithm confusion: HS256 keyed with the public key's text.
+    let confused = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(TEST_ED25519_PUBLIC.as_bytes()),
+    )
+    .expect("signs");
+    let ok = harness
+        .http
+        .get(&url)
+        .bearer_auth(signed)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ok.status(), StatusCode::OK);
+    let refused = harness
+        .http
+        .get(&url)
+        .bearer_auth(confused)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    harness.stop().await;
+}
