@@ -128,12 +128,12 @@ impl Ctx {
 
     /// After a slot was filled: enables the instance when it is complete (and the
     /// solution enables automatically), then tells the host it is connected.
-    pub async fn advance_setup(self, solution_id: String, instance_id: String) {
+    pub async fn advance_setup(self, solution_id: String, instance_id: String, configured: bool) {
         self.reload().await;
         let Some((integration, instance)) = self.instance(&solution_id, &instance_id) else {
             return;
         };
-        let mut step = next_setup_step(&integration, &instance);
+        let mut step = next_setup_step(&integration, &instance, configured);
         if step == SetupStep::Enable {
             // Tray: enable at least 2 seconds after the instance was created.
             sleep_until(instance.created_at as f64 + 2_000.0).await;

@@ -584,7 +584,7 @@ fn setup_resumes_at_the_first_missing_slot() {
     });
     let mut inst = instance("i", Status::SettingUp);
     assert_eq!(
-        next_setup_step(&item, &inst),
+        next_setup_step(&item, &inst, false),
         SetupStep::Authorize(item.auth_slots[0].clone())
     );
     inst.auth_values.push(AuthValue {
@@ -593,7 +593,7 @@ fn setup_resumes_at_the_first_missing_slot() {
         expiring: false,
     });
     assert_eq!(
-        next_setup_step(&item, &inst),
+        next_setup_step(&item, &inst, false),
         SetupStep::Authorize(item.auth_slots[1].clone())
     );
     inst.auth_values.push(AuthValue {
@@ -601,18 +601,21 @@ fn setup_resumes_at_the_first_missing_slot() {
         auth_id: "a2".into(),
         expiring: false,
     });
-    assert_eq!(next_setup_step(&item, &inst), SetupStep::Configure);
+    assert_eq!(next_setup_step(&item, &inst, false), SetupStep::Configure);
     inst.config_values.push(ConfigValue {
         external_id: "project".into(),
         value: Some("\"X\"".into()),
     });
-    assert_eq!(next_setup_step(&item, &inst), SetupStep::Enable);
+    // Values Tray pre-filled from defaults still need the user's look.
+    assert_eq!(next_setup_step(&item, &inst, false), SetupStep::Configure);
+    assert_eq!(next_setup_step(&item, &inst, true), SetupStep::Enable);
     inst.enabled = true;
-    assert_eq!(next_setup_step(&item, &inst), SetupStep::Done);
+    assert_eq!(next_setup_step(&item, &inst, true), SetupStep::Done);
     item.auto_enable = false;
     inst.enabled = false;
+    inst.status = Status::Disabled;
     assert_eq!(
-        next_setup_step(&item, &inst),
+        next_setup_step(&item, &inst, true),
         SetupStep::Done,
         "disableAutoEnable"
     );

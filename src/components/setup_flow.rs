@@ -25,11 +25,22 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             .clone();
         Some((integration, instance))
     });
-    let step =
-        Memo::new(move |_| current.with(|c| c.as_ref().map(|(i, inst)| next_setup_step(i, inst))));
+    // Set once the user saved the config form in this setup.
+    let configured = RwSignal::new(false);
+    let step = Memo::new(move |_| {
+        let configured = configured.get();
+        current.with(|c| {
+            c.as_ref()
+                .map(|(i, inst)| next_setup_step(i, inst, configured))
+        })
+    });
     let advance = move || {
         let (solution_id, instance_id) = ids.get_value();
-        leptos::task::spawn_local(ctx.advance_setup(solution_id, instance_id));
+        leptos::task::spawn_local(ctx.advance_setup(
+            solution_id,
+            instance_id,
+            configured.get_untracked(),
+        ));
     };
     let progress = move || {
         current.get().map(|(integration, instance)| {
@@ -67,7 +78,10 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                     leptos::task::spawn_local(async move {
                         let Some(api) = ctx.client() else { return };
                         match api.set_config(&instance_id, &SetConfig { values }).await {
-                            Ok(()) => advance(),
+                            Ok(()) => {
+                                configured.set(true);
+                                advance()
+                            }
                             Err(err) => {
                                 ctx.fail(&err);
                             }

@@ -130,6 +130,10 @@ pub fn can_add_instance(integration: &Integration) -> bool {
 
 /// Where a half-done setup continues: the first missing auth, then the config, then
 /// enabling (when the solution enables automatically).
+///
+/// Tray may pre-fill config slots with their defaults when the instance is created, so
+/// a filled slot does not mean the user saw it: until `configured` (the user saved the
+/// form in this setup), an instance still being set up shows the config step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SetupStep {
     Authorize(AuthSlot),
@@ -138,7 +142,11 @@ pub enum SetupStep {
     Done,
 }
 
-pub fn next_setup_step(integration: &Integration, instance: &Instance) -> SetupStep {
+pub fn next_setup_step(
+    integration: &Integration,
+    instance: &Instance,
+    configured: bool,
+) -> SetupStep {
     let missing_auth = integration.auth_slots.iter().find(|slot| {
         !instance
             .auth_values
@@ -154,7 +162,11 @@ pub fn next_setup_step(integration: &Integration, instance: &Instance) -> SetupS
             .iter()
             .any(|v| v.external_id == slot.external_id && v.value.is_some())
     });
-    if missing_config {
+    let unconfirmed = !configured
+        && !integration.config_slots.is_empty()
+        && !instance.enabled
+        && (instance.status == Status::SettingUp || !integration.auto_enable);
+    if missing_config || unconfirmed {
         SetupStep::Configure
     } else if integration.auto_enable && !instance.enabled {
         SetupStep::Enable

@@ -48,7 +48,8 @@ pub fn run() -> anyhow::Result<()> {
         ("end-to-end (WebDriver, headless Chromium)", {
             let mut command = Command::new("cargo");
             command
-                .args(["test", "-p", "e2e"])
+                // Each test runs its own browser: two at a time keeps 2 cores responsive.
+                .args(["test", "-p", "e2e", "--", "--test-threads=2"])
                 .env("WIDGET_DIST", &dist)
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver");
             command

@@ -76,12 +76,16 @@ async fn edit_and_delete_a_connection() -> Result<(), Error> {
     browser
         .widget_wait_text(".tm-reauth .tm-authorize", "Reconnect Slack workspace")
         .await?;
-    browser.execute_clear_announcement().await?;
+    browser.count_updated_events().await?;
     browser
         .authorize_in_popup(".tm-reauth .tm-authorize", "key")
         .await?;
     browser
-        .widget_wait_text(".tm-sr", "Team alerts updated")
+        .widget_wait(
+            "return window.__updatedEvents >= 1;",
+            vec![],
+            Duration::from_secs(20),
+        )
         .await?;
 
     // Delete, with confirmation.
@@ -96,17 +100,19 @@ async fn edit_and_delete_a_connection() -> Result<(), Error> {
     browser.close().await
 }
 
-trait ClearAnnouncement {
-    async fn execute_clear_announcement(&self) -> Result<(), Error>;
+trait CountUpdates {
+    async fn count_updated_events(&self) -> Result<(), Error>;
 }
 
-impl ClearAnnouncement for Browser {
-    /// Empties the live region so the next announcement is a fresh one.
-    async fn execute_clear_announcement(&self) -> Result<(), Error> {
+impl CountUpdates for Browser {
+    /// Counts the widget's `updated` events on its container from now on. (The live
+    /// region cannot be cleared from outside: the widget owns its text node.)
+    async fn count_updated_events(&self) -> Result<(), Error> {
         self.client
             .execute(
-                "const root = document.querySelector('[data-tray-marketplace]').shadowRoot;
-                 root.querySelector('.tm-sr[role=status]').textContent = '';",
+                "window.__updatedEvents = 0;
+                 document.querySelector('[data-tray-marketplace]')
+                   .addEventListener('tray-marketplace:updated', () => window.__updatedEvents += 1);",
                 vec![],
             )
             .await?;
