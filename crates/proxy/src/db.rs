@@ -349,6 +349,32 @@ impl Db {
         Ok(())
     }
 
+    /// Drop a mapping Tray no longer honours (and its token).
+    pub async fn forget_user(
+        &self,
+        external_user_id: &str,
+        tray_user_id: &str,
+    ) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM users WHERE external_user_id = $1 AND tray_user_id = $2")
+            .bind(external_user_id)
+            .bind(tray_user_id)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM user_tokens WHERE tray_user_id = $1")
+            .bind(tray_user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn forget_user_token(&self, tray_user_id: &str) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM user_tokens WHERE tray_user_id = $1")
+            .bind(tray_user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// A stored user token still inside its reuse window.
     pub async fn user_token(
         &self,

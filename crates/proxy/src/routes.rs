@@ -87,8 +87,18 @@ async fn list_integrations(
     user: HostUser,
 ) -> Result<Json<Catalog>, ProxyError> {
     let session = state.market.session(&user).await?;
+    let integrations = match state.market.catalog(&session).await {
+        // The stored user token was revoked (or Tray forgot the user): every page load
+        // starts here, so renew once and try again.
+        Err(ProxyError::TrayUnauthorized(_)) => {
+            state.market.drop_user_token(&session.tray_user_id).await?;
+            let session = state.market.session(&user).await?;
+            state.market.catalog(&session).await?
+        }
+        other => other?,
+    };
     Ok(Json(Catalog {
-        integrations: state.market.catalog(&session).await?,
+        integrations,
         dialog_origin: state.market.config.dialog_url.clone(),
     }))
 }

@@ -75,11 +75,25 @@ impl Marketplace {
 
     /// Tray user from our database (created on the first visit), plus a cached user token.
     pub async fn session(&self, user: &HostUser) -> Result<Session, ProxyError> {
-        let tray_user_id = match self.db.tray_user_id(&user.id).await? {
-            Some(id) => id,
-            None => self.create_user(user).await?,
+        let (tray_user_id, token) = match self.db.tray_user_id(&user.id).await? {
+            Some(id) => match self.user_token(&id).await {
+                Ok(token) => (id, token),
+                // Tray no longer knows the stored user (removed there): map the user anew.
+                Err(ProxyError::TrayRejected(reason)) => {
+                    tracing::warn!(%reason, "stored Tray user refused; creating the user again");
+                    self.db.forget_user(&user.id, &id).await?;
+                    let id = self.create_user(user).await?;
+                    let token = self.user_token(&id).await?;
+                    (id, token)
+                }
+                Err(err) => return Err(err),
+            },
+            None => {
+                let id = self.create_user(user).await?;
+                let token = self.user_token(&id).await?;
+                (id, token)
+            }
         };
-        let token = self.user_token(&tray_user_id).await?;
         Ok(Session {
             external_user_id: user.id.clone(),
             tray_user_id,
@@ -106,6 +120,12 @@ impl Marketplace {
             .tray_user_id(&user.id)
             .await?
             .ok_or_else(|| ProxyError::Database("the user mapping vanished".into()))
+    }
+
+    /// Forget a user token Tray refused, so the next session mints a new one.
+    pub async fn drop_user_token(&self, tray_user_id: &str) -> Result<(), ProxyError> {
+        self.user_tokens.lock().await.remove(tray_user_id);
+        self.db.forget_user_token(tray_user_id).await
     }
 
     /// Memory first, then the database (shared by replicas), then a fresh `authorize`.

@@ -861,3 +861,24 @@ async fn with_a_public_key_only_its_algorithm_is_accepted() {
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
     harness.stop().await;
 }
+
+#[tokio::test]
+async fn a_user_tray_no_longer_knows_is_created_again() {
+    let file = std::env::temp_dir().join(format!("proxy-{}.db", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    let first = Harness::start(&url).await;
+    let (status, _) = first
+        .call(reqwest::Method::GET, "/integrations", "forgotten", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    first.stop().await;
+
+    // The same proxy database against a Tray that has never seen this user.
+    let second = Harness::start(&url).await;
+    let (status, body) = second
+        .call(reqwest::Method::GET, "/integrations", "forgotten", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    second.stop().await;
+    let _ = std::fs::remove_file(file);
+}
