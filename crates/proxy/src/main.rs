@@ -30,7 +30,24 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let proxy = Proxy::start(config).await?;
     // Parsed by `cargo xtask` to learn the port when it was chosen by the OS.
     println!("proxy url={}", proxy.url());
-    tokio::signal::ctrl_c().await?;
+    shutdown_signal().await?;
     proxy.stop().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM from a container runtime: finish in-flight requests, then exit.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = terminate.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
 }
