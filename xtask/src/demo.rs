@@ -7,6 +7,9 @@ use crate::{
     tools,
 };
 
+/// The demo's shared secret between the sandbox's webhook and the proxy. Demo only.
+const DEMO_WEBHOOK_SECRET: &str = "demo-webhook-secret";
+
 pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let dist = tools::build_widget()?;
     let root = workspace_root();
@@ -27,6 +30,17 @@ pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
     let data = root.join("target/demo");
     std::fs::create_dir_all(&data)?;
 
+    // The proxy's address is fixed before the sandbox starts, so the sandbox can post
+    // Tray's auth-expiring webhook to it.
+    let listen = if listen.port() == 0 {
+        let free = std::net::TcpListener::bind(listen)?.local_addr()?;
+        SocketAddr::new(listen.ip(), free.port())
+    } else {
+        listen
+    };
+    let webhook =
+        format!("http://{listen}/webhooks/tray/auth-expiring?secret={DEMO_WEBHOOK_SECRET}");
+
     let children = Children::default();
     let stop = children.clone();
     ctrlc::set_handler(move || {
@@ -38,7 +52,15 @@ pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
         {
             let mut command = Command::new(bin.join("tray-sandbox"));
             command
-                .args(["--listen", "127.0.0.1:0", "--dialog-listen", "127.0.0.1:0", "--db"])
+                .args([
+                    "--listen",
+                    "127.0.0.1:0",
+                    "--dialog-listen",
+                    "127.0.0.1:0",
+                    "--auth-expiry-webhook",
+                    &webhook,
+                    "--db",
+                ])
                 .arg(data.join("sandbox.db"));
             command
         },
@@ -62,7 +84,13 @@ pub fn run(listen: SocketAddr) -> anyhow::Result<()> {
                 .args(["--embedded-id", "sandbox-embedded", "--demo"])
                 .arg("--widget-dir")
                 .arg(&dist)
-                .env("TRAY_MASTER_TOKEN", "sandbox-master-token");
+                .arg("--database-url")
+                .arg(format!(
+                    "sqlite://{}?mode=rwc",
+                    data.join("proxy.db").display()
+                ))
+                .env("TRAY_MASTER_TOKEN", "sandbox-master-token")
+                .env("TRAY_WEBHOOK_SECRET", DEMO_WEBHOOK_SECRET);
             command
         },
         "proxy ",
