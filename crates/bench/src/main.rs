@@ -60,14 +60,30 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
         .await
         .map_err(|err| anyhow::anyhow!("{err}"))?;
     let origin = stack.proxy.url();
-    let catalog: marketplace_wire::Catalog = reqwest::get(format!("{origin}/api/v1/integrations"))
+    let http = reqwest::Client::new();
+    // The host backend's part: a signed user token (the demo endpoint stands in for it).
+    let token: marketplace_wire::DemoToken = http
+        .post(format!("{origin}/demo/token"))
+        .json(&marketplace_wire::DemoTokenRequest {
+            user_id: "bench-user".into(),
+            name: "Bench User".into(),
+        })
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let catalog: marketplace_wire::Catalog = http
+        .get(format!("{origin}/api/v1/integrations"))
+        .bearer_auth(&token.token)
+        .send()
         .await?
         .error_for_status()?
         .json()
         .await
         .context("reading the catalog for the static page")?;
     let count = catalog.integrations.len();
-    let pages = BenchPages::write(dist, &catalog, count)?;
+    let pages = BenchPages::write(dist, &catalog, count, &token.token)?;
 
     let mut widget_samples = Vec::new();
     let mut static_samples = Vec::new();
@@ -107,6 +123,7 @@ impl BenchPages {
         dist: &std::path::Path,
         catalog: &marketplace_wire::Catalog,
         count: usize,
+        token: &str,
     ) -> anyhow::Result<Self> {
         let probe = widget::render_probe(count);
         let loader = if dist.join("embed.js").is_file() {
@@ -116,7 +133,8 @@ impl BenchPages {
         };
         let widget_page = format!(
             "<!doctype html><html><head><meta charset=\"utf-8\"><title>bench: widget</title>{probe}{loader}</head>\
-             <body><div data-tray-marketplace data-proxy-url=\"\"></div></body></html>"
+             <body><div data-tray-marketplace data-proxy-url=\"\" data-token=\"{}\"></div></body></html>",
+            escape(token)
         );
         let cards: String = catalog
             .integrations
