@@ -15,7 +15,10 @@ pub fn run() -> anyhow::Result<()> {
     let root = workspace_root();
     // The proxy's suite runs on SQLite always, and on Postgres too when one is given.
     let postgres = match postgres::TestPostgres::start() {
-        Ok(server) => Some(server),
+        Ok(server) => {
+            println!("xtask: PostgreSQL for the proxy's Postgres run at {}", server.url());
+            Some(server)
+        }
         Err(err) => {
             eprintln!("xtask: no PostgreSQL for the proxy's Postgres run: {err:#}");
             None
