@@ -16,7 +16,10 @@ pub fn run() -> anyhow::Result<()> {
     // The proxy's suite runs on SQLite always, and on Postgres too when one is given.
     let postgres = match postgres::TestPostgres::start() {
         Ok(server) => {
-            println!("xtask: PostgreSQL for the proxy's Postgres run at {}", server.url());
+            println!(
+                "xtask: PostgreSQL for the proxy's Postgres run at {}",
+                server.url()
+            );
             Some(server)
         }
         Err(err) => {
