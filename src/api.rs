@@ -7,13 +7,14 @@
 use std::{cell::RefCell, rc::Rc};
 
 use marketplace_wire::{
-    AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorBody, Instance,
+    AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorDetail, Instance,
     SetConfig, UpdateInstance, UpgradeInstance, API_PREFIX,
 };
-use serde::{de::DeserializeOwned, Serialize};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Request, RequestInit, Response};
+
+use crate::wire_js::{FromJs, ToJs};
 
 /// What went wrong, in words the widget can show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +126,7 @@ impl ApiClient {
             .await
     }
 
-    async fn json<T: DeserializeOwned>(
+    async fn json<T: FromJs>(
         &self,
         method: &str,
         path: &str,
@@ -135,7 +136,7 @@ impl ApiClient {
         let value = JsFuture::from(response.json().map_err(decode)?)
             .await
             .map_err(decode)?;
-        serde_wasm_bindgen::from_value(value).map_err(|err| ApiError::Decode(err.to_string()))
+        T::from_js(&value).map_err(|err| ApiError::Decode(err.to_string()))
     }
 
     async fn empty(&self, method: &str, path: &str, body: Option<String>) -> Result<(), ApiError> {
@@ -228,11 +229,11 @@ async fn check(response: Response) -> Result<Response, ApiError> {
     let Ok(value) = JsFuture::from(promise).await else {
         return Err(fallback());
     };
-    match serde_wasm_bindgen::from_value::<ErrorBody>(value) {
+    match ErrorDetail::from_js(&value) {
         Ok(error) => Err(ApiError::Server {
             status,
-            code: error.error.code,
-            message: error.error.message,
+            code: error.code,
+            message: error.message,
         }),
         Err(_) => Err(fallback()),
     }
@@ -246,9 +247,8 @@ fn encode_segment(segment: &str) -> String {
     String::from(js_sys::encode_uri_component(segment))
 }
 
-fn body<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    let js = serde_wasm_bindgen::to_value(value).map_err(|e| ApiError::Decode(e.to_string()))?;
-    js_sys::JSON::stringify(&js)
+fn body<T: ToJs>(value: &T) -> Result<String, ApiError> {
+    js_sys::JSON::stringify(&value.to_js())
         .map(String::from)
         .map_err(decode)
 }
