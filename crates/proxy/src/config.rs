@@ -91,11 +91,12 @@ pub struct Args {
     /// (prefer the TRAY_WEBHOOK_SECRET environment variable; the webhook is off without it).
     #[arg(long, env = "TRAY_WEBHOOK_SECRET", hide_env_values = true)]
     pub webhook_secret: Option<String>,
-    /// Tray requests per second this replica allows itself (Tray's limit is 30/s per
-    /// organisation: split it between replicas).
+    /// Tray requests per second the proxy allows itself (Tray's limit is 30/s per
+    /// organisation). On Postgres the bucket is shared by every replica; on SQLite it is
+    /// this process's own.
     #[arg(long, env = "TRAY_RATE_PER_SECOND", default_value_t = 25)]
     pub tray_rate_per_second: u32,
-    /// Burst this replica allows itself (Tray's is 50).
+    /// Burst the proxy allows itself (Tray's is 50); shared by replicas on Postgres.
     #[arg(long, env = "TRAY_RATE_BURST", default_value_t = 40)]
     pub tray_rate_burst: u32,
     /// Log lines as JSON objects (for log collectors) instead of text.

@@ -45,6 +45,15 @@ const MIGRATIONS: &[&str] = &[
         token TEXT NOT NULL,
         renew_after BIGINT NOT NULL
     )",
+    // The Tray rate limit bucket replicas share on Postgres (tray::limiter): `tokens`
+    // may go negative, a queue of reservations each waiting for its token.
+    "CREATE TABLE IF NOT EXISTS tray_rate_limit (
+        name TEXT PRIMARY KEY,
+        tokens DOUBLE PRECISION NOT NULL,
+        refilled_at DOUBLE PRECISION NOT NULL
+    )",
+    "INSERT INTO tray_rate_limit (name, tokens, refilled_at) VALUES ('tray', 0, 0)
+     ON CONFLICT (name) DO NOTHING",
     "CREATE TABLE IF NOT EXISTS expiring_auths (
         auth_id TEXT PRIMARY KEY,
         noted_at BIGINT NOT NULL
@@ -81,6 +90,7 @@ async fn migrate(pool: &AnyPool, postgres: bool) -> Result<(), ProxyError> {
 #[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
+    postgres: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -137,8 +147,37 @@ impl Db {
             .connect(url)
             .await
             .map_err(|err| ProxyError::Config(format!("cannot open the database: {err}")))?;
-        migrate(&pool, url.starts_with("postgres")).await?;
-        Ok(Db { pool })
+        let postgres = url.starts_with("postgres");
+        migrate(&pool, postgres).await?;
+        Ok(Db { pool, postgres })
+    }
+
+    /// Several replicas may share this database.
+    pub fn is_postgres(&self) -> bool {
+        self.postgres
+    }
+
+    /// Take one token from the shared Tray bucket (Postgres only); returns the balance
+    /// left. Negative: the caller is queued and may send after `-balance / per_second`
+    /// seconds. The row lock serialises replicas; the database's clock is the only clock.
+    pub async fn reserve_tray_request(
+        &self,
+        per_second: f64,
+        burst: f64,
+    ) -> Result<f64, ProxyError> {
+        let row = sqlx::query(
+            "UPDATE tray_rate_limit
+             SET tokens = LEAST($1::float8, tokens + GREATEST(0::float8,
+                     EXTRACT(EPOCH FROM clock_timestamp())::float8 - refilled_at) * $2::float8) - 1,
+                 refilled_at = GREATEST(refilled_at, EXTRACT(EPOCH FROM clock_timestamp())::float8)
+             WHERE name = 'tray'
+             RETURNING tokens",
+        )
+        .bind(burst)
+        .bind(per_second)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(row.get::<f64, _>(0))
     }
 
     pub async fn tray_user_id(&self, external_user_id: &str) -> Result<Option<String>, ProxyError> {

@@ -53,7 +53,16 @@ impl Proxy {
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
-        let limiter = RateLimiter::new(config.tray_rate_per_second, config.tray_rate_burst);
+        // Replicas share Postgres, so they share the bucket there; SQLite is one process.
+        let limiter = if db.is_postgres() {
+            RateLimiter::shared(
+                db.clone(),
+                config.tray_rate_per_second,
+                config.tray_rate_burst,
+            )
+        } else {
+            RateLimiter::new(config.tray_rate_per_second, config.tray_rate_burst)
+        };
         let tray = TrayClient::new(
             http,
             config.graphql_url.clone(),

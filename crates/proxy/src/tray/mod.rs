@@ -283,7 +283,7 @@ impl TrayClient {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            self.limiter.acquire().await;
+            self.limiter.acquire().await?;
             match self.send(token, document, &variables).await {
                 Err(err)
                     if err.is_transient()
