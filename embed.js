@@ -1,16 +1,31 @@
 // Loader for host pages: <script type="module" src="https://<proxy>/widget/embed.js">.
 // Importing it mounts every <div data-tray-marketplace data-proxy-url data-token> on the
-// page; `mount(element, options)` (also `window.TrayMarketplace.mount`) mounts one
-// container by hand and returns a handle with `unmount()`. See docs/widget.md.
-import init, { mount as mountNow } from "./integrations-widget.js";
+// page (except those marked data-manual); `mount(element, options)` (also
+// `window.TrayMarketplace.mount`) mounts one container by hand and returns a handle with
+// `unmount()`. See docs/widget.md.
+//
+// Everything starts at once: the JS glue, the wasm and, for script-tag containers, the
+// catalog request, so the catalog is already here when the wasm has compiled.
 
-const ready = init({ module_or_path: new URL("./integrations-widget_bg.wasm", import.meta.url) });
+const wasm = fetch(new URL("./integrations-widget_bg.wasm", import.meta.url));
+const ready = import("./integrations-widget.js").then(async (glue) => {
+  await glue.default({ module_or_path: wasm });
+  return glue;
+});
+
+/// The catalog request the widget would make first, started now.
+function prefetchCatalog(proxyUrl, token) {
+  const base = (proxyUrl || "").replace(/\/+$/, "");
+  return fetch(`${base}/api/v1/integrations`, {
+    headers: { Accept: "application/json", Authorization: `Bearer ${token}` },
+  });
+}
 
 export function mount(element, options = {}) {
   let handle = null;
   let unmounted = false;
-  const mounted = ready.then(() => {
-    if (!unmounted) handle = mountNow(element, options);
+  const mounted = ready.then((glue) => {
+    if (!unmounted) handle = glue.mount(element, options);
     return handle;
   });
   return {
@@ -24,6 +39,27 @@ export function mount(element, options = {}) {
       }
     },
   };
+}
+
+function mountScriptTagContainers() {
+  for (const element of document.querySelectorAll("[data-tray-marketplace]:not([data-manual])")) {
+    const data = element.dataset;
+    const options = {
+      proxyUrl: data.proxyUrl || "",
+      token: data.token || "",
+      theme: data.theme,
+      locale: data.locale,
+    };
+    if (options.token) options.catalog = prefetchCatalog(options.proxyUrl, options.token);
+    // Script-tag widgets live as long as the page.
+    mount(element, options);
+  }
+}
+
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", mountScriptTagContainers, { once: true });
+} else {
+  mountScriptTagContainers();
 }
 
 window.TrayMarketplace = { mount, ready };

@@ -46,6 +46,8 @@ impl std::fmt::Display for ApiError {
 struct Credentials {
     token: RefCell<Option<String>>,
     get_token: Option<js_sys::Function>,
+    /// A catalog request started before the wasm was ready, used once.
+    prefetched_catalog: RefCell<Option<js_sys::Promise>>,
 }
 
 /// Calls the proxy at `base_url` (empty for the page's own origin).
@@ -70,6 +72,7 @@ impl ApiClient {
             credentials: Rc::new(Credentials {
                 token: RefCell::new(token),
                 get_token,
+                prefetched_catalog: RefCell::new(None),
             }),
         }
     }
@@ -78,8 +81,25 @@ impl ApiClient {
         format!("{}{API_PREFIX}{path}", self.base_url)
     }
 
+    /// The first catalog load answers from `fetch_promise` (a `fetch()` of
+    /// `{proxy}/api/v1/integrations` with this client's token, started early).
+    pub fn use_prefetched_catalog(&self, fetch_promise: js_sys::Promise) {
+        *self.credentials.prefetched_catalog.borrow_mut() = Some(fetch_promise);
+    }
+
     pub async fn catalog(&self) -> Result<Catalog, ApiError> {
+        if let Some(response) = self.take_prefetched_catalog().await {
+            return read_json(response).await;
+        }
         self.json("GET", "/integrations", None).await
+    }
+
+    /// The prefetched answer if it succeeded; anything else (a network error, an
+    /// expired token) is asked again the normal way, which renews the token.
+    async fn take_prefetched_catalog(&self) -> Option<Response> {
+        let promise = self.credentials.prefetched_catalog.borrow_mut().take()?;
+        let response: Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
+        response.ok().then_some(response)
     }
 
     pub async fn create_instance(&self, request: &CreateInstance) -> Result<Instance, ApiError> {
@@ -132,11 +152,7 @@ impl ApiClient {
         path: &str,
         body: Option<String>,
     ) -> Result<T, ApiError> {
-        let response = self.send(method, path, body).await?;
-        let value = JsFuture::from(response.json().map_err(decode)?)
-            .await
-            .map_err(decode)?;
-        T::from_js(&value).map_err(|err| ApiError::Decode(err.to_string()))
+        read_json(self.send(method, path, body).await?).await
     }
 
     async fn empty(&self, method: &str, path: &str, body: Option<String>) -> Result<(), ApiError> {
@@ -210,6 +226,13 @@ impl ApiClient {
             .dyn_into()
             .map_err(network)
     }
+}
+
+async fn read_json<T: FromJs>(response: Response) -> Result<T, ApiError> {
+    let value = JsFuture::from(response.json().map_err(decode)?)
+        .await
+        .map_err(decode)?;
+    T::from_js(&value).map_err(|err| ApiError::Decode(err.to_string()))
 }
 
 /// Passes a success through; turns the proxy's `ErrorBody` into `ApiError::Server`.

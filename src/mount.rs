@@ -1,5 +1,6 @@
-//! Putting the widget on a host page: a shadow root per container, options from JS or
-//! `data-*` attributes, and an `unmount()` that leaves nothing behind.
+//! Putting the widget on a host page: a shadow root per container, options from JS
+//! (embed.js turns `data-*` attributes into them), and an `unmount()` that leaves
+//! nothing behind.
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
@@ -45,6 +46,8 @@ pub struct MountOptions {
     pub theme: String,
     pub strings: Strings,
     pub on_event: Option<js_sys::Function>,
+    /// A `fetch()` of the catalog the host (or embed.js) started early.
+    pub catalog: Option<js_sys::Promise>,
 }
 
 impl MountOptions {
@@ -68,6 +71,7 @@ impl MountOptions {
             theme: theme.to_owned(),
             strings: Strings::new(locale, string_overrides(&get("strings"))),
             on_event: function("onEvent"),
+            catalog: get("catalog").dyn_into().ok(),
         }
     }
 }
@@ -86,7 +90,7 @@ fn string_overrides(value: &JsValue) -> Vec<(String, String)> {
 }
 
 /// Mount the widget into `element`. Options: `{ proxyUrl, token, getToken, theme,
-/// locale, strings, onEvent }` (see docs/widget.md). Mounting again replaces the
+/// locale, strings, onEvent, catalog }` (see docs/widget.md). Mounting again replaces the
 /// previous content of the shadow root.
 #[wasm_bindgen]
 pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue> {
@@ -104,6 +108,9 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         .ok_or_else(|| JsValue::from_str("widget container missing"))?
         .unchecked_into();
     let api = ApiClient::with_token(options.proxy_url, options.token, options.get_token);
+    if let Some(response) = options.catalog {
+        api.use_prefetched_catalog(response);
+    }
     let emitter = Emitter::new(element.clone(), options.on_event);
     let strings = options.strings;
     let handle = leptos::mount::mount_to(target, move || {
@@ -115,43 +122,4 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         inner: Some(handle),
         container: element,
     })
-}
-
-/// Mount every `[data-tray-marketplace]` container on the page at start-up, with
-/// `data-proxy-url`, `data-token`, `data-theme` and `data-locale`.
-#[wasm_bindgen(start)]
-pub fn start() {
-    let Some(document) = web_sys::window().and_then(|w| w.document()) else {
-        return;
-    };
-    let Ok(containers) = document.query_selector_all("[data-tray-marketplace]") else {
-        return;
-    };
-    for index in 0..containers.length() {
-        let Some(element) = containers
-            .item(index)
-            .and_then(|n| n.dyn_into::<Element>().ok())
-        else {
-            continue;
-        };
-        // A container the host will mount itself (through the JS API) is left alone.
-        if element.has_attribute("data-manual") {
-            continue;
-        }
-        let options = js_sys::Object::new();
-        for (attribute, option) in [
-            ("data-proxy-url", "proxyUrl"),
-            ("data-token", "token"),
-            ("data-theme", "theme"),
-            ("data-locale", "locale"),
-        ] {
-            if let Some(value) = element.get_attribute(attribute) {
-                let _ = js_sys::Reflect::set(&options, &option.into(), &value.into());
-            }
-        }
-        if let Ok(handle) = mount(element, options.into()) {
-            // Auto-mounted widgets live as long as the page.
-            std::mem::forget(handle);
-        }
-    }
 }

@@ -25,11 +25,17 @@ pub struct Stack {
 
 impl Stack {
     pub async fn start() -> Result<Stack, Error> {
+        Self::start_allowing(Vec::new()).await
+    }
+
+    /// With host pages on `origins` allowed to call the proxy's API (CORS).
+    pub async fn start_allowing(origins: Vec<String>) -> Result<Stack, Error> {
         let sandbox = Sandbox::start(SandboxConfig::default()).await?;
         let config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             widget_dir: Some(widget_dist()?),
             demo: true,
+            allowed_origins: origins,
             ..Config::for_endpoint(
                 sandbox.graphql_url(),
                 sandbox.dialog_url(),
@@ -39,6 +45,38 @@ impl Stack {
         };
         let proxy = Proxy::start(config).await?;
         Ok(Stack { sandbox, proxy })
+    }
+}
+
+/// A host app's page on its own origin (an ephemeral loopback port): every request
+/// gets `html`. Bind first (the origin may be needed to write the page), then serve.
+pub struct HostPage {
+    listener: tokio::net::TcpListener,
+    pub origin: String,
+}
+
+impl HostPage {
+    pub async fn bind() -> Result<HostPage, Error> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let origin = format!("http://{}", listener.local_addr()?);
+        Ok(HostPage { listener, origin })
+    }
+
+    /// Serves until the returned task is aborted (or the test ends).
+    pub fn serve(self, html: String) -> tokio::task::JoinHandle<()> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = self.listener.accept().await {
+                let mut request = [0u8; 4096];
+                let _ = socket.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        })
     }
 }
 

@@ -1,15 +1,10 @@
 //! The sandbox's auth dialog in a real browser: a page on another origin opens it with
 //! `window.open` and receives each of Tray's three messages, with their exact `type`.
 
-use e2e::Browser;
+use e2e::{Browser, HostPage};
 use fantoccini::{wd::WindowHandle, Locator};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
-use tokio::{
-    io::{AsyncReadExt, AsyncWriteExt},
-    net::TcpListener,
-    task::JoinHandle,
-};
 use tray_sandbox::{Sandbox, SandboxConfig, DEMO_EMBEDDED_ID, DEMO_MASTER_TOKEN};
 
 const SLACK_SOLUTION: &str = "3f1c9a52-6d0e-4d8b-9a51-0c1f6f2e7a01";
@@ -23,25 +18,6 @@ window.addEventListener('message', function (event) {
 });
 window.openDialog = function (url) { window.popup = window.open(url, 'tray-auth-' + Date.now(), 'width=480,height=640'); return !!window.popup; };
 </script></body></html>"#;
-
-/// A throwaway HTTP server on an ephemeral port that answers every request with the page.
-async fn serve_opener() -> (String, JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind opener");
-    let origin = format!("http://{}", listener.local_addr().expect("addr"));
-    let task = tokio::spawn(async move {
-        while let Ok((mut socket, _)) = listener.accept().await {
-            let mut request = [0u8; 4096];
-            let _ = socket.read(&mut request).await;
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{OPENER_PAGE}",
-                OPENER_PAGE.len()
-            );
-            let _ = socket.write_all(response.as_bytes()).await;
-            let _ = socket.shutdown().await;
-        }
-    });
-    (origin, task)
-}
 
 async fn data(sandbox: &Sandbox, token: &str, query: &str, variables: Value) -> Value {
     let response = sandbox.execute(token, query, variables).await;
@@ -157,7 +133,9 @@ async fn a_host_page_on_another_origin_receives_each_dialog_message() {
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox starts");
-    let (opener_origin, opener) = serve_opener().await;
+    let page = HostPage::bind().await.expect("bind opener");
+    let opener_origin = page.origin.clone();
+    let opener = page.serve(OPENER_PAGE.to_owned());
     assert_ne!(opener_origin, sandbox.dialog_url());
     let (user, instance) = user_with_instance(&sandbox).await;
     let create_url = |code: &str| {
