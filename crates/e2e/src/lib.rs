@@ -9,6 +9,7 @@ use marketplace_proxy::{Config, Proxy};
 use serde_json::{json, Value};
 use std::{
     net::{SocketAddr, TcpListener},
+    os::unix::process::CommandExt,
     path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
@@ -108,7 +109,10 @@ impl Browser {
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let port = free_port()?;
+        // Its own process group, which Chromium inherits: `Drop` can then stop both,
+        // even when a test panics before `close()`.
         let mut driver = Command::new(&chromedriver)
+            .process_group(0)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -138,7 +142,7 @@ impl Browser {
             {
                 Ok(client) => break client,
                 Err(err) if Instant::now() > deadline => {
-                    let _ = driver.kill();
+                    stop_process_group(&mut driver);
                     return Err(format!("chromedriver did not accept a session: {err}").into());
                 }
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
@@ -174,20 +178,31 @@ impl Browser {
         }
     }
 
-    /// End the WebDriver session and stop chromedriver.
-    pub async fn close(mut self) -> Result<(), Error> {
-        let closed = self.client.clone().close().await;
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
-        closed.map_err(Into::into)
+    /// End the WebDriver session, then stop chromedriver and Chromium.
+    pub async fn close(self) -> Result<(), Error> {
+        // Dropping `self` afterwards stops the processes.
+        self.client.clone().close().await.map_err(Into::into)
     }
 }
 
 impl Drop for Browser {
     fn drop(&mut self) {
-        let _ = self.driver.kill();
-        let _ = self.driver.wait();
+        stop_process_group(&mut self.driver);
     }
+}
+
+/// SIGKILL to the group led by `child` (chromedriver and the Chromium it started),
+/// then reap the child. Only our own group, never processes found by name.
+fn stop_process_group(child: &mut Child) {
+    if let Ok(group) = libc::pid_t::try_from(child.id()) {
+        // SAFETY: killpg only sends a signal; `group` is the id of a process group this
+        // process created (`process_group(0)` at spawn) and has not yet reaped.
+        unsafe {
+            libc::killpg(group, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The widget's shadow root as `root` (null when not mounted) for scripts below.
