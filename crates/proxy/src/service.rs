@@ -426,7 +426,19 @@ impl Marketplace {
             "solutionInstanceId": pending.instance_id,
             "authValues": [{ "externalId": pending.slot, "authId": pending.auth_id }],
         });
-        let updated = self.tray.update_instance(&session.token, input).await?;
+        let updated = match self.tray.update_instance(&session.token, input).await {
+            Ok(updated) => updated,
+            // Not the caller's auth, or one of another service: refused for good, so it
+            // is not kept for another try.
+            Err(ProxyError::TrayRejected(reason)) => {
+                self.db.clear_pending_auth(pending).await?;
+                return Err(ProxyError::BadRequest(format!(
+                    "Tray refused this auth for slot {}: {reason}",
+                    pending.slot
+                )));
+            }
+            Err(err) => return Err(err),
+        };
         self.db.clear_pending_auth(pending).await?;
         self.db.clear_expiring(&pending.auth_id).await?;
         Ok(updated)
@@ -453,7 +465,11 @@ impl Marketplace {
         let stored = self.owned(session, id).await?;
         let input =
             json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
-        let updated = self.tray.update_instance(&session.token, input).await?;
+        let updated = self
+            .tray
+            .update_instance(&session.token, input)
+            .await
+            .map_err(refused_values)?;
         self.present(&updated, &stored).await
     }
 
@@ -474,7 +490,11 @@ impl Marketplace {
             "authValues": auth_values,
             "configValues": tray_config_values(&upgrade.config_values)?,
         });
-        let upgraded = self.tray.upgrade_instance(&session.token, input).await?;
+        let upgraded = self
+            .tray
+            .upgrade_instance(&session.token, input)
+            .await
+            .map_err(refused_values)?;
         self.present(&upgraded, &stored).await
     }
 
@@ -572,6 +592,16 @@ fn enc(segment: &str) -> String {
         }
     }
     out
+}
+
+/// Tray refusing values the caller sent (an unknown slot, say) is the caller's error.
+fn refused_values(err: ProxyError) -> ProxyError {
+    match err {
+        ProxyError::TrayRejected(reason) => {
+            ProxyError::BadRequest(format!("Tray refused these values: {reason}"))
+        }
+        other => other,
+    }
 }
 
 /// Config values are JSON text; reject anything that is not, instead of storing junk.
