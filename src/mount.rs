@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
-use web_sys::{Element, HtmlElement, ShadowRootInit, ShadowRootMode};
+use web_sys::{CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
 use crate::{
     api::ApiClient,
@@ -32,6 +32,7 @@ impl MountHandle {
         if self.inner.take().is_some() {
             if let Some(shadow) = self.container.shadow_root() {
                 shadow.set_inner_html("");
+                shadow.set_adopted_style_sheets(&js_sys::Array::new());
             }
             let _ = self.container.remove_attribute(THEME_ATTRIBUTE);
         }
@@ -92,6 +93,15 @@ fn string_overrides(value: &JsValue) -> Vec<(String, String)> {
 /// Mount the widget into `element`. Options: `{ proxyUrl, token, getToken, theme,
 /// locale, strings, onEvent, catalog }` (see docs/widget.md). Mounting again replaces the
 /// previous content of the shadow root.
+/// The stylesheet as a constructed sheet: unlike a `<style>` element it needs no
+/// `'unsafe-inline'` in the host page's CSP `style-src`.
+fn adopt_stylesheet(shadow: &ShadowRoot) -> Result<(), JsValue> {
+    let sheet = CssStyleSheet::new()?;
+    sheet.replace_sync(STYLE)?;
+    shadow.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
+    Ok(())
+}
+
 #[wasm_bindgen]
 pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue> {
     let options = MountOptions::from_js(&options);
@@ -100,9 +110,8 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         None => element.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
     };
     element.set_attribute(THEME_ATTRIBUTE, &options.theme)?;
-    shadow.set_inner_html(&format!(
-        "<style>{STYLE}</style><div class=\"tm-host\"></div>"
-    ));
+    adopt_stylesheet(&shadow)?;
+    shadow.set_inner_html("<div class=\"tm-host\"></div>");
     let target: HtmlElement = shadow
         .query_selector(".tm-host")?
         .ok_or_else(|| JsValue::from_str("widget container missing"))?

@@ -22,9 +22,13 @@ fn mount_renders_into_a_shadow_root_and_unmount_clears_it() {
     assert!(shadow.query_selector(".tm-root").unwrap().is_some());
     // Nothing of the widget is in the light DOM, where host CSS could reach it.
     assert_eq!(element.children().length(), 0);
+    // Its stylesheet is adopted (no <style> element, so no CSP 'unsafe-inline').
+    assert_eq!(shadow.adopted_style_sheets().length(), 1);
+    assert!(shadow.query_selector("style").unwrap().is_none());
 
     handle.unmount();
     assert!(shadow.query_selector(".tm-root").unwrap().is_none());
+    assert_eq!(shadow.adopted_style_sheets().length(), 0);
     let _ = element
         .dyn_into::<web_sys::HtmlElement>()
         .map(|e| e.remove());

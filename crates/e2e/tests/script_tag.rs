@@ -1,6 +1,8 @@
-//! Embedding with one script tag, as a host app on its own origin does: embed.js from
-//! the proxy mounts the marked container with its `data-*` options, leaves `data-manual`
-//! containers to the host, and starts the catalog request while the wasm loads.
+//! Embedding with one script tag, as a host app on its own origin does, under the strict
+//! Content-Security-Policy docs/widget.md documents: embed.js from the proxy mounts the
+//! marked container with its `data-*` options, leaves `data-manual` containers to the
+//! host, starts the catalog request while the wasm loads, and the widget is styled
+//! without `'unsafe-inline'` styles.
 
 use e2e::{Browser, HostPage, Stack};
 use serde_json::json;
@@ -34,6 +36,7 @@ async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result 
     let token = host_token(&browser, &proxy).await?;
     let html = format!(
         r#"<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'wasm-unsafe-eval'; connect-src {proxy}; img-src {proxy}; style-src 'self'">
 <script type="module" src="{proxy}/widget/embed.js"></script></head><body>
 <div id="auto" data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}" data-locale="de"></div>
 <div id="manual" data-tray-marketplace data-manual></div>
@@ -59,14 +62,17 @@ async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result 
                manualMounted: !!document.getElementById('manual').shadowRoot,
                catalogRequests: performance.getEntriesByType('resource')
                  .filter(e => e.name.endsWith('/api/v1/integrations')).length,
+               cardRadius: getComputedStyle(document.getElementById('auto').shadowRoot
+                 .querySelector('.tm-card')).borderTopLeftRadius,
              };",
             vec![],
         )
         .await?;
     assert_eq!(
         page_state,
-        json!({"manualMounted": false, "catalogRequests": 1}),
-        "the data-manual container is the host's; the early catalog request is the only one"
+        json!({"manualMounted": false, "catalogRequests": 1, "cardRadius": "8px"}),
+        "the data-manual container is the host's; the early catalog request is the only \
+         one; the widget's stylesheet applies under a CSP without 'unsafe-inline'"
     );
     browser.close().await?;
     Ok(())
