@@ -46,8 +46,6 @@ impl std::fmt::Display for ApiError {
 struct Credentials {
     token: RefCell<Option<String>>,
     get_token: Option<js_sys::Function>,
-    /// A catalog request started before the wasm was ready, used once.
-    prefetched_catalog: RefCell<Option<js_sys::Promise>>,
 }
 
 /// Calls the proxy at `base_url` (empty for the page's own origin).
@@ -55,6 +53,8 @@ struct Credentials {
 pub struct ApiClient {
     base_url: String,
     credentials: Rc<Credentials>,
+    /// A catalog request started before the wasm was ready, used once.
+    prefetched_catalog: Rc<RefCell<Option<js_sys::Promise>>>,
 }
 
 impl ApiClient {
@@ -72,8 +72,8 @@ impl ApiClient {
             credentials: Rc::new(Credentials {
                 token: RefCell::new(token),
                 get_token,
-                prefetched_catalog: RefCell::new(None),
             }),
+            prefetched_catalog: Rc::default(),
         }
     }
 
@@ -84,7 +84,7 @@ impl ApiClient {
     /// The first catalog load answers from `fetch_promise` (a `fetch()` of
     /// `{proxy}/api/v1/integrations` with this client's token, started early).
     pub fn use_prefetched_catalog(&self, fetch_promise: js_sys::Promise) {
-        *self.credentials.prefetched_catalog.borrow_mut() = Some(fetch_promise);
+        *self.prefetched_catalog.borrow_mut() = Some(fetch_promise);
     }
 
     pub async fn catalog(&self) -> Result<Catalog, ApiError> {
@@ -97,7 +97,7 @@ impl ApiClient {
     /// The prefetched answer if it succeeded; anything else (a network error, an
     /// expired token) is asked again the normal way, which renews the token.
     async fn take_prefetched_catalog(&self) -> Option<Response> {
-        let promise = self.credentials.prefetched_catalog.borrow_mut().take()?;
+        let promise = self.prefetched_catalog.borrow_mut().take()?;
         let response: Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
         response.ok().then_some(response)
     }
