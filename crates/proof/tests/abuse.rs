@@ -337,6 +337,17 @@ async fn another_users_instance_ids_are_not_found_on_every_route_and_change_noth
     stack.stop().await;
 }
 
+/// (case, method, path, content type, body, expected status, expected error code)
+type BodyCase<'a> = (
+    &'a str,
+    Method,
+    &'a str,
+    Option<&'a str>,
+    Vec<u8>,
+    StatusCode,
+    &'a str,
+);
+
 #[tokio::test]
 async fn malformed_and_oversize_bodies_are_refused_and_change_nothing() {
     let stack = Stack::start("sqlite::memory:").await;
@@ -359,7 +370,7 @@ async fn malformed_and_oversize_bodies_are_refused_and_change_nothing() {
     let config = format!("/instances/{}/config", instance.id);
     let attach = format!("/instances/{}/auths/{STRIPE_SLOT}", instance.id);
     let huge_name = "x".repeat(100 * 1024);
-    let cases: Vec<(&str, Method, &str, Option<&str>, Vec<u8>, StatusCode, &str)> = vec![
+    let cases: Vec<BodyCase> = vec![
         (
             "not JSON",
             Method::POST,
