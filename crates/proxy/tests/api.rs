@@ -677,6 +677,9 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("index.html"), "<html>demo host</html>").expect("write");
     std::fs::write(dir.join("integrations-widget_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
+    // The build's gzipped copy (trunk's post_build hook); its bytes only need to differ.
+    let gzipped = b"\x1f\x8b pretend gzip of the wasm";
+    std::fs::write(dir.join("integrations-widget_bg.wasm.gz"), gzipped).expect("write");
     std::fs::write(dir.join("integrations-widget.js"), "export default 1;").expect("write");
     let widget_dir = dir.clone();
     let harness = Harness::start_with("sqlite::memory:", move |config| {
@@ -698,6 +701,20 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert_eq!(headers["cache-control"], "public, max-age=300");
     assert!(headers.contains_key("last-modified"));
+    assert!(!headers.contains_key("content-encoding"), "no gzip unless asked");
+    assert_eq!(&wasm.bytes().await.expect("body")[..], b"\0asm\x01\0\0\0");
+
+    let compressed = harness
+        .http
+        .get(format!("{base}/widget/integrations-widget_bg.wasm"))
+        .header("accept-encoding", "gzip, deflate, br")
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(compressed.headers()["content-encoding"], "gzip");
+    assert_eq!(compressed.headers()["content-type"], "application/wasm");
+    assert_eq!(&compressed.bytes().await.expect("body")[..], &gzipped[..]);
+
     let js = harness
         .http
         .get(format!("{base}/widget/integrations-widget.js"))
