@@ -701,7 +701,10 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert_eq!(headers["cache-control"], "public, max-age=300");
     assert!(headers.contains_key("last-modified"));
-    assert!(!headers.contains_key("content-encoding"), "no gzip unless asked");
+    assert!(
+        !headers.contains_key("content-encoding"),
+        "no gzip unless asked"
+    );
     assert_eq!(&wasm.bytes().await.expect("body")[..], b"\0asm\x01\0\0\0");
 
     let compressed = harness
