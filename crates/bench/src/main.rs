@@ -3,9 +3,14 @@
 //! Each figure that depends on the machine's speed is reported beside a floor measured
 //! in the same run (a static page, the sandbox itself), so the ratio holds on a noisy box.
 
+mod client;
+mod connect_flow;
+mod load;
+mod proxy_bench;
+mod proxy_process;
 mod widget;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use serde::Serialize;
 use std::path::PathBuf;
 
@@ -16,7 +21,36 @@ const LOADS: usize = 21;
 
 #[derive(Serialize)]
 struct Report {
-    widget: WidgetReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    widget: Option<WidgetReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    proxy: Option<proxy_bench::ProxyReport>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    connect: Option<proxy_bench::ConnectReport>,
+}
+
+/// Which halves to run: `--only widget` or `--only proxy` (the proxy half includes the
+/// connect flow); both by default.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    All,
+    Widget,
+    Proxy,
+}
+
+fn part_from_args() -> anyhow::Result<Part> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        [] => Ok(Part::All),
+        ["--only", "widget"] => Ok(Part::Widget),
+        ["--only", "proxy"] => Ok(Part::Proxy),
+        other => bail!("unknown arguments {other:?}; usage: bench [--only widget|proxy]"),
+    }
 }
 
 #[derive(Serialize)]
@@ -32,9 +66,30 @@ struct WidgetReport {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let dist = e2e::widget_dist().map_err(|err| anyhow::anyhow!("{err}"))?;
+    let part = part_from_args()?;
+    // Built first, so a long compile does not sit between the measurements.
+    let proxy_binary = match part {
+        Part::Widget => None,
+        _ => Some(proxy_process::locate_binary()?),
+    };
+    let widget = match part {
+        Part::Proxy => None,
+        _ => {
+            let dist = e2e::widget_dist().map_err(|err| anyhow::anyhow!("{err}"))?;
+            Some(bench_widget(&dist).await?)
+        }
+    };
+    let (proxy, connect) = match &proxy_binary {
+        Some(binary) => {
+            let (proxy, connect) = proxy_bench::run(binary).await?;
+            (Some(proxy), Some(connect))
+        }
+        None => (None, None),
+    };
     let report = Report {
-        widget: bench_widget(&dist).await?,
+        widget,
+        proxy,
+        connect,
     };
     print_table(&report);
     let out = PathBuf::from(
@@ -179,7 +234,18 @@ fn escape(text: &str) -> String {
 }
 
 fn print_table(report: &Report) {
-    let w = &report.widget;
+    if let Some(widget) = &report.widget {
+        print_widget(widget);
+    }
+    if let Some(proxy) = &report.proxy {
+        print_proxy(proxy);
+    }
+    if let Some(connect) = &report.connect {
+        print_connect(connect);
+    }
+}
+
+fn print_widget(w: &WidgetReport) {
     println!("\nWidget: shipped bytes");
     println!("  {:<36} {:>10} {:>10}", "file", "raw", "gzip");
     for file in &w.files {
@@ -202,5 +268,77 @@ fn print_table(report: &Report) {
     println!(
         "  {:<36} {:>10.2}",
         "ratio widget / floor (median)", w.ratio
+    );
+}
+
+fn print_proxy(p: &proxy_bench::ProxyReport) {
+    let plan = proxy_bench::LOAD_PLAN;
+    println!(
+        "\nProxy: warm catalog request, {} connections on loopback, {:.0} s after {:.0} s warm-up",
+        plan.connections,
+        plan.measure.as_secs_f64(),
+        plan.warm_up.as_secs_f64()
+    );
+    println!(
+        "  {:<44} {:>10} {:>10} {:>10} {:>7}",
+        "target", "req/s", "p50 ms", "p99 ms", "errors"
+    );
+    for (name, load) in [
+        ("proxy, Tray limiter lifted", &p.proxy_catalog),
+        ("sandbox GraphQL direct (same query)", &p.sandbox_direct),
+        (
+            "proxy as shipped (limiter 25/s, burst 40)",
+            &p.proxy_catalog_default_limit,
+        ),
+    ] {
+        println!(
+            "  {:<44} {:>10.0} {:>10.1} {:>10.1} {:>7}",
+            name, load.requests_per_second, load.p50_ms, load.p99_ms, load.errors
+        );
+    }
+    println!(
+        "  {:<44} {:>10.2} {:>10.2}",
+        "ratio proxy / sandbox (lifted)", p.throughput_ratio, p.p50_latency_ratio
+    );
+    println!(
+        "  {:<44} {:>10.1} MiB (as shipped: {:.1} MiB)",
+        "proxy peak resident memory (VmHWM)",
+        p.peak_rss_kib as f64 / 1024.0,
+        p.peak_rss_kib_default_limit as f64 / 1024.0
+    );
+    let cost = &p.tray_requests_per_page_load;
+    println!("\nProxy: Tray requests per page load (GET /api/v1/integrations)");
+    println!("  {:<44} {:>10}", "cold (new user, fresh proxy)", cost.cold);
+    println!("  {:<44} {:>10}", "warm (same user, next load)", cost.warm);
+    println!(
+        "  {:<44} {:>10}",
+        "new user, catalog already cached", cost.new_user_catalog_cached
+    );
+}
+
+fn print_connect(c: &proxy_bench::ConnectReport) {
+    println!(
+        "\nConnect flow through the API: {} ({} auth slots, {} config slots), {} runs, {} at a time",
+        c.integration, c.auth_slots, c.config_slots, c.runs, c.concurrency
+    );
+    println!(
+        "  {:<44} {:>10.1}",
+        "p50 ms, excluding the 2 s enable wait", c.p50_ms
+    );
+    println!(
+        "  {:<44} {:>10.1}",
+        "p95 ms, excluding the 2 s enable wait", c.p95_ms
+    );
+    println!(
+        "  {:<44} {:>10.1}",
+        "p50 ms, wall time with the wait", c.p50_wall_ms
+    );
+    println!(
+        "  {:<44} {:>10}",
+        "Tray requests, one isolated connect", c.tray_requests
+    );
+    println!(
+        "  {:<44} {:>10}",
+        "early enables seen by Tray", c.early_enables
     );
 }

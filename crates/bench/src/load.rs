@@ -1,0 +1,141 @@
+//! A closed-loop HTTP load generator: `connections` clients each send one request, read
+//! the whole answer, and send the next, first for a warm-up, then for the measured window.
+
+use serde::Serialize;
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
+use tokio::task::JoinSet;
+
+/// How hard and how long to push.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadPlan {
+    pub connections: usize,
+    pub warm_up: Duration,
+    pub measure: Duration,
+}
+
+/// What one measured window gave.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadResult {
+    pub connections: usize,
+    pub seconds: f64,
+    /// Successful answers completed inside the window.
+    pub requests: usize,
+    /// Answers other than 200, and transport errors, inside the window.
+    pub errors: usize,
+    pub requests_per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+}
+
+/// Builds the request each client sends (a fresh builder per request).
+pub type MakeRequest = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
+
+/// Runs `plan` against whatever `make_request` builds; requests still in flight when the
+/// window closes are dropped and not counted.
+pub async fn run(plan: LoadPlan, make_request: MakeRequest) -> anyhow::Result<LoadResult> {
+    // One connection per client, kept alive, as browsers behind a load balancer would.
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(plan.connections)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let start = Instant::now();
+    let window_opens = start + plan.warm_up;
+    let window_closes = window_opens + plan.measure;
+    let mut clients = JoinSet::new();
+    for _ in 0..plan.connections {
+        let http = http.clone();
+        let make_request = make_request.clone();
+        clients.spawn(async move {
+            client_loop(&http, &*make_request, window_opens, window_closes).await
+        });
+    }
+    let mut latencies_ms = Vec::new();
+    let mut errors = 0;
+    while let Some(outcome) = clients.join_next().await {
+        let (client_latencies, client_errors) = outcome?;
+        latencies_ms.extend(client_latencies);
+        errors += client_errors;
+    }
+    let seconds = plan.measure.as_secs_f64();
+    latencies_ms.sort_by(|a, b| a.total_cmp(b));
+    Ok(LoadResult {
+        connections: plan.connections,
+        seconds,
+        requests: latencies_ms.len(),
+        errors,
+        requests_per_second: latencies_ms.len() as f64 / seconds,
+        p50_ms: quantile(&latencies_ms, 0.50),
+        p99_ms: quantile(&latencies_ms, 0.99),
+    })
+}
+
+/// One client: latencies (ms) of successful answers completed inside the window, and
+/// the count of failed ones.
+async fn client_loop(
+    http: &reqwest::Client,
+    make_request: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
+    window_opens: Instant,
+    window_closes: Instant,
+) -> (Vec<f64>, usize) {
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    let closes = tokio::time::Instant::from_std(window_closes);
+    loop {
+        let sent = Instant::now();
+        if sent >= window_closes {
+            break;
+        }
+        let answered = tokio::select! {
+            answer = exchange(make_request(http)) => answer,
+            _ = tokio::time::sleep_until(closes) => break,
+        };
+        let done = Instant::now();
+        if done < window_opens || done > window_closes {
+            continue;
+        }
+        if answered {
+            latencies.push(done.duration_since(sent).as_secs_f64() * 1000.0);
+        } else {
+            errors += 1;
+        }
+    }
+    (latencies, errors)
+}
+
+/// Sends the request and reads the whole body; true for a 200.
+async fn exchange(request: reqwest::RequestBuilder) -> bool {
+    match request.send().await {
+        Ok(response) => {
+            let ok = response.status() == reqwest::StatusCode::OK;
+            response.bytes().await.is_ok() && ok
+        }
+        Err(_) => false,
+    }
+}
+
+/// The `q` quantile of sorted samples (nearest rank); NaN when there are none.
+pub fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = (q * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_use_the_nearest_rank() {
+        let samples: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(quantile(&samples, 0.50), 50.0);
+        assert_eq!(quantile(&samples, 0.99), 99.0);
+        assert_eq!(quantile(&samples, 0.95), 95.0);
+        assert_eq!(quantile(&[7.0], 0.99), 7.0);
+        assert!(quantile(&[], 0.5).is_nan());
+    }
+}
