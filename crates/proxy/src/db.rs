@@ -114,6 +114,9 @@ pub struct PendingAuth {
 pub enum Claim {
     /// We hold the key: create the instance now.
     Won,
+    /// We took over a key whose holder never finished (it crashed): its instance may
+    /// exist at Tray already.
+    TakenOver,
     /// Another request holds it and has finished.
     Done(String),
     /// Another request holds it and is still talking to Tray.
@@ -248,10 +251,20 @@ impl Db {
             .execute(&self.pool)
             .await?;
             if taken.rows_affected() == 1 {
-                return Ok(Claim::Won);
+                return Ok(Claim::TakenOver);
             }
         }
         Ok(Claim::InFlight)
+    }
+
+    /// Leave an unfinished claim for the next request to take over (and reconcile).
+    pub async fn expire_claim(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
+        sqlx::query("UPDATE creations SET claimed_at = 0 WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL")
+            .bind(owner)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn release_creation(&self, owner: &str, key: &str) -> Result<(), ProxyError> {

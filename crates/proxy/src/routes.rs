@@ -110,7 +110,13 @@ async fn create_instance(
 ) -> Result<(StatusCode, Json<wire::Instance>), ProxyError> {
     let Json(request) = body?;
     let session = state.market.session(&user).await?;
-    let instance = state.market.create(&session, &request).await?;
+    // Finished even if the caller goes away (a timeout, a closed tab): the idempotency
+    // claim is then always settled, and the retry finds the instance instead of a claim
+    // nobody will finish.
+    let creating = tokio::spawn(async move { state.market.create(&session, &request).await });
+    let instance = creating
+        .await
+        .map_err(|err| ProxyError::Database(format!("the creation task failed: {err}")))??;
     Ok((StatusCode::CREATED, Json(instance)))
 }
 

@@ -270,6 +270,15 @@ impl Marketplace {
                 ))
             }
             Claim::Won => {}
+            Claim::TakenOver => match self.adopt_lost_creation(session, &solution, key).await {
+                Ok(Some(found)) => return Ok(found),
+                Ok(None) => {}
+                Err(err) => {
+                    // Still unknown whether Tray made it: the next try must look again.
+                    self.db.expire_claim(owner, key).await?;
+                    return Err(err);
+                }
+            },
         }
         let result = self.create_claimed(session, &solution, request, key).await;
         if result.is_err() {
@@ -327,6 +336,39 @@ impl Marketplace {
         };
         self.db.record_instance(owner, key, &stored).await?;
         self.present(&created, &stored).await
+    }
+
+    /// After a crash mid-create: the instance Tray made for the abandoned claim, recorded
+    /// under its key, instead of a second one.
+    async fn adopt_lost_creation(
+        &self,
+        session: &Session,
+        solution: &Solution,
+        key: &str,
+    ) -> Result<Option<Instance>, ProxyError> {
+        let known = self.stored_by_id(&session.external_user_id).await?;
+        let Some(found) = self
+            .tray
+            .list_instances(&session.token)
+            .await?
+            .into_iter()
+            .find(|instance| {
+                instance.solution.id == solution.id && !known.contains_key(&instance.id)
+            })
+        else {
+            return Ok(None);
+        };
+        let stored = StoredInstance {
+            id: found.id.clone(),
+            owner: session.external_user_id.clone(),
+            solution_id: solution.id.clone(),
+            created_at: now_ms(),
+            ever_enabled: found.enabled,
+        };
+        self.db
+            .record_instance(&session.external_user_id, key, &stored)
+            .await?;
+        Ok(Some(self.present(&found, &stored).await?))
     }
 
     /// An instance of `solution_id` that Tray holds for the user but our database does not

@@ -1,0 +1,84 @@
+//! A proxy that died between Tray creating an instance and recording it leaves an
+//! idempotency claim nobody finishes. The retry that takes the claim over must adopt
+//! the instance Tray already made, not create a second one.
+//!
+//! (The end-to-end kill of the real binary halfway through a connect is
+//! `crates/proxy/tests/crash.rs`; this test reproduces the one moment a SIGKILL cannot be
+//! timed to hit: after Tray answered, before the database write.)
+
+use marketplace_proxy::db::{Claim, Db};
+use proof::{unique_user, Stack, TrayView, STRIPE};
+use reqwest::StatusCode;
+use serde_json::json;
+
+#[tokio::test]
+async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated() {
+    let dir = std::env::temp_dir().join(format!("proof-abandoned-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let database_url = format!("sqlite://{}?mode=rwc", dir.join("proxy.db").display());
+    let stack = Stack::start(&database_url).await;
+    let user = stack.user(&unique_user("abandoned"));
+    let (status, _) = user.catalog().await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The dead proxy's footprint: its claim on the key (left unfinished long ago) ...
+    let db = Db::connect(&database_url)
+        .await
+        .expect("opens the proxy's database");
+    assert!(matches!(
+        db.claim_creation(&user.id, "the-click", 60_000)
+            .await
+            .expect("claims"),
+        Claim::Won
+    ));
+    db.expire_claim(&user.id, "the-click")
+        .await
+        .expect("ages the claim");
+    // ... and the instance Tray made for it, which the proxy never recorded.
+    let tray = TrayView {
+        sandbox: &stack.sandbox,
+    };
+    let tray_user = tray.users_for(&user.id).await.pop().expect("the Tray user");
+    let authorized = stack
+        .sandbox
+        .execute(
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            "mutation($u: ID!) { authorize(input: { userId: $u }) { accessToken } }",
+            json!({ "u": tray_user }),
+        )
+        .await;
+    let user_token = authorized["data"]["authorize"]["accessToken"]
+        .as_str()
+        .expect("a user token");
+    let made = stack
+        .sandbox
+        .execute(
+            user_token,
+            "mutation($s: ID!) { createSolutionInstance(input: { solutionId: $s, instanceName: \"Stripe payments\" }) { solutionInstance { id } } }",
+            json!({ "s": STRIPE }),
+        )
+        .await;
+    let made_id = made["data"]["createSolutionInstance"]["solutionInstance"]["id"]
+        .as_str()
+        .expect("made by the dead proxy")
+        .to_owned();
+
+    // The widget retries the click with its key.
+    let (status, created) = user.create(STRIPE, "the-click").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["id"],
+        made_id.as_str(),
+        "a second instance was made"
+    );
+    let held = tray.instances_of(&user.id).await;
+    assert_eq!(held.len(), 1, "{held:?}");
+    // And the key now stands for that instance.
+    let (status, again) = user.create(STRIPE, "the-click").await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(again["id"], made_id.as_str());
+    assert_eq!(user.listed_instance_ids().await, vec![made_id]);
+
+    stack.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
