@@ -33,8 +33,18 @@ pub struct LoadResult {
 /// Builds the request each client sends (a fresh builder per request).
 pub type MakeRequest = Arc<dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync>;
 
-/// Runs `plan` against whatever `make_request` builds; requests still in flight when the
-/// window closes are dropped and not counted.
+/// How long requests still in flight when the window closes may take to finish.
+/// They are not counted; letting them finish (rather than dropping them) keeps the
+/// servers from seeing cancellations no real client would cause.
+const DRAIN: Duration = Duration::from_secs(15);
+
+/// One request completed inside the measured window.
+enum Sample {
+    Answered { ms: f64 },
+    Failed,
+}
+
+/// Runs `plan` against whatever `make_request` builds.
 pub async fn run(plan: LoadPlan, make_request: MakeRequest) -> anyhow::Result<LoadResult> {
     // One connection per client, kept alive, as browsers behind a load balancer would.
     let http = reqwest::Client::builder()
@@ -42,22 +52,28 @@ pub async fn run(plan: LoadPlan, make_request: MakeRequest) -> anyhow::Result<Lo
         .timeout(Duration::from_secs(30))
         .build()?;
     let start = Instant::now();
-    let window_opens = start + plan.warm_up;
-    let window_closes = window_opens + plan.measure;
+    let window = (start + plan.warm_up, start + plan.warm_up + plan.measure);
+    let (samples, mut received) = tokio::sync::mpsc::unbounded_channel();
     let mut clients = JoinSet::new();
     for _ in 0..plan.connections {
         let http = http.clone();
         let make_request = make_request.clone();
-        clients.spawn(async move {
-            client_loop(&http, &*make_request, window_opens, window_closes).await
-        });
+        let samples = samples.clone();
+        clients.spawn(async move { client_loop(&http, &*make_request, window, &samples).await });
     }
+    drop(samples);
+    let drained = tokio::time::Instant::from_std(window.1 + DRAIN);
+    while let Ok(Some(finished)) = tokio::time::timeout_at(drained, clients.join_next()).await {
+        finished?;
+    }
+    clients.abort_all();
     let mut latencies_ms = Vec::new();
     let mut errors = 0;
-    while let Some(outcome) = clients.join_next().await {
-        let (client_latencies, client_errors) = outcome?;
-        latencies_ms.extend(client_latencies);
-        errors += client_errors;
+    while let Some(sample) = received.recv().await {
+        match sample {
+            Sample::Answered { ms } => latencies_ms.push(ms),
+            Sample::Failed => errors += 1,
+        }
     }
     let seconds = plan.measure.as_secs_f64();
     latencies_ms.sort_by(|a, b| a.total_cmp(b));
@@ -72,37 +88,34 @@ pub async fn run(plan: LoadPlan, make_request: MakeRequest) -> anyhow::Result<Lo
     })
 }
 
-/// One client: latencies (ms) of successful answers completed inside the window, and
-/// the count of failed ones.
+/// One client: sends until the window closes, reporting what completes inside it.
 async fn client_loop(
     http: &reqwest::Client,
     make_request: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
-    window_opens: Instant,
-    window_closes: Instant,
-) -> (Vec<f64>, usize) {
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    let closes = tokio::time::Instant::from_std(window_closes);
+    (opens, closes): (Instant, Instant),
+    samples: &tokio::sync::mpsc::UnboundedSender<Sample>,
+) {
     loop {
         let sent = Instant::now();
-        if sent >= window_closes {
-            break;
+        if sent >= closes {
+            return;
         }
-        let answered = tokio::select! {
-            answer = exchange(make_request(http)) => answer,
-            _ = tokio::time::sleep_until(closes) => break,
-        };
+        let answered = exchange(make_request(http)).await;
         let done = Instant::now();
-        if done < window_opens || done > window_closes {
+        if done < opens || done > closes {
             continue;
         }
-        if answered {
-            latencies.push(done.duration_since(sent).as_secs_f64() * 1000.0);
+        let sample = if answered {
+            Sample::Answered {
+                ms: done.duration_since(sent).as_secs_f64() * 1000.0,
+            }
         } else {
-            errors += 1;
+            Sample::Failed
+        };
+        if samples.send(sample).is_err() {
+            return;
         }
     }
-    (latencies, errors)
 }
 
 /// Sends the request and reads the whole body; true for a 200.

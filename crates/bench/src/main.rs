@@ -301,6 +301,15 @@ fn print_proxy(p: &proxy_bench::ProxyReport) {
         "ratio proxy / sandbox (lifted)", p.throughput_ratio, p.p50_latency_ratio
     );
     println!(
+        "  {:<44} {:>10}",
+        "as shipped: Tray rate-limit refusals (429)", p.tray_rate_limited_default_limit
+    );
+    println!(
+        "  {:<44} {:>10}",
+        "as shipped: most Tray requests in one second",
+        p.tray_peak_requests_per_second_default_limit
+    );
+    println!(
         "  {:<44} {:>10.1} MiB (as shipped: {:.1} MiB)",
         "proxy peak resident memory (VmHWM)",
         p.peak_rss_kib as f64 / 1024.0,

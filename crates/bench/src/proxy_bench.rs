@@ -2,9 +2,11 @@
 //! warm catalog request under 64 connections beside the same load sent straight to the
 //! sandbox's GraphQL endpoint, with the proxy's peak memory.
 //!
-//! The sandbox runs in this process with its rate limit lifted, so Tray's limit is not
-//! what the throughput comparison measures; the proxy runs as its own process (the
-//! native-profile binary), once as shipped and once with its Tray limiter lifted too.
+//! The sandbox runs in this process; the proxy runs as its own process (the
+//! native-profile binary). First the proxy as shipped against a sandbox enforcing Tray's
+//! rate limit (page loads, connects, load); then, for the overhead comparison, a proxy
+//! with its Tray limiter lifted against a sandbox with its limit lifted, so neither
+//! limit is what the comparison measures.
 
 use anyhow::{bail, Context};
 use marketplace_proxy::tray::documents;
@@ -44,6 +46,12 @@ pub struct ProxyReport {
     pub sandbox_direct: LoadResult,
     /// The proxy as shipped: its Tray limiter (25/s, burst 40) queues the requests.
     pub proxy_catalog_default_limit: LoadResult,
+    /// Requests Tray (the sandbox, enforcing 30/s with bursts to 50) refused for the
+    /// rate limit while the proxy as shipped served page loads, connects and its load.
+    pub tray_rate_limited_default_limit: u64,
+    /// Most Tray requests in any one-second window meanwhile (a bucket of 30/s holding
+    /// 50 lets up to 80 through in one window).
+    pub tray_peak_requests_per_second_default_limit: u64,
     /// Proxy requests/s over sandbox requests/s (limiter lifted).
     pub throughput_ratio: f64,
     /// Proxy p50 over sandbox p50 (limiter lifted).
@@ -83,7 +91,31 @@ pub struct ConnectReport {
 }
 
 pub async fn run(proxy_binary: &Path) -> anyhow::Result<(ProxyReport, ConnectReport)> {
-    let sandbox = Sandbox::start(SandboxConfig {
+    let http = reqwest::Client::new();
+
+    // The proxy as shipped against a sandbox enforcing Tray's limit: page loads,
+    // connects, then 64 connections of warm catalog requests.
+    let state = StateDir::new("sandboxes")?;
+    let tray = Sandbox::start(SandboxConfig {
+        db: Some(state.path.join("tray.db")),
+        ..SandboxConfig::default()
+    })
+    .await?;
+    let shipped = ProxyProcess::spawn(proxy_binary, &proxy_options(&tray, "shipped", None)).await?;
+    let page_loads = page_load_cost(&tray, &http, &shipped.url).await?;
+    let shipped_user = ApiClient::new(http.clone(), &shipped.url, LOAD_USER)?;
+    let connect = connect_report(&tray, &http, &shipped.url, &shipped_user).await?;
+    println!("bench: proxy as shipped, warm catalog, 64 connections");
+    let proxy_catalog_default_limit = catalog_load(&shipped_user, &shipped.url).await?;
+    let peak_rss_kib_default_limit = shipped.peak_rss_kib()?;
+    let tray_stats = tray.stats();
+    shipped.stop().await;
+    tray.stop().await;
+
+    // The overhead comparison: neither the sandbox's limit nor the proxy's limiter may
+    // be the bottleneck, so both are lifted.
+    let open = Sandbox::start(SandboxConfig {
+        db: Some(state.path.join("open.db")),
         rate_limit: RateLimit {
             per_second: UNLIMITED,
             burst: UNLIMITED,
@@ -91,49 +123,25 @@ pub async fn run(proxy_binary: &Path) -> anyhow::Result<(ProxyReport, ConnectRep
         ..SandboxConfig::default()
     })
     .await?;
-    let http = reqwest::Client::new();
-    let options = |label, tray_rate| ProxyOptions {
-        label,
-        graphql_url: sandbox.graphql_url(),
-        dialog_url: sandbox.dialog_url(),
-        master_token: DEMO_MASTER_TOKEN,
-        embedded_id: DEMO_EMBEDDED_ID,
-        tray_rate,
-    };
-
-    // The proxy as shipped: page loads, connects, then its own load.
-    let shipped = ProxyProcess::spawn(proxy_binary, &options("shipped", None)).await?;
-    let page_loads = page_load_cost(&sandbox, &http, &shipped.url).await?;
-    let load_user = ApiClient::new(http.clone(), &shipped.url, "bench-load-user")?;
-    let connect = connect_report(&sandbox, &http, &shipped.url, &load_user).await?;
-    println!("bench: proxy as shipped, warm catalog, 64 connections");
-    let proxy_catalog_default_limit = catalog_load(&load_user, &shipped.url).await?;
-    let peak_rss_kib_default_limit = shipped.peak_rss_kib()?;
-    shipped.stop().await;
-
-    // The same user on a proxy whose limiter cannot be the bottleneck.
     let lifted = ProxyProcess::spawn(
         proxy_binary,
-        &options("lifted", Some((UNLIMITED, UNLIMITED))),
+        &proxy_options(&open, "lifted", Some((UNLIMITED, UNLIMITED))),
     )
     .await?;
-    let load_user = ApiClient::new(http.clone(), &lifted.url, "bench-load-user")?;
-    let warm_catalog = load_user.catalog().await?;
-    if warm_catalog
-        .integrations
-        .iter()
-        .all(|i| i.instances.is_empty())
-    {
-        bail!("the load user should see the instance it connected");
-    }
+    let load_user = ApiClient::new(http.clone(), &lifted.url, LOAD_USER)?;
+    // Its catalog shows one connected instance, like the shipped proxy's load user.
+    let catalog = load_user.catalog().await?;
+    let integration = connect_flow::two_slot_integration(&catalog)?.clone();
+    connect_flow::connect(&load_user, &http, &integration, "bench-load-instance").await?;
+    load_user.catalog().await?;
     println!("bench: proxy (Tray limiter lifted), warm catalog, 64 connections");
     let proxy_catalog = catalog_load(&load_user, &lifted.url).await?;
     let peak_rss_kib = lifted.peak_rss_kib()?;
     lifted.stop().await;
 
     println!("bench: the same query straight to the sandbox, 64 connections");
-    let sandbox_direct = sandbox_load(&sandbox, "bench-load-user", LOAD_PLAN).await?;
-    sandbox.stop().await;
+    let sandbox_direct = sandbox_load(&open, LOAD_USER, LOAD_PLAN).await?;
+    open.stop().await;
 
     let proxy = ProxyReport {
         tray_requests_per_page_load: page_loads,
@@ -142,10 +150,54 @@ pub async fn run(proxy_binary: &Path) -> anyhow::Result<(ProxyReport, ConnectRep
         proxy_catalog,
         sandbox_direct,
         proxy_catalog_default_limit,
+        tray_rate_limited_default_limit: tray_stats.rate_limited,
+        tray_peak_requests_per_second_default_limit: tray_stats.peak_requests_per_second,
         peak_rss_kib,
         peak_rss_kib_default_limit,
     };
     Ok((proxy, connect))
+}
+
+/// A directory of its own for the sandboxes' databases, removed when dropped.
+///
+/// File databases, as the `tray-sandbox` binary uses by default: an in-memory sandbox
+/// lives on one SQLite connection, which a request cancelled mid-query discards.
+struct StateDir {
+    path: std::path::PathBuf,
+}
+
+impl StateDir {
+    fn new(label: &str) -> anyhow::Result<Self> {
+        let path =
+            std::env::temp_dir().join(format!("marketplace-bench-{}-{label}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).with_context(|| format!("creating {}", path.display()))?;
+        Ok(StateDir { path })
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The user whose warm catalog is loaded; it has one connected instance.
+const LOAD_USER: &str = "bench-load-user";
+
+fn proxy_options<'a>(
+    sandbox: &'a Sandbox,
+    label: &'a str,
+    tray_rate: Option<(u32, u32)>,
+) -> ProxyOptions<'a> {
+    ProxyOptions {
+        label,
+        graphql_url: sandbox.graphql_url(),
+        dialog_url: sandbox.dialog_url(),
+        master_token: DEMO_MASTER_TOKEN,
+        embedded_id: DEMO_EMBEDDED_ID,
+        tray_rate,
+    }
 }
 
 /// Sandbox request-counter deltas around single catalog requests on a fresh proxy.
