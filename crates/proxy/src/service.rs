@@ -542,7 +542,17 @@ impl Marketplace {
 
     pub async fn delete(&self, session: &Session, id: &str) -> Result<(), ProxyError> {
         self.owned(session, id).await?;
-        self.tray.remove_instance(&session.token, id).await?;
+        match self.tray.remove_instance(&session.token, id).await {
+            Ok(()) => {}
+            // Refused because it is gone already: an earlier try whose answer was lost.
+            Err(ProxyError::TrayRejected(reason)) => {
+                let instances = self.tray.list_instances(&session.token).await?;
+                if instances.iter().any(|instance| instance.id == id) {
+                    return Err(ProxyError::TrayRejected(reason));
+                }
+            }
+            Err(err) => return Err(err),
+        }
         self.db.forget_instance(id).await
     }
 

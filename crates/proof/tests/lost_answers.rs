@@ -1,3 +1,6 @@
+//! Tray did the work but the proxy never learnt it (it died, or the answer was lost):
+//! the user's retry must neither repeat the work nor fail on it.
+//!
 //! A proxy that died between Tray creating an instance and recording it leaves an
 //! idempotency claim nobody finishes. The retry that takes the claim over must adopt
 //! the instance Tray already made, not create a second one.
@@ -81,4 +84,52 @@ async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated
 
     stack.stop().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A delete Tray carried out but whose answer never reached the proxy (a timeout, a
+/// crash): the user's retry must succeed, not fail because Tray no longer knows the id.
+#[tokio::test]
+async fn a_delete_retried_after_its_answer_was_lost_succeeds() {
+    let stack = Stack::start("sqlite::memory:").await;
+    let user = stack.user(&unique_user("lost-delete"));
+    let (status, created) = user.create(STRIPE, "click").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    let tray = TrayView {
+        sandbox: &stack.sandbox,
+    };
+    let tray_user = tray.users_for(&user.id).await.pop().expect("the Tray user");
+    let authorized = stack
+        .sandbox
+        .execute(
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            "mutation($u: ID!) { authorize(input: { userId: $u }) { accessToken } }",
+            json!({ "u": tray_user }),
+        )
+        .await;
+    let user_token = authorized["data"]["authorize"]["accessToken"]
+        .as_str()
+        .expect("a user token");
+    // The first try's effect at Tray; its answer is what got lost.
+    let removed = stack
+        .sandbox
+        .execute(
+            user_token,
+            "mutation($i: ID!) { removeSolutionInstance(input: { solutionInstanceId: $i }) { clientMutationId } }",
+            json!({ "i": id }),
+        )
+        .await;
+    assert!(removed["errors"].is_null(), "{removed}");
+
+    let (status, answer) = user
+        .call_retrying(reqwest::Method::DELETE, &format!("/instances/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{answer}");
+    assert!(user.listed_instance_ids().await.is_empty());
+    // Now it is gone for the proxy too.
+    let (status, _) = user
+        .call(reqwest::Method::GET, &format!("/instances/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    stack.stop().await;
 }
