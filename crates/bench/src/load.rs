@@ -28,6 +28,43 @@ pub struct LoadResult {
     pub requests_per_second: f64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// Sorted, for combining rounds.
+    #[serde(skip)]
+    latencies_ms: Vec<f64>,
+}
+
+impl LoadResult {
+    fn from_samples(
+        connections: usize,
+        seconds: f64,
+        mut latencies_ms: Vec<f64>,
+        errors: usize,
+    ) -> Self {
+        latencies_ms.sort_by(|a, b| a.total_cmp(b));
+        LoadResult {
+            connections,
+            seconds,
+            requests: latencies_ms.len(),
+            errors,
+            requests_per_second: latencies_ms.len() as f64 / seconds,
+            p50_ms: quantile(&latencies_ms, 0.50),
+            p99_ms: quantile(&latencies_ms, 0.99),
+            latencies_ms,
+        }
+    }
+
+    /// Several measured windows as one: their requests over their summed time.
+    pub fn combine(rounds: &[LoadResult]) -> LoadResult {
+        LoadResult::from_samples(
+            rounds.first().map_or(0, |round| round.connections),
+            rounds.iter().map(|round| round.seconds).sum(),
+            rounds
+                .iter()
+                .flat_map(|round| round.latencies_ms.iter().copied())
+                .collect(),
+            rounds.iter().map(|round| round.errors).sum(),
+        )
+    }
 }
 
 /// Builds the request each client sends (a fresh builder per request).
@@ -75,17 +112,12 @@ pub async fn run(plan: LoadPlan, make_request: MakeRequest) -> anyhow::Result<Lo
             Sample::Failed => errors += 1,
         }
     }
-    let seconds = plan.measure.as_secs_f64();
-    latencies_ms.sort_by(|a, b| a.total_cmp(b));
-    Ok(LoadResult {
-        connections: plan.connections,
-        seconds,
-        requests: latencies_ms.len(),
+    Ok(LoadResult::from_samples(
+        plan.connections,
+        plan.measure.as_secs_f64(),
+        latencies_ms,
         errors,
-        requests_per_second: latencies_ms.len() as f64 / seconds,
-        p50_ms: quantile(&latencies_ms, 0.50),
-        p99_ms: quantile(&latencies_ms, 0.99),
-    })
+    ))
 }
 
 /// One client: sends until the window closes, reporting what completes inside it.
@@ -150,5 +182,17 @@ mod tests {
         assert_eq!(quantile(&samples, 0.95), 95.0);
         assert_eq!(quantile(&[7.0], 0.99), 7.0);
         assert!(quantile(&[], 0.5).is_nan());
+    }
+
+    #[test]
+    fn combined_rounds_count_every_request_over_the_summed_time() {
+        let first = LoadResult::from_samples(2, 1.0, vec![3.0, 1.0], 0);
+        let second = LoadResult::from_samples(2, 2.0, vec![2.0, 4.0, 5.0, 6.0], 1);
+        let both = LoadResult::combine(&[first, second]);
+        assert_eq!(both.requests, 6);
+        assert_eq!(both.errors, 1);
+        assert_eq!(both.requests_per_second, 2.0);
+        assert_eq!(both.p50_ms, 3.0);
+        assert_eq!(both.p99_ms, 6.0);
     }
 }

@@ -29,10 +29,19 @@ const CONNECT_CONCURRENCY: usize = 4;
 /// A limit nothing in this bench reaches: the sandbox and the lifted proxy limiter.
 const UNLIMITED: u32 = 1_000_000;
 
+/// The proxy as shipped under 64 connections.
 pub const LOAD_PLAN: LoadPlan = LoadPlan {
     connections: 64,
     warm_up: Duration::from_secs(1),
     measure: Duration::from_secs(4),
+};
+
+/// The proxy beside the sandbox: this many rounds of each, alternating.
+pub const COMPARISON_ROUNDS: usize = 3;
+pub const COMPARISON_PLAN: LoadPlan = LoadPlan {
+    connections: 64,
+    warm_up: Duration::from_millis(500),
+    measure: Duration::from_secs(2),
 };
 
 #[derive(Debug, Serialize)]
@@ -106,7 +115,7 @@ pub async fn run(proxy_binary: &Path) -> anyhow::Result<(ProxyReport, ConnectRep
     let shipped_user = ApiClient::new(http.clone(), &shipped.url, LOAD_USER)?;
     let connect = connect_report(&tray, &http, &shipped.url, &shipped_user).await?;
     println!("bench: proxy as shipped, warm catalog, 64 connections");
-    let proxy_catalog_default_limit = catalog_load(&shipped_user, &shipped.url).await?;
+    let proxy_catalog_default_limit = catalog_load(&shipped_user, &shipped.url, LOAD_PLAN).await?;
     let peak_rss_kib_default_limit = shipped.peak_rss_kib()?;
     let tray_stats = tray.stats();
     shipped.stop().await;
@@ -134,14 +143,23 @@ pub async fn run(proxy_binary: &Path) -> anyhow::Result<(ProxyReport, ConnectRep
     let integration = connect_flow::two_slot_integration(&catalog)?.clone();
     connect_flow::connect(&load_user, &http, &integration, "bench-load-instance").await?;
     load_user.catalog().await?;
-    println!("bench: proxy (Tray limiter lifted), warm catalog, 64 connections");
-    let proxy_catalog = catalog_load(&load_user, &lifted.url).await?;
+    println!(
+        "bench: proxy (Tray limiter lifted) and the same query straight to the sandbox, \
+         64 connections, {COMPARISON_ROUNDS} alternating rounds each"
+    );
+    // Alternating rounds, so drift on a shared machine affects both sides alike.
+    let direct_token = user_token(&open, LOAD_USER).await?;
+    let mut proxy_rounds = Vec::new();
+    let mut direct_rounds = Vec::new();
+    for _ in 0..COMPARISON_ROUNDS {
+        proxy_rounds.push(catalog_load(&load_user, &lifted.url, COMPARISON_PLAN).await?);
+        direct_rounds.push(sandbox_load(&open, &direct_token, COMPARISON_PLAN).await?);
+    }
     let peak_rss_kib = lifted.peak_rss_kib()?;
     lifted.stop().await;
-
-    println!("bench: the same query straight to the sandbox, 64 connections");
-    let sandbox_direct = sandbox_load(&open, LOAD_USER, LOAD_PLAN).await?;
     open.stop().await;
+    let proxy_catalog = LoadResult::combine(&proxy_rounds);
+    let sandbox_direct = LoadResult::combine(&direct_rounds);
 
     let proxy = ProxyReport {
         tray_requests_per_page_load: page_loads,
@@ -303,11 +321,15 @@ fn millis(duration: Duration) -> f64 {
 }
 
 /// `GET /api/v1/integrations` as the widget sends it, from 64 connections.
-async fn catalog_load(user: &ApiClient, proxy_url: &str) -> anyhow::Result<LoadResult> {
+async fn catalog_load(
+    user: &ApiClient,
+    proxy_url: &str,
+    plan: LoadPlan,
+) -> anyhow::Result<LoadResult> {
     let url = format!("{}{}/integrations", proxy_url, marketplace_wire::API_PREFIX);
     let token = user.token().to_owned();
     let result = load::run(
-        LOAD_PLAN,
+        plan,
         Arc::new(move |http: &reqwest::Client| http.get(&url).bearer_auth(&token)),
     )
     .await?;
@@ -319,10 +341,10 @@ async fn catalog_load(user: &ApiClient, proxy_url: &str) -> anyhow::Result<LoadR
 /// variables), sent straight to the sandbox's GraphQL endpoint.
 async fn sandbox_load(
     sandbox: &Sandbox,
-    external_user_id: &str,
+    user_token: &str,
     plan: LoadPlan,
 ) -> anyhow::Result<LoadResult> {
-    let token = user_token(sandbox, external_user_id).await?;
+    let token = user_token.to_owned();
     let url = sandbox.graphql_url().to_owned();
     let body = json!({
         "query": documents::LIST_INSTANCES,
@@ -466,7 +488,10 @@ mod tests {
             warm_up: Duration::from_millis(100),
             measure: Duration::from_millis(400),
         };
-        let direct = sandbox_load(&sandbox, "load-test-user", plan)
+        let token = user_token(&sandbox, "load-test-user")
+            .await
+            .expect("a user token");
+        let direct = sandbox_load(&sandbox, &token, plan)
             .await
             .expect("sandbox load");
         assert!(direct.requests > 0 && direct.errors == 0, "{direct:?}");
