@@ -4,7 +4,7 @@
 //! the same afterwards.
 //!
 //! A forged `tray.authpopup.finish` posted from another origin in the browser is covered
-//! by `crates/e2e/tests/widget_connect.rs`.
+//! by `crates/e2e/tests/widget_connect.rs` (`a_forged_finish_message_from_another_origin_is_ignored`).
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
