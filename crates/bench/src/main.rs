@@ -72,6 +72,7 @@ async fn main() -> anyhow::Result<()> {
         Part::Widget => None,
         _ => Some(proxy_process::locate_binary()?),
     };
+    let measuring = std::time::Instant::now();
     let widget = match part {
         Part::Proxy => None,
         _ => {
@@ -99,7 +100,11 @@ async fn main() -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&out, serde_json::to_string_pretty(&report)?)?;
-    println!("\nJSON written to {}", out.display());
+    println!(
+        "\nMeasured in {:.0} s (builds excluded). JSON written to {}",
+        measuring.elapsed().as_secs_f64(),
+        out.display()
+    );
     Ok(())
 }
 
