@@ -39,12 +39,9 @@ const MIGRATIONS: &[&str] = &[
         received_at BIGINT NOT NULL,
         PRIMARY KEY (instance_id, slot)
     )",
-    // Tray user tokens (valid 2 days), shared by replicas and kept across restarts.
-    "CREATE TABLE IF NOT EXISTS user_tokens (
-        tray_user_id TEXT PRIMARY KEY,
-        token TEXT NOT NULL,
-        renew_after BIGINT NOT NULL
-    )",
+    // Tray user tokens are no longer kept at rest (each replica mints and caches its own
+    // in memory): remove the plaintext copies earlier versions stored.
+    "DROP TABLE IF EXISTS user_tokens",
     // The Tray rate limit bucket replicas share on Postgres (tray::limiter): `tokens`
     // may go negative, a queue of reservations each waiting for its token.
     "CREATE TABLE IF NOT EXISTS tray_rate_limit (
@@ -401,7 +398,7 @@ impl Db {
         Ok(())
     }
 
-    /// Drop a mapping Tray no longer honours (and its token).
+    /// Drop a mapping Tray no longer honours.
     pub async fn forget_user(
         &self,
         external_user_id: &str,
@@ -412,49 +409,6 @@ impl Db {
             .bind(tray_user_id)
             .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM user_tokens WHERE tray_user_id = $1")
-            .bind(tray_user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    pub async fn forget_user_token(&self, tray_user_id: &str) -> Result<(), ProxyError> {
-        sqlx::query("DELETE FROM user_tokens WHERE tray_user_id = $1")
-            .bind(tray_user_id)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
-    }
-
-    /// A stored user token still inside its reuse window.
-    pub async fn user_token(
-        &self,
-        tray_user_id: &str,
-    ) -> Result<Option<(String, i64)>, ProxyError> {
-        let row = sqlx::query("SELECT token, renew_after FROM user_tokens WHERE tray_user_id = $1 AND renew_after > $2")
-            .bind(tray_user_id)
-            .bind(now_ms())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.map(|row| (row.get::<String, _>(0), row.get::<i64, _>(1))))
-    }
-
-    pub async fn store_user_token(
-        &self,
-        tray_user_id: &str,
-        token: &str,
-        renew_after: i64,
-    ) -> Result<(), ProxyError> {
-        sqlx::query(
-            "INSERT INTO user_tokens (tray_user_id, token, renew_after) VALUES ($1, $2, $3)
-             ON CONFLICT (tray_user_id) DO UPDATE SET token = excluded.token, renew_after = excluded.renew_after",
-        )
-        .bind(tray_user_id)
-        .bind(token)
-        .bind(renew_after)
-        .execute(&self.pool)
-        .await?;
         Ok(())
     }
 

@@ -125,29 +125,27 @@ impl Marketplace {
     /// Forget a user token Tray refused, so the next session mints a new one.
     pub async fn drop_user_token(&self, tray_user_id: &str) -> Result<(), ProxyError> {
         self.user_tokens.lock().await.remove(tray_user_id);
-        self.db.forget_user_token(tray_user_id).await
+        Ok(())
     }
 
-    /// Memory first, then the database (shared by replicas), then a fresh `authorize`.
+    /// A cached token inside its reuse window, else a fresh `authorize`.
+    ///
+    /// Tokens live in memory only (per replica): a database copy would be a secret at
+    /// rest, and minting one again after a restart costs a single Tray request.
     async fn user_token(&self, tray_user_id: &str) -> Result<String, ProxyError> {
-        let mut tokens = self.user_tokens.lock().await;
-        if let Some((token, renew_after)) = tokens.get(tray_user_id) {
+        if let Some((token, renew_after)) = self.user_tokens.lock().await.get(tray_user_id) {
             if now_ms() < *renew_after {
                 return Ok(token.clone());
             }
         }
-        let (token, renew_after) = match self.db.user_token(tray_user_id).await? {
-            Some(stored) => stored,
-            None => {
-                let token = self.tray.authorize(tray_user_id).await?;
-                let renew_after = now_ms() + USER_TOKEN_REUSE.as_millis() as i64;
-                self.db
-                    .store_user_token(tray_user_id, &token, renew_after)
-                    .await?;
-                (token, renew_after)
-            }
-        };
-        tokens.insert(tray_user_id.to_owned(), (token.clone(), renew_after));
+        // Minted without holding the lock, so users never wait for each other's
+        // authorize; two concurrent first requests may mint two valid tokens.
+        let token = self.tray.authorize(tray_user_id).await?;
+        let renew_after = now_ms() + USER_TOKEN_REUSE.as_millis() as i64;
+        self.user_tokens
+            .lock()
+            .await
+            .insert(tray_user_id.to_owned(), (token.clone(), renew_after));
         Ok(token)
     }
 

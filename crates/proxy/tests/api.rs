@@ -794,7 +794,7 @@ async fn the_demo_token_endpoint_is_off_without_the_flag() {
 }
 
 #[tokio::test]
-async fn users_and_user_tokens_survive_a_restart_on_the_same_database() {
+async fn users_survive_a_restart_and_user_tokens_are_not_kept_at_rest() {
     let file = std::env::temp_dir().join(format!("proxy-{}.db", uuid::Uuid::new_v4()));
     let url = format!("sqlite://{}?mode=rwc", file.display());
     let first = Harness::start(&url).await;
@@ -824,9 +824,27 @@ async fn users_and_user_tokens_survive_a_restart_on_the_same_database() {
         .await
         .expect("answers");
     assert_eq!(response.status(), StatusCode::OK);
-    // Catalog + the user's instances: no createExternalUser, no authorize.
-    assert_eq!(first.sandbox.stats().requests_served - before, 2);
+    // Catalog, a fresh user token and the user's instances: the user mapping survived
+    // (no createExternalUser), the token did not (it was never written to the database).
+    assert_eq!(first.sandbox.stats().requests_served - before, 3);
     proxy.stop().await;
+    // The sandbox's user tokens read `sandbox-user-…`: none may be in the database's files.
+    let name = file
+        .file_name()
+        .expect("file name")
+        .to_string_lossy()
+        .into_owned();
+    for entry in std::fs::read_dir(std::env::temp_dir()).expect("temp dir") {
+        let path = entry.expect("entry").path();
+        if path.to_string_lossy().contains(&name) {
+            let bytes = std::fs::read(&path).expect("database file");
+            assert!(
+                !bytes.windows(13).any(|w| w == b"sandbox-user-"),
+                "{} holds a Tray user token",
+                path.display()
+            );
+        }
+    }
     first.sandbox.stop().await;
     let _ = std::fs::remove_file(file);
 }
