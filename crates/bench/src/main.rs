@@ -93,9 +93,13 @@ async fn main() -> anyhow::Result<()> {
         connect,
     };
     print_table(&report);
-    let out = PathBuf::from(
-        std::env::var("BENCH_OUT").unwrap_or_else(|_| "target/bench/latest.json".into()),
-    );
+    // A partial run does not replace the full report unless told to.
+    let default_out = match part {
+        Part::All => "target/bench/latest.json",
+        Part::Widget => "target/bench/latest-widget.json",
+        Part::Proxy => "target/bench/latest-proxy.json",
+    };
+    let out = PathBuf::from(std::env::var("BENCH_OUT").unwrap_or_else(|_| default_out.into()));
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)?;
     }
