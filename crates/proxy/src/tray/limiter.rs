@@ -71,21 +71,22 @@ impl RateLimiter {
         }
     }
 
+    /// Reserves the next token, as the shared bucket does: a negative balance is the
+    /// queue in front of this request, so waiters go in arrival order, each sleeping
+    /// until its own token is earned (a newcomer cannot take a token a waiter was owed).
+    /// A request cancelled while it waits forfeits its token: the error is on the side
+    /// of sending less.
     async fn acquire_local(&self, bucket: &Mutex<LocalBucket>) {
-        loop {
-            let wait = {
-                let mut bucket = bucket.lock().await;
-                let now = Instant::now();
-                let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second;
-                bucket.tokens = (bucket.tokens + earned).min(self.burst);
-                bucket.refilled = now;
-                if bucket.tokens >= 1.0 {
-                    bucket.tokens -= 1.0;
-                    return;
-                }
-                Duration::from_secs_f64((1.0 - bucket.tokens) / self.per_second)
-            };
-            tokio::time::sleep(wait).await;
+        let balance = {
+            let mut bucket = bucket.lock().await;
+            let now = Instant::now();
+            let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second;
+            bucket.tokens = (bucket.tokens + earned).min(self.burst) - 1.0;
+            bucket.refilled = now;
+            bucket.tokens
+        };
+        if balance < 0.0 {
+            tokio::time::sleep(Duration::from_secs_f64(-balance / self.per_second)).await;
         }
     }
 }
@@ -106,5 +107,29 @@ mod tests {
         // A full bucket (40) plus one second of refill (25), never more.
         assert!(sent <= 40 + 25 + 1, "sent {sent}");
         assert!(sent >= 40, "sent {sent}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiting_request_is_not_overtaken_by_a_newcomer() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(10, 1));
+        limiter.acquire().await.expect("the burst");
+        let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waiter = tokio::spawn({
+            let (limiter, done) = (limiter.clone(), done.clone());
+            async move {
+                limiter.acquire().await.expect("local");
+                done.lock().expect("lock").push("waiting since t=0");
+            }
+        });
+        tokio::task::yield_now().await;
+        // The waiter's token is due now; a newcomer arrives before the waiter runs again.
+        tokio::time::advance(Duration::from_millis(100)).await;
+        limiter.acquire().await.expect("local");
+        done.lock().expect("lock").push("newcomer at t=0.1");
+        waiter.await.expect("waiter");
+        assert_eq!(
+            *done.lock().expect("lock"),
+            ["waiting since t=0", "newcomer at t=0.1"]
+        );
     }
 }
