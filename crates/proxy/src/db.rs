@@ -2,7 +2,7 @@
 //! same SQL through sqlx's `Any` driver (`$n` placeholders work on both).
 
 use sqlx::{any::AnyPoolOptions, AnyPool, Row};
-use std::time::Duration;
+use std::{path::PathBuf, sync::Arc, time::Duration};
 
 use crate::error::ProxyError;
 
@@ -88,6 +88,34 @@ async fn migrate(pool: &AnyPool, postgres: bool) -> Result<(), ProxyError> {
 pub struct Db {
     pool: AnyPool,
     postgres: bool,
+    /// Set when `sqlite::memory:` was asked for; see [`TemporaryFile`].
+    _temporary: Option<Arc<TemporaryFile>>,
+}
+
+/// `sqlite::memory:` is served from a temporary file, removed when the last handle goes.
+///
+/// An in-memory SQLite database lives only as long as its connection, and sqlx closes a
+/// connection whose query was cancelled (a request timeout, a client gone): the data
+/// would silently vanish mid-run.
+struct TemporaryFile(PathBuf);
+
+impl TemporaryFile {
+    fn new() -> TemporaryFile {
+        let name = format!("marketplace-proxy-{}.db", uuid::Uuid::new_v4());
+        TemporaryFile(std::env::temp_dir().join(name))
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.0.display())
+    }
+}
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -120,11 +148,12 @@ pub enum Claim {
     InFlight,
 }
 
-/// Every connection to `sqlite::memory:` is a separate database: keep one.
+fn is_in_memory(url: &str) -> bool {
+    url.starts_with("sqlite") && (url.contains(":memory:") || url.contains("mode=memory"))
+}
+
 fn pool_size(url: &str) -> u32 {
-    if url.contains(":memory:") || url.contains("mode=memory") {
-        1
-    } else if url.starts_with("sqlite") {
+    if url.starts_with("sqlite") {
         4
     } else {
         16
@@ -141,15 +170,23 @@ pub fn now_ms() -> i64 {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, ProxyError> {
         sqlx::any::install_default_drivers();
+        let temporary = is_in_memory(url).then(|| Arc::new(TemporaryFile::new()));
+        let url = temporary
+            .as_ref()
+            .map_or_else(|| url.to_owned(), |file| file.url());
         let pool = AnyPoolOptions::new()
-            .max_connections(pool_size(url))
+            .max_connections(pool_size(&url))
             .acquire_timeout(Duration::from_secs(10))
-            .connect(url)
+            .connect(&url)
             .await
             .map_err(|err| ProxyError::Config(format!("cannot open the database: {err}")))?;
         let postgres = url.starts_with("postgres");
         migrate(&pool, postgres).await?;
-        Ok(Db { pool, postgres })
+        Ok(Db {
+            pool,
+            postgres,
+            _temporary: temporary,
+        })
     }
 
     /// Several replicas may share this database.

@@ -47,7 +47,7 @@ pub struct SandboxConfig {
     pub catalog: Option<PathBuf>,
     pub master_token: String,
     pub embedded_id: String,
-    /// SQLite file (created if missing); `None`: a private in-memory database.
+    /// SQLite file (created if missing); `None`: a temporary file, removed on exit.
     pub db: Option<PathBuf>,
     /// Lifetime of user tokens from `authorize` (Tray: 2 days).
     pub user_token_ttl: Duration,

@@ -32,7 +32,7 @@ struct Args {
     /// SQLite database file, created if missing; data survives restarts.
     #[arg(long, env = "SANDBOX_DB", default_value = "tray-sandbox.db")]
     db: PathBuf,
-    /// Keep all data in memory instead (lost on exit); `--db` is then ignored.
+    /// Keep no data across runs (a temporary file, removed on exit); `--db` is then ignored.
     #[arg(long)]
     in_memory: bool,
     /// Catalog of solutions (JSON); the one shipped in the repository by default.

@@ -8,7 +8,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
     Row, SqlitePool,
 };
-use std::{path::Path, str::FromStr};
+use std::path::{Path, PathBuf};
 
 use crate::{
     catalog::{AuthSlotDef, ConfigSlotDef},
@@ -199,6 +199,21 @@ pub struct VersionRow {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
+    /// Set when no database file was given; see [`TemporaryFile`].
+    _temporary: Option<std::sync::Arc<TemporaryFile>>,
+}
+
+/// Without `--db` the sandbox keeps its data in a temporary file, removed when the last
+/// handle goes. (A private in-memory SQLite database dies with its connection, and sqlx
+/// closes a connection whose query was cancelled by a client that went away.)
+struct TemporaryFile(PathBuf);
+
+impl Drop for TemporaryFile {
+    fn drop(&mut self) {
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
+        }
+    }
 }
 
 fn db_error(err: impl std::fmt::Display) -> SandboxError {
@@ -259,35 +274,33 @@ fn auth_row(row: &SqliteRow) -> Result<AuthRow, SandboxError> {
 }
 
 impl Store {
-    /// Open (creating if missing) the database file, or a private in-memory one.
+    /// Open (creating if missing) the database file, or a temporary one.
     pub async fn open(path: Option<&Path>) -> Result<Store, SandboxError> {
-        let (options, pool_options) = match path {
-            Some(path) => (
-                // WAL lets readers proceed during a write; the busy timeout makes concurrent
-                // writers wait instead of failing.
-                SqliteConnectOptions::new()
-                    .filename(path)
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .busy_timeout(std::time::Duration::from_secs(5)),
-                SqlitePoolOptions::new().max_connections(4),
-            ),
-            // One connection kept forever: an in-memory database lives as long as it.
-            None => (
-                SqliteConnectOptions::from_str("sqlite::memory:").map_err(db_error)?,
-                SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .min_connections(1)
-                    .idle_timeout(None)
-                    .max_lifetime(None),
-            ),
+        let temporary = match path {
+            Some(_) => None,
+            None => Some(std::sync::Arc::new(TemporaryFile(
+                std::env::temp_dir().join(format!("tray-sandbox-{}.db", new_id())),
+            ))),
         };
+        let path = path.or(temporary.as_ref().map(|file| file.0.as_path()));
+        let path = path.ok_or_else(|| db_error("no database path"))?;
+        // WAL lets readers proceed during a write; the busy timeout makes concurrent
+        // writers wait instead of failing.
+        let options = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool_options = SqlitePoolOptions::new().max_connections(4);
         let pool = pool_options.connect_with(options).await.map_err(db_error)?;
         sqlx::raw_sql(SCHEMA)
             .execute(&pool)
             .await
             .map_err(db_error)?;
-        Ok(Store { pool })
+        Ok(Store {
+            pool,
+            _temporary: temporary,
+        })
     }
 
     pub async fn close(&self) {
