@@ -13,12 +13,13 @@ const ready = import("./integrations-widget.js").then(async (glue) => {
   return glue;
 });
 
-/// The catalog request the widget would make first, started now.
+/// The catalog request the widget would make first, started and parsed now. Any
+/// failure rejects, and the widget then asks again itself (renewing the token if needed).
 function prefetchCatalog(proxyUrl, token) {
   const base = (proxyUrl || "").replace(/\/+$/, "");
   return fetch(`${base}/api/v1/integrations`, {
     headers: { Accept: "application/json", Authorization: `Bearer ${token}` },
-  });
+  }).then((response) => (response.ok ? response.json() : Promise.reject(response.status)));
 }
 
 export function mount(element, options = {}) {

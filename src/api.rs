@@ -81,25 +81,24 @@ impl ApiClient {
         format!("{}{API_PREFIX}{path}", self.base_url)
     }
 
-    /// The first catalog load answers from `fetch_promise` (a `fetch()` of
-    /// `{proxy}/api/v1/integrations` with this client's token, started early).
-    pub fn use_prefetched_catalog(&self, fetch_promise: js_sys::Promise) {
-        *self.prefetched_catalog.borrow_mut() = Some(fetch_promise);
+    /// The first catalog load answers from `catalog_json`: a promise of the parsed body
+    /// of `GET {proxy}/api/v1/integrations` with this client's token, started early.
+    pub fn use_prefetched_catalog(&self, catalog_json: js_sys::Promise) {
+        *self.prefetched_catalog.borrow_mut() = Some(catalog_json);
     }
 
     pub async fn catalog(&self) -> Result<Catalog, ApiError> {
-        if let Some(response) = self.take_prefetched_catalog().await {
-            return read_json(response).await;
+        if let Some(json) = self.take_prefetched_catalog().await {
+            return Catalog::from_js(&json).map_err(|err| ApiError::Decode(err.to_string()));
         }
         self.json("GET", "/integrations", None).await
     }
 
-    /// The prefetched answer if it succeeded; anything else (a network error, an
-    /// expired token) is asked again the normal way, which renews the token.
-    async fn take_prefetched_catalog(&self) -> Option<Response> {
+    /// The prefetched catalog if it arrived; a rejection (a network error, an expired
+    /// token) means asking again the normal way, which renews the token.
+    async fn take_prefetched_catalog(&self) -> Option<JsValue> {
         let promise = self.prefetched_catalog.borrow_mut().take()?;
-        let response: Response = JsFuture::from(promise).await.ok()?.dyn_into().ok()?;
-        response.ok().then_some(response)
+        JsFuture::from(promise).await.ok()
     }
 
     pub async fn create_instance(&self, request: &CreateInstance) -> Result<Instance, ApiError> {
