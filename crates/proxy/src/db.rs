@@ -2,7 +2,7 @@
 //! same SQL through sqlx's `Any` driver (`$n` placeholders work on both).
 
 use sqlx::{any::AnyPoolOptions, AnyPool, Row};
-use std::{path::PathBuf, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use crate::error::ProxyError;
 
@@ -88,34 +88,9 @@ async fn migrate(pool: &AnyPool, postgres: bool) -> Result<(), ProxyError> {
 pub struct Db {
     pool: AnyPool,
     postgres: bool,
-    /// Set when `sqlite::memory:` was asked for; see [`TemporaryFile`].
-    _temporary: Option<Arc<TemporaryFile>>,
-}
-
-/// `sqlite::memory:` is served from a temporary file, removed when the last handle goes.
-///
-/// An in-memory SQLite database lives only as long as its connection, and sqlx closes a
-/// connection whose query was cancelled (a request timeout, a client gone): the data
-/// would silently vanish mid-run.
-struct TemporaryFile(PathBuf);
-
-impl TemporaryFile {
-    fn new() -> TemporaryFile {
-        let name = format!("marketplace-proxy-{}.db", uuid::Uuid::new_v4());
-        TemporaryFile(std::env::temp_dir().join(name))
-    }
-
-    fn url(&self) -> String {
-        format!("sqlite://{}?mode=rwc", self.0.display())
-    }
-}
-
-impl Drop for TemporaryFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
+    /// Holds the database file when `sqlite::memory:` was asked for (see `connect`);
+    /// the directory goes with the last handle.
+    _temporary: Option<Arc<tempfile::TempDir>>,
 }
 
 #[derive(Debug, Clone)]
@@ -170,10 +145,25 @@ pub fn now_ms() -> i64 {
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, ProxyError> {
         sqlx::any::install_default_drivers();
-        let temporary = is_in_memory(url).then(|| Arc::new(TemporaryFile::new()));
-        let url = temporary
-            .as_ref()
-            .map_or_else(|| url.to_owned(), |file| file.url());
+        // `sqlite::memory:` is served from a file in a temporary directory: an in-memory
+        // SQLite database lives only as long as its connection, and sqlx closes a
+        // connection whose query was cancelled (a request timeout, a client gone), so the
+        // data would silently vanish mid-run.
+        let temporary = if is_in_memory(url) {
+            let dir = tempfile::TempDir::with_prefix("marketplace-proxy-").map_err(|err| {
+                ProxyError::Config(format!("cannot create a temporary database: {err}"))
+            })?;
+            Some(Arc::new(dir))
+        } else {
+            None
+        };
+        let url = match &temporary {
+            Some(dir) => format!(
+                "sqlite://{}?mode=rwc",
+                dir.path().join("proxy.db").display()
+            ),
+            None => url.to_owned(),
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(pool_size(&url))
             .acquire_timeout(Duration::from_secs(10))

@@ -8,7 +8,7 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow},
     Row, SqlitePool,
 };
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::{
     catalog::{AuthSlotDef, ConfigSlotDef},
@@ -199,21 +199,9 @@ pub struct VersionRow {
 #[derive(Clone)]
 pub struct Store {
     pool: SqlitePool,
-    /// Set when no database file was given; see [`TemporaryFile`].
-    _temporary: Option<std::sync::Arc<TemporaryFile>>,
-}
-
-/// Without `--db` the sandbox keeps its data in a temporary file, removed when the last
-/// handle goes. (A private in-memory SQLite database dies with its connection, and sqlx
-/// closes a connection whose query was cancelled by a client that went away.)
-struct TemporaryFile(PathBuf);
-
-impl Drop for TemporaryFile {
-    fn drop(&mut self) {
-        for suffix in ["", "-wal", "-shm", "-journal"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
-        }
-    }
+    /// Holds the database file when none was given (see `open`); the directory goes
+    /// with the last handle.
+    _temporary: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 fn db_error(err: impl std::fmt::Display) -> SandboxError {
@@ -276,14 +264,19 @@ fn auth_row(row: &SqliteRow) -> Result<AuthRow, SandboxError> {
 impl Store {
     /// Open (creating if missing) the database file, or a temporary one.
     pub async fn open(path: Option<&Path>) -> Result<Store, SandboxError> {
+        // Without a file the data lives in a temporary directory rather than in memory: a
+        // private in-memory SQLite database dies with its connection, and sqlx closes a
+        // connection whose query was cancelled by a client that went away.
         let temporary = match path {
             Some(_) => None,
-            None => Some(std::sync::Arc::new(TemporaryFile(
-                std::env::temp_dir().join(format!("tray-sandbox-{}.db", new_id())),
-            ))),
+            None => Some(std::sync::Arc::new(
+                tempfile::TempDir::with_prefix("tray-sandbox-").map_err(db_error)?,
+            )),
         };
-        let path = path.or(temporary.as_ref().map(|file| file.0.as_path()));
-        let path = path.ok_or_else(|| db_error("no database path"))?;
+        let temporary_file = temporary.as_ref().map(|dir| dir.path().join("sandbox.db"));
+        let path = path
+            .or(temporary_file.as_deref())
+            .ok_or_else(|| db_error("no database path"))?;
         // WAL lets readers proceed during a write; the busy timeout makes concurrent
         // writers wait instead of failing.
         let options = SqliteConnectOptions::new()
