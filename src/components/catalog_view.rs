@@ -18,12 +18,13 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
             ctx.reload().await;
         });
     };
-    move || match ctx.catalog.get() {
+    move || {
+        match ctx.catalog.get() {
         CatalogState::Loading => view! {
             <div class="tm-loading">
                 <p class="tm-sr" role="status">{ctx.t(Key::loading)}</p>
                 <ul class="tm-grid" aria-hidden="true">
-                    {(0..6).map(|_| view! { <li class="tm-card tm-skeleton"></li> }).collect_view()}
+                    {(0..6).map(|_| view! { <li class="tm-card tm-skeleton"></li> }.into_any()).collect_view()}
                 </ul>
             </div>
         }
@@ -51,5 +52,6 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
                 .into_any()
             }
         }
+    }
     }
 }

@@ -93,6 +93,7 @@ pub fn ConfigForm(
                     <p class="tm-field-error" id=error_id>{move || problem.get().map(|key| ctx.t(key))}</p>
                 </div>
             }
+            .into_any()
         })
         .collect_view();
     view! {
@@ -105,7 +106,7 @@ pub fn ConfigForm(
                 <button class="tm-button tm-save" type="submit">{submit_label}</button>
                 {on_cancel.map(|cancel| view! {
                     <button class="tm-button tm-ghost" type="button" on:click=move |_| cancel.run(())>{ctx.t(Key::cancel)}</button>
-                })}
+                }.into_any())}
             </div>
         </form>
     }

@@ -183,18 +183,18 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                 <strong class="tm-instance-name">{instance.name.clone()}</strong>
                 <StatusBadge status=instance.status />
             </div>
-            {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(Key::update_hint)}</p> })}
+            {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(Key::update_hint)}</p> }.into_any())}
             <div class="tm-actions" aria-busy=move || busy.get().to_string()>
                 {needs_update.then(|| view! {
                     <button class="tm-button tm-update" on:click=move |_| editing.set(Editing::Update)>{ctx.t(Key::update)}</button>
-                })}
+                }.into_any())}
                 <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>
                     {ctx.t(if enabled { Key::disable } else { Key::enable })}
                 </button>
                 <button class="tm-button tm-ghost tm-rename-open" on:click=move |_| editing.set(Editing::Rename)>{ctx.t(Key::rename)}</button>
                 {has_config.then(|| view! {
                     <button class="tm-button tm-ghost tm-settings" on:click=move |_| editing.set(Editing::Settings)>{ctx.t(Key::settings)}</button>
-                })}
+                }.into_any())}
                 <button class="tm-button tm-ghost tm-danger tm-delete" on:click=move |_| editing.set(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
             </div>
             <div class="tm-reauth">{reauth_buttons}</div>

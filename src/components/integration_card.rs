@@ -47,12 +47,12 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
     view! {
         <li class="tm-card" data-solution-id=integration.solution_id.clone()>
             <div class="tm-card-head">
-                {integration.icon_url.map(|src| view! { <img class="tm-icon" src=src alt="" width="40" height="40" /> })}
+                {integration.icon_url.map(|src| view! { <img class="tm-icon" src=src alt="" width="40" height="40" /> }.into_any())}
                 <h3 class="tm-title" id=title_id.clone()>{integration.title}</h3>
             </div>
             <p class="tm-description">{integration.description}</p>
             <ul class="tm-tags" role="list">
-                {integration.tags.into_iter().map(|tag| view! { <li class="tm-tag-chip">{tag}</li> }).collect_view()}
+                {integration.tags.into_iter().map(|tag| view! { <li class="tm-tag-chip">{tag}</li> }.into_any()).collect_view()}
             </ul>
             <div class="tm-card-foot">
                 <StatusBadge status />

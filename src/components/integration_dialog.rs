@@ -55,7 +55,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                     <button class="tm-button tm-add" disabled=move || adding.get() on:click=add_another>
                         {ctx.t(Key::add_another)}
                     </button>
-                })}
+                }.into_any())}
             }
         })
     };

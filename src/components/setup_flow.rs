@@ -54,7 +54,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                     } else {
                         ctx.fill(Key::authorize, &slot.title)
                     };
-                    view! { <li class="tm-step" class:tm-step--done=done>{text}</li> }
+                    view! { <li class="tm-step" class:tm-step--done=done>{text}</li> }.into_any()
                 })
                 .collect_view()
         })

@@ -35,7 +35,7 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
                 {move || {
                     tags.get()
                         .into_iter()
-                        .map(|tag| { let label = tag.clone(); view! { <option value=tag>{label}</option> } })
+                        .map(|tag| { let label = tag.clone(); view! { <option value=tag>{label}</option> }.into_any() })
                         .collect_view()
                 }}
             </select>

@@ -74,12 +74,13 @@ pub fn visible_integrations(integrations: &[Integration], filter: &Filter) -> Ve
 
 /// Every tag of the catalog once, sorted, for the category filter.
 pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
-    let mut tags: Vec<String> = integrations
-        .iter()
-        .flat_map(|i| i.tags.iter().cloned())
-        .collect();
-    tags.sort();
-    tags.dedup();
+    // Sorted insertion instead of `sort`: a handful of tags, and std's sort adds 3 KB.
+    let mut tags: Vec<String> = Vec::new();
+    for tag in integrations.iter().flat_map(|i| &i.tags) {
+        if let Err(position) = tags.binary_search(tag) {
+            tags.insert(position, tag.clone());
+        }
+    }
     tags
 }
 
