@@ -1,4 +1,4 @@
-//! The modal dialog's keyboard contract: focus moves in, Escape closes, focus returns.
+//! The modal dialog's keyboard contract: modal, focus moves in, Escape closes, focus returns.
 #![cfg(target_arch = "wasm32")]
 
 use integrations_widget::{
@@ -80,10 +80,13 @@ async fn escape_closes_the_dialog_and_focus_returns_to_the_opener() {
     opener.click();
     tick().await;
     let dialog = shadow
-        .query_selector("[role=dialog]")
+        .query_selector("dialog")
         .unwrap()
         .expect("dialog open");
-    assert_eq!(dialog.get_attribute("aria-modal").as_deref(), Some("true"));
+    assert!(
+        dialog.matches(":modal").unwrap(),
+        "shown as a modal: the page behind it is inert"
+    );
     assert_eq!(
         active_class(&shadow),
         "tm-dialog",
@@ -97,7 +100,7 @@ async fn escape_closes_the_dialog_and_focus_returns_to_the_opener() {
     dialog.dispatch_event(&escape).unwrap();
     tick().await;
     assert!(
-        shadow.query_selector("[role=dialog]").unwrap().is_none(),
+        shadow.query_selector("dialog").unwrap().is_none(),
         "Escape closed it"
     );
     assert_eq!(
