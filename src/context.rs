@@ -109,8 +109,19 @@ impl Ctx {
         Some((integration, instance))
     }
 
+    /// Connects in the background: `busy` is set meanwhile, a failure is announced.
+    pub fn start_connect(self, integration: Integration, busy: RwSignal<bool>) {
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            if let Err(err) = self.connect(integration).await {
+                self.fail(&err);
+            }
+            busy.try_set(false);
+        });
+    }
+
     /// Creates an instance and opens its setup.
-    pub async fn connect(self, integration: Integration) -> Result<(), ApiError> {
+    async fn connect(self, integration: Integration) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
         let request = CreateInstance {
             solution_id: integration.solution_id.clone(),
@@ -158,15 +169,16 @@ impl Ctx {
         }
     }
 
-    /// Runs a change to an instance, refreshes, and reports it as `event` (or fails).
-    pub async fn change(
+    /// After a change to an instance: refreshes and reports it as `event`, or announces
+    /// the failure. True if it succeeded.
+    pub async fn changed(
         self,
         title: String,
         instance_id: String,
         event: &'static str,
-        work: impl std::future::Future<Output = Result<(), ApiError>>,
+        result: Result<(), ApiError>,
     ) -> bool {
-        match work.await {
+        match result {
             Ok(()) => {
                 self.reload().await;
                 let key = if event == "deleted" {

@@ -46,10 +46,13 @@ pub fn ConfigForm(
             let kind = kind_of(&slot.default_value);
             let error_id = format!("tm-error-{}", slot.external_id);
             let external_id = slot.external_id.clone();
-            let problem = Memo::new(move |_| {
+            let problem = move || {
                 errors.with(|e| e.iter().find(|(id, _)| *id == external_id).map(|(_, key)| *key))
-            });
-            let invalid = move || problem.get().is_some().to_string();
+            };
+            let invalid = {
+                let problem = problem.clone();
+                move || problem().is_some().to_string()
+            };
             let control = match kind {
                 FieldKind::Checkbox => view! {
                     <input
@@ -90,7 +93,7 @@ pub fn ConfigForm(
                         <span class="tm-label">{slot.title}</span>
                         {control}
                     </label>
-                    <p class="tm-field-error" id=error_id>{move || problem.get().map(|key| ctx.t(key))}</p>
+                    <p class="tm-field-error" id=error_id>{move || problem().map(|key| ctx.t(key))}</p>
                 </div>
             }
             .into_any()

@@ -25,24 +25,24 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
     let busy = RwSignal::new(false);
     let name = RwSignal::new(instance.name.clone());
     let name_error = RwSignal::new(false);
-    let id = StoredValue::new(instance.id.clone());
-    let title = StoredValue::new(instance.name.clone());
+    // Read by the handlers when they run (id, name, saved values).
+    let stored = StoredValue::new(instance.clone());
+    let id = move || stored.with_value(|i| i.id.clone());
+    let title = move || stored.with_value(|i| i.name.clone());
 
     // Every change: run it, refresh, announce, tell the host.
     let run = move |event: &'static str, work: Change| {
         busy.set(true);
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
-            let instance_id = id.get_value();
+            let instance_id = id();
             let result = match work {
                 Change::Update(update) => api.update_instance(&instance_id, &update).await,
                 Change::Config(values) => api.set_config(&instance_id, &SetConfig { values }).await,
                 Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await,
                 Change::Delete => api.delete_instance(&instance_id).await,
             };
-            let ok = ctx
-                .change(title.get_value(), instance_id, event, async { result })
-                .await;
+            let ok = ctx.changed(title(), instance_id, event, result).await;
             busy.try_set(false);
             if ok {
                 editing.try_set(Editing::Nothing);
@@ -75,10 +75,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
     };
     let reauthorized = Callback::new(move |()| {
         leptos::task::spawn_local(async move {
-            ctx.change(title.get_value(), id.get_value(), "updated", async {
-                Ok(())
-            })
-            .await;
+            ctx.changed(title(), id(), "updated", Ok(())).await;
         });
     });
     let close_editor = Callback::new(move |()| editing.set(Editing::Nothing));
@@ -110,8 +107,6 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         .collect_view();
 
     let slots = StoredValue::new(integration.config_slots.clone());
-    let saved = StoredValue::new(instance.config_values.clone());
-    let auth_values = StoredValue::new(instance.auth_values.clone());
     let editor = move || {
         match editing.get() {
         Editing::Nothing => ().into_any(),
@@ -142,7 +137,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                     run(
                         "updated",
                         Change::Upgrade(UpgradeInstance {
-                            auth_values: auth_values.get_value(),
+                            auth_values: stored.with_value(|i| i.auth_values.clone()),
                             config_values: values,
                         }),
                     )
@@ -153,7 +148,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
             view! {
                 <ConfigForm
                     slots=slots.get_value()
-                    saved=saved.get_value()
+                    saved=stored.with_value(|i| i.config_values.clone())
                     submit_label=ctx.t(if upgrade { Key::update } else { Key::save })
                     on_save
                     on_cancel=close_editor
@@ -163,7 +158,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         }
         Editing::ConfirmDelete => view! {
             <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete)>
-                <p>{ctx.fill(Key::confirm_delete, &title.get_value())}</p>
+                <p>{ctx.fill(Key::confirm_delete, &title())}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-danger tm-confirm-delete" on:click=move |_| run("deleted", Change::Delete)>
                         {ctx.t(Key::delete)}

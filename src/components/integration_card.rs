@@ -25,17 +25,7 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
     let for_click = integration.clone();
     let on_click = move |_| {
         let setup = match &action {
-            CardAction::Connect => {
-                busy.set(true);
-                let integration = for_click.clone();
-                leptos::task::spawn_local(async move {
-                    if let Err(err) = ctx.connect(integration).await {
-                        ctx.fail(&err);
-                    }
-                    busy.try_set(false);
-                });
-                return;
-            }
+            CardAction::Connect => return ctx.start_connect(for_click.clone(), busy),
             CardAction::FinishSetup(id) => Some(id.clone()),
             CardAction::Manage => None,
         };

@@ -31,13 +31,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         let Some(integration) = integration.get_untracked() else {
             return;
         };
-        adding.set(true);
-        leptos::task::spawn_local(async move {
-            if let Err(err) = ctx.connect(integration).await {
-                ctx.fail(&err);
-            }
-            adding.try_set(false);
-        });
+        ctx.start_connect(integration, adding);
     };
     let instance_list = move || {
         integration.get().map(|integration| {

@@ -15,7 +15,8 @@ use crate::{
 pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>) -> impl IntoView {
     let ctx = use_ctx();
     let ids = StoredValue::new((solution_id, instance_id));
-    let current = Memo::new(move |_| {
+    // Read fresh from the catalog; `step` below is what decides re-rendering.
+    let current = move || {
         let (solution_id, instance_id) = ids.get_value();
         let integration = ctx.catalog.with(|c| c.integration(&solution_id))?;
         let instance = integration
@@ -24,15 +25,13 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             .find(|i| i.id == instance_id)?
             .clone();
         Some((integration, instance))
-    });
+    };
     // Set once the user saved the config form in this setup.
     let configured = RwSignal::new(false);
     let step = Memo::new(move |_| {
         let configured = configured.get();
-        current.with(|c| {
-            c.as_ref()
-                .map(|(i, inst)| next_setup_step(i, inst, configured))
-        })
+        current()
+            .map(|(integration, instance)| next_setup_step(&integration, &instance, configured))
     });
     let advance = move || {
         let (solution_id, instance_id) = ids.get_value();
@@ -43,7 +42,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
         ));
     };
     let progress = move || {
-        current.get().map(|(integration, instance)| {
+        current().map(|(integration, instance)| {
             integration
                 .auth_slots
                 .iter()
@@ -60,7 +59,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
         })
     };
     let action = move || {
-        let (integration, instance) = current.get_untracked()?;
+        let (integration, instance) = untrack(current)?;
         let view = match step.get()? {
             SetupStep::Authorize(slot) => view! {
                 <AuthButton
