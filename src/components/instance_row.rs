@@ -79,6 +79,8 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         });
     });
     let close_editor = Callback::new(move |()| editing.set(Editing::Nothing));
+    // One handler shape for every editor button (one closure type, not four).
+    let open_editor = move |which: Editing| move |_| editing.set(which);
 
     let reauth_buttons = integration
         .auth_slots
@@ -181,16 +183,16 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
             {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(Key::update_hint)}</p> }.into_any())}
             <div class="tm-actions" aria-busy=move || busy.get().to_string()>
                 {needs_update.then(|| view! {
-                    <button class="tm-button tm-update" on:click=move |_| editing.set(Editing::Update)>{ctx.t(Key::update)}</button>
+                    <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
                 }.into_any())}
                 <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>
                     {ctx.t(if enabled { Key::disable } else { Key::enable })}
                 </button>
-                <button class="tm-button tm-ghost tm-rename-open" on:click=move |_| editing.set(Editing::Rename)>{ctx.t(Key::rename)}</button>
+                <button class="tm-button tm-ghost tm-rename-open" on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
                 {has_config.then(|| view! {
-                    <button class="tm-button tm-ghost tm-settings" on:click=move |_| editing.set(Editing::Settings)>{ctx.t(Key::settings)}</button>
+                    <button class="tm-button tm-ghost tm-settings" on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>
                 }.into_any())}
-                <button class="tm-button tm-ghost tm-danger tm-delete" on:click=move |_| editing.set(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
+                <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
             </div>
             <div class="tm-reauth">{reauth_buttons}</div>
             {editor}
