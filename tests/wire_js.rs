@@ -174,6 +174,13 @@ fn malformed_responses_name_the_field() {
     .expect_err("a fractional timestamp");
     assert!(err.contains("createdAt"), "{err}");
 
+    let err = read::<Catalog>(r#"{"integrations":[{"solutionId":"s","title":7}]}"#)
+        .expect_err("two wrong fields");
+    assert!(
+        err.contains("Integration.title") && !err.contains("dialogOrigin"),
+        "the first wrong field is the one named: {err}"
+    );
+
     assert!(read::<Catalog>("[]").is_err(), "a list is no catalog");
     assert!(read::<Catalog>("null").is_err());
 }
