@@ -12,9 +12,16 @@ use std::{
 use crate::{process, tools};
 
 pub struct TestPostgres {
+    cluster: Cluster,
+    port: u16,
+}
+
+/// Where the server's binaries and files are: enough to stop it from anywhere, such as
+/// a Ctrl-C handler (`pg_ctl` detaches the server, so it would outlive xtask).
+#[derive(Clone)]
+pub struct Cluster {
     bin: PathBuf,
     data: PathBuf,
-    port: u16,
     /// When we run as root, the server runs as the `postgres` user (it refuses root).
     as_postgres: bool,
 }
@@ -38,13 +45,16 @@ impl TestPostgres {
         }
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let server = TestPostgres {
-            bin,
-            data,
+            cluster: Cluster {
+                bin,
+                data,
+                as_postgres,
+            },
             port,
-            as_postgres,
         };
-        let cluster = server.data.join("cluster");
-        server.pg("initdb", |c| {
+        let pg = &server.cluster;
+        let cluster = pg.data.join("cluster");
+        pg.run("initdb", |c| {
             c.args([
                 "--auth=trust",
                 "--username=postgres",
@@ -55,13 +65,13 @@ impl TestPostgres {
         })?;
         let options = format!(
             "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off",
-            server.data.display()
+            pg.data.display()
         );
-        server.pg("pg_ctl", |c| {
+        pg.run("pg_ctl", |c| {
             c.arg("-D")
                 .arg(&cluster)
                 .args(["-o", &options, "-l"])
-                .arg(server.data.join("log"))
+                .arg(pg.data.join("log"))
                 .args(["-w", "start"]);
         })?;
         Ok(server)
@@ -72,7 +82,22 @@ impl TestPostgres {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
-    fn pg(&self, tool: &str, args: impl FnOnce(&mut Command)) -> anyhow::Result<()> {
+    pub fn cluster(&self) -> Cluster {
+        self.cluster.clone()
+    }
+}
+
+impl Cluster {
+    /// Stops the server and removes its files.
+    pub fn stop(&self) {
+        let cluster = self.data.join("cluster");
+        let _ = self.run("pg_ctl", |c| {
+            c.arg("-D").arg(&cluster).args(["-m", "fast", "-w", "stop"]);
+        });
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+
+    fn run(&self, tool: &str, args: impl FnOnce(&mut Command)) -> anyhow::Result<()> {
         let program = self.bin.join(tool);
         let mut command = if self.as_postgres {
             let mut c = Command::new("runuser");
@@ -94,11 +119,7 @@ impl TestPostgres {
 
 impl Drop for TestPostgres {
     fn drop(&mut self) {
-        let cluster = self.data.join("cluster");
-        let _ = self.pg("pg_ctl", |c| {
-            c.arg("-D").arg(&cluster).args(["-m", "fast", "-w", "stop"]);
-        });
-        let _ = std::fs::remove_dir_all(&self.data);
+        self.cluster.stop();
     }
 }
 

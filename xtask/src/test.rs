@@ -20,6 +20,12 @@ pub fn run() -> anyhow::Result<()> {
                 "xtask: PostgreSQL for the proxy's Postgres run at {}",
                 server.url()
             );
+            // Ctrl-C (or a TERM) ends xtask without running destructors.
+            let cluster = server.cluster();
+            ctrlc::set_handler(move || {
+                cluster.stop();
+                std::process::exit(130);
+            })?;
             Some(server)
         }
         Err(err) => {
