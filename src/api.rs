@@ -4,7 +4,7 @@
 //! 401 the host's `getToken` callback is asked once for a fresh token and the request
 //! is retried once.
 
-use std::{cell::RefCell, rc::Rc};
+use std::{cell::RefCell, future::Future, rc::Rc};
 
 use marketplace_wire::{
     AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorDetail, Instance,
@@ -105,13 +105,19 @@ impl ApiClient {
         self.json("POST", "/instances", Some(body(request)?)).await
     }
 
-    pub async fn update_instance(&self, id: &str, update: &UpdateInstance) -> Result<(), ApiError> {
-        self.empty("PATCH", &instance_path(id, ""), Some(body(update)?))
-            .await
+    // The requests without an answer body build their request here and share one
+    // future, `empty`'s: one async state machine in the wasm instead of one per route.
+
+    pub fn update_instance(
+        &self,
+        id: &str,
+        update: &UpdateInstance,
+    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
+        self.empty("PATCH", instance_path(id, ""), body(update).map(Some))
     }
 
-    pub async fn delete_instance(&self, id: &str) -> Result<(), ApiError> {
-        self.empty("DELETE", &instance_path(id, ""), None).await
+    pub fn delete_instance(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + '_ {
+        self.empty("DELETE", instance_path(id, ""), Ok(None))
     }
 
     pub async fn auth_dialog(
@@ -127,22 +133,37 @@ impl ApiClient {
         .await
     }
 
-    pub async fn attach_auth(&self, id: &str, slot: &str, auth_id: &str) -> Result<(), ApiError> {
+    pub fn attach_auth(
+        &self,
+        id: &str,
+        slot: &str,
+        auth_id: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
         let path = instance_path(id, &format!("/auths/{}", encode_segment(slot)));
         let attach = AttachAuth {
             auth_id: auth_id.to_owned(),
         };
-        self.empty("PUT", &path, Some(body(&attach)?)).await
+        self.empty("PUT", path, body(&attach).map(Some))
     }
 
-    pub async fn set_config(&self, id: &str, config: &SetConfig) -> Result<(), ApiError> {
-        self.empty("PUT", &instance_path(id, "/config"), Some(body(config)?))
-            .await
+    pub fn set_config(
+        &self,
+        id: &str,
+        config: &SetConfig,
+    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
+        self.empty("PUT", instance_path(id, "/config"), body(config).map(Some))
     }
 
-    pub async fn upgrade(&self, id: &str, upgrade: &UpgradeInstance) -> Result<(), ApiError> {
-        self.empty("POST", &instance_path(id, "/upgrade"), Some(body(upgrade)?))
-            .await
+    pub fn upgrade(
+        &self,
+        id: &str,
+        upgrade: &UpgradeInstance,
+    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
+        self.empty(
+            "POST",
+            instance_path(id, "/upgrade"),
+            body(upgrade).map(Some),
+        )
     }
 
     async fn json<T: FromJs>(
@@ -154,8 +175,14 @@ impl ApiClient {
         read_json(self.send(method, path, body).await?).await
     }
 
-    async fn empty(&self, method: &str, path: &str, body: Option<String>) -> Result<(), ApiError> {
-        self.send(method, path, body).await.map(drop)
+    /// `body` is the request's JSON, or why it could not be written.
+    async fn empty(
+        &self,
+        method: &'static str,
+        path: String,
+        body: Result<Option<String>, ApiError>,
+    ) -> Result<(), ApiError> {
+        self.send(method, &path, body?).await.map(drop)
     }
 
     /// Sends once, and once more with a renewed token after a 401.

@@ -20,12 +20,33 @@ pub fn Modal(
     // The shadow root is looked up while the dialog is mounted: once it is gone, the
     // opener is found in it.
     let shown = StoredValue::new_local(None::<(HtmlDialogElement, ShadowRoot)>);
-    dialog.on_load(move |element| {
-        let _ = element.show_modal();
-        let _ = element.focus();
-        if let Ok(root) = element.get_root_node().dyn_into() {
-            shown.set_value(Some((element, root)));
+    // Shows the dialog once it is mounted. Then, after each catalog refresh (which
+    // re-renders the content and may remove the focused button), keeps focus inside the
+    // dialog rather than letting it fall back to the page.
+    Effect::new(move |_| {
+        ctx.catalog.track();
+        let Some(element) = dialog.get() else {
+            return;
+        };
+        if shown.with_value(Option::is_none) {
+            let _ = element.show_modal();
+            let _ = element.focus();
+            if let Ok(root) = element.get_root_node().dyn_into() {
+                shown.set_value(Some((element, root)));
+            }
+            return;
         }
+        set_timeout(
+            move || {
+                shown.try_with_value(|shown| match shown {
+                    Some((element, root)) if root.active_element().is_none() => {
+                        let _ = element.focus();
+                    }
+                    _ => {}
+                });
+            },
+            std::time::Duration::ZERO,
+        );
     });
     on_cleanup(move || {
         let Some((element, root)) = shown.try_get_value().flatten() else {
@@ -41,29 +62,6 @@ pub fn Modal(
         if let Some(target) = target {
             let _ = target.focus();
         }
-    });
-    // A refresh re-renders the dialog's content and may remove the focused button:
-    // keep focus inside the dialog rather than letting it fall back to the page.
-    Effect::new(move |_| {
-        ctx.catalog.track();
-        set_timeout(
-            move || {
-                let Some(element) = dialog.try_get_untracked().flatten() else {
-                    return;
-                };
-                let lost = shown
-                    .try_with_value(|shown| {
-                        shown
-                            .as_ref()
-                            .is_some_and(|(_, root)| root.active_element().is_none())
-                    })
-                    .unwrap_or(false);
-                if lost {
-                    let _ = element.focus();
-                }
-            },
-            std::time::Duration::ZERO,
-        );
     });
     // Escape closes through the widget's state, not the browser's own `cancel`, so the
     // dialog and the state that shows it never disagree.
