@@ -336,6 +336,26 @@ impl TrayView<'_> {
             .collect()
     }
 
+    /// A user token for the Tray user of host user `external_user_id`, as the proxy
+    /// would mint it: for acting at Tray behind the proxy's back.
+    pub async fn user_token_for(&self, external_user_id: &str) -> String {
+        let tray_user = self
+            .users_for(external_user_id)
+            .await
+            .pop()
+            .expect("the Tray user");
+        let data = self
+            .master(
+                "mutation($u: ID!) { authorize(input: { userId: $u }) { accessToken } }",
+                json!({ "u": tray_user }),
+            )
+            .await;
+        data["authorize"]["accessToken"]
+            .as_str()
+            .expect("a user token")
+            .to_owned()
+    }
+
     /// Every instance in the organisation, page by page.
     pub async fn instances(&self) -> Vec<TrayInstance> {
         let mut all = Vec::new();

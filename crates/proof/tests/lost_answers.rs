@@ -41,18 +41,7 @@ async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated
     let tray = TrayView {
         sandbox: &stack.sandbox,
     };
-    let tray_user = tray.users_for(&user.id).await.pop().expect("the Tray user");
-    let authorized = stack
-        .sandbox
-        .execute(
-            tray_sandbox::DEMO_MASTER_TOKEN,
-            "mutation($u: ID!) { authorize(input: { userId: $u }) { accessToken } }",
-            json!({ "u": tray_user }),
-        )
-        .await;
-    let user_token = authorized["data"]["authorize"]["accessToken"]
-        .as_str()
-        .expect("a user token");
+    let user_token = &tray.user_token_for(&user.id).await;
     let made = stack
         .sandbox
         .execute(
@@ -98,18 +87,7 @@ async fn a_delete_retried_after_its_answer_was_lost_succeeds() {
     let tray = TrayView {
         sandbox: &stack.sandbox,
     };
-    let tray_user = tray.users_for(&user.id).await.pop().expect("the Tray user");
-    let authorized = stack
-        .sandbox
-        .execute(
-            tray_sandbox::DEMO_MASTER_TOKEN,
-            "mutation($u: ID!) { authorize(input: { userId: $u }) { accessToken } }",
-            json!({ "u": tray_user }),
-        )
-        .await;
-    let user_token = authorized["data"]["authorize"]["accessToken"]
-        .as_str()
-        .expect("a user token");
+    let user_token = &tray.user_token_for(&user.id).await;
     // The first try's effect at Tray; its answer is what got lost.
     let removed = stack
         .sandbox
