@@ -1,4 +1,5 @@
-//! `cargo xtask demo` and `cargo xtask test`: the project's two commands.
+//! `cargo xtask demo` and `cargo xtask test`: the project's two commands (and `bench`,
+//! `widget`).
 
 mod bench;
 mod demo;
@@ -29,6 +30,8 @@ enum Task {
     Test,
     /// Measure the widget's size and speed, the proxy under load, the connect flow.
     Bench,
+    /// Build the shipped widget into dist/ (what demo, test and bench build first).
+    Widget,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -37,5 +40,6 @@ fn main() -> anyhow::Result<()> {
         Task::Demo { listen } => demo::run(listen),
         Task::Test => test::run(),
         Task::Bench => bench::run(),
+        Task::Widget => tools::build_widget().map(|dist| println!("{}", dist.display())),
     }
 }
