@@ -8,15 +8,16 @@ use crate::process::{output, run, workspace_root};
 const TRUNK_VERSION: &str = "^0.21";
 /// Debian's binaryen (wasm-opt 108) breaks current Rust output; npm's 132 works.
 const BINARYEN_VERSION: &str = "132";
+const TERSER_VERSION: &str = "5.51.2";
 
 /// What building the widget needs: the wasm target, wasm-bindgen-cli at the exact
-/// Cargo.lock version (else trunk would download it), trunk, and a working wasm-opt.
+/// Cargo.lock version (else trunk would download it), trunk, a working wasm-opt, terser.
 pub fn ensure_widget_toolchain() -> anyhow::Result<()> {
     ensure_wasm_target()?;
     ensure_rust_src()?;
     ensure_wasm_bindgen()?;
     ensure_trunk()?;
-    ensure_wasm_opt()
+    ensure_node_tools()
 }
 
 /// What the browser tests need.
@@ -82,15 +83,24 @@ fn ensure_trunk() -> anyhow::Result<()> {
     run(Command::new("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))
 }
 
-fn ensure_wasm_opt() -> anyhow::Result<()> {
-    let have =
+/// wasm-opt (see BINARYEN_VERSION) and terser, which trunk's post-build hook runs on the
+/// JS in release builds (trunk's own minifier cannot parse wasm-bindgen's glue).
+fn ensure_node_tools() -> anyhow::Result<()> {
+    let wasm_opt =
         output(Command::new(tools_bin().join("wasm-opt")).arg("--version")).unwrap_or_default();
-    if have.contains(&format!("version {BINARYEN_VERSION}")) {
+    let terser =
+        output(Command::new(tools_bin().join("terser")).arg("--version")).unwrap_or_default();
+    if wasm_opt.contains(&format!("version {BINARYEN_VERSION}"))
+        && terser.trim() == format!("terser {TERSER_VERSION}")
+    {
         return Ok(());
     }
-    println!("xtask: installing wasm-opt {BINARYEN_VERSION} (npm package binaryen)");
+    println!(
+        "xtask: installing wasm-opt {BINARYEN_VERSION} and terser {TERSER_VERSION} (npm packages binaryen, terser)"
+    );
     let prefix = workspace_root().join(".tools");
     std::fs::create_dir_all(&prefix)?;
+    // One command for both: an install of one with --no-save prunes the other.
     run(Command::new("npm")
         .args([
             "install",
@@ -100,10 +110,11 @@ fn ensure_wasm_opt() -> anyhow::Result<()> {
             "--prefix",
         ])
         .arg(&prefix)
-        .arg(format!("binaryen@{BINARYEN_VERSION}")))
+        .arg(format!("binaryen@{BINARYEN_VERSION}"))
+        .arg(format!("terser@{TERSER_VERSION}")))
 }
 
-/// Where npm puts wasm-opt; first on PATH whenever trunk runs.
+/// Where npm puts wasm-opt and terser; first on PATH whenever trunk runs.
 pub fn tools_bin() -> PathBuf {
     workspace_root().join(".tools/node_modules/.bin")
 }
