@@ -1,5 +1,7 @@
 use leptos::prelude::*;
 use marketplace_wire::{ConfigSlot, ConfigValue};
+use wasm_bindgen::JsCast;
+use web_sys::{FormData, HtmlFormElement};
 
 use crate::{
     context::use_ctx,
@@ -17,21 +19,28 @@ pub fn ConfigForm(
     #[prop(optional)] on_cancel: Option<Callback<()>>,
 ) -> impl IntoView {
     let ctx = use_ctx();
-    let inputs: Vec<RwSignal<String>> = slots
-        .iter()
-        .map(|slot| {
-            let kind = kind_of(&slot.default_value);
-            RwSignal::new(input_text(kind, &current_value(slot, &saved)))
-        })
-        .collect();
     let errors = RwSignal::new(Vec::<(String, Key)>::new());
     let stored_slots = StoredValue::new(slots.clone());
-    let stored_inputs = StoredValue::new(inputs.clone());
+    // The inputs are uncontrolled: the browser keeps what the user types, and submitting
+    // reads every field at once from the form's data.
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let values: Vec<String> =
-            stored_inputs.with_value(|inputs| inputs.iter().map(|i| i.get_untracked()).collect());
-        match stored_slots.with_value(|slots| validate(slots, &values)) {
+        let Some(data) = ev
+            .target()
+            .and_then(|target| target.dyn_into::<HtmlFormElement>().ok())
+            .and_then(|form| FormData::new_with_form(&form).ok())
+        else {
+            return;
+        };
+        let checked = stored_slots.with_value(|slots| {
+            // An unchecked checkbox is absent from the form data: "" reads as false.
+            let values: Vec<String> = slots
+                .iter()
+                .map(|slot| data.get(&slot.external_id).as_string().unwrap_or_default())
+                .collect();
+            validate(slots, &values)
+        });
+        match checked {
             Ok(values) => {
                 errors.set(Vec::new());
                 on_save.run(values);
@@ -41,9 +50,9 @@ pub fn ConfigForm(
     };
     let fields = slots
         .into_iter()
-        .zip(inputs)
-        .map(|(slot, input)| {
+        .map(|slot| {
             let kind = kind_of(&slot.default_value);
+            let initial = input_text(kind, &current_value(&slot, &saved));
             let error_id = format!("tm-error-{}", slot.external_id);
             let external_id = slot.external_id.clone();
             let problem = move || {
@@ -55,34 +64,28 @@ pub fn ConfigForm(
             };
             let control = match kind {
                 FieldKind::Checkbox => view! {
-                    <input
-                        type="checkbox"
-                        name=slot.external_id.clone()
-                        prop:checked=move || input.get() == "true"
-                        on:change=move |ev| input.set(event_target_checked(&ev).to_string())
-                    />
+                    <input type="checkbox" name=slot.external_id value="true" checked=initial == "true" />
                 }
                 .into_any(),
                 FieldKind::Json => view! {
                     <textarea
-                        name=slot.external_id.clone()
+                        name=slot.external_id
                         rows="4"
                         aria-invalid=invalid
                         aria-describedby=error_id.clone()
-                        prop:value=move || input.get()
-                        on:input=move |ev| input.set(event_target_value(&ev))
-                    ></textarea>
+                    >
+                        {initial}
+                    </textarea>
                 }
                 .into_any(),
                 FieldKind::Text | FieldKind::Number => view! {
                     <input
                         type="text"
-                        name=slot.external_id.clone()
+                        name=slot.external_id
+                        value=initial
                         inputmode=(kind == FieldKind::Number).then_some("decimal")
                         aria-invalid=invalid
                         aria-describedby=error_id.clone()
-                        prop:value=move || input.get()
-                        on:input=move |ev| input.set(event_target_value(&ev))
                     />
                 }
                 .into_any(),
