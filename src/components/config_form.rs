@@ -1,8 +1,7 @@
 use leptos::prelude::*;
 use marketplace_wire::{ConfigSlot, ConfigValue};
-use wasm_bindgen::JsCast;
-use web_sys::{FormData, HtmlFormElement};
 
+use super::submitted_data;
 use crate::{
     context::use_ctx,
     state::config_form::{current_value, input_text, kind_of, validate, FieldKind},
@@ -21,15 +20,9 @@ pub fn ConfigForm(
     let ctx = use_ctx();
     let errors = RwSignal::new(Vec::<(String, Key)>::new());
     let stored_slots = StoredValue::new(slots.clone());
-    // The inputs are uncontrolled: the browser keeps what the user types, and submitting
-    // reads every field at once from the form's data.
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let Some(data) = ev
-            .target()
-            .and_then(|target| target.dyn_into::<HtmlFormElement>().ok())
-            .and_then(|form| FormData::new_with_form(&form).ok())
-        else {
+        let Some(data) = submitted_data(&ev) else {
             return;
         };
         let checked = stored_slots.with_value(|slots| {

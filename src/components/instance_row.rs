@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use marketplace_wire::{Instance, Integration, SetConfig, Status, UpdateInstance, UpgradeInstance};
 
+use super::submitted_data;
 use crate::{
     components::{AuthButton, ConfigForm, StatusBadge},
     context::use_ctx,
@@ -23,7 +24,6 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
     let ctx = use_ctx();
     let editing = RwSignal::new(Editing::Nothing);
     let busy = RwSignal::new(false);
-    let name = RwSignal::new(instance.name.clone());
     let name_error = RwSignal::new(false);
     // Read by the handlers when they run (id, name, saved values).
     let stored = StoredValue::new(instance.clone());
@@ -61,7 +61,10 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
     };
     let rename = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let new_name = name.get_untracked().trim().to_owned();
+        let Some(data) = submitted_data(&ev) else {
+            return;
+        };
+        let new_name = data.get("name").as_string().unwrap_or_default().trim().to_owned();
         name_error.set(new_name.is_empty());
         if !new_name.is_empty() {
             run(
@@ -119,9 +122,9 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                     <input
                         type="text"
                         class="tm-name"
+                        name="name"
+                        value=title()
                         aria-invalid=move || name_error.get().to_string()
-                        prop:value=move || name.get()
-                        on:input=move |ev| name.set(event_target_value(&ev))
                     />
                 </label>
                 <p class="tm-field-error" role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>

@@ -23,3 +23,11 @@ pub use modal::Modal;
 pub use setup_flow::SetupFlow;
 pub use status_badge::StatusBadge;
 pub use toolbar::Toolbar;
+
+/// What a submitted form holds: its inputs are uncontrolled (the browser keeps what the
+/// user types), and a submit reads them all at once.
+fn submitted_data(ev: &leptos::ev::SubmitEvent) -> Option<web_sys::FormData> {
+    use wasm_bindgen::JsCast;
+    let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
+    web_sys::FormData::new_with_form(&form).ok()
+}
