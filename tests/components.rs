@@ -4,7 +4,7 @@
 
 use integrations_widget::{
     api::ApiClient,
-    components::{CatalogView, IntegrationCard},
+    components::{CatalogView, IntegrationCard, Toolbar},
     context::Ctx,
     events::Emitter,
     popup::{read_message, DialogMessage, PopupEvent, PopupWatch},
@@ -228,6 +228,62 @@ async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
         texts(&host, ".tm-empty"),
         vec!["No integrations match your search."]
     );
+    drop(handle);
+    host.remove();
+}
+
+/// Sets a control's value as a user does, with the events the browser then fires.
+fn set_control(root: &HtmlElement, selector: &str, value: &str) {
+    let control = root.query_selector(selector).unwrap().unwrap();
+    js_sys::Reflect::set(&control, &"value".into(), &value.into()).unwrap();
+    for name in ["input", "change"] {
+        let init = web_sys::EventInit::new();
+        init.set_bubbles(true);
+        let event = web_sys::Event::new_with_event_init_dict(name, &init).unwrap();
+        control.dispatch_event(&event).unwrap();
+    }
+}
+
+#[wasm_bindgen_test]
+async fn the_toolbar_controls_filter_the_catalog() {
+    let host = container();
+    let filter = RwSignal::new(Filter::default());
+    let state = CatalogState::Loaded(Catalog {
+        integrations: catalog(),
+        dialog_origin: DIALOG_ORIGIN.into(),
+    });
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(test_ctx(&for_view, state.clone()));
+        view! { <Toolbar filter /> <CatalogView filter /> }
+    });
+    tick().await;
+    assert_eq!(
+        texts(&host, ".tm-tag option")[1..],
+        ["crm", "marketing", "messaging", "sync"]
+    );
+
+    set_control(&host, ".tm-search", "sales");
+    tick().await;
+    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+
+    set_control(&host, ".tm-search", "");
+    set_control(&host, ".tm-tag", "crm");
+    tick().await;
+    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce", "HubSpot"]);
+
+    set_control(&host, ".tm-tag", "");
+    let connected: HtmlElement = host
+        .query_selector(".tm-connected")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    connected.click();
+    tick().await;
+    assert_eq!(texts(&host, ".tm-title"), vec!["Slack", "HubSpot"]);
+    connected.click();
+    tick().await;
+    assert_eq!(texts(&host, ".tm-title").len(), 3);
     drop(handle);
     host.remove();
 }

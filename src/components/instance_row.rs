@@ -64,7 +64,12 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         let Some(data) = submitted_data(&ev) else {
             return;
         };
-        let new_name = data.get("name").as_string().unwrap_or_default().trim().to_owned();
+        let new_name = data
+            .get("name")
+            .as_string()
+            .unwrap_or_default()
+            .trim()
+            .to_owned();
         name_error.set(new_name.is_empty());
         if !new_name.is_empty() {
             run(
