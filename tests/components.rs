@@ -4,7 +4,7 @@
 
 use integrations_widget::{
     api::ApiClient,
-    components::{CatalogView, IntegrationCard, Toolbar},
+    components::{CatalogView, ConfigForm, IntegrationCard, Toolbar},
     context::Ctx,
     events::Emitter,
     popup::{read_message, DialogMessage, PopupEvent, PopupWatch},
@@ -624,6 +624,110 @@ fn config_fields_are_validated_and_json_encoded() {
             },
         ]
     );
+}
+
+fn slot(external_id: &str, default_value: &str) -> ConfigSlot {
+    ConfigSlot {
+        external_id: external_id.into(),
+        title: external_id.into(),
+        default_value: default_value.into(),
+    }
+}
+
+fn click(root: &HtmlElement, selector: &str) {
+    let element: HtmlElement = root
+        .query_selector(selector)
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    element.click();
+}
+
+#[wasm_bindgen_test]
+async fn the_config_form_shows_saved_values_and_saves_only_valid_input() {
+    let host = container();
+    let slots = vec![
+        slot("channel", "\"#general\""),
+        slot("interval", "15"),
+        slot("notify", "false"),
+        slot("map", "{}"),
+    ];
+    // Saved values win over defaults; the map keeps its default.
+    let saved = vec![
+        ConfigValue {
+            external_id: "channel".into(),
+            value: Some("\"#ops\"".into()),
+        },
+        ConfigValue {
+            external_id: "notify".into(),
+            value: Some("true".into()),
+        },
+    ];
+    let submitted = RwSignal::new(Vec::<Vec<ConfigValue>>::new());
+    let on_save = Callback::new(move |values| submitted.update(|all| all.push(values)));
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(test_ctx(&for_view, CatalogState::Loading));
+        view! {
+            <ConfigForm slots=slots.clone() saved=saved.clone() submit_label="Save".into() on_save />
+        }
+    });
+    // A control's live DOM property (`value`, `checked`), which is what the user sees.
+    let property = |selector: &str, name: &str| {
+        js_sys::Reflect::get(
+            &host.query_selector(selector).unwrap().unwrap(),
+            &name.into(),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        property("[name=channel]", "value"),
+        "#ops",
+        "text shown unquoted"
+    );
+    assert_eq!(property("[name=interval]", "value"), "15");
+    assert_eq!(property("[name=notify]", "checked"), true);
+    assert_eq!(property("[name=map]", "value"), "{}");
+
+    // A bad number and bad JSON: nothing is saved, each field says why.
+    set_control(&host, "[name=interval]", "soon");
+    set_control(&host, "[name=map]", "{k: 1}");
+    click(&host, ".tm-save");
+    tick().await;
+    assert!(submitted.get_untracked().is_empty());
+    let strings = english();
+    assert_eq!(
+        texts(&host, ".tm-field-error"),
+        vec![
+            String::new(),
+            strings.get(Key::not_a_number),
+            String::new(),
+            strings.get(Key::not_json),
+        ]
+    );
+
+    // Fixed, and the box unticked: every value is saved as JSON text.
+    set_control(&host, "[name=interval]", " 30 ");
+    set_control(&host, "[name=map]", "{\"k\": 1}");
+    click(&host, "[name=notify]");
+    click(&host, ".tm-save");
+    tick().await;
+    let values = |id: &str, value: &str| ConfigValue {
+        external_id: id.into(),
+        value: Some(value.into()),
+    };
+    assert_eq!(
+        submitted.get_untracked(),
+        vec![vec![
+            values("channel", "\"#ops\""),
+            values("interval", "30"),
+            values("notify", "false"),
+            values("map", "{\"k\": 1}"),
+        ]]
+    );
+    assert_eq!(texts(&host, ".tm-field-error"), vec![""; 4]);
+    drop(handle);
+    host.remove();
 }
 
 #[wasm_bindgen_test]
