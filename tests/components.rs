@@ -162,6 +162,14 @@ fn catalog() -> Vec<Integration> {
     ]
 }
 
+/// `catalog()` as the widget holds it once loaded.
+fn loaded_catalog() -> CatalogState {
+    CatalogState::Loaded(Catalog {
+        integrations: catalog(),
+        dialog_origin: DIALOG_ORIGIN.into(),
+    })
+}
+
 fn titles(list: &[Integration]) -> Vec<&str> {
     list.iter().map(|i| i.title.as_str()).collect()
 }
@@ -199,10 +207,7 @@ fn search_filters_by_text_tag_and_connection() {
 async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
     let host = container();
     let filter = RwSignal::new(Filter::default());
-    let state = CatalogState::Loaded(Catalog {
-        integrations: catalog(),
-        dialog_origin: DIALOG_ORIGIN.into(),
-    });
+    let state = loaded_catalog();
     let for_view = host.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
         provide_context(test_ctx(&for_view, state.clone()));
@@ -248,10 +253,7 @@ fn set_control(root: &HtmlElement, selector: &str, value: &str) {
 async fn the_toolbar_controls_filter_the_catalog() {
     let host = container();
     let filter = RwSignal::new(Filter::default());
-    let state = CatalogState::Loaded(Catalog {
-        integrations: catalog(),
-        dialog_origin: DIALOG_ORIGIN.into(),
-    });
+    let state = loaded_catalog();
     let for_view = host.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
         provide_context(test_ctx(&for_view, state.clone()));
