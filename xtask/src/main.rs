@@ -3,6 +3,7 @@
 
 mod bench;
 mod demo;
+mod finish;
 mod postgres;
 mod process;
 mod test;

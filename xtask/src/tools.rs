@@ -83,8 +83,8 @@ fn ensure_trunk() -> anyhow::Result<()> {
     run(Command::new("cargo").args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]))
 }
 
-/// wasm-opt (see BINARYEN_VERSION) and terser, which trunk's post-build hook runs on the
-/// JS in release builds (trunk's own minifier cannot parse wasm-bindgen's glue).
+/// wasm-opt (see BINARYEN_VERSION), which trunk and finish.rs run, and terser, which
+/// finish.rs runs on the JS (trunk's own minifier cannot parse wasm-bindgen's glue).
 fn ensure_node_tools() -> anyhow::Result<()> {
     let wasm_opt =
         output(Command::new(tools_bin().join("wasm-opt")).arg("--version")).unwrap_or_default();
@@ -180,7 +180,8 @@ const SIZE_BUILD: [(&str, &str); 4] = [
     ),
 ];
 
-/// `trunk build --release` of the widget into `dist/`.
+/// `trunk build --release` of the widget into `dist/`, then finished for shipping
+/// (see finish.rs).
 pub fn build_widget() -> anyhow::Result<PathBuf> {
     ensure_widget_toolchain()?;
     let root = workspace_root();
@@ -200,5 +201,7 @@ pub fn build_widget() -> anyhow::Result<PathBuf> {
         println!("xtask: the size build failed ({size_build:#}); building with the stable std");
         run(&mut trunk_build())?;
     }
-    Ok(root.join("dist"))
+    let dist = root.join("dist");
+    crate::finish::finish_widget(&dist)?;
+    Ok(dist)
 }
