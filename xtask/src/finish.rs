@@ -1,9 +1,11 @@
 //! Finishing the release widget in `dist/` after `trunk build --release`: what trunk
 //! cannot do, each step measured in docs/benchmarks.md.
 //!
-//! 1. wasm-opt drops the exports no page ever calls and gives every import and export a
-//!    one- or two-letter name (wasm-bindgen's are long and end in a 16-digit hash, once
-//!    in the wasm and again in the JS glue);
+//! 1. wasm-opt drops the exports no page ever calls, optimizes once more after
+//!    rebuilding the control flow (`--flatten --rereloop`, which finds smaller shapes
+//!    than trunk's `-Oz` alone), and gives every import and export a one- or two-letter
+//!    name (wasm-bindgen's are long and end in a 16-digit hash, once in the wasm and
+//!    again in the JS glue);
 //! 2. the glue is rewritten to those names;
 //! 3. terser minifies the JS (trunk's own minifier cannot parse wasm-bindgen's glue);
 //! 4. gzip writes the `.gz` copies the proxy serves (`ServeDir::precompressed_gzip`).
@@ -72,7 +74,8 @@ fn shrink_wasm(wasm: &Path) -> anyhow::Result<Renames> {
         .args(WASM_FEATURES)
         .args(["--remove-exports", "--pass-arg"])
         .arg(format!("remove-exports@{UNUSED_EXPORTS}"))
-        .args(["-Oz", "--minify-imports-and-exports-and-modules", "-o"])
+        .args(["--flatten", "--rereloop", "-Oz", "-Oz"])
+        .args(["--minify-imports-and-exports-and-modules", "-o"])
         .arg(wasm)
         .output()
         .context("cannot start wasm-opt")?;

@@ -167,8 +167,10 @@ pub fn apt_install(packages: &[&str]) -> anyhow::Result<()> {
 /// The shipped widget recompiles the standard library for size, with panics that trap
 /// at once instead of formatting a message no one reads (the widget installs no panic
 /// hook, and a wasm32-unknown-unknown stderr goes nowhere), and without the source
-/// locations panics would have printed: 19 KB gzip less, measured in docs/benchmarks.md. Both are unstable cargo/rustc flags, so RUSTC_BOOTSTRAP is
-/// set for this one build only; a plain `trunk build --release` still works, larger.
+/// locations panics would have printed: 19 KB gzip less, measured in docs/benchmarks.md.
+/// LLVM inlines only what costs nothing (or is called once): 0.5 KB less. The build-std
+/// and panic flags are unstable, so RUSTC_BOOTSTRAP is set for this one build only; a
+/// plain `trunk build --release` still works, larger.
 const SIZE_BUILD: [(&str, &str); 4] = [
     ("RUSTC_BOOTSTRAP", "1"),
     ("CARGO_UNSTABLE_BUILD_STD", "std,panic_abort"),
@@ -176,7 +178,7 @@ const SIZE_BUILD: [(&str, &str); 4] = [
     // Replaces .cargo/config.toml's rustflags for the target, so it repeats them.
     (
         "CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS",
-        "--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none",
+        "--cfg erase_components -Zunstable-options -Cpanic=immediate-abort -Zlocation-detail=none -Cllvm-args=-inline-threshold=0",
     ),
 ];
 
