@@ -37,14 +37,18 @@ const WASM_FEATURES: [&str; 6] = [
 /// the widget never streams a server function.
 const UNUSED_EXPORTS: &str = "*intounderlying*";
 
+/// wasm-bindgen's glue passes the wasm's imports under the module `./<name>_bg.js`.
+const BINDGEN_MODULE_SUFFIX: &str = "_bg.js";
+
 /// binaryen's `--minify-imports-and-exports-and-modules` puts every import in this module.
 const MINIFIED_MODULE: &str = "a";
 
 pub fn finish_widget(dist: &Path) -> anyhow::Result<()> {
     let wasm = only_file(dist, "_bg.wasm")?;
     let glue = PathBuf::from(wasm.to_string_lossy().replace("_bg.wasm", ".js"));
-    let names = shrink_wasm(&wasm)?;
     let js = std::fs::read_to_string(&glue).with_context(|| format!("reading {glue:?}"))?;
+    ensure_fresh_glue(&js).with_context(|| format!("{glue:?}"))?;
+    let names = shrink_wasm(&wasm)?;
     std::fs::write(&glue, rename_in_glue(&js, &names)?)?;
     for js in files_ending(dist, ".js")? {
         run(Command::new(tools_bin().join("terser"))
@@ -57,6 +61,16 @@ pub fn finish_widget(dist: &Path) -> anyhow::Result<()> {
     gzip.args(files_ending(dist, ".wasm")?);
     gzip.args(files_ending(dist, ".js")?);
     run(&mut gzip)
+}
+
+/// Renaming twice would rename the minified JS's own short names: only wasm-bindgen's
+/// own output is renamed.
+fn ensure_fresh_glue(js: &str) -> anyhow::Result<()> {
+    ensure!(
+        js.contains(&format!("{BINDGEN_MODULE_SUFFIX}\"")),
+        "not wasm-bindgen's glue (finished already?): rebuild dist/ with trunk"
+    );
+    Ok(())
 }
 
 /// The new names of the wasm's imports and exports, as wasm-opt reports them.
@@ -220,6 +234,13 @@ export { mount };
         assert!(js.starts_with("function mount(e, o)"), "{js}");
         assert!(js.contains("export { mount };"), "{js}");
         assert!(!js.contains("0123456789abcdef"), "{js}");
+    }
+
+    #[test]
+    fn a_finished_glue_is_not_finished_again() {
+        ensure_fresh_glue(GLUE).unwrap();
+        let finished = rename_in_glue(GLUE, &parse_renames(MAP).unwrap()).unwrap();
+        assert!(ensure_fresh_glue(&finished).is_err());
     }
 
     #[test]
