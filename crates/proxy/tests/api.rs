@@ -677,7 +677,7 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     std::fs::write(dir.join("index.html"), "<html>demo host</html>").expect("write");
     std::fs::write(dir.join("integrations-widget_bg.wasm"), b"\0asm\x01\0\0\0").expect("write");
-    // The build's gzipped copy (trunk's post_build hook); its bytes only need to differ.
+    // The build's gzipped copy (written by `cargo xtask widget`); its bytes only need to differ.
     let gzipped = b"\x1f\x8b pretend gzip of the wasm";
     std::fs::write(dir.join("integrations-widget_bg.wasm.gz"), gzipped).expect("write");
     std::fs::write(dir.join("integrations-widget.js"), "export default 1;").expect("write");
