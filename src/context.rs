@@ -55,15 +55,32 @@ impl Ctx {
         self.events.try_with_value(|e| e.emit(name, fields));
     }
 
+    /// Puts `text` in the live regions. The same text twice in a row is no change to a
+    /// screen reader, so a repeat differs by an invisible character.
     pub fn announce(&self, text: String) {
-        self.announcement.try_set(text);
+        self.announcement.try_update(|current| {
+            *current = if *current == text {
+                text + "\u{200b}"
+            } else {
+                text
+            };
+        });
+    }
+
+    /// A failure in the user's language (the host's `error` event keeps the details).
+    pub fn describe(&self, err: &ApiError) -> String {
+        match err {
+            ApiError::Network(reason) => self.fill(Key::network_failed, reason),
+            ApiError::Server { message, .. } => message.clone(),
+            ApiError::Decode(_) => self.t(Key::unexpected_answer),
+        }
     }
 
     /// Announces a failure and tells the host.
     pub fn fail(&self, err: &ApiError) -> String {
-        let message = err.to_string();
+        let message = self.describe(err);
         self.announce(self.fill(Key::failed, &message));
-        self.emit("error", &[("message", &message)]);
+        self.emit("error", &[("message", &err.to_string())]);
         message
     }
 

@@ -2,6 +2,8 @@
 //! (embed.js turns `data-*` attributes into them), and an `unmount()` that leaves
 //! nothing behind.
 
+use std::cell::{Cell, RefCell};
+
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use web_sys::{CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
@@ -19,24 +21,58 @@ const STYLE: &str = include_str!("../style/widget.css");
 /// The attribute carrying the theme, read by the stylesheet's `:host(...)` rules.
 const THEME_ATTRIBUTE: &str = "data-tm-theme";
 
+type Unmount = leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>;
+
+/// One live widget: which mount it was, its container, and what unmounts it.
+struct Mounted {
+    id: u32,
+    container: Element,
+    handle: Unmount,
+}
+
+thread_local! {
+    /// Every widget on the page: a second `mount` on a container replaces the first
+    /// one's widget (its listeners, popups and timers go with it), and the first
+    /// handle's `unmount()` then leaves the new widget alone.
+    static MOUNTED: RefCell<Vec<Mounted>> = const { RefCell::new(Vec::new()) };
+    static NEXT_ID: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Takes the live widget out of the registry (by mount, or by container) and unmounts
+/// it outside the borrow: its cleanups may run arbitrary code.
+fn take_mounted(matches: impl Fn(&Mounted) -> bool) -> Option<Mounted> {
+    MOUNTED.with_borrow_mut(|all| {
+        let at = all.iter().position(matches)?;
+        Some(all.swap_remove(at))
+    })
+}
+
 /// A mounted widget; `unmount()` removes it and everything it set up.
 #[wasm_bindgen]
 pub struct MountHandle {
-    inner: Option<leptos::mount::UnmountHandle<leptos::tachys::view::any_view::AnyViewState>>,
-    container: Element,
+    id: u32,
 }
 
 #[wasm_bindgen]
 impl MountHandle {
     pub fn unmount(&mut self) {
-        if self.inner.take().is_some() {
-            if let Some(shadow) = self.container.shadow_root() {
-                shadow.set_inner_html("");
-                shadow.set_adopted_style_sheets(&js_sys::Array::new());
-            }
-            let _ = self.container.remove_attribute(THEME_ATTRIBUTE);
+        if let Some(mounted) = take_mounted(|m| m.id == self.id) {
+            clear(mounted);
         }
     }
+}
+
+/// Unmounts the widget, then empties its shadow root and the container's attribute.
+fn clear(mounted: Mounted) {
+    let Mounted {
+        container, handle, ..
+    } = mounted;
+    drop(handle);
+    if let Some(shadow) = container.shadow_root() {
+        shadow.set_inner_html("");
+        shadow.set_adopted_style_sheets(&js_sys::Array::new());
+    }
+    let _ = container.remove_attribute(THEME_ATTRIBUTE);
 }
 
 /// Everything `mount` accepts, read from a JS options object.
@@ -90,9 +126,6 @@ fn string_overrides(value: &JsValue) -> Vec<(String, String)> {
         .collect()
 }
 
-/// Mount the widget into `element`. Options: `{ proxyUrl, token, getToken, theme,
-/// locale, strings, onEvent, catalog }` (see docs/widget.md). Mounting again replaces the
-/// previous content of the shadow root.
 /// The stylesheet as a constructed sheet: unlike a `<style>` element it needs no
 /// `'unsafe-inline'` in the host page's CSP `style-src`.
 fn adopt_stylesheet(shadow: &ShadowRoot) -> Result<(), JsValue> {
@@ -102,9 +135,15 @@ fn adopt_stylesheet(shadow: &ShadowRoot) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// Mount the widget into `element`. Options: `{ proxyUrl, token, getToken, theme,
+/// locale, strings, onEvent, catalog }` (see docs/widget.md). Mounting an element again
+/// unmounts the widget it had first.
 #[wasm_bindgen]
 pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue> {
     let options = MountOptions::from_js(&options);
+    if let Some(previous) = take_mounted(|m| js_sys::Object::is(&m.container, &element)) {
+        clear(previous);
+    }
     let shadow = match element.shadow_root() {
         Some(root) => root,
         None => element.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
@@ -116,6 +155,8 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         .query_selector(".tm-host")?
         .ok_or_else(|| JsValue::from_str("widget container missing"))?
         .unchecked_into();
+    // The widget's language may differ from the host page's (WCAG 3.1.2).
+    target.set_attribute("lang", options.strings.lang())?;
     let api = ApiClient::with_token(options.proxy_url, options.token, options.get_token);
     if let Some(response) = options.catalog {
         api.use_prefetched_catalog(response);
@@ -127,8 +168,13 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
         let events = StoredValue::new_local(emitter.clone());
         view! { <App api events strings=strings.clone() /> }.into_any()
     });
-    Ok(MountHandle {
-        inner: Some(handle),
-        container: element,
-    })
+    let id = NEXT_ID.replace(NEXT_ID.get().wrapping_add(1));
+    MOUNTED.with_borrow_mut(|all| {
+        all.push(Mounted {
+            id,
+            container: element,
+            handle,
+        })
+    });
+    Ok(MountHandle { id })
 }

@@ -54,9 +54,17 @@ pub fn open_blank() -> Option<Window> {
     open("about:blank")
 }
 
+/// Each popup gets a window name of its own: `window.open` with a name already in use
+/// would hand back that other window, and two buttons would watch one popup.
 pub fn open(url: &str) -> Option<Window> {
+    static OPENED: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     web_sys::window()?
-        .open_with_url_and_target_and_features(url, "tray-auth", "popup,width=520,height=720")
+        .open_with_url_and_target_and_features(
+            url,
+            &format!("tray-auth-{n}"),
+            "popup,width=520,height=720",
+        )
         .ok()
         .flatten()
 }

@@ -92,6 +92,9 @@ strings! {
     confirm_delete: "Delete “{}”? This cannot be undone.", "„{}“ löschen? Das lässt sich nicht rückgängig machen.";
     setup_done: "{} is set up.", "{} ist eingerichtet.";
     done: "Done", "Fertig";
+    all_connections: "All connections", "Alle Verbindungen";
+    network_failed: "The server could not be reached ({}).", "Der Server ist nicht erreichbar ({}).";
+    unexpected_answer: "The server sent an answer the widget cannot read.", "Die Antwort des Servers ist unlesbar.";
     connected_announce: "{} connected", "{} verbunden";
     updated_announce: "{} updated", "{} aktualisiert";
     deleted_announce: "{} deleted", "{} gelöscht";
@@ -110,6 +113,14 @@ impl Strings {
         Strings {
             locale: Some(locale),
             overrides,
+        }
+    }
+
+    /// The BCP 47 tag of the widget's language, for its `lang` attribute.
+    pub fn lang(&self) -> &'static str {
+        match self.locale.unwrap_or(Locale::En) {
+            Locale::En => "en",
+            Locale::De => "de",
         }
     }
 

@@ -218,3 +218,45 @@ async fn close_returns_to_the_step_and_error_shows_the_message() {
     );
     host.remove();
 }
+
+#[wasm_bindgen_test]
+async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
+    let _popup = install_fakes();
+    let (host, done, _handle) = mount_button();
+    let authorize: HtmlElement = host
+        .query_selector(".tm-authorize")
+        .unwrap()
+        .expect("authorize button")
+        .unchecked_into();
+    authorize.click();
+    // One microtask: the view shows "waiting", the dialog URL is still on its way.
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL))
+        .await
+        .unwrap();
+    assert!(
+        calls().is_empty() || calls().len() == 1,
+        "at most the request itself so far"
+    );
+    let cancel: HtmlElement = host
+        .query_selector(".tm-cancel")
+        .unwrap()
+        .expect("cancel while waiting")
+        .unchecked_into();
+    cancel.click();
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert!(
+        calls()
+            .iter()
+            .any(|c| c[1].as_string().unwrap().ends_with("/auth-dialog")),
+        "the proxy answered meanwhile"
+    );
+    assert!(
+        host.query_selector(".tm-auth-wait").unwrap().is_none(),
+        "the late answer did not reopen the step"
+    );
+    assert!(host.query_selector(".tm-authorize").unwrap().is_some());
+    assert!(!done.get_untracked());
+    host.remove();
+}

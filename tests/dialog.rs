@@ -33,8 +33,8 @@ fn active_class(shadow: &web_sys::ShadowRoot) -> String {
         .unwrap_or_default()
 }
 
-#[wasm_bindgen_test]
-async fn escape_closes_the_dialog_and_focus_returns_to_the_opener() {
+/// A host element with an open shadow root and a mount target inside it, like the widget.
+fn shadow_host() -> (HtmlElement, web_sys::ShadowRoot, HtmlElement) {
     let document = web_sys::window().unwrap().document().unwrap();
     let host: HtmlElement = document.create_element("div").unwrap().unchecked_into();
     document.body().unwrap().append_child(&host).unwrap();
@@ -43,18 +43,29 @@ async fn escape_closes_the_dialog_and_focus_returns_to_the_opener() {
         .unwrap();
     let target: HtmlElement = document.create_element("div").unwrap().unchecked_into();
     shadow.append_child(&target).unwrap();
+    (host, shadow, target)
+}
+
+/// A Ctx whose API is never called.
+fn test_ctx(host: &HtmlElement, announcement: RwSignal<String>) -> Ctx {
+    Ctx {
+        api: StoredValue::new_local(ApiClient::new("")),
+        events: StoredValue::new_local(Emitter::new(host.clone().into(), None)),
+        strings: StoredValue::new(Strings::new(Locale::En, vec![])),
+        catalog: RwSignal::new(CatalogState::Loading),
+        announcement,
+        open: RwSignal::new(None),
+    }
+}
+
+#[wasm_bindgen_test]
+async fn escape_closes_the_dialog_and_focus_returns_to_the_opener() {
+    let (host, shadow, target) = shadow_host();
 
     let open = RwSignal::new(false);
     let for_view = host.clone();
     let _handle = leptos::mount::mount_to(target, move || {
-        provide_context(Ctx {
-            api: StoredValue::new_local(ApiClient::new("")),
-            events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
-            strings: StoredValue::new(Strings::new(Locale::En, vec![])),
-            catalog: RwSignal::new(CatalogState::Loading),
-            announcement: RwSignal::new(String::new()),
-            open: RwSignal::new(None),
-        });
+        provide_context(test_ctx(&for_view, RwSignal::new(String::new())));
         view! {
             <div data-solution-id="s1">
                 <button class="tm-card-action" on:click=move |_| open.set(true)>"Manage"</button>
@@ -108,5 +119,101 @@ async fn escape_closes_the_dialog_and_focus_returns_to_the_opener() {
         "tm-card-action",
         "focus returned to the opener"
     );
+    host.remove();
+}
+
+/// Mounts a Modal (in a shadow root, like the widget) whose content `step` switches
+/// between two buttons inside one focus scope.
+fn mount_modal(
+    step: RwSignal<bool>,
+    announcement: RwSignal<String>,
+) -> (HtmlElement, web_sys::ShadowRoot, RwSignal<bool>, impl Drop) {
+    let (host, shadow, target) = shadow_host();
+    let open = RwSignal::new(true);
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(target, move || {
+        provide_context(test_ctx(&for_view, announcement));
+        view! {
+            {move || open.get().then(|| view! {
+                <Modal
+                    title="Slack".to_owned()
+                    on_close=Callback::new(move |()| open.set(false))
+                    return_focus=".nowhere".to_owned()
+                >
+                    <button class="elsewhere">"Elsewhere"</button>
+                    <div class="tm-focus-scope">
+                        <span>"Step"</span>
+                        {move || if step.get() {
+                            view! { <button class="second">"Cancel"</button> }.into_any()
+                        } else {
+                            view! { <button class="first">"Authorize"</button> }.into_any()
+                        }}
+                    </div>
+                </Modal>
+            })}
+        }
+    });
+    (host, shadow, open, handle)
+}
+
+#[wasm_bindgen_test]
+async fn escape_with_nothing_focused_closes_through_the_widget_state() {
+    let (host, shadow, open, _handle) =
+        mount_modal(RwSignal::new(false), RwSignal::new(String::new()));
+    tick().await;
+    let dialog = shadow
+        .query_selector("dialog")
+        .unwrap()
+        .expect("dialog open");
+    // With focus on the page, Escape reaches the dialog as `cancel`, not as a keydown.
+    let init = web_sys::EventInit::new();
+    init.set_cancelable(true);
+    let cancel = web_sys::Event::new_with_event_init_dict("cancel", &init).unwrap();
+    dialog.dispatch_event(&cancel).unwrap();
+    tick().await;
+    assert!(
+        cancel.default_prevented(),
+        "the browser does not close it behind our back"
+    );
+    assert!(!open.get_untracked(), "the state knows it is closed");
+    assert!(shadow.query_selector("dialog").unwrap().is_none());
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_rerender_that_removes_the_focused_button_keeps_focus_in_its_scope() {
+    let step = RwSignal::new(false);
+    let (host, shadow, _open, _handle) = mount_modal(step, RwSignal::new(String::new()));
+    tick().await;
+    let first: HtmlElement = shadow
+        .query_selector(".first")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    first.focus().unwrap();
+    assert_eq!(active_class(&shadow), "first");
+    step.set(true);
+    tick().await;
+    assert_eq!(
+        active_class(&shadow),
+        "second",
+        "focus went to the next control of the same step, not to the page"
+    );
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn announcements_are_read_from_inside_an_open_dialog() {
+    let announcement = RwSignal::new(String::new());
+    let (host, shadow, _open, _handle) = mount_modal(RwSignal::new(false), announcement);
+    tick().await;
+    announcement.set("Slack connected".to_owned());
+    tick().await;
+    // Everything outside a modal dialog is inert, live regions included.
+    let region = shadow
+        .query_selector("dialog [role=status]")
+        .unwrap()
+        .expect("a live region inside the dialog");
+    assert_eq!(region.text_content().unwrap(), "Slack connected");
     host.remove();
 }

@@ -12,8 +12,8 @@ use crate::{
 enum AuthState {
     Idle,
     Waiting,
-    /// The browser blocked the popup: a fresh click may open this dialog.
-    Blocked(AuthDialog),
+    /// The browser blocked the popup: a fresh click may open it.
+    Blocked,
     /// The popup closed without a word: maybe the user is still busy, maybe not.
     ClosedSilently,
     Failed(String),
@@ -66,6 +66,7 @@ pub fn AuthButton(
                 }
                 PopupEvent::ClosedSilently => {
                     state.try_set(AuthState::ClosedSilently);
+                    ctx.announce(ctx.t(Key::still_waiting));
                 }
             }
         });
@@ -83,11 +84,18 @@ pub fn AuthButton(
         Err(_) => state.set(AuthState::Failed(ctx.t(Key::popup_blocked))),
     };
 
-    // Opened synchronously in the click, navigated once the proxy answers.
+    // Bumped by every start and cancel: the answer to an older request is dropped (and
+    // its blank popup closed) instead of reviving a cancelled sign-in.
+    let attempt = StoredValue::new(0u32);
+    // Opened synchronously in the click, navigated once the proxy answers. Every click
+    // mints a fresh dialog URL: its authorization code is single-use and short-lived.
     let start = move |_| {
         watch.set_value(None);
         let popup = popup::open_blank();
+        attempt.update_value(|a| *a += 1);
+        let this_attempt = attempt.get_value();
         state.set(AuthState::Waiting);
+        ctx.announce(ctx.t(Key::waiting));
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
             let (instance_id, slot, auth_id) = target.get_value();
@@ -101,11 +109,19 @@ pub fn AuthButton(
                     auth_id: None,
                 },
             };
-            match api.auth_dialog(&instance_id, &request).await {
+            let answer = api.auth_dialog(&instance_id, &request).await;
+            if attempt.try_get_value() != Some(this_attempt) {
+                if let Some(window) = popup {
+                    let _ = window.close();
+                }
+                return;
+            }
+            match answer {
                 Ok(dialog) => match popup {
                     Some(window) => watch_popup(window, &dialog),
                     None => {
-                        state.try_set(AuthState::Blocked(dialog));
+                        state.try_set(AuthState::Blocked);
+                        ctx.announce(ctx.t(Key::popup_blocked));
                     }
                 },
                 Err(err) => {
@@ -117,21 +133,16 @@ pub fn AuthButton(
             }
         });
     };
-    let open_blocked = move |_| {
-        if let AuthState::Blocked(dialog) = state.get_untracked() {
-            match popup::open(&dialog.url) {
-                Some(window) => watch_popup(window, &dialog),
-                None => state.set(AuthState::Blocked(dialog)),
-            }
-        }
-    };
     let cancel = move |_| {
+        attempt.update_value(|a| *a += 1);
         watch.set_value(None);
         state.set(AuthState::Idle);
     };
     let button_label = label.clone();
 
-    move || {
+    // A stable wrapper: when the state swaps the focused button out, the dialog moves
+    // focus to this authorization's next button (see Modal).
+    let current = move || {
         match state.get() {
         AuthState::Idle => view! {
             <button class="tm-button tm-authorize" on:click=start>{button_label.clone()}</button>
@@ -139,21 +150,21 @@ pub fn AuthButton(
         .into_any(),
         AuthState::Waiting => view! {
             <div class="tm-auth-wait">
-                <p role="status">{ctx.t(Key::waiting)}</p>
+                <p>{ctx.t(Key::waiting)}</p>
                 <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
             </div>
         }
         .into_any(),
-        AuthState::Blocked(_) => view! {
+        AuthState::Blocked => view! {
             <div class="tm-auth-blocked" role="alert">
                 <p>{ctx.t(Key::popup_blocked)}</p>
-                <button class="tm-button tm-open-popup" on:click=open_blocked>{ctx.t(Key::open_popup)}</button>
+                <button class="tm-button tm-open-popup" on:click=start>{ctx.t(Key::open_popup)}</button>
                 <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
             </div>
         }
         .into_any(),
         AuthState::ClosedSilently => view! {
-            <div class="tm-auth-hint" role="status">
+            <div class="tm-auth-hint">
                 <p>{ctx.t(Key::still_waiting)}</p>
                 <button class="tm-button tm-reopen" on:click=start>{ctx.t(Key::reopen)}</button>
                 <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
@@ -168,5 +179,6 @@ pub fn AuthButton(
         }
         .into_any(),
     }
-    }
+    };
+    view! { <div class="tm-auth tm-focus-scope">{current}</div> }
 }

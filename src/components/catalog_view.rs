@@ -15,7 +15,10 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
     let retry = move |_| {
         ctx.catalog.set(CatalogState::Loading);
         leptos::task::spawn_local(async move {
-            ctx.reload().await;
+            // The first load failed, so the host has not had its `ready` yet.
+            if ctx.reload().await {
+                ctx.emit("ready", &[]);
+            }
         });
     };
     move || {
@@ -31,7 +34,7 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
         .into_any(),
         CatalogState::Failed(err) => view! {
             <div class="tm-error" role="alert">
-                <p>{ctx.fill(Key::load_failed, &err.to_string())}</p>
+                <p>{ctx.fill(Key::load_failed, &ctx.describe(&err))}</p>
                 <button class="tm-button tm-retry" on:click=retry>{ctx.t(Key::retry)}</button>
             </div>
         }

@@ -38,7 +38,14 @@ pub fn ConfigForm(
                 errors.set(Vec::new());
                 on_save.run(values);
             }
-            Err(problems) => errors.set(problems),
+            Err(problems) => {
+                // Keyboard and screen-reader users land on the first field to fix.
+                if let Some((field, key)) = problems.first() {
+                    focus_field(&ev, field);
+                    ctx.announce(ctx.t(*key));
+                }
+                errors.set(problems);
+            }
         }
     };
     let fields = slots
@@ -108,5 +115,25 @@ pub fn ConfigForm(
                 }.into_any())}
             </div>
         </form>
+    }
+}
+
+/// Focuses the submitted form's control named `name`.
+fn focus_field(ev: &leptos::ev::SubmitEvent, name: &str) {
+    use wasm_bindgen::JsCast;
+    let Some(form) = ev
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    else {
+        return;
+    };
+    let Ok(controls) = form.query_selector_all("input, textarea") else {
+        return;
+    };
+    let control = (0..controls.length())
+        .filter_map(|i| controls.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+        .find(|c| c.get_attribute("name").as_deref() == Some(name));
+    if let Some(control) = control {
+        let _ = control.focus();
     }
 }

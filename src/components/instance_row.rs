@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 use marketplace_wire::{Instance, Integration, SetConfig, Status, UpdateInstance, UpgradeInstance};
+use wasm_bindgen::JsCast;
 
 use super::submitted_data;
 use crate::{
@@ -180,10 +181,24 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         .into_any(),
     }
     };
+    // An editor that opens takes focus (the delete confirmation is an alertdialog).
+    let editor_box = NodeRef::<leptos::html::Div>::new();
+    Effect::new(move |_| {
+        if editing.get() == Editing::Nothing {
+            return;
+        }
+        if let Some(first) = editor_box
+            .get_untracked()
+            .and_then(|b| b.query_selector("input, textarea, button").ok().flatten())
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = first.focus();
+        }
+    });
     let has_config = !integration.config_slots.is_empty();
     let needs_update = instance.status == Status::NeedsUpdate;
     view! {
-        <li class="tm-instance" data-instance-id=instance.id.clone()>
+        <li class="tm-instance tm-focus-scope" data-instance-id=instance.id.clone()>
             <div class="tm-instance-head">
                 <strong class="tm-instance-name">{instance.name.clone()}</strong>
                 <StatusBadge status=instance.status />
@@ -203,7 +218,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                 <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
             </div>
             <div class="tm-reauth">{reauth_buttons}</div>
-            {editor}
+            <div class="tm-editor" node_ref=editor_box>{editor}</div>
         </li>
     }
 }

@@ -3,7 +3,7 @@ use leptos::prelude::*;
 use crate::{
     components::{InstanceRow, Modal, SetupFlow},
     context::{use_ctx, OpenPanel},
-    state::can_add_instance,
+    state::{can_add_instance, row_of},
     strings::Key,
 };
 
@@ -33,25 +33,42 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         };
         ctx.start_connect(integration, adding);
     };
-    let instance_list = move || {
-        integration.get().map(|integration| {
-            let can_add = can_add_instance(&integration);
-            let rows = integration
-                .instances
-                .iter()
-                .map(|instance| {
-                    view! { <InstanceRow integration=integration.clone() instance=instance.clone() /> }
-                })
-                .collect_view();
-            view! {
-                <ul class="tm-instances" role="list">{rows}</ul>
-                {can_add.then(|| view! {
-                    <button class="tm-button tm-add" disabled=move || adding.get() on:click=add_another>
-                        {ctx.t(Key::add_another)}
-                    </button>
-                }.into_any())}
-            }
+    // A refresh rebuilds only the rows whose instance changed, so an editor or a
+    // sign-in open in another row survives it.
+    let instance_ids = Memo::new(move |_| {
+        integration.with(|i| {
+            i.as_ref()
+                .map(|i| i.instances.iter().map(|x| x.id.clone()).collect::<Vec<_>>())
+                .unwrap_or_default()
         })
+    });
+    let rows = move || {
+        instance_ids
+            .get()
+            .into_iter()
+            .map(|instance_id| {
+                let row =
+                    Memo::new(move |_| integration.with(|i| row_of(i.as_ref()?, &instance_id)));
+                move || {
+                    row.get().map(
+                        |(integration, instance)| view! { <InstanceRow integration instance /> },
+                    )
+                }
+            })
+            .collect_view()
+    };
+    let can_add = move || integration.with(|i| i.as_ref().is_some_and(can_add_instance));
+    let instance_list = move || {
+        view! {
+            <ul class="tm-instances" role="list">
+                {rows}
+            </ul>
+            {move || can_add().then(|| view! {
+                <button class="tm-button tm-add" disabled=move || adding.get() on:click=add_another>
+                    {ctx.t(Key::add_another)}
+                </button>
+            }.into_any())}
+        }
     };
     view! {
         <Modal title on_close=close return_focus>

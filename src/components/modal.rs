@@ -1,6 +1,9 @@
 use leptos::{html::Dialog, prelude::*};
-use wasm_bindgen::JsCast;
-use web_sys::{HtmlDialogElement, HtmlElement, KeyboardEvent, ShadowRoot};
+use wasm_bindgen::{closure::Closure, JsCast};
+use web_sys::{
+    Element, Event, FocusEvent, HtmlDialogElement, HtmlElement, KeyboardEvent, MutationObserver,
+    MutationObserverInit, ShadowRoot,
+};
 
 use crate::{context::use_ctx, strings::Key};
 
@@ -20,35 +23,30 @@ pub fn Modal(
     // The shadow root is looked up while the dialog is mounted: once it is gone, the
     // opener is found in it.
     let shown = StoredValue::new_local(None::<(HtmlDialogElement, ShadowRoot)>);
-    // Shows the dialog once it is mounted. Then, after each catalog refresh (which
-    // re-renders the content and may remove the focused button), keeps focus inside the
-    // dialog rather than letting it fall back to the page.
+    // The `.tm-focus-scope` the user was last in (an authorization, a row, the setup).
+    let scope = StoredValue::new_local(None::<Element>);
+    let observer = StoredValue::new_local(None::<FocusWatch>);
+    // Shows the dialog once it is mounted, and starts watching its content: when a
+    // re-render removes the focused button (a step that advanced, a refreshed catalog),
+    // focus would fall to the page; it goes to the next control of the same scope instead.
     Effect::new(move |_| {
-        ctx.catalog.track();
         let Some(element) = dialog.get() else {
             return;
         };
-        if shown.with_value(Option::is_none) {
-            let _ = element.show_modal();
-            let _ = element.focus();
-            if let Ok(root) = element.get_root_node().dyn_into() {
-                shown.set_value(Some((element, root)));
-            }
+        if shown.with_value(Option::is_some) {
             return;
         }
-        set_timeout(
-            move || {
-                shown.try_with_value(|shown| match shown {
-                    Some((element, root)) if root.active_element().is_none() => {
-                        let _ = element.focus();
-                    }
-                    _ => {}
-                });
-            },
-            std::time::Duration::ZERO,
-        );
+        let _ = element.show_modal();
+        let _ = element.focus();
+        if let Ok(root) = element.get_root_node().dyn_into::<ShadowRoot>() {
+            observer.set_value(watch_focus_loss(&element, &root, scope));
+            shown.set_value(Some((element, root)));
+        }
     });
     on_cleanup(move || {
+        if let Some((observer, _callback)) = observer.try_update_value(Option::take).flatten() {
+            observer.disconnect();
+        }
         let Some((element, root)) = shown.try_get_value().flatten() else {
             return;
         };
@@ -63,6 +61,10 @@ pub fn Modal(
             let _ = target.focus();
         }
     });
+    let on_focusin = move |ev: FocusEvent| {
+        let focused = ev.target().and_then(|t| t.dyn_into::<Element>().ok());
+        scope.set_value(focused.and_then(|e| e.closest(".tm-focus-scope").ok().flatten()));
+    };
     // Escape closes through the widget's state, not the browser's own `cancel`, so the
     // dialog and the state that shows it never disagree.
     let on_keydown = move |ev: KeyboardEvent| {
@@ -72,6 +74,11 @@ pub fn Modal(
             on_close.run(());
         }
     };
+    // Escape with nothing focused reaches the dialog as `cancel` instead of a keydown.
+    let on_cancel = move |ev: Event| {
+        ev.prevent_default();
+        on_close.run(());
+    };
     view! {
         <dialog
             class="tm-dialog"
@@ -79,6 +86,8 @@ pub fn Modal(
             tabindex="-1"
             node_ref=dialog
             on:keydown=on_keydown
+            on:cancel=on_cancel
+            on:focusin=on_focusin
         >
             <div class="tm-dialog-head">
                 <h2 id="tm-dialog-title">{title}</h2>
@@ -87,6 +96,50 @@ pub fn Modal(
                 </button>
             </div>
             {children()}
+            // Outside the dialog everything is inert while it is open, the widget's
+            // main live region included: announcements are read from here meanwhile.
+            <p class="tm-sr" role="status" aria-live="polite">{move || ctx.announcement.get()}</p>
         </dialog>
     }
+}
+
+/// The observer and the callback it calls (dropped together when the dialog goes).
+type FocusWatch = (MutationObserver, Closure<dyn FnMut()>);
+
+/// After every change inside `dialog`: if focus was lost (nothing in the widget has it),
+/// focus the first control of the scope the user was in, or the dialog's first action.
+fn watch_focus_loss(
+    dialog: &HtmlDialogElement,
+    root: &ShadowRoot,
+    scope: StoredValue<Option<Element>, LocalStorage>,
+) -> Option<FocusWatch> {
+    let (dialog_ref, root) = (dialog.clone(), root.clone());
+    let on_change = Closure::<dyn FnMut()>::new(move || {
+        if root.active_element().is_some() || !dialog_ref.open() {
+            return;
+        }
+        let in_scope = scope
+            .try_get_value()
+            .flatten()
+            .filter(|s| s.is_connected())
+            .and_then(|s| first_control(&s));
+        let target = in_scope
+            .or_else(|| first_control(&dialog_ref))
+            .unwrap_or_else(|| dialog_ref.clone().unchecked_into());
+        let _ = target.focus();
+    });
+    let observer = MutationObserver::new(on_change.as_ref().unchecked_ref()).ok()?;
+    let options = MutationObserverInit::new();
+    options.set_child_list(true);
+    options.set_subtree(true);
+    observer.observe_with_options(dialog, &options).ok()?;
+    Some((observer, on_change))
+}
+
+fn first_control(within: &Element) -> Option<HtmlElement> {
+    within
+        .query_selector("button:not(.tm-close):not([disabled]), input, textarea, select")
+        .ok()
+        .flatten()
+        .and_then(|e| e.dyn_into().ok())
 }

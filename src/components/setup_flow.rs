@@ -33,13 +33,17 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
         current()
             .map(|(integration, instance)| next_setup_step(&integration, &instance, configured))
     });
+    // True while a step is being completed (enabling waits 2 s after creation): the
+    // Enable button must not send a second request meanwhile.
+    let busy = RwSignal::new(false);
     let advance = move || {
         let (solution_id, instance_id) = ids.get_value();
-        leptos::task::spawn_local(ctx.advance_setup(
-            solution_id,
-            instance_id,
-            configured.get_untracked(),
-        ));
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            ctx.advance_setup(solution_id, instance_id, configured.get_untracked())
+                .await;
+            busy.try_set(false);
+        });
     };
     let progress = move || {
         current().map(|(integration, instance)| {
@@ -98,7 +102,14 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                 .into_any()
             }
             SetupStep::Enable => view! {
-                <button class="tm-button tm-enable" on:click=move |_| advance()>{ctx.t(Key::enable)}</button>
+                <button
+                    class="tm-button tm-enable"
+                    disabled=move || busy.get()
+                    aria-busy=move || busy.get().to_string()
+                    on:click=move |_| advance()
+                >
+                    {ctx.t(Key::enable)}
+                </button>
             }
             .into_any(),
             SetupStep::Done => view! {
@@ -112,9 +123,13 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
         Some(view)
     };
     view! {
-        <div class="tm-setup">
+        <div class="tm-setup tm-focus-scope">
             <ol class="tm-steps">{progress}</ol>
             <div class="tm-step-action">{action}</div>
+            // A setup may be abandoned: the instance list is where it can be deleted.
+            <button class="tm-button tm-ghost tm-show-all" on:click=move |_| on_done.run(())>
+                {ctx.t(Key::all_connections)}
+            </button>
         </div>
     }
 }

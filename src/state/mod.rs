@@ -51,7 +51,12 @@ impl Filter {
             .tag
             .as_ref()
             .is_none_or(|tag| integration.tags.contains(tag));
-        let connection_matches = !self.connected_only || !integration.instances.is_empty();
+        // An instance still being set up is not a connection yet.
+        let connection_matches = !self.connected_only
+            || integration
+                .instances
+                .iter()
+                .any(|i| i.status != Status::SettingUp);
         text_matches && tag_matches && connection_matches
     }
 }
@@ -179,6 +184,22 @@ pub fn next_setup_step(
     } else {
         SetupStep::Done
     }
+}
+
+/// What one instance's row shows: the integration's slots and the instance. The
+/// integration's other instances are left out, so a change to one of them is no change
+/// to this row.
+pub fn row_of(integration: &Integration, instance_id: &str) -> Option<(Integration, Instance)> {
+    let instance = integration
+        .instances
+        .iter()
+        .find(|i| i.id == instance_id)?
+        .clone();
+    let slots_only = Integration {
+        instances: Vec::new(),
+        ..integration.clone()
+    };
+    Some((slots_only, instance))
 }
 
 pub fn has_auth(instance: &Instance, slot: &AuthSlot) -> bool {
