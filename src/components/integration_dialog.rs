@@ -50,9 +50,10 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                 let row =
                     Memo::new(move |_| integration.with(|i| row_of(i.as_ref()?, &instance_id)));
                 move || {
-                    row.get().map(
-                        |(integration, instance)| view! { <InstanceRow integration instance /> },
-                    )
+                    row.get().and_then(|mut integration| {
+                        let instance = integration.instances.pop()?;
+                        Some(view! { <InstanceRow integration instance /> })
+                    })
                 }
             })
             .collect_view()

@@ -186,20 +186,18 @@ pub fn next_setup_step(
     }
 }
 
-/// What one instance's row shows: the integration's slots and the instance. The
-/// integration's other instances are left out, so a change to one of them is no change
-/// to this row.
-pub fn row_of(integration: &Integration, instance_id: &str) -> Option<(Integration, Instance)> {
+/// What one instance's row shows: the integration with only that instance, so a
+/// change to one of its other instances is no change to this row.
+pub fn row_of(integration: &Integration, instance_id: &str) -> Option<Integration> {
     let instance = integration
         .instances
         .iter()
         .find(|i| i.id == instance_id)?
         .clone();
-    let slots_only = Integration {
-        instances: Vec::new(),
+    Some(Integration {
+        instances: vec![instance],
         ..integration.clone()
-    };
-    Some((slots_only, instance))
+    })
 }
 
 pub fn has_auth(instance: &Instance, slot: &AuthSlot) -> bool {
