@@ -181,6 +181,26 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// The serialized origin of a URL (`scheme://host[:port]`, lowercase, default port
+/// left out): what the browser reports as `event.origin` for a page under it.
+pub fn origin_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) => parsed.origin().ascii_serialization(),
+        // Unreachable for a checked Config (see `check_dialog_url`).
+        Err(_) => url.to_owned(),
+    }
+}
+
+/// The dialog URL must be an http(s) URL, or no browser origin can ever match it.
+fn check_dialog_url(url: &str) -> Result<(), ProxyError> {
+    match reqwest::Url::parse(url) {
+        Ok(parsed) if matches!(parsed.scheme(), "http" | "https") && parsed.has_host() => Ok(()),
+        _ => Err(ProxyError::Config(format!(
+            "TRAY_DIALOG_URL must be an http(s) URL, not {url:?}"
+        ))),
+    }
+}
+
 /// A database URL without its password, for logs.
 fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -192,6 +212,11 @@ fn redact_url(url: &str) -> String {
 }
 
 impl Config {
+    /// What the widget compares `event.origin` of dialog messages with.
+    pub fn dialog_origin(&self) -> String {
+        origin_of(&self.dialog_url)
+    }
+
     /// Defaults for talking to one Tray-compatible endpoint (the sandbox in tests).
     pub fn for_endpoint(
         graphql_url: &str,
@@ -245,6 +270,23 @@ impl Config {
                 ))
             }
         };
+        let graphql_url = args
+            .tray_graphql_url
+            .unwrap_or_else(|| args.tray_region.graphql_url().to_owned());
+        let dialog_url = args
+            .tray_dialog_url
+            .unwrap_or_else(|| args.tray_region.dialog_url().to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        check_dialog_url(&dialog_url)?;
+        // Tray's dialog URLs carry the Embedded ID (the sandbox's too); without it every
+        // popup fails.
+        let embedded_id = args.embedded_id.trim().to_owned();
+        if embedded_id.is_empty() {
+            return Err(ProxyError::Config(
+                "TRAY_EMBEDDED_ID (--embedded-id) is not set".into(),
+            ));
+        }
         Ok(Config {
             host_key,
             host_jwt_audience: args.host_jwt_audience,
@@ -256,16 +298,10 @@ impl Config {
             tray_rate_per_second: args.tray_rate_per_second,
             tray_rate_burst: args.tray_rate_burst,
             listen: args.listen,
-            graphql_url: args
-                .tray_graphql_url
-                .unwrap_or_else(|| args.tray_region.graphql_url().to_owned()),
-            dialog_url: args
-                .tray_dialog_url
-                .unwrap_or_else(|| args.tray_region.dialog_url().to_owned())
-                .trim_end_matches('/')
-                .to_owned(),
+            graphql_url,
+            dialog_url,
             master_token,
-            embedded_id: args.embedded_id,
+            embedded_id,
             solution_tags: args
                 .solution_tags
                 .into_iter()
@@ -311,8 +347,10 @@ mod tests {
         );
     }
 
+    /// Arguments after a valid Embedded ID (a later `--embedded-id` overrides it).
     fn parse(args: &[&str]) -> Args {
-        Args::try_parse_from(std::iter::once("proxy").chain(args.iter().copied())).expect("parses")
+        let base = ["proxy", "--embedded-id", "org-embedded-id"];
+        Args::try_parse_from(base.into_iter().chain(args.iter().copied())).expect("parses")
     }
 
     #[test]

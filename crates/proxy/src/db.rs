@@ -55,6 +55,16 @@ const MIGRATIONS: &[&str] = &[
         auth_id TEXT PRIMARY KEY,
         noted_at BIGINT NOT NULL
     )",
+    // Auths for slots a new solution version adds: Tray accepts them only through
+    // upgradeSolutionInstance, so they wait here for the user's upgrade.
+    "CREATE TABLE IF NOT EXISTS upgrade_auths (
+        instance_id TEXT NOT NULL,
+        slot TEXT NOT NULL,
+        auth_id TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        received_at BIGINT NOT NULL,
+        PRIMARY KEY (instance_id, slot)
+    )",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
@@ -100,6 +110,25 @@ pub struct StoredInstance {
     pub solution_id: String,
     pub created_at: i64,
     pub ever_enabled: bool,
+}
+
+/// Where an auth the user authorized waits for Tray.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthList {
+    /// Received while Tray was failing: attached when it recovers.
+    Pending,
+    /// For a slot a new solution version adds: Tray accepts it only through
+    /// upgradeSolutionInstance, so it waits for the user's upgrade.
+    Upgrade,
+}
+
+impl AuthList {
+    fn table(self) -> &'static str {
+        match self {
+            AuthList::Pending => "pending_auths",
+            AuthList::Upgrade => "upgrade_auths",
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -363,35 +392,55 @@ impl Db {
         for statement in [
             "DELETE FROM instances WHERE id = $1",
             "DELETE FROM pending_auths WHERE instance_id = $1",
+            "DELETE FROM upgrade_auths WHERE instance_id = $1",
         ] {
             sqlx::query(statement).bind(id).execute(&self.pool).await?;
         }
         Ok(())
     }
 
-    pub async fn save_pending_auth(&self, pending: &PendingAuth) -> Result<(), ProxyError> {
-        sqlx::query("DELETE FROM pending_auths WHERE instance_id = $1 AND slot = $2")
-            .bind(&pending.instance_id)
-            .bind(&pending.slot)
-            .execute(&self.pool)
-            .await?;
-        sqlx::query(
-            "INSERT INTO pending_auths (instance_id, slot, auth_id, owner, received_at) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(&pending.instance_id)
-        .bind(&pending.slot)
-        .bind(&pending.auth_id)
-        .bind(&pending.owner)
+    /// Keep `auth` in `list` (replacing an earlier one for its slot).
+    pub async fn save_auth(&self, list: AuthList, auth: &PendingAuth) -> Result<(), ProxyError> {
+        let table = list.table();
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE instance_id = $1 AND slot = $2"
+        ))
+        .bind(&auth.instance_id)
+        .bind(&auth.slot)
+        .execute(&self.pool)
+        .await?;
+        sqlx::query(&format!(
+            "INSERT INTO {table} (instance_id, slot, auth_id, owner, received_at) VALUES ($1, $2, $3, $4, $5)"
+        ))
+        .bind(&auth.instance_id)
+        .bind(&auth.slot)
+        .bind(&auth.auth_id)
+        .bind(&auth.owner)
         .bind(now_ms())
         .execute(&self.pool)
         .await?;
         Ok(())
     }
 
-    pub async fn pending_auths(&self) -> Result<Vec<PendingAuth>, ProxyError> {
-        let rows = sqlx::query("SELECT instance_id, slot, auth_id, owner FROM pending_auths")
-            .fetch_all(&self.pool)
-            .await?;
+    /// Every auth in `list`, or only `owner`'s.
+    pub async fn auths(
+        &self,
+        list: AuthList,
+        owner: Option<&str>,
+    ) -> Result<Vec<PendingAuth>, ProxyError> {
+        let select = format!(
+            "SELECT instance_id, slot, auth_id, owner FROM {}",
+            list.table()
+        );
+        let rows = match owner {
+            Some(owner) => {
+                sqlx::query(&format!("{select} WHERE owner = $1"))
+                    .bind(owner)
+                    .fetch_all(&self.pool)
+                    .await?
+            }
+            None => sqlx::query(&select).fetch_all(&self.pool).await?,
+        };
         Ok(rows
             .iter()
             .map(|row| PendingAuth {
@@ -403,23 +452,33 @@ impl Db {
             .collect())
     }
 
-    pub async fn pending_auths_of(&self, owner: &str) -> Result<Vec<PendingAuth>, ProxyError> {
-        Ok(self
-            .pending_auths()
-            .await?
-            .into_iter()
-            .filter(|p| p.owner == owner)
-            .collect())
+    /// Remove `auth` from `list` once Tray holds it (unless a newer one replaced it).
+    pub async fn clear_auth(&self, list: AuthList, auth: &PendingAuth) -> Result<(), ProxyError> {
+        let table = list.table();
+        sqlx::query(&format!(
+            "DELETE FROM {table} WHERE instance_id = $1 AND slot = $2 AND auth_id = $3"
+        ))
+        .bind(&auth.instance_id)
+        .bind(&auth.slot)
+        .bind(&auth.auth_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
-    /// Remove the pending auth once Tray holds it (unless a newer one replaced it).
-    pub async fn clear_pending_auth(&self, pending: &PendingAuth) -> Result<(), ProxyError> {
+    /// Point the mapping at the Tray user Tray now holds for `external_user_id`.
+    pub async fn remap_user(
+        &self,
+        external_user_id: &str,
+        old_tray_user_id: &str,
+        new_tray_user_id: &str,
+    ) -> Result<(), ProxyError> {
         sqlx::query(
-            "DELETE FROM pending_auths WHERE instance_id = $1 AND slot = $2 AND auth_id = $3",
+            "UPDATE users SET tray_user_id = $1 WHERE external_user_id = $2 AND tray_user_id = $3",
         )
-        .bind(&pending.instance_id)
-        .bind(&pending.slot)
-        .bind(&pending.auth_id)
+        .bind(new_tray_user_id)
+        .bind(external_user_id)
+        .bind(old_tray_user_id)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -17,7 +17,7 @@ use tower_http::{
     trace::TraceLayer,
 };
 
-use crate::{error::ProxyError, identity::HostUser, AppState};
+use crate::{error::ProxyError, identity::HostUser, service::Session, AppState};
 
 type Shared = State<Arc<AppState>>;
 type Body<T> = Result<Json<T>, JsonRejection>;
@@ -82,24 +82,46 @@ fn cors(allowed: &[String]) -> CorsLayer {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }
 
+/// Evaluate `$call` in the user's session. A user token Tray refused (revoked, or expired
+/// sooner than we expected) is renewed once and the call sent again: a refused token
+/// means Tray did nothing, so even a creation is safe to repeat. (A macro because an
+/// async closure's future cannot be proven `Send`, which axum and spawn need.)
+macro_rules! with_session {
+    ($state:expr, $user:expr, |$session:ident| $call:expr) => {{
+        let $session = $state.market.session($user).await?;
+        match $call {
+            Err(ProxyError::TrayUnauthorized(reason)) => {
+                let $session = renewed($state, $user, &$session, &reason).await?;
+                $call
+            }
+            other => other,
+        }
+    }};
+}
+
+/// A new session after Tray refused `session`'s user token.
+async fn renewed(
+    state: &AppState,
+    user: &HostUser,
+    session: &Session,
+    reason: &str,
+) -> Result<Session, ProxyError> {
+    tracing::info!(%reason, "user token refused; renewing it once");
+    state.market.drop_user_token(&session.tray_user_id).await?;
+    state.market.session(user).await
+}
+
 async fn list_integrations(
     State(state): Shared,
     user: HostUser,
 ) -> Result<Json<Catalog>, ProxyError> {
-    let session = state.market.session(&user).await?;
-    let integrations = match state.market.catalog(&session).await {
-        // The stored user token was revoked (or Tray forgot the user): every page load
-        // starts here, so renew once and try again.
-        Err(ProxyError::TrayUnauthorized(_)) => {
-            state.market.drop_user_token(&session.tray_user_id).await?;
-            let session = state.market.session(&user).await?;
-            state.market.catalog(&session).await?
-        }
-        other => other?,
-    };
+    let integrations = with_session!(&state, &user, |session| state
+        .market
+        .catalog(&session)
+        .await)?;
     Ok(Json(Catalog {
         integrations,
-        dialog_origin: state.market.config.dialog_url.clone(),
+        dialog_origin: state.market.config.dialog_origin(),
     }))
 }
 
@@ -109,11 +131,12 @@ async fn create_instance(
     body: Body<wire::CreateInstance>,
 ) -> Result<(StatusCode, Json<wire::Instance>), ProxyError> {
     let Json(request) = body?;
-    let session = state.market.session(&user).await?;
     // Finished even if the caller goes away (a timeout, a closed tab): the idempotency
     // claim is then always settled, and the retry finds the instance instead of a claim
     // nobody will finish.
-    let creating = tokio::spawn(async move { state.market.create(&session, &request).await });
+    let creating = tokio::spawn(async move {
+        with_session!(&state, &user, |s| state.market.create(&s, &request).await)
+    });
     let instance = creating
         .await
         .map_err(|err| ProxyError::Database(format!("the creation task failed: {err}")))??;
@@ -125,8 +148,8 @@ async fn get_instance(
     user: HostUser,
     Path(id): Path<String>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
-    let session = state.market.session(&user).await?;
-    Ok(Json(state.market.instance(&session, &id).await?))
+    let instance = with_session!(&state, &user, |s| state.market.instance(&s, &id).await)?;
+    Ok(Json(instance))
 }
 
 async fn update_instance(
@@ -136,8 +159,11 @@ async fn update_instance(
     body: Body<wire::UpdateInstance>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(update) = body?;
-    let session = state.market.session(&user).await?;
-    Ok(Json(state.market.update(&session, &id, &update).await?))
+    let updated = with_session!(&state, &user, |s| state
+        .market
+        .update(&s, &id, &update)
+        .await)?;
+    Ok(Json(updated))
 }
 
 async fn delete_instance(
@@ -145,8 +171,7 @@ async fn delete_instance(
     user: HostUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ProxyError> {
-    let session = state.market.session(&user).await?;
-    state.market.delete(&session, &id).await?;
+    with_session!(&state, &user, |s| state.market.delete(&s, &id).await)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -157,18 +182,11 @@ async fn auth_dialog(
     body: Body<wire::AuthDialogRequest>,
 ) -> Result<Json<wire::AuthDialog>, ProxyError> {
     let Json(request) = body?;
-    let session = state.market.session(&user).await?;
     let config = &state.market.config;
-    let dialog = state
+    let dialog = with_session!(&state, &user, |s| state
         .market
-        .auth_dialog(
-            &session,
-            &id,
-            &request,
-            &config.dialog_url,
-            &config.embedded_id,
-        )
-        .await?;
+        .auth_dialog(&s, &id, &request, &config.dialog_url, &config.embedded_id)
+        .await)?;
     Ok(Json(dialog))
 }
 
@@ -179,13 +197,11 @@ async fn attach_auth(
     body: Body<wire::AttachAuth>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(attach) = body?;
-    let session = state.market.session(&user).await?;
-    Ok(Json(
-        state
-            .market
-            .attach_auth(&session, &id, &slot, &attach.auth_id)
-            .await?,
-    ))
+    let attached = with_session!(&state, &user, |s| state
+        .market
+        .attach_auth(&s, &id, &slot, &attach.auth_id)
+        .await)?;
+    Ok(Json(attached))
 }
 
 async fn set_config(
@@ -195,13 +211,11 @@ async fn set_config(
     body: Body<wire::SetConfig>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(config) = body?;
-    let session = state.market.session(&user).await?;
-    Ok(Json(
-        state
-            .market
-            .set_config(&session, &id, &config.values)
-            .await?,
-    ))
+    let set = with_session!(&state, &user, |s| state
+        .market
+        .set_config(&s, &id, &config.values)
+        .await)?;
+    Ok(Json(set))
 }
 
 async fn upgrade_instance(
@@ -211,8 +225,11 @@ async fn upgrade_instance(
     body: Body<wire::UpgradeInstance>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(upgrade) = body?;
-    let session = state.market.session(&user).await?;
-    Ok(Json(state.market.upgrade(&session, &id, &upgrade).await?))
+    let upgraded = with_session!(&state, &user, |s| state
+        .market
+        .upgrade(&s, &id, &upgrade)
+        .await)?;
+    Ok(Json(upgraded))
 }
 
 #[derive(Deserialize)]

@@ -8,7 +8,7 @@ use tokio::{sync::Mutex, time::Instant};
 
 use crate::{
     catalog::to_integration,
-    db::{now_ms, Claim, Db, PendingAuth, StoredInstance},
+    db::{now_ms, AuthList, Claim, Db, PendingAuth, StoredInstance},
     error::ProxyError,
     identity::HostUser,
     tray::{Solution, SolutionInstance, TrayClient},
@@ -75,30 +75,52 @@ impl Marketplace {
 
     /// Tray user from our database (created on the first visit), plus a cached user token.
     pub async fn session(&self, user: &HostUser) -> Result<Session, ProxyError> {
-        let (tray_user_id, token) = match self.db.tray_user_id(&user.id).await? {
-            Some(id) => match self.user_token(&id).await {
-                Ok(token) => (id, token),
-                // Tray no longer knows the stored user (removed there): map the user anew.
-                Err(ProxyError::TrayRejected(reason)) => {
-                    tracing::warn!(%reason, "stored Tray user refused; creating the user again");
-                    self.db.forget_user(&user.id, &id).await?;
-                    let id = self.create_user(user).await?;
-                    let token = self.user_token(&id).await?;
-                    (id, token)
-                }
-                Err(err) => return Err(err),
-            },
-            None => {
-                let id = self.create_user(user).await?;
-                let token = self.user_token(&id).await?;
-                (id, token)
+        let stored = match self.db.tray_user_id(&user.id).await? {
+            Some(id) => id,
+            None => self.create_user(user).await?,
+        };
+        let (tray_user_id, token) = match self.user_token(&stored).await {
+            Ok(token) => (stored, token),
+            Err(ProxyError::TrayRejected(reason)) => {
+                self.recover_user(user, &stored, reason).await?
             }
+            Err(err) => return Err(err),
         };
         Ok(Session {
             external_user_id: user.id.clone(),
             tray_user_id,
             token,
         })
+    }
+
+    /// `authorize` refused the stored Tray user: ask Tray who the user is before touching
+    /// the mapping (a refusal alone does not prove the user is gone).
+    async fn recover_user(
+        &self,
+        user: &HostUser,
+        stored: &str,
+        reason: String,
+    ) -> Result<(String, String), ProxyError> {
+        let id = match self.tray.find_user(&user.id).await? {
+            // Tray still knows the user as stored: the refusal was about something else.
+            Some(found) if found == stored => return Err(ProxyError::TrayRejected(reason)),
+            Some(found) => {
+                tracing::warn!(%reason, "Tray holds another user for this external id; remapping");
+                self.db.remap_user(&user.id, stored, &found).await?;
+                // Another replica may have remapped first; the database decides.
+                self.db
+                    .tray_user_id(&user.id)
+                    .await?
+                    .ok_or_else(|| ProxyError::Database("the user mapping vanished".into()))?
+            }
+            None => {
+                tracing::warn!(%reason, "Tray no longer knows the stored user; creating it again");
+                self.db.forget_user(&user.id, stored).await?;
+                self.create_user(user).await?
+            }
+        };
+        let token = self.user_token(&id).await?;
+        Ok((id, token))
     }
 
     async fn create_user(&self, user: &HostUser) -> Result<String, ProxyError> {
@@ -153,25 +175,65 @@ impl Marketplace {
     pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
         let solutions = self.solutions().await?;
         self.attach_pending(session).await;
-        let instances = self.tray.list_instances(&session.token).await?;
+        let mut instances = self.tray.list_instances(&session.token).await?;
+        for instance in &mut instances {
+            self.upgrade_for_system(session, instance).await;
+        }
         let stored = self.stored_by_id(&session.external_user_id).await?;
         let expiring = self.db.expiring_auths().await?;
+        let upgrade_auths = self
+            .db
+            .auths(AuthList::Upgrade, Some(&session.external_user_id))
+            .await?;
         let mut integrations: Vec<Integration> = solutions.iter().map(to_integration).collect();
         for instance in &instances {
             self.adopt(session, instance, &stored).await?;
-            if let Some(integration) = integrations
+            let history = stored
+                .get(&instance.id)
+                .map_or((0, false), |s| (s.created_at, s.ever_enabled));
+            let shown = to_instance(instance, &expiring, history, &upgrade_auths);
+            match integrations
                 .iter_mut()
                 .find(|integration| integration.solution_id == instance.solution.id)
             {
-                let history = stored
-                    .get(&instance.id)
-                    .map_or((0, false), |s| (s.created_at, s.ever_enabled));
-                integration
-                    .instances
-                    .push(to_instance(instance, integration, &expiring, history));
+                Some(integration) => integration.instances.push(shown),
+                // No longer published (or filtered out by tags) but still running: listed
+                // from Tray's own view of it, so the user can still see, disable or delete it.
+                None => {
+                    let mut integration = to_integration(&instance.solution);
+                    integration.instances.push(shown);
+                    integrations.push(integration);
+                }
             }
         }
         Ok(integrations)
+    }
+
+    /// A new version that needs only the host's input: upgrade with the instance's own
+    /// values, as the contract leaves system input to the host. Best effort: on failure
+    /// the instance is shown as it is and the next listing tries again.
+    async fn upgrade_for_system(&self, session: &Session, instance: &mut SolutionInstance) {
+        let flags = &instance.solution_version_flags;
+        if !flags.requires_system_input_to_update_version
+            || flags.requires_user_input_to_update_version
+        {
+            return;
+        }
+        let input = json!({
+            "solutionInstanceId": instance.id,
+            "authValues": instance.auth_values.iter()
+                .map(|auth| json!({ "externalId": auth.external_id, "authId": auth.auth_id }))
+                .collect::<Vec<_>>(),
+            "configValues": instance.config_values.iter()
+                .map(|config| json!({ "externalId": config.external_id, "value": config.value }))
+                .collect::<Vec<_>>(),
+        });
+        match self.tray.upgrade_instance(&session.token, input).await {
+            Ok(upgraded) => *instance = upgraded,
+            Err(err) => {
+                tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed")
+            }
+        }
     }
 
     /// Instances made elsewhere (before this database existed) become known as the user's.
@@ -222,14 +284,23 @@ impl Marketplace {
 
     pub async fn instance(&self, session: &Session, id: &str) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
-        let tray_instance = self
-            .tray
+        let mut tray_instance = self.tray_instance(session, id).await?;
+        self.upgrade_for_system(session, &mut tray_instance).await;
+        self.present(&tray_instance, &stored).await
+    }
+
+    /// The instance as Tray holds it now.
+    async fn tray_instance(
+        &self,
+        session: &Session,
+        id: &str,
+    ) -> Result<SolutionInstance, ProxyError> {
+        self.tray
             .list_instances(&session.token)
             .await?
             .into_iter()
             .find(|instance| instance.id == id)
-            .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))?;
-        self.present(&tray_instance, &stored).await
+            .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))
     }
 
     async fn present(
@@ -237,13 +308,16 @@ impl Marketplace {
         instance: &SolutionInstance,
         stored: &StoredInstance,
     ) -> Result<Instance, ProxyError> {
-        let solution = self.solution(&instance.solution.id).await?;
         let expiring = self.db.expiring_auths().await?;
+        let upgrade_auths = self
+            .db
+            .auths(AuthList::Upgrade, Some(&stored.owner))
+            .await?;
         Ok(to_instance(
             instance,
-            &to_integration(&solution),
             &expiring,
             (stored.created_at, stored.ever_enabled),
+            &upgrade_auths,
         ))
     }
 
@@ -452,7 +526,18 @@ impl Marketplace {
             owner: session.external_user_id.clone(),
         };
         // Durable first: if Tray fails now, the auth is attached when it recovers.
-        self.db.save_pending_auth(&pending).await?;
+        self.db.save_auth(AuthList::Pending, &pending).await?;
+        let instance = self.tray_instance(session, id).await?;
+        if instance
+            .solution_version_flags
+            .requires_user_input_to_update_version
+        {
+            // The slot may exist only in the new version, which updateSolutionInstance
+            // refuses: the auth waits for the user's upgrade instead.
+            self.db.save_auth(AuthList::Upgrade, &pending).await?;
+            self.db.clear_auth(AuthList::Pending, &pending).await?;
+            return self.present(&instance, &stored).await;
+        }
         let updated = self.attach(session, &pending).await?;
         self.present(&updated, &stored).await
     }
@@ -471,7 +556,7 @@ impl Marketplace {
             // Not the caller's auth, or one of another service: refused for good, so it
             // is not kept for another try.
             Err(ProxyError::TrayRejected(reason)) => {
-                self.db.clear_pending_auth(pending).await?;
+                self.db.clear_auth(AuthList::Pending, pending).await?;
                 return Err(ProxyError::BadRequest(format!(
                     "Tray refused this auth for slot {}: {reason}",
                     pending.slot
@@ -479,14 +564,18 @@ impl Marketplace {
             }
             Err(err) => return Err(err),
         };
-        self.db.clear_pending_auth(pending).await?;
+        self.db.clear_auth(AuthList::Pending, pending).await?;
         self.db.clear_expiring(&pending.auth_id).await?;
         Ok(updated)
     }
 
     /// Attach the caller's auths that arrived while Tray was failing.
     async fn attach_pending(&self, session: &Session) {
-        let Ok(pending) = self.db.pending_auths_of(&session.external_user_id).await else {
+        let Ok(pending) = self
+            .db
+            .auths(AuthList::Pending, Some(&session.external_user_id))
+            .await
+        else {
             return;
         };
         for auth in pending {
@@ -520,14 +609,16 @@ impl Marketplace {
         upgrade: &wire::UpgradeInstance,
     ) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
-        let auth_values: Vec<Value> = upgrade
-            .auth_values
-            .iter()
-            .map(|auth| json!({ "externalId": auth.external_id, "authId": auth.auth_id }))
+        let kept: Vec<PendingAuth> = self
+            .db
+            .auths(AuthList::Upgrade, Some(&session.external_user_id))
+            .await?
+            .into_iter()
+            .filter(|auth| auth.instance_id == id)
             .collect();
         let input = json!({
             "solutionInstanceId": id,
-            "authValues": auth_values,
+            "authValues": upgrade_auth_values(&upgrade.auth_values, &kept),
             "configValues": tray_config_values(&upgrade.config_values)?,
         });
         let upgraded = self
@@ -535,6 +626,10 @@ impl Marketplace {
             .upgrade_instance(&session.token, input)
             .await
             .map_err(refused_values)?;
+        for auth in &kept {
+            self.db.clear_auth(AuthList::Upgrade, auth).await?;
+            self.db.clear_expiring(&auth.auth_id).await?;
+        }
         self.present(&upgraded, &stored).await
     }
 
@@ -597,7 +692,7 @@ impl Marketplace {
             .await?;
         Ok(wire::AuthDialog {
             url: format!("{dialog_url}/{path}?code={}", enc(&code)),
-            origin: dialog_url.to_owned(),
+            origin: crate::config::origin_of(dialog_url),
         })
     }
 
@@ -608,10 +703,10 @@ impl Marketplace {
 
     /// Attach every pending auth whose Tray is back (run periodically).
     pub async fn retry_pending_auths(&self) -> Result<usize, ProxyError> {
-        let before = self.db.pending_auths().await?.len();
+        let before = self.db.auths(AuthList::Pending, None).await?.len();
         let owners: HashSet<String> = self
             .db
-            .pending_auths()
+            .auths(AuthList::Pending, None)
             .await?
             .into_iter()
             .map(|p| p.owner)
@@ -628,7 +723,7 @@ impl Marketplace {
             };
             self.attach_pending(&session).await;
         }
-        Ok(before.saturating_sub(self.db.pending_auths().await?.len()))
+        Ok(before.saturating_sub(self.db.auths(AuthList::Pending, None).await?.len()))
     }
 }
 
@@ -642,6 +737,20 @@ fn enc(segment: &str) -> String {
         }
     }
     out
+}
+
+/// The caller's auth values plus the ones kept for the upgrade; a kept one wins per slot
+/// (the caller sends what it last saw, which may predate the user's new auth).
+fn upgrade_auth_values(requested: &[wire::AuthValue], kept: &[PendingAuth]) -> Vec<Value> {
+    let requested = requested
+        .iter()
+        .filter(|auth| !kept.iter().any(|k| k.slot == auth.external_id))
+        .map(|auth| (&auth.external_id, &auth.auth_id));
+    let kept = kept.iter().map(|auth| (&auth.slot, &auth.auth_id));
+    requested
+        .chain(kept)
+        .map(|(slot, auth_id)| json!({ "externalId": slot, "authId": auth_id }))
+        .collect()
 }
 
 /// Tray refusing values the caller sent (an unknown slot, say) is the caller's error.
@@ -672,19 +781,28 @@ fn tray_config_values(values: &[wire::ConfigValue]) -> Result<Vec<Value>, ProxyE
         .collect()
 }
 
+/// The widget's view of `instance`, with the auths kept for its upgrade shown as attached
+/// (the user has authorized those slots; Tray receives them with the upgrade).
 fn to_instance(
     instance: &SolutionInstance,
-    integration: &Integration,
     expiring: &HashSet<String>,
     (created_at, ever_enabled): (i64, bool),
+    upgrade_auths: &[PendingAuth],
 ) -> Instance {
+    let kept: Vec<&PendingAuth> = upgrade_auths
+        .iter()
+        .filter(|auth| auth.instance_id == instance.id)
+        .collect();
     let auth_values: Vec<wire::AuthValue> = instance
         .auth_values
         .iter()
-        .map(|auth| wire::AuthValue {
-            external_id: auth.external_id.clone(),
-            auth_id: auth.auth_id.clone(),
-            expiring: expiring.contains(&auth.auth_id),
+        .filter(|auth| !kept.iter().any(|k| k.slot == auth.external_id))
+        .map(|auth| (&auth.external_id, &auth.auth_id))
+        .chain(kept.iter().map(|auth| (&auth.slot, &auth.auth_id)))
+        .map(|(slot, auth_id)| wire::AuthValue {
+            external_id: slot.clone(),
+            auth_id: auth_id.clone(),
+            expiring: expiring.contains(auth_id),
         })
         .collect();
     let config_values: Vec<wire::ConfigValue> = instance
@@ -695,12 +813,15 @@ fn to_instance(
             value: config.value.clone(),
         })
         .collect();
-    let missing_auth = integration.auth_slots.iter().any(|slot| {
+    // Slots of the instance's own version: a newer version's slots are the upgrade's
+    // business (NeedsUpdate), not a sign the instance is still being set up.
+    let solution = &instance.solution;
+    let missing_auth = solution.auth_slots.iter().any(|slot| {
         !auth_values
             .iter()
             .any(|a| a.external_id == slot.external_id)
     });
-    let missing_config = integration.config_slots.iter().any(|slot| {
+    let missing_config = solution.config_slots.iter().any(|slot| {
         !config_values
             .iter()
             .any(|c| c.external_id == slot.external_id && c.value.is_some())
@@ -712,8 +833,13 @@ fn to_instance(
         .requires_user_input_to_update_version
     {
         Status::NeedsUpdate
-    } else if missing_auth || missing_config || (!instance.enabled && !ever_enabled) {
+    } else if missing_auth
+        || missing_config
+        || (!instance.enabled && !ever_enabled && !solution.flag("disableAutoEnable"))
+    {
         // Never enabled yet: the user is still setting it up (Disabled means turned off).
+        // A solution the user enables by hand is set up once its values are in: it waits
+        // as Disabled for that, not as "setting up" forever.
         Status::SettingUp
     } else if instance.enabled {
         Status::Connected

@@ -10,6 +10,8 @@ use tray_sandbox::{Faults, Sandbox, SandboxConfig};
 
 const STRIPE: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e06";
 const STRIPE_SLOT: &str = "external_stripe_auth";
+/// Zendesk sets `disableAutoEnable`: the user turns it on by hand.
+const ZENDESK_MANUAL: &str = "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f07";
 const SALESFORCE_UNIQUE: &str = "7a2e41c0-1b7f-4a35-8e0d-2b6c93d4e102";
 const WEBHOOK_SECRET: &str = "webhook-shared-secret";
 
@@ -84,12 +86,23 @@ impl Harness {
 
     /// Drive the sandbox dialog without a browser, as its README describes; returns the authId.
     async fn authorize_slot(&self, user: &str, instance_id: &str) -> String {
+        self.authorize(
+            user,
+            instance_id,
+            STRIPE_SLOT,
+            "action=connect&api_key=sk_test_1234",
+        )
+        .await
+    }
+
+    /// The dialog for any slot, answered with `form` (`action=allow` for OAuth services).
+    async fn authorize(&self, user: &str, instance_id: &str, slot: &str, form: &str) -> String {
         let (status, dialog) = self
             .call(
                 reqwest::Method::POST,
                 &format!("/instances/{instance_id}/auth-dialog"),
                 user,
-                Some(json!({ "slot": STRIPE_SLOT })),
+                Some(json!({ "slot": slot })),
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{dialog}");
@@ -98,7 +111,7 @@ impl Harness {
             .http
             .post(url)
             .header("content-type", "application/x-www-form-urlencoded")
-            .body("action=connect&api_key=sk_test_1234")
+            .body(form.to_owned())
             .send()
             .await
             .expect("dialog answers")
@@ -919,4 +932,339 @@ async fn a_user_tray_no_longer_knows_is_created_again() {
     assert_eq!(status, StatusCode::OK, "{body}");
     second.stop().await;
     let _ = std::fs::remove_file(file);
+}
+
+/// The slots of `instance` that hold an auth, as the widget sees them.
+fn authorized_slots(instance: &Value) -> Vec<&str> {
+    instance["authValues"]
+        .as_array()
+        .expect("authValues")
+        .iter()
+        .filter_map(|auth| auth["externalId"].as_str())
+        .collect()
+}
+
+fn config_value<'a>(instance: &'a Value, slot: &str) -> Option<&'a Value> {
+    instance["configValues"]
+        .as_array()
+        .expect("configValues")
+        .iter()
+        .find(|value| value["externalId"] == slot)
+        .map(|value| &value["value"])
+}
+
+/// A fresh user's Stripe instance with its auth attached: (user, instance id, auth id).
+async fn stripe_with_auth(harness: &Harness, name: &str) -> (String, String, String) {
+    let user = unique_user(name);
+    let (status, instance) = harness.create(&user, STRIPE, "k").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    let (status, attached) = harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
+            &user,
+            Some(json!({ "authId": auth_id })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    (user, id, auth_id)
+}
+
+#[tokio::test]
+async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
+    const JIRA_SLOT: &str = "external_jira_auth";
+    for url in database_urls() {
+        // A fresh catalog on every request: the new version's slot is known at once.
+        let harness = Harness::start_with(&url, |config| {
+            config.catalog_ttl = Duration::ZERO;
+        })
+        .await;
+        let (user, id, stripe_auth) = stripe_with_auth(&harness, "upgrader").await;
+        let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
+            "authSlots": [{ "externalId": JIRA_SLOT, "title": "Jira", "service": "jira" }],
+            "configSlots": [{ "externalId": "external_project", "title": "Project", "defaultValue": "\"OPS\"" }],
+            "needs": "user",
+        }))
+        .expect("a version");
+        harness
+            .sandbox
+            .publish_version(STRIPE, version)
+            .await
+            .expect("published");
+        let path = format!("/instances/{id}");
+        let (_, instance) = harness.call(reqwest::Method::GET, &path, &user, None).await;
+        assert_eq!(instance["status"], "needs_update", "{instance}");
+
+        let jira_auth = harness
+            .authorize(&user, &id, JIRA_SLOT, "action=allow")
+            .await;
+        let (status, attached) = harness
+            .call(
+                reqwest::Method::PUT,
+                &format!("{path}/auths/{JIRA_SLOT}"),
+                &user,
+                Some(json!({ "authId": jira_auth })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{attached}");
+        assert!(
+            authorized_slots(&attached).contains(&JIRA_SLOT),
+            "{attached}"
+        );
+        assert_eq!(attached["status"], "needs_update", "{attached}");
+
+        // Kept durably, not retried against updateSolutionInstance (which refuses it).
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let (_, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        let listed = &find_integration(&catalog, STRIPE)["instances"][0];
+        assert!(authorized_slots(listed).contains(&JIRA_SLOT), "{listed}");
+        assert_eq!(listed["status"], "needs_update", "{listed}");
+
+        // The widget sends the values it showed before the new auth; the kept one joins.
+        let (status, upgraded) = harness
+            .call(
+                reqwest::Method::POST,
+                &format!("{path}/upgrade"),
+                &user,
+                Some(json!({
+                    "authValues": [{ "externalId": STRIPE_SLOT, "authId": stripe_auth }],
+                    "configValues": [],
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{upgraded}");
+        assert_ne!(upgraded["status"], "needs_update", "{upgraded}");
+        let (_, instance) = harness.call(reqwest::Method::GET, &path, &user, None).await;
+        assert!(
+            authorized_slots(&instance).contains(&JIRA_SLOT),
+            "{instance}"
+        );
+        assert_eq!(
+            config_value(&instance, "external_project"),
+            Some(&json!("\"OPS\""))
+        );
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.catalog_ttl = Duration::ZERO;
+    })
+    .await;
+    let (user, id, _) = stripe_with_auth(&harness, "system").await;
+    let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
+        "configSlots": [{ "externalId": "external_region", "title": "Region", "defaultValue": "\"eu\"" }],
+        "needs": "system",
+    }))
+    .expect("a version");
+    harness
+        .sandbox
+        .publish_version(STRIPE, version)
+        .await
+        .expect("published");
+    let (status, instance) = harness
+        .call(
+            reqwest::Method::GET,
+            &format!("/instances/{id}"),
+            &user,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{instance}");
+    // On the new version: its new slot got its default through upgradeSolutionInstance.
+    assert_eq!(
+        config_value(&instance, "external_region"),
+        Some(&json!("\"eu\"")),
+        "{instance}"
+    );
+    assert_eq!(instance["status"], "setting_up", "never enabled yet");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn the_dialog_origin_is_the_dialog_urls_serialized_origin() {
+    // As an operator may write it: upper case, and (below) a path and the default port.
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.dialog_url = config
+            .dialog_url
+            .replace("http://127.0.0.1", "HTTP://LocalHost");
+    })
+    .await;
+    let port = harness
+        .sandbox
+        .dialog_url()
+        .rsplit(':')
+        .next()
+        .expect("port");
+    let expected = format!("http://localhost:{port}");
+    let user = unique_user("origin");
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(catalog["dialogOrigin"], expected.as_str());
+    let (_, instance) = harness.create(&user, STRIPE, "k").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let (_, dialog) = harness
+        .call(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/auth-dialog"),
+            &user,
+            Some(json!({ "slot": STRIPE_SLOT })),
+        )
+        .await;
+    assert_eq!(dialog["origin"], expected.as_str(), "{dialog}");
+    // The dialog itself still opens under the URL as configured.
+    harness.authorize_slot(&user, &id).await;
+    harness.stop().await;
+
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.dialog_url = "https://Embedded.Example.COM:443/tray".into();
+    })
+    .await;
+    let (_, instance) = harness.create(&user, STRIPE, "k").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let (status, dialog) = harness
+        .call(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/auth-dialog"),
+            &user,
+            Some(json!({ "slot": STRIPE_SLOT })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dialog}");
+    assert_eq!(dialog["origin"], "https://embedded.example.com");
+    assert!(
+        dialog["url"]
+            .as_str()
+            .expect("url")
+            .starts_with("https://Embedded.Example.COM:443/tray/external/auth/create/"),
+        "{dialog}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_instance_of_a_solution_no_longer_offered_stays_visible_and_removable() {
+    // The proxy offers only CRM solutions; the user's Stripe instance predates that.
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.solution_tags = vec!["crm".into()];
+    })
+    .await;
+    let user = unique_user("legacy");
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{catalog}");
+    assert!(catalog["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .all(|integration| integration["solutionId"] != STRIPE));
+    let master = tray_sandbox::DEMO_MASTER_TOKEN;
+    let found = harness
+        .sandbox
+        .execute(
+            master,
+            "query($e: String!) { users(criteria: { externalUserId: $e }) { edges { node { id } } } }",
+            json!({ "e": user }),
+        )
+        .await;
+    let tray_user = &found["data"]["users"]["edges"][0]["node"]["id"];
+    let token = harness
+        .sandbox
+        .execute(
+            master,
+            "mutation($u: ID!) { authorize(input: { userId: $u }) { accessToken } }",
+            json!({ "u": tray_user }),
+        )
+        .await;
+    let user_token = token["data"]["authorize"]["accessToken"]
+        .as_str()
+        .expect("a user token");
+    let created = harness
+        .sandbox
+        .execute(
+            user_token,
+            "mutation($s: ID!) { createSolutionInstance(input: { solutionId: $s, instanceName: \"Old\" }) { solutionInstance { id } } }",
+            json!({ "s": STRIPE }),
+        )
+        .await;
+    let id = created["data"]["createSolutionInstance"]["solutionInstance"]["id"]
+        .as_str()
+        .expect("an instance")
+        .to_owned();
+
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let legacy = find_integration(&catalog, STRIPE);
+    assert_eq!(legacy["instances"][0]["id"], id.as_str(), "{catalog}");
+    let path = format!("/instances/{id}");
+    let (status, instance) = harness.call(reqwest::Method::GET, &path, &user, None).await;
+    assert_eq!(status, StatusCode::OK, "{instance}");
+    let (status, disabled) = harness
+        .call(
+            reqwest::Method::PATCH,
+            &path,
+            &user,
+            Some(json!({ "enabled": false })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{disabled}");
+    let (status, _) = harness
+        .call(reqwest::Method::DELETE, &path, &user, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("manual");
+    let (status, instance) = harness.create(&user, ZENDESK_MANUAL, "click-z").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    assert_eq!(instance["status"], "setting_up");
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let auth_id = harness
+        .authorize(
+            &user,
+            &id,
+            "external_zendesk_auth",
+            "action=connect&api_key=zd_1",
+        )
+        .await;
+    let (status, attached) = harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/auths/external_zendesk_auth"),
+            &user,
+            Some(json!({ "authId": auth_id })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    let values = json!({ "values": [
+        { "externalId": "external_default_priority", "value": "\"high\"" },
+        { "externalId": "external_max_per_hour", "value": "20" },
+    ]});
+    let (status, configured) = harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/config"),
+            &user,
+            Some(values),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{configured}");
+    assert_eq!(configured["enabled"], false, "the proxy does not enable it");
+    assert_eq!(
+        configured["status"], "disabled",
+        "set up and waiting for the user's switch, not 'setting up' forever"
+    );
 }

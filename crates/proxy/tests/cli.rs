@@ -63,3 +63,31 @@ fn a_missing_master_token_is_a_clear_error() {
     assert!(stderr.contains("TRAY_MASTER_TOKEN"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn an_empty_embedded_id_is_a_clear_error() {
+    let mut child = Command::new(PROXY)
+        .env("TRAY_MASTER_TOKEN", "t")
+        .env("HOST_JWT_SECRET", "s")
+        .env_remove("TRAY_EMBEDDED_ID")
+        .args(["--tray-region", "eu", "--listen", "127.0.0.1:0"])
+        .args(["--database-url", "sqlite::memory:"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // Bounded: a proxy that accepted the setting would serve until stopped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().expect("status").is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().expect("stops our own child");
+            panic!("the proxy started without an Embedded ID");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let output = child.wait_with_output().expect("output");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("TRAY_EMBEDDED_ID"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

@@ -1,12 +1,10 @@
 //! Every GraphQL document the proxy sends to Tray. Values always travel as variables;
 //! `cargo test` validates each document against `shared/tray/schema.graphql`.
 
-pub const LIST_SOLUTIONS: &str = r#"
-query ListSolutions($tags: [String!], $first: Int, $after: String) {
-  viewer {
-    solutions(criteria: { tags: $tags }, first: $first, after: $after) {
-      edges {
-        node {
+/// The fields of a solution the catalog shows, shared by the solution and instance documents.
+macro_rules! solution_fields {
+    () => {
+        r#"
           id
           title
           description
@@ -14,28 +12,45 @@ query ListSolutions($tags: [String!], $first: Int, $after: String) {
           customFields { key value }
           configSlots { externalId title defaultValue }
           authSlots { externalId title }
-        }
+        "#
+    };
+}
+
+pub const LIST_SOLUTIONS: &str = concat!(
+    r#"
+query ListSolutions($tags: [String!], $first: Int, $after: String) {
+  viewer {
+    solutions(criteria: { tags: $tags }, first: $first, after: $after) {
+      edges {
+        node {"#,
+    solution_fields!(),
+    r#"}
       }
       pageInfo { hasNextPage endCursor }
     }
   }
 }
-"#;
+"#
+);
 
 /// The fields of an instance the widget needs, shared by every instance document.
 macro_rules! instance_fields {
     () => {
-        r#"
+        concat!(
+            r#"
       id
       name
       enabled
       created
       owner
-      solution { id }
+      solution {"#,
+            solution_fields!(),
+            r#"}
       authValues { externalId authId }
       configValues { externalId value }
       solutionVersionFlags { hasNewerVersion requiresUserInputToUpdateVersion requiresSystemInputToUpdateVersion }
 "#
+        )
     };
 }
 

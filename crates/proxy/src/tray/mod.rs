@@ -320,6 +320,12 @@ impl TrayClient {
         if status.is_server_error() {
             return Err(ProxyError::TrayUnavailable(format!("HTTP {status}")));
         }
+        // A refused token is a 401 whatever the body (JSON, text, empty): never retried
+        // as an outage, always a reason to renew the token.
+        if status == reqwest::StatusCode::UNAUTHORIZED {
+            let text = response.text().await.unwrap_or_default();
+            return Err(ProxyError::TrayUnauthorized(unauthorized_reason(&text)));
+        }
         let body: GraphqlResponse<T> = response.json().await.map_err(|err| {
             ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
         })?;
@@ -327,14 +333,19 @@ impl TrayClient {
             if error.message == RATE_LIMIT_MESSAGE {
                 return Err(ProxyError::TrayRateLimited);
             }
-            if status == reqwest::StatusCode::UNAUTHORIZED {
-                return Err(ProxyError::TrayUnauthorized(error.message));
-            }
             return Err(ProxyError::TrayRejected(error.message));
         }
         body.data
             .ok_or_else(|| ProxyError::TrayUnavailable("response carried no data".into()))
     }
+}
+
+/// The first GraphQL error message of a 401 body, else a generic reason.
+fn unauthorized_reason(body: &str) -> String {
+    serde_json::from_str::<GraphqlResponse<Value>>(body)
+        .ok()
+        .and_then(|body| body.errors.into_iter().next())
+        .map_or_else(|| "HTTP 401".to_owned(), |error| error.message)
 }
 
 /// Exponential backoff with full jitter: 100 ms, 200 ms, 400 ms, ... capped at 3 s.
@@ -465,15 +476,12 @@ pub struct SolutionInstance {
     #[serde(default)]
     pub created: Option<String>,
     pub owner: String,
-    pub solution: SolutionRef,
+    /// Tray's own view of the solution: lets an instance be shown even when its
+    /// solution is no longer in the published list.
+    pub solution: Solution,
     pub auth_values: Vec<AuthSlotValue>,
     pub config_values: Vec<ConfigSlotValue>,
     pub solution_version_flags: VersionFlags,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct SolutionRef {
-    pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -1,0 +1,257 @@
+//! Tray users and user tokens going wrong: a refused `authorize`, a user Tray holds under
+//! another id, a user token that expired early. A small front between the proxy and the
+//! sandbox counts and alters Tray's answers where the sandbox has no switch for it.
+
+use axum::{
+    body::Bytes,
+    extract::State,
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+    Router,
+};
+use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
+use marketplace_proxy::{Config, Proxy, DEMO_JWT_SECRET};
+use serde_json::{json, Value};
+use std::{
+    path::PathBuf,
+    sync::{
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+        Arc,
+    },
+    time::Duration,
+};
+use tray_sandbox::{Sandbox, SandboxConfig};
+
+const STRIPE: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e06";
+
+/// What the front does to the traffic it forwards.
+#[derive(Default)]
+struct Front {
+    graphql_url: String,
+    /// Answer `authorize` with a GraphQL error instead of forwarding it.
+    refuse_authorize: AtomicBool,
+    /// Replace the body of Tray's 401 answers with plain text.
+    plain_401: AtomicBool,
+    create_user_calls: AtomicUsize,
+}
+
+async fn forward(State(front): State<Arc<Front>>, headers: HeaderMap, body: Bytes) -> Response {
+    let query = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|request| request["query"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    if query.contains("createExternalUser(") {
+        front.create_user_calls.fetch_add(1, Ordering::SeqCst);
+    }
+    if query.contains("authorize(") && front.refuse_authorize.load(Ordering::SeqCst) {
+        let refusal =
+            json!({ "data": null, "errors": [{ "message": "authorize refused for now" }] });
+        return axum::Json(refusal).into_response();
+    }
+    let mut request = reqwest::Client::new()
+        .post(&front.graphql_url)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body);
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        request = request.header(header::AUTHORIZATION, auth.as_bytes());
+    }
+    let answer = request.send().await.expect("the sandbox answers");
+    let status = StatusCode::from_u16(answer.status().as_u16()).expect("a status");
+    if status == StatusCode::UNAUTHORIZED && front.plain_401.load(Ordering::SeqCst) {
+        return (status, "Unauthorized").into_response();
+    }
+    let bytes = answer.bytes().await.expect("a body");
+    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// The front's GraphQL URL.
+async fn start_front(front: Arc<Front>) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let addr = listener.local_addr().expect("address");
+    let app = Router::new().fallback(forward).with_state(front);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/graphql")
+}
+
+async fn start_proxy(graphql_url: &str, sandbox: &Sandbox, database_url: &str) -> Proxy {
+    let mut config = Config::for_endpoint(
+        graphql_url,
+        sandbox.dialog_url(),
+        tray_sandbox::DEMO_MASTER_TOKEN,
+        tray_sandbox::DEMO_EMBEDDED_ID,
+    );
+    config.database_url = database_url.to_owned();
+    Proxy::start(config).await.expect("proxy starts")
+}
+
+async fn call(
+    proxy: &Proxy,
+    method: reqwest::Method,
+    path: &str,
+    user: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64;
+    let claims = json!({ "sub": user, "exp": now + 600 });
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(DEMO_JWT_SECRET.as_bytes()),
+    )
+    .expect("signs");
+    let mut request = reqwest::Client::new()
+        .request(method, format!("{}/api/v1{path}", proxy.url()))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.expect("the proxy answers");
+    let status = StatusCode::from_u16(response.status().as_u16()).expect("a status");
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+fn temporary_database() -> (PathBuf, String) {
+    let file = std::env::temp_dir().join(format!("proxy-{}.db", uuid::Uuid::new_v4()));
+    let url = format!("sqlite://{}?mode=rwc", file.display());
+    (file, url)
+}
+
+/// The Tray user id the sandbox holds for `external_user_id`.
+async fn tray_user_id(sandbox: &Sandbox, external_user_id: &str) -> Option<String> {
+    let answer = sandbox
+        .execute(
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            "query($e: String!) { users(criteria: { externalUserId: $e }) { edges { node { id } } } }",
+            json!({ "e": external_user_id }),
+        )
+        .await;
+    answer["data"]["users"]["edges"][0]["node"]["id"]
+        .as_str()
+        .map(str::to_owned)
+}
+
+#[tokio::test]
+async fn a_refused_authorize_for_a_user_tray_still_holds_keeps_the_mapping() {
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let front = Arc::new(Front {
+        graphql_url: sandbox.graphql_url().to_owned(),
+        ..Front::default()
+    });
+    let graphql_url = start_front(front.clone()).await;
+    let (file, database_url) = temporary_database();
+    let user = "kept";
+
+    let proxy = start_proxy(&graphql_url, &sandbox, &database_url).await;
+    let (status, _) = call(&proxy, reqwest::Method::GET, "/integrations", user, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let tray_id = tray_user_id(&sandbox, user).await.expect("user created");
+    proxy.stop().await;
+
+    // A restarted proxy (no token in memory) whose authorize Tray refuses for a while.
+    front.refuse_authorize.store(true, Ordering::SeqCst);
+    let proxy = start_proxy(&graphql_url, &sandbox, &database_url).await;
+    let (status, body) = call(&proxy, reqwest::Method::GET, "/integrations", user, None).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "tray_error");
+    assert_eq!(
+        front.create_user_calls.load(Ordering::SeqCst),
+        1,
+        "the user was created again although Tray still holds it"
+    );
+
+    front.refuse_authorize.store(false, Ordering::SeqCst);
+    let (status, body) = call(&proxy, reqwest::Method::GET, "/integrations", user, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(tray_user_id(&sandbox, user).await, Some(tray_id));
+    proxy.stop().await;
+    sandbox.stop().await;
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn a_user_tray_holds_under_another_id_is_remapped_without_creating_it() {
+    let (file, database_url) = temporary_database();
+    let user = "moved";
+    let first = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let proxy = start_proxy(first.graphql_url(), &first, &database_url).await;
+    let (status, _) = call(&proxy, reqwest::Method::GET, "/integrations", user, None).await;
+    assert_eq!(status, StatusCode::OK);
+    proxy.stop().await;
+    first.stop().await;
+
+    // Another Tray that knows the same external user under its own id.
+    let second = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let created = second
+        .execute(
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            "mutation { createExternalUser(input: { externalUserId: \"moved\", name: \"Moved\" }) { userId } }",
+            json!({}),
+        )
+        .await;
+    assert!(created["errors"].is_null(), "{created}");
+    let front = Arc::new(Front {
+        graphql_url: second.graphql_url().to_owned(),
+        ..Front::default()
+    });
+    let graphql_url = start_front(front.clone()).await;
+    let proxy = start_proxy(&graphql_url, &second, &database_url).await;
+    let (status, body) = call(&proxy, reqwest::Method::GET, "/integrations", user, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(front.create_user_calls.load(Ordering::SeqCst), 0);
+    proxy.stop().await;
+    second.stop().await;
+    let _ = std::fs::remove_file(file);
+}
+
+#[tokio::test]
+async fn an_expired_user_token_is_renewed_on_every_call_whatever_the_401_body() {
+    let sandbox = Sandbox::start(SandboxConfig {
+        user_token_ttl: Duration::from_secs(1),
+        ..SandboxConfig::default()
+    })
+    .await
+    .expect("sandbox starts");
+    let front = Arc::new(Front {
+        graphql_url: sandbox.graphql_url().to_owned(),
+        plain_401: AtomicBool::new(true),
+        ..Front::default()
+    });
+    let graphql_url = start_front(front).await;
+    let proxy = start_proxy(&graphql_url, &sandbox, "sqlite::memory:").await;
+    let user = "expiring-token";
+    let body = json!({ "solutionId": STRIPE, "idempotencyKey": "k" });
+    let (status, instance) = call(
+        &proxy,
+        reqwest::Method::POST,
+        "/instances",
+        user,
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let path = format!("/instances/{}", instance["id"].as_str().expect("id"));
+
+    // Each call finds the token the proxy cached already expired at Tray.
+    for (method, body) in [
+        (reqwest::Method::GET, None),
+        (reqwest::Method::PATCH, Some(json!({ "name": "Renamed" }))),
+        (reqwest::Method::GET, None),
+    ] {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        let (status, answer) = call(&proxy, method.clone(), &path, user, body).await;
+        assert_eq!(status, StatusCode::OK, "{method}: {answer}");
+    }
+    proxy.stop().await;
+    sandbox.stop().await;
+}
