@@ -201,6 +201,9 @@ impl Marketplace {
                 // from Tray's own view of it, so the user can still see, disable or delete it.
                 None => {
                     let mut integration = to_integration(&instance.solution);
+                    // Not offered any more: no new instance can be made from it, so the
+                    // widget must not offer "Add another".
+                    integration.force_unique = true;
                     integration.instances.push(shown);
                     integrations.push(integration);
                 }

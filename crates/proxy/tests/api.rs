@@ -1205,6 +1205,10 @@ async fn an_instance_of_a_solution_no_longer_offered_stays_visible_and_removable
         .await;
     let legacy = find_integration(&catalog, STRIPE);
     assert_eq!(legacy["instances"][0]["id"], id.as_str(), "{catalog}");
+    assert_eq!(
+        legacy["forceUnique"], true,
+        "no new instance can be made of it: the widget offers no 'Add another'"
+    );
     let path = format!("/instances/{id}");
     let (status, instance) = harness.call(reqwest::Method::GET, &path, &user, None).await;
     assert_eq!(status, StatusCode::OK, "{instance}");
