@@ -31,12 +31,16 @@ impl Stack {
 
     /// With host pages on `origins` allowed to call the proxy's API (CORS).
     pub async fn start_allowing(origins: Vec<String>) -> Result<Stack, Error> {
+        Self::start_with(|config| config.allowed_origins = origins).await
+    }
+
+    /// With the proxy's configuration adjusted by `adjust`.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Result<Stack, Error> {
         let sandbox = Sandbox::start(SandboxConfig::default()).await?;
-        let config = Config {
+        let mut config = Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             widget_dir: Some(widget_dist()?),
             demo: true,
-            allowed_origins: origins,
             ..Config::for_endpoint(
                 sandbox.graphql_url(),
                 sandbox.dialog_url(),
@@ -44,6 +48,7 @@ impl Stack {
                 tray_sandbox::DEMO_EMBEDDED_ID,
             )
         };
+        adjust(&mut config);
         let proxy = Proxy::start(config).await?;
         Ok(Stack { sandbox, proxy })
     }

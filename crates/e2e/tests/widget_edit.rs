@@ -4,16 +4,10 @@
 use e2e::{Browser, Error, Stack};
 use std::time::Duration;
 
-#[tokio::test]
-async fn edit_and_delete_a_connection() -> Result<(), Error> {
-    let stack = Stack::start().await?;
-    let browser = Browser::start().await?;
-    browser.client.goto(&stack.proxy.url()).await?;
-    browser
-        .widget_texts(".tm-title", Duration::from_secs(20))
-        .await?;
+const SLACK: &str = "3f1c9a52-6d0e-4d8b-9a51-0c1f6f2e7a01";
 
-    // Set up Slack notifications (one auth slot, two config slots).
+/// Sets up "Slack notifications" through the widget: its one auth, then its config.
+async fn connect_slack(browser: &Browser) -> Result<(), Error> {
     browser.click_card_action("Slack notifications").await?;
     browser.authorize_in_popup(".tm-authorize", "key").await?;
     browser
@@ -27,7 +21,20 @@ async fn edit_and_delete_a_connection() -> Result<(), Error> {
     browser
         .widget_wait_text(".tm-setup-done", "is set up")
         .await?;
-    browser.widget_click(".tm-done").await?;
+    browser.widget_click(".tm-done").await
+}
+
+#[tokio::test]
+async fn edit_and_delete_a_connection() -> Result<(), Error> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+
+    // Set up Slack notifications (one auth slot, two config slots).
+    connect_slack(&browser).await?;
 
     // Rename: an empty name is refused, a real one is saved.
     browser.widget_click(".tm-rename-open").await?;
@@ -96,6 +103,53 @@ async fn edit_and_delete_a_connection() -> Result<(), Error> {
     browser.widget_click(".tm-confirm-delete").await?;
     browser
         .wait_card_badge("Slack notifications", "Not connected")
+        .await?;
+    browser.close().await
+}
+
+#[tokio::test]
+async fn a_new_version_that_adds_a_service_is_authorized_and_applied() -> Result<(), Error> {
+    // A fresh catalog on every page load: the new version's slot shows at once.
+    let stack = Stack::start_with(|config| config.catalog_ttl = Duration::ZERO).await?;
+    let browser = Browser::start().await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+    connect_slack(&browser).await?;
+
+    // Version 2 also posts to Jira: the user must authorize it and confirm the settings.
+    let version = serde_json::from_value(serde_json::json!({
+        "authSlots": [{ "externalId": "external_jira_auth", "title": "Jira site", "service": "jira" }],
+        "configSlots": [{ "externalId": "external_project", "title": "Project", "defaultValue": "\"OPS\"" }],
+        "needs": "user",
+    }))?;
+    stack.sandbox.publish_version(SLACK, version).await?;
+    browser.client.refresh().await?;
+    browser
+        .wait_card_badge("Slack notifications", "Update needed")
+        .await?;
+    browser.click_card_action("Slack notifications").await?;
+    let jira = ".tm-reauth .tm-auth:nth-of-type(2) .tm-authorize";
+    browser
+        .widget_wait_text(jira, "Authorize Jira site")
+        .await?;
+    browser.authorize_in_popup(jira, "key").await?;
+    browser
+        .widget_wait_text(jira, "Reconnect Jira site")
+        .await?;
+
+    browser.widget_click(".tm-update").await?;
+    browser
+        .widget_wait(
+            "return root.querySelector('input[name=external_project]')?.value === 'OPS';",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+    browser.widget_click(".tm-config .tm-save").await?;
+    browser
+        .wait_card_badge("Slack notifications", "Connected")
         .await?;
     browser.close().await
 }
