@@ -530,19 +530,24 @@ impl Marketplace {
         };
         // Durable first: if Tray fails now, the auth is attached when it recovers.
         self.db.save_auth(AuthList::Pending, &pending).await?;
-        let instance = self.tray_instance(session, id).await?;
-        if instance
-            .solution_version_flags
-            .requires_user_input_to_update_version
-        {
-            // The slot may exist only in the new version, which updateSolutionInstance
-            // refuses: the auth waits for the user's upgrade instead.
-            self.db.save_auth(AuthList::Upgrade, &pending).await?;
-            self.db.clear_auth(AuthList::Pending, &pending).await?;
-            return self.present(&instance, &stored).await;
+        match self.attach(session, &pending).await {
+            Ok(updated) => self.present(&updated, &stored).await,
+            // The slot may exist only in a new version the instance awaits, which
+            // updateSolutionInstance refuses: then the auth waits for the user's upgrade.
+            // (Looked up only after a refusal: the usual attach costs one Tray request.)
+            Err(ProxyError::BadRequest(reason)) => {
+                let instance = self.tray_instance(session, id).await?;
+                if !instance
+                    .solution_version_flags
+                    .requires_user_input_to_update_version
+                {
+                    return Err(ProxyError::BadRequest(reason));
+                }
+                self.db.save_auth(AuthList::Upgrade, &pending).await?;
+                self.present(&instance, &stored).await
+            }
+            Err(err) => Err(err),
         }
-        let updated = self.attach(session, &pending).await?;
-        self.present(&updated, &stored).await
     }
 
     async fn attach(
