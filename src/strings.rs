@@ -88,6 +88,7 @@ strings! {
     name_required: "Enter a name.", "Bitte einen Namen eingeben.";
     update: "Update", "Aktualisieren";
     update_hint: "A new version needs your input.", "Eine neue Version braucht Ihre Angaben.";
+    update_authorize_first: "A new version needs your input: first authorize the services below.", "Eine neue Version braucht Ihre Angaben: Autorisieren Sie zuerst die Dienste unten.";
     delete: "Delete", "Löschen";
     confirm_delete: "Delete “{}”? This cannot be undone.", "„{}“ löschen? Das lässt sich nicht rückgängig machen.";
     setup_done: "{} is set up.", "{} ist eingerichtet.";

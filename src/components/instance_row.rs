@@ -6,6 +6,7 @@ use super::submitted_data;
 use crate::{
     components::{AuthButton, ConfigForm, StatusBadge},
     context::use_ctx,
+    state::has_auth,
     strings::Key,
 };
 
@@ -196,16 +197,28 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         }
     });
     let has_config = !integration.config_slots.is_empty();
+    // A new version's added services are authorized (the buttons below) before it can
+    // be applied: until then the hint says so and there is no Update to fail.
+    let awaiting_auth = integration
+        .auth_slots
+        .iter()
+        .any(|slot| !has_auth(&instance, slot));
     let needs_update = instance.status == Status::NeedsUpdate;
+    let can_update = needs_update && !awaiting_auth;
+    let hint = if awaiting_auth {
+        Key::update_authorize_first
+    } else {
+        Key::update_hint
+    };
     view! {
         <li class="tm-instance tm-focus-scope" data-instance-id=instance.id.clone()>
             <div class="tm-instance-head">
                 <strong class="tm-instance-name">{instance.name.clone()}</strong>
                 <StatusBadge status=instance.status />
             </div>
-            {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(Key::update_hint)}</p> }.into_any())}
+            {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(hint)}</p> }.into_any())}
             <div class="tm-actions" aria-busy=move || busy.get().to_string()>
-                {needs_update.then(|| view! {
+                {can_update.then(|| view! {
                     <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
                 }.into_any())}
                 <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>

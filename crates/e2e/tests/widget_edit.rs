@@ -134,6 +134,11 @@ async fn a_new_version_that_adds_a_service_is_authorized_and_applied() -> Result
     browser
         .widget_wait_text(jira, "Authorize Jira site")
         .await?;
+    // Nothing to press that would fail: the hint asks for the new service first.
+    browser
+        .widget_wait_text(".tm-hint", "first authorize the services below")
+        .await?;
+    assert!(!browser.widget_has(".tm-update").await?, "no Update yet");
     browser.authorize_in_popup(jira, "key").await?;
     browser
         .widget_wait_text(jira, "Reconnect Jira site")
