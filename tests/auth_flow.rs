@@ -118,6 +118,16 @@ fn mount_button() -> (HtmlElement, RwSignal<bool>, impl Drop) {
     (host, done, handle)
 }
 
+/// Clicks the button `selector` in the widget.
+fn press(host: &HtmlElement, selector: &str) {
+    let button: HtmlElement = host
+        .query_selector(selector)
+        .unwrap()
+        .unwrap_or_else(|| panic!("{selector} shown"))
+        .unchecked_into();
+    button.click();
+}
+
 async fn click_authorize(host: &HtmlElement) {
     let button: HtmlElement = host
         .query_selector(".tm-authorize")
@@ -223,12 +233,7 @@ async fn close_returns_to_the_step_and_error_shows_the_message() {
 async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
     let _popup = install_fakes();
     let (host, done, _handle) = mount_button();
-    let authorize: HtmlElement = host
-        .query_selector(".tm-authorize")
-        .unwrap()
-        .expect("authorize button")
-        .unchecked_into();
-    authorize.click();
+    press(&host, ".tm-authorize");
     // One microtask: the view shows "waiting", the dialog URL is still on its way.
     wasm_bindgen_futures::JsFuture::from(js_sys::Promise::resolve(&JsValue::NULL))
         .await
@@ -237,12 +242,7 @@ async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
         calls().is_empty() || calls().len() == 1,
         "at most the request itself so far"
     );
-    let cancel: HtmlElement = host
-        .query_selector(".tm-cancel")
-        .unwrap()
-        .expect("cancel while waiting")
-        .unchecked_into();
-    cancel.click();
+    press(&host, ".tm-cancel");
     for _ in 0..10 {
         tick().await;
     }
@@ -258,5 +258,42 @@ async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
     );
     assert!(host.query_selector(".tm-authorize").unwrap().is_some());
     assert!(!done.get_untracked());
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_blocked_popup_is_opened_by_a_fresh_click_with_a_fresh_dialog_url() {
+    let _popup = install_fakes();
+    js_sys::Function::new_no_args("window.open = () => null;")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let (host, _done, _handle) = mount_button();
+    press(&host, ".tm-authorize");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert!(
+        host.query_selector(".tm-auth-blocked").unwrap().is_some(),
+        "the blocked popup is explained"
+    );
+    let dialog_requests = || {
+        calls()
+            .iter()
+            .filter(|c| c[1].as_string().unwrap().ends_with("/auth-dialog"))
+            .count()
+    };
+    assert_eq!(dialog_requests(), 1);
+
+    // The browser allows the next one: the fallback button opens it, with a new URL
+    // (an authorization code is single-use and expires).
+    js_sys::Function::new_no_args("window.open = () => window.__fakePopup;")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    press(&host, ".tm-open-popup");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(dialog_requests(), 2, "a fresh dialog URL was asked for");
+    assert!(host.query_selector(".tm-auth-wait").unwrap().is_some());
     host.remove();
 }

@@ -890,3 +890,21 @@ async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
     drop(handle);
     host.remove();
 }
+
+#[wasm_bindgen_test]
+fn the_same_announcement_twice_is_still_a_change_for_screen_readers() {
+    let host = container();
+    let owner = Owner::new();
+    owner.with(|| {
+        let ctx = test_ctx(&host, CatalogState::Loading);
+        ctx.announce("Slack updated".into());
+        let first = ctx.announcement.get_untracked();
+        ctx.announce("Slack updated".into());
+        let second = ctx.announcement.get_untracked();
+        assert_ne!(first, second, "an unchanged live region is not read again");
+        assert_eq!(second.trim_end_matches('\u{200b}'), "Slack updated");
+        ctx.announce("Slack updated".into());
+        assert_eq!(ctx.announcement.get_untracked(), "Slack updated");
+    });
+    host.remove();
+}
