@@ -15,8 +15,8 @@ pub enum DialogMessage {
     Finished { auth_id: String },
     /// `tray.authpopup.close`: the user closed the dialog without finishing.
     Closed,
-    /// `tray.authPopup.error`: the dialog failed.
-    Failed(String),
+    /// `tray.authPopup.error`: the dialog failed, with Tray's message if it sent one.
+    Failed(Option<String>),
 }
 
 /// What the watcher reports to its owner.
@@ -43,7 +43,7 @@ pub fn read_message(data: &JsValue) -> Option<DialogMessage> {
         }),
         "tray.authpopup.close" => Some(DialogMessage::Closed),
         "tray.authPopup.error" => Some(DialogMessage::Failed(
-            field("error").unwrap_or_else(|| "unknown error".into()),
+            field("error").filter(|message| !message.trim().is_empty()),
         )),
         _ => None,
     }

@@ -77,6 +77,7 @@ strings! {
     still_waiting: "Still waiting? The sign-in window was closed.", "Noch da? Das Anmeldefenster wurde geschlossen.";
     reopen: "Reopen", "Erneut öffnen";
     dialog_failed: "Sign-in failed: {}", "Anmeldung fehlgeschlagen: {}";
+    dialog_failed_unexplained: "Sign-in failed. Please try again.", "Anmeldung fehlgeschlagen. Bitte versuchen Sie es erneut.";
     settings: "Settings", "Einstellungen";
     save: "Save", "Speichern";
     not_a_number: "Enter a number.", "Bitte eine Zahl eingeben.";

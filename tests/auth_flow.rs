@@ -88,6 +88,10 @@ fn post(source: &web_sys::Window, data: &[(&str, &str)]) {
 /// Mounts one "Authorize Slack" button for instance `i-1`, slot `slack`; returns the
 /// host, the "done" flag and the unmount handle.
 fn mount_button() -> (HtmlElement, RwSignal<bool>, impl Drop) {
+    mount_button_in(Locale::En)
+}
+
+fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&host).unwrap();
     let done = RwSignal::new(false);
@@ -100,7 +104,7 @@ fn mount_button() -> (HtmlElement, RwSignal<bool>, impl Drop) {
                 None,
             )),
             events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
-            strings: StoredValue::new(Strings::new(Locale::En, vec![])),
+            strings: StoredValue::new(Strings::new(locale, vec![])),
             catalog: RwSignal::new(CatalogState::Loading),
             announcement: RwSignal::new(String::new()),
             open: RwSignal::new(None),
@@ -225,6 +229,27 @@ async fn close_returns_to_the_step_and_error_shows_the_message() {
     assert!(
         calls().iter().all(|c| c[0].as_string().unwrap() != "PUT"),
         "nothing attached"
+    );
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn an_error_without_a_message_is_worded_in_the_widgets_language() {
+    let popup = install_fakes();
+    let (host, _done, _handle) = mount_button_in(Locale::De);
+    click_authorize(&host).await;
+    post(&popup, &[("type", "tray.authPopup.error")]);
+    tick().await;
+    tick().await;
+    let failed = host
+        .query_selector(".tm-auth-failed")
+        .unwrap()
+        .expect("error shown")
+        .text_content()
+        .unwrap();
+    assert!(
+        failed.contains("Anmeldung fehlgeschlagen. Bitte versuchen Sie es erneut."),
+        "{failed}"
     );
     host.remove();
 }

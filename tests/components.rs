@@ -378,7 +378,12 @@ fn the_three_tray_messages_are_read_with_exact_casing() {
             ("type", "tray.authPopup.error"),
             ("error", "denied")
         ])),
-        Some(DialogMessage::Failed("denied".into()))
+        Some(DialogMessage::Failed(Some("denied".into())))
+    );
+    // No message (or a blank one): the widget words the failure itself.
+    assert_eq!(
+        read_message(&message_data(&[("type", "tray.authPopup.error")])),
+        Some(DialogMessage::Failed(None))
     );
     // The error type is spelled with a capital P; anything else is someone else's message.
     assert_eq!(
@@ -429,7 +434,7 @@ fn messages_from_another_origin_or_window_are_ignored() {
                 auth_id: "real".into()
             }),
             PopupEvent::Message(DialogMessage::Closed),
-            PopupEvent::Message(DialogMessage::Failed("nope".into())),
+            PopupEvent::Message(DialogMessage::Failed(Some("nope".into()))),
         ]
     );
 
@@ -839,6 +844,25 @@ fn setup_resumes_at_the_first_missing_slot() {
     );
 }
 
+/// An integration's dialog (its connections listed) over `state`.
+fn mount_dialog(
+    host: &HtmlElement,
+    state: RwSignal<CatalogState>,
+    solution_id: String,
+) -> leptos::mount::UnmountHandle<impl Mountable> {
+    let for_view = host.clone();
+    leptos::mount::mount_to(host.clone(), move || {
+        let mut ctx = test_ctx(&for_view, CatalogState::Loading);
+        ctx.catalog = state;
+        provide_context(ctx);
+        let panel = OpenPanel {
+            solution_id: solution_id.clone(),
+            setup: None,
+        };
+        view! { <IntegrationDialog panel /> }
+    })
+}
+
 #[wasm_bindgen_test]
 async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
     let host = container();
@@ -848,17 +872,7 @@ async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
         integrations: vec![item.clone()],
         dialog_origin: DIALOG_ORIGIN.into(),
     }));
-    let for_view = host.clone();
-    let handle = leptos::mount::mount_to(host.clone(), move || {
-        let mut ctx = test_ctx(&for_view, CatalogState::Loading);
-        ctx.catalog = state;
-        provide_context(ctx);
-        let panel = OpenPanel {
-            solution_id: solution_id.clone(),
-            setup: None,
-        };
-        view! { <IntegrationDialog panel /> }
-    });
+    let handle = mount_dialog(&host, state, solution_id);
     tick().await;
     // The user starts renaming the second connection...
     click(&host, "[data-instance-id=\"Slack-1\"] .tm-rename-open");
@@ -886,6 +900,40 @@ async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
             .unwrap()
             .is_some(),
         "the other row's open editor survived the refresh"
+    );
+    drop(handle);
+    host.remove();
+}
+
+fn focused_class() -> String {
+    document()
+        .active_element()
+        .map(|e| e.class_name())
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn an_editor_that_opens_takes_focus() {
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected]);
+    let solution_id = item.solution_id.clone();
+    let state = RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    let handle = mount_dialog(&host, state, solution_id);
+    tick().await;
+    click(&host, ".tm-rename-open");
+    tick().await;
+    assert_eq!(focused_class(), "tm-name", "the rename field has focus");
+    click(&host, ".tm-rename .tm-ghost");
+    tick().await;
+    click(&host, ".tm-delete");
+    tick().await;
+    assert!(
+        focused_class().contains("tm-confirm-delete"),
+        "the delete confirmation has focus, not {:?}",
+        focused_class()
     );
     drop(handle);
     host.remove();

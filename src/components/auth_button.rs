@@ -61,8 +61,16 @@ pub fn AuthButton(
                 }
                 PopupEvent::Message(DialogMessage::Failed(message)) => {
                     watch.try_update_value(|w| *w = None);
-                    ctx.emit("error", &[("message", &message)]);
-                    state.try_set(AuthState::Failed(ctx.fill(Key::dialog_failed, &message)));
+                    // Without Tray's message, the user still reads why in their language.
+                    let shown = match &message {
+                        Some(message) => ctx.fill(Key::dialog_failed, message),
+                        None => ctx.t(Key::dialog_failed_unexplained),
+                    };
+                    ctx.emit(
+                        "error",
+                        &[("message", message.as_deref().unwrap_or(&shown))],
+                    );
+                    state.try_set(AuthState::Failed(shown));
                 }
                 PopupEvent::ClosedSilently => {
                     state.try_set(AuthState::ClosedSilently);

@@ -119,8 +119,15 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         .collect_view();
 
     let slots = StoredValue::new(integration.config_slots.clone());
+    let editor_box = NodeRef::<leptos::html::Div>::new();
     let editor = move || {
-        match editing.get() {
+        let which = editing.get();
+        if which != Editing::Nothing {
+            // An editor that opens takes focus (the delete confirmation is an
+            // alertdialog): once it is mounted, which is after this render.
+            queue_microtask(move || focus_first_control(editor_box));
+        }
+        match which {
         Editing::Nothing => ().into_any(),
         Editing::Rename => view! {
             <form class="tm-rename" novalidate on:submit=rename>
@@ -143,7 +150,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         }
         .into_any(),
         Editing::Settings | Editing::Update => {
-            let upgrade = editing.get_untracked() == Editing::Update;
+            let upgrade = which == Editing::Update;
             let on_save = Callback::new(move |values| {
                 if upgrade {
                     run(
@@ -182,20 +189,6 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         .into_any(),
     }
     };
-    // An editor that opens takes focus (the delete confirmation is an alertdialog).
-    let editor_box = NodeRef::<leptos::html::Div>::new();
-    Effect::new(move |_| {
-        if editing.get() == Editing::Nothing {
-            return;
-        }
-        if let Some(first) = editor_box
-            .get_untracked()
-            .and_then(|b| b.query_selector("input, textarea, button").ok().flatten())
-            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
-        {
-            let _ = first.focus();
-        }
-    });
     let has_config = !integration.config_slots.is_empty();
     // A new version's added services are authorized (the buttons below) before it can
     // be applied: until then the hint says so and there is no Update to fail.
@@ -233,6 +226,18 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
             <div class="tm-reauth">{reauth_buttons}</div>
             <div class="tm-editor" node_ref=editor_box>{editor}</div>
         </li>
+    }
+}
+
+fn focus_first_control(within: NodeRef<leptos::html::Div>) {
+    // The row may be gone by then (a refresh): its node ref with it.
+    if let Some(first) = within
+        .try_get_untracked()
+        .flatten()
+        .and_then(|b| b.query_selector("input, textarea, button").ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = first.focus();
     }
 }
 

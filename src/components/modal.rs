@@ -26,21 +26,23 @@ pub fn Modal(
     // The `.tm-focus-scope` the user was last in (an authorization, a row, the setup).
     let scope = StoredValue::new_local(None::<Element>);
     let observer = StoredValue::new_local(None::<FocusWatch>);
-    // Shows the dialog once it is mounted, and starts watching its content: when a
-    // re-render removes the focused button (a step that advanced, a refreshed catalog),
-    // focus would fall to the page; it goes to the next control of the same scope instead.
-    Effect::new(move |_| {
-        let Some(element) = dialog.get() else {
+    // Shows the dialog once it is mounted (after this render: a microtask), and starts
+    // watching its content: when a re-render removes the focused button (a step that
+    // advanced, a refreshed catalog), focus would fall to the page; it goes to the next
+    // control of the same scope instead.
+    queue_microtask(move || {
+        let Some(element) = dialog
+            .try_get_untracked()
+            .flatten()
+            .filter(|d| d.is_connected())
+        else {
             return;
         };
-        if shown.with_value(Option::is_some) {
-            return;
-        }
         let _ = element.show_modal();
         let _ = element.focus();
         if let Ok(root) = element.get_root_node().dyn_into::<ShadowRoot>() {
-            observer.set_value(watch_focus_loss(&element, &root, scope));
-            shown.set_value(Some((element, root)));
+            observer.try_set_value(watch_focus_loss(&element, &root, scope));
+            shown.try_set_value(Some((element, root)));
         }
     });
     on_cleanup(move || {
