@@ -163,8 +163,8 @@ impl Ctx {
         };
         let mut step = next_setup_step(&integration, &instance, configured);
         if step == SetupStep::Enable {
-            // Tray: enable at least 2 seconds after the instance was created.
-            sleep_until(instance.created_at as f64 + 2_000.0).await;
+            // Tray wants 2 s between creating and enabling: the proxy waits them out,
+            // so no timer here outlives an unmount.
             let enable = UpdateInstance {
                 name: None,
                 enabled: Some(true),
@@ -223,19 +223,4 @@ fn unmounted() -> ApiError {
 fn idempotency_key() -> String {
     let random = (js_sys::Math::random() * 1e15) as u64;
     format!("{}-{random}", js_sys::Date::now() as u64)
-}
-
-/// Waits until the given Unix-millisecond time (no-op if it has passed).
-pub async fn sleep_until(unix_ms: f64) {
-    let delay = unix_ms - js_sys::Date::now();
-    if delay <= 0.0 {
-        return;
-    }
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(window) = web_sys::window() {
-            let _ = window
-                .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, delay as i32);
-        }
-    });
-    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
 }
