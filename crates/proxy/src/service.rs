@@ -16,6 +16,9 @@ use crate::{
 
 /// Tray's user tokens live 2 days; renew well before.
 const USER_TOKEN_REUSE: Duration = Duration::from_secs(24 * 60 * 60);
+/// While one of the user's instances waits for them on a new version, the catalog they
+/// see is at most this old (a further version may add more slots).
+const CATALOG_TTL_AWAITING_UPDATE: Duration = Duration::from_secs(5);
 /// An idempotency claim nobody finished within this is taken over by the next request.
 const STALE_CLAIM_MS: i64 = 60_000;
 
@@ -27,6 +30,10 @@ pub struct Marketplace {
     enable_delay: Duration,
     tags: Vec<String>,
     catalog: Mutex<Option<(Instant, Vec<Solution>)>>,
+    /// Instances known to wait for the user on a new version. One that newly does was
+    /// most likely published after the cached catalog: it is fetched again at once, so
+    /// the new version's slots show without waiting out the TTL.
+    awaiting_update: Mutex<HashSet<String>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
 }
@@ -48,15 +55,21 @@ impl Marketplace {
             tags: config.solution_tags.clone(),
             config,
             catalog: Mutex::new(None),
+            awaiting_update: Mutex::new(HashSet::new()),
             user_tokens: Mutex::new(HashMap::new()),
         }
     }
 
     /// The solutions on offer, from Tray at most once per TTL.
     pub async fn solutions(&self) -> Result<Vec<Solution>, ProxyError> {
+        self.solutions_within(self.catalog_ttl).await
+    }
+
+    /// The solutions, from the cache if it is younger than `max_age`.
+    async fn solutions_within(&self, max_age: Duration) -> Result<Vec<Solution>, ProxyError> {
         let mut cached = self.catalog.lock().await;
         if let Some((fetched, solutions)) = cached.as_ref() {
-            if fetched.elapsed() < self.catalog_ttl {
+            if fetched.elapsed() < max_age {
                 return Ok(solutions.clone());
             }
         }
@@ -173,12 +186,17 @@ impl Marketplace {
 
     /// The catalog merged with the caller's instances: one Tray request when warm.
     pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
-        let solutions = self.solutions().await?;
         self.attach_pending(session).await;
         let mut instances = self.tray.list_instances(&session.token).await?;
         for instance in &mut instances {
             self.upgrade_for_system(session, instance).await;
         }
+        let max_age = match self.awaiting_update(&instances).await {
+            Awaiting::Newly => Duration::ZERO,
+            Awaiting::Still => self.catalog_ttl.min(CATALOG_TTL_AWAITING_UPDATE),
+            Awaiting::No => self.catalog_ttl,
+        };
+        let solutions = self.solutions_within(max_age).await?;
         let stored = self.stored_by_id(&session.external_user_id).await?;
         let expiring = self.db.expiring_auths().await?;
         let upgrade_auths = self
@@ -210,6 +228,28 @@ impl Marketplace {
             }
         }
         Ok(integrations)
+    }
+
+    /// Notes which of the user's instances wait for their input on a new version.
+    async fn awaiting_update(&self, instances: &[SolutionInstance]) -> Awaiting {
+        let mut known = self.awaiting_update.lock().await;
+        let mut result = Awaiting::No;
+        for instance in instances {
+            if instance
+                .solution_version_flags
+                .requires_user_input_to_update_version
+            {
+                let newly = known.insert(instance.id.clone());
+                if newly {
+                    result = Awaiting::Newly;
+                } else if result == Awaiting::No {
+                    result = Awaiting::Still;
+                }
+            } else {
+                known.remove(&instance.id);
+            }
+        }
+        result
     }
 
     /// A new version that needs only the host's input: upgrade with the instance's own
@@ -654,6 +694,7 @@ impl Marketplace {
             }
             Err(err) => return Err(err),
         }
+        self.awaiting_update.lock().await.remove(id);
         self.db.forget_instance(id).await
     }
 
@@ -669,8 +710,16 @@ impl Marketplace {
         let stored = self.owned(session, id).await?;
         let path = match (&request.slot, &request.auth_id) {
             (Some(slot), None) => {
-                let solution = self.solution(&stored.solution_id).await?;
-                if !solution.auth_slots.iter().any(|s| &s.external_id == slot) {
+                let has_slot = |solution: &Solution| {
+                    solution.auth_slots.iter().any(|s| &s.external_id == slot)
+                };
+                let mut solution = self.solution(&stored.solution_id).await?;
+                if !has_slot(&solution) {
+                    // A version published since the catalog was cached may have added it.
+                    self.solutions_within(Duration::ZERO).await?;
+                    solution = self.solution(&stored.solution_id).await?;
+                }
+                if !has_slot(&solution) {
                     return Err(ProxyError::BadRequest(format!(
                         "{} has no auth slot {slot}",
                         solution.title
@@ -733,6 +782,16 @@ impl Marketplace {
         }
         Ok(before.saturating_sub(self.db.auths(AuthList::Pending, None).await?.len()))
     }
+}
+
+/// Whether any of a user's instances waits for them on a new version.
+#[derive(Debug, PartialEq, Eq)]
+enum Awaiting {
+    No,
+    /// Since before the last listing.
+    Still,
+    /// One started to since the last listing.
+    Newly,
 }
 
 fn enc(segment: &str) -> String {

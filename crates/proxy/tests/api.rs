@@ -1052,6 +1052,58 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
 }
 
 #[tokio::test]
+async fn a_new_version_needing_the_user_shows_its_slots_without_waiting_out_the_cache() {
+    // The default TTL (a minute): the catalog cached while creating the instance would
+    // otherwise hide a new version's slots for that long.
+    let harness = Harness::start("sqlite::memory:").await;
+    let (user, id, _) = stripe_with_auth(&harness, "cached").await;
+    let publish_slot = |external_id: &'static str, title: &'static str| {
+        let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
+            "authSlots": [{ "externalId": external_id, "title": title, "service": "jira" }],
+            "needs": "user",
+        }))
+        .expect("a version");
+        harness.sandbox.publish_version(STRIPE, version)
+    };
+    let offered_slots = |catalog: &Value| -> Vec<String> {
+        find_integration(catalog, STRIPE)["authSlots"]
+            .as_array()
+            .expect("auth slots")
+            .iter()
+            .filter_map(|slot| slot["externalId"].as_str().map(str::to_owned))
+            .collect()
+    };
+
+    publish_slot("external_jira_auth", "Jira")
+        .await
+        .expect("published");
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let stripe = find_integration(&catalog, STRIPE);
+    assert_eq!(stripe["instances"][0]["status"], "needs_update", "{stripe}");
+    assert!(
+        offered_slots(&catalog).contains(&"external_jira_auth".to_owned()),
+        "the new version's slot is offered at once: {stripe}"
+    );
+
+    // Yet another version, its slot asked for before any listing: the proxy looks again.
+    publish_slot("external_github_auth", "GitHub")
+        .await
+        .expect("published");
+    let (status, dialog) = harness
+        .call(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/auth-dialog"),
+            &user,
+            Some(json!({ "slot": "external_github_auth" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{dialog}");
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.catalog_ttl = Duration::ZERO;
