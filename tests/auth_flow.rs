@@ -255,6 +255,33 @@ async fn an_error_without_a_message_is_worded_in_the_widgets_language() {
 }
 
 #[wasm_bindgen_test]
+async fn each_popup_gets_a_window_name_of_its_own() {
+    let _popup = install_fakes();
+    // `window.open` with a name in use hands back that window: two buttons would then
+    // watch one popup and both take its `finish`.
+    js_sys::Function::new_no_args(
+        "window.__names = []; window.open = (url, name) => { window.__names.push(name); return window.__fakePopup; };",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
+    let (first, _, _first_handle) = mount_button();
+    let (second, _, _second_handle) = mount_button();
+    click_authorize(&first).await;
+    click_authorize(&second).await;
+    let names: Vec<String> = js_sys::Array::from(
+        &js_sys::Reflect::get(&web_sys::window().unwrap(), &"__names".into()).unwrap(),
+    )
+    .iter()
+    .map(|name| name.as_string().unwrap_or_default())
+    .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert_ne!(names[0], names[1], "{names:?}");
+    assert!(names.iter().all(|name| !name.is_empty()), "{names:?}");
+    first.remove();
+    second.remove();
+}
+
+#[wasm_bindgen_test]
 async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
     let _popup = install_fakes();
     let (host, done, _handle) = mount_button();

@@ -844,20 +844,22 @@ fn setup_resumes_at_the_first_missing_slot() {
     );
 }
 
-/// An integration's dialog (its connections listed) over `state`.
+/// An integration's dialog over `state`: its connections, or the setup of `setup`.
 fn mount_dialog(
     host: &HtmlElement,
     state: RwSignal<CatalogState>,
     solution_id: String,
+    setup: Option<&str>,
 ) -> leptos::mount::UnmountHandle<impl Mountable> {
     let for_view = host.clone();
+    let setup = setup.map(str::to_owned);
     leptos::mount::mount_to(host.clone(), move || {
         let mut ctx = test_ctx(&for_view, CatalogState::Loading);
         ctx.catalog = state;
         provide_context(ctx);
         let panel = OpenPanel {
             solution_id: solution_id.clone(),
-            setup: None,
+            setup: setup.clone(),
         };
         view! { <IntegrationDialog panel /> }
     })
@@ -872,7 +874,7 @@ async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
         integrations: vec![item.clone()],
         dialog_origin: DIALOG_ORIGIN.into(),
     }));
-    let handle = mount_dialog(&host, state, solution_id);
+    let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
     // The user starts renaming the second connection...
     click(&host, "[data-instance-id=\"Slack-1\"] .tm-rename-open");
@@ -905,6 +907,157 @@ async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
     host.remove();
 }
 
+/// Replaces `fetch` for one test: `answer` is the body of an async JS function of
+/// `request`. Dropping it puts the browser's own back.
+struct FakeFetch;
+
+impl FakeFetch {
+    fn install(answer: &str) -> FakeFetch {
+        js_sys::Function::new_no_args(&format!(
+            "window.__realFetch ??= window.fetch; window.__fetches = [];
+             window.fetch = async (request) => {{
+                 window.__fetches.push(request.method + ' ' + new URL(request.url).pathname);
+                 {answer}
+             }};"
+        ))
+        .call0(&JsValue::NULL)
+        .unwrap();
+        FakeFetch
+    }
+
+    /// `"METHOD /path"` of every request so far.
+    fn requests(&self) -> Vec<String> {
+        let list = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__fetches".into()).unwrap();
+        js_sys::Array::from(&list)
+            .iter()
+            .filter_map(|r| r.as_string())
+            .collect()
+    }
+}
+
+impl Drop for FakeFetch {
+    fn drop(&mut self) {
+        let _ = js_sys::Function::new_no_args("window.fetch = window.__realFetch;")
+            .call0(&JsValue::NULL);
+    }
+}
+
+/// One Slack instance that has its auth and waits to be enabled.
+fn awaiting_enable() -> (Integration, RwSignal<CatalogState>) {
+    let mut item = integration("Slack", &[], &[Status::SettingUp]);
+    item.instances[0].auth_values = vec![AuthValue {
+        external_id: "auth".into(),
+        auth_id: "a-1".into(),
+        expiring: false,
+    }];
+    let state = RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    (item, state)
+}
+
+#[wasm_bindgen_test]
+async fn enable_sends_one_request_however_often_it_is_pressed() {
+    // The proxy never answers: the setup stays busy enabling.
+    let fetch = FakeFetch::install("return new Promise(() => {});");
+    let host = container();
+    let (item, state) = awaiting_enable();
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
+    tick().await;
+    click(&host, ".tm-enable");
+    tick().await;
+    click(&host, ".tm-enable");
+    tick().await;
+    let enable: HtmlElement = host
+        .query_selector(".tm-enable")
+        .unwrap()
+        .expect("still on the Enable step")
+        .unchecked_into();
+    assert!(
+        enable.has_attribute("disabled"),
+        "Enable is disabled meanwhile"
+    );
+    assert_eq!(enable.get_attribute("aria-busy").as_deref(), Some("true"));
+    assert_eq!(
+        fetch.requests(),
+        vec!["GET /api/v1/integrations"],
+        "the second press sent nothing"
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn all_connections_leaves_an_unfinished_setup_for_the_list() {
+    let host = container();
+    let (item, state) = awaiting_enable();
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
+    tick().await;
+    assert!(host.query_selector(".tm-setup").unwrap().is_some());
+    click(&host, ".tm-show-all");
+    tick().await;
+    assert!(host.query_selector(".tm-setup").unwrap().is_none());
+    assert!(
+        host.query_selector("[data-instance-id=\"Slack-0\"] .tm-delete")
+            .unwrap()
+            .is_some(),
+        "the abandoned instance is listed, with its Delete"
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// A widget whose first catalog load fails and whose next one succeeds.
+#[wasm_bindgen_test]
+async fn a_successful_retry_tells_the_host_it_is_ready() {
+    let _fetch = FakeFetch::install(
+        "window.__loads = (window.__loads || 0) + 1;
+         if (window.__loads === 1) return new Response('', { status: 502 });
+         return new Response(JSON.stringify({ integrations: [], dialogOrigin: 'http://dialog.example' }),
+             { status: 200, headers: { 'Content-Type': 'application/json' } });",
+    );
+    let host = container();
+    let readies = Rc::new(RefCell::new(0));
+    let sink = readies.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        *sink.borrow_mut() += 1;
+    });
+    host.add_event_listener_with_callback(
+        "tray-marketplace:ready",
+        listener.as_ref().unchecked_ref(),
+    )
+    .unwrap();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let mut retry = None;
+    for _ in 0..50 {
+        tick().await;
+        retry = shadow.query_selector(".tm-retry").unwrap();
+        if retry.is_some() {
+            break;
+        }
+    }
+    let retry: HtmlElement = retry.expect("the failure offers a retry").unchecked_into();
+    assert_eq!(*readies.borrow(), 0, "not ready while the catalog failed");
+    retry.click();
+    for _ in 0..20 {
+        tick().await;
+        if *readies.borrow() > 0 {
+            break;
+        }
+    }
+    assert_eq!(
+        *readies.borrow(),
+        1,
+        "ready once the retry loaded the catalog"
+    );
+    handle.unmount();
+    host.remove();
+}
+
 fn focused_class() -> String {
     document()
         .active_element()
@@ -921,7 +1074,7 @@ async fn an_editor_that_opens_takes_focus() {
         integrations: vec![item],
         dialog_origin: DIALOG_ORIGIN.into(),
     }));
-    let handle = mount_dialog(&host, state, solution_id);
+    let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
     click(&host, ".tm-rename-open");
     tick().await;
