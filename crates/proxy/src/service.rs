@@ -79,7 +79,15 @@ impl Marketplace {
     }
 
     async fn solution(&self, solution_id: &str) -> Result<Solution, ProxyError> {
-        self.solutions()
+        self.solution_within(solution_id, self.catalog_ttl).await
+    }
+
+    async fn solution_within(
+        &self,
+        solution_id: &str,
+        max_age: Duration,
+    ) -> Result<Solution, ProxyError> {
+        self.solutions_within(max_age)
             .await?
             .into_iter()
             .find(|solution| solution.id == solution_id)
@@ -716,8 +724,9 @@ impl Marketplace {
                 let mut solution = self.solution(&stored.solution_id).await?;
                 if !has_slot(&solution) {
                     // A version published since the catalog was cached may have added it.
-                    self.solutions_within(Duration::ZERO).await?;
-                    solution = self.solution(&stored.solution_id).await?;
+                    solution = self
+                        .solution_within(&stored.solution_id, Duration::ZERO)
+                        .await?;
                 }
                 if !has_slot(&solution) {
                     return Err(ProxyError::BadRequest(format!(
