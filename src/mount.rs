@@ -15,8 +15,9 @@ use crate::{
     strings::{Locale, Strings},
 };
 
-/// The widget's own stylesheet, placed inside its shadow root.
-const STYLE: &str = include_str!("../style/widget.css");
+/// The widget's own stylesheet, placed inside its shadow root (`style/widget.css`,
+/// minified by build.rs).
+const STYLE: &str = include_str!(concat!(env!("OUT_DIR"), "/widget.css"));
 
 /// The attribute carrying the theme, read by the stylesheet's `:host(...)` rules.
 const THEME_ATTRIBUTE: &str = "data-tm-theme";

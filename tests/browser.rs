@@ -33,3 +33,32 @@ fn mount_renders_into_a_shadow_root_and_unmount_clears_it() {
         .dyn_into::<web_sys::HtmlElement>()
         .map(|e| e.remove());
 }
+
+/// The browser's own reading of a stylesheet: every rule as it serialises it.
+fn parsed_rules(css: &str) -> Vec<String> {
+    let sheet = web_sys::CssStyleSheet::new().unwrap();
+    sheet.replace_sync(css).unwrap();
+    let rules = js_sys::Reflect::get(&sheet, &"cssRules".into()).unwrap();
+    js_sys::Array::from(&rules)
+        .iter()
+        .map(|rule| {
+            js_sys::Reflect::get(&rule, &"cssText".into())
+                .unwrap()
+                .as_string()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+fn the_shipped_stylesheet_means_what_the_source_says() {
+    let source = include_str!("../style/widget.css");
+    let shipped = include_str!(concat!(env!("OUT_DIR"), "/widget.css"));
+    assert!(
+        shipped.len() < source.len() * 9 / 10,
+        "build.rs minifies it"
+    );
+    let rules = parsed_rules(source);
+    assert!(rules.len() > 50, "the source parses: {} rules", rules.len());
+    assert_eq!(parsed_rules(shipped), rules);
+}
