@@ -1,7 +1,7 @@
 //! Command-line flags and environment, as operators set them.
 
 use clap::{Parser, ValueEnum};
-use std::{net::SocketAddr, path::PathBuf};
+use std::{collections::BTreeMap, net::SocketAddr, path::PathBuf};
 
 use crate::error::ProxyError;
 
@@ -102,6 +102,11 @@ pub struct Args {
     /// Log lines as JSON objects (for log collectors) instead of text.
     #[arg(long, env = "PROXY_LOG_JSON")]
     pub log_json: bool,
+    /// JSON file of the values the host supplies when a new solution version needs
+    /// system input: `{"<config slot externalId>": value, "<solutionId>/<externalId>": value}`
+    /// (the second form wins). Slots without one get their default.
+    #[arg(long, env = "SYSTEM_VALUES_FILE")]
+    pub system_values: Option<PathBuf>,
 }
 
 /// Secrets, read from the environment only.
@@ -162,6 +167,9 @@ pub struct Config {
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,
     pub tray_rate_burst: u32,
+    /// Config values the host supplies for versions that need system input, by
+    /// `externalId` or `solutionId/externalId`.
+    pub system_values: BTreeMap<String, serde_json::Value>,
 }
 
 impl std::fmt::Debug for Config {
@@ -199,6 +207,20 @@ fn check_dialog_url(url: &str) -> Result<(), ProxyError> {
             "TRAY_DIALOG_URL must be an http(s) URL, not {url:?}"
         ))),
     }
+}
+
+/// The system values file: one JSON object, its keys slot ids (or `solution/slot`).
+fn read_system_values(
+    path: &std::path::Path,
+) -> Result<BTreeMap<String, serde_json::Value>, ProxyError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| ProxyError::Config(format!("cannot read {}: {err}", path.display())))?;
+    serde_json::from_str(&text).map_err(|err| {
+        ProxyError::Config(format!(
+            "{} must be a JSON object of config slot ids to values: {err}",
+            path.display()
+        ))
+    })
 }
 
 /// A database URL without its password, for logs.
@@ -243,7 +265,15 @@ impl Config {
             enable_delay: std::time::Duration::from_secs(2),
             tray_rate_per_second: 25,
             tray_rate_burst: 40,
+            system_values: BTreeMap::new(),
         }
+    }
+
+    /// The host's value for `slot` of `solution_id`, if it supplies one.
+    pub fn system_value(&self, solution_id: &str, slot: &str) -> Option<&serde_json::Value> {
+        self.system_values
+            .get(&format!("{solution_id}/{slot}"))
+            .or_else(|| self.system_values.get(slot))
     }
 
     pub fn from_args(args: Args, secrets: Secrets) -> Result<Config, ProxyError> {
@@ -287,7 +317,12 @@ impl Config {
                 "TRAY_EMBEDDED_ID (--embedded-id) is not set".into(),
             ));
         }
+        let system_values = match &args.system_values {
+            Some(path) => read_system_values(path)?,
+            None => BTreeMap::new(),
+        };
         Ok(Config {
+            system_values,
             host_key,
             host_jwt_audience: args.host_jwt_audience,
             database_url: args.database_url,
@@ -370,6 +405,27 @@ mod tests {
         .unwrap();
         assert_eq!(custom.graphql_url, "http://127.0.0.1:9/graphql");
         assert_eq!(custom.dialog_url, "http://127.0.0.1:10");
+    }
+
+    #[test]
+    fn system_values_come_from_a_json_object_and_the_solutions_own_win() {
+        let file = std::env::temp_dir().join(format!("system-{}.json", std::process::id()));
+        std::fs::write(
+            &file,
+            r#"{"region": "eu", "sol-1/region": "us", "limit": 7}"#,
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let config = Config::from_args(parse(&["--system-values", path]), secrets("t")).unwrap();
+        assert_eq!(config.system_value("sol-1", "region"), Some(&"us".into()));
+        assert_eq!(config.system_value("sol-2", "region"), Some(&"eu".into()));
+        assert_eq!(config.system_value("sol-2", "limit"), Some(&7.into()));
+        assert_eq!(config.system_value("sol-2", "other"), None);
+
+        std::fs::write(&file, "[1, 2]").unwrap();
+        let err = Config::from_args(parse(&["--system-values", path]), secrets("t")).unwrap_err();
+        assert!(err.to_string().contains("must be a JSON object"), "{err}");
+        let _ = std::fs::remove_file(file);
     }
 
     #[test]

@@ -19,6 +19,9 @@ const USER_TOKEN_REUSE: Duration = Duration::from_secs(24 * 60 * 60);
 /// While one of the user's instances waits for them on a new version, the catalog they
 /// see is at most this old (a further version may add more slots).
 const CATALOG_TTL_AWAITING_UPDATE: Duration = Duration::from_secs(5);
+/// A system upgrade Tray refused is tried again after this (a host may add the missing
+/// value to SYSTEM_VALUES_FILE and restart, which clears it at once).
+const SYSTEM_UPGRADE_RETRY: Duration = Duration::from_secs(10 * 60);
 /// An idempotency claim nobody finished within this is taken over by the next request.
 const STALE_CLAIM_MS: i64 = 60_000;
 
@@ -34,6 +37,8 @@ pub struct Marketplace {
     /// most likely published after the cached catalog: it is fetched again at once, so
     /// the new version's slots show without waiting out the TTL.
     awaiting_update: Mutex<HashSet<String>>,
+    /// Instances whose system upgrade Tray refused, and when.
+    system_upgrade_failed: Mutex<HashMap<String, Instant>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
 }
@@ -56,6 +61,7 @@ impl Marketplace {
             config,
             catalog: Mutex::new(None),
             awaiting_update: Mutex::new(HashSet::new()),
+            system_upgrade_failed: Mutex::new(HashMap::new()),
             user_tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -260,9 +266,12 @@ impl Marketplace {
         result
     }
 
-    /// A new version that needs only the host's input: upgrade with the instance's own
-    /// values, as the contract leaves system input to the host. Best effort: on failure
-    /// the instance is shown as it is and the next listing tries again.
+    /// A new version that needs only the host's input: upgrade with every config slot
+    /// of that version filled, explicitly (Tray is not relied on to fill new slots): the
+    /// instance's own value, else the host's system value, else the slot's default; and
+    /// the instance's auths. Best effort: on failure the instance is shown as it is, and
+    /// tried again after `SYSTEM_UPGRADE_RETRY` (not on every listing: each try costs
+    /// Tray requests).
     async fn upgrade_for_system(&self, session: &Session, instance: &mut SolutionInstance) {
         let flags = &instance.solution_version_flags;
         if !flags.requires_system_input_to_update_version
@@ -270,21 +279,67 @@ impl Marketplace {
         {
             return;
         }
-        let input = json!({
+        if let Some(failed_at) = self.system_upgrade_failed.lock().await.get(&instance.id) {
+            if failed_at.elapsed() < SYSTEM_UPGRADE_RETRY {
+                return;
+            }
+        }
+        let result = match self
+            .solution_within(&instance.solution.id, Duration::ZERO)
+            .await
+        {
+            Ok(latest) => {
+                let input = self.system_upgrade_input(instance, &latest);
+                self.tray.upgrade_instance(&session.token, input).await
+            }
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok(upgraded) => {
+                self.system_upgrade_failed.lock().await.remove(&instance.id);
+                *instance = upgraded;
+            }
+            Err(err) => {
+                tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed; SYSTEM_VALUES_FILE may lack a value this version needs");
+                // A failing Tray is asked again on the next listing; a refusal waits.
+                if !err.is_transient() {
+                    self.system_upgrade_failed
+                        .lock()
+                        .await
+                        .insert(instance.id.clone(), Instant::now());
+                }
+            }
+        }
+    }
+
+    fn system_upgrade_input(&self, instance: &SolutionInstance, latest: &Solution) -> Value {
+        let config_values: Vec<Value> = latest
+            .config_slots
+            .iter()
+            .map(|slot| {
+                let own = instance
+                    .config_values
+                    .iter()
+                    .find(|value| value.external_id == slot.external_id)
+                    .and_then(|value| value.value.clone());
+                // Config values travel as JSON text.
+                let value = own
+                    .or_else(|| {
+                        self.config
+                            .system_value(&latest.id, &slot.external_id)
+                            .map(Value::to_string)
+                    })
+                    .unwrap_or_else(|| slot.default_value.clone());
+                json!({ "externalId": slot.external_id, "value": value })
+            })
+            .collect();
+        json!({
             "solutionInstanceId": instance.id,
             "authValues": instance.auth_values.iter()
                 .map(|auth| json!({ "externalId": auth.external_id, "authId": auth.auth_id }))
                 .collect::<Vec<_>>(),
-            "configValues": instance.config_values.iter()
-                .map(|config| json!({ "externalId": config.external_id, "value": config.value }))
-                .collect::<Vec<_>>(),
-        });
-        match self.tray.upgrade_instance(&session.token, input).await {
-            Ok(upgraded) => *instance = upgraded,
-            Err(err) => {
-                tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed")
-            }
-        }
+            "configValues": config_values,
+        })
     }
 
     /// Instances made elsewhere (before this database existed) become known as the user's.
@@ -418,14 +473,7 @@ impl Marketplace {
         key: &str,
     ) -> Result<Instance, ProxyError> {
         let owner = &session.external_user_id;
-        if solution.flag("forceUnique")
-            && self
-                .db
-                .instances_of(owner)
-                .await?
-                .iter()
-                .any(|i| i.solution_id == solution.id)
-        {
+        if solution.flag("forceUnique") && self.holds_instance_of(session, &solution.id).await? {
             return Err(ProxyError::Conflict(format!(
                 "{} allows one connection per user, and you have one",
                 solution.title
@@ -459,6 +507,39 @@ impl Marketplace {
         };
         self.db.record_instance(owner, key, &stored).await?;
         self.present(&created, &stored).await
+    }
+
+    /// Whether the user has an instance of `solution_id`. Our database answers when it
+    /// knows none; a row it has is checked against Tray, and forgotten if Tray removed
+    /// the instance (or the whole user), so a stale row never blocks a one-per-user
+    /// integration. Tray is asked after our rows are read, and a row is written only
+    /// once Tray made its instance, so a live instance is always in Tray's answer.
+    async fn holds_instance_of(
+        &self,
+        session: &Session,
+        solution_id: &str,
+    ) -> Result<bool, ProxyError> {
+        let rows: Vec<StoredInstance> = self
+            .db
+            .instances_of(&session.external_user_id)
+            .await?
+            .into_iter()
+            .filter(|row| row.solution_id == solution_id)
+            .collect();
+        if rows.is_empty() {
+            return Ok(false);
+        }
+        let live = self.tray.list_instances(&session.token).await?;
+        let mut holds = false;
+        for row in rows {
+            if live.iter().any(|instance| instance.id == row.id) {
+                holds = true;
+            } else {
+                tracing::info!(instance = %row.id, "Tray no longer holds this instance; forgetting it");
+                self.db.forget_instance(&row.id).await?;
+            }
+        }
+        Ok(holds)
     }
 
     /// After a crash mid-create: the instance Tray made for the abandoned claim, recorded
@@ -536,7 +617,13 @@ impl Marketplace {
             input["enabled"] = json!(enabled);
             input["errorOnEnablingWithMissingValues"] = json!(true);
         }
-        let updated = self.tray.update_instance(&session.token, input).await?;
+        // A refusal here is of what the user asked (enabling with a value still
+        // missing, a name Tray will not take): a 400 with Tray's reason.
+        let updated = self
+            .tray
+            .update_instance(&session.token, input)
+            .await
+            .map_err(refused_values)?;
         if update.enabled == Some(true) {
             self.db.mark_enabled(id).await?;
         }
@@ -833,7 +920,7 @@ fn upgrade_auth_values(requested: &[wire::AuthValue], kept: &[PendingAuth]) -> V
 fn refused_values(err: ProxyError) -> ProxyError {
     match err {
         ProxyError::TrayRejected(reason) => {
-            ProxyError::BadRequest(format!("Tray refused these values: {reason}"))
+            ProxyError::BadRequest(format!("Tray refused this change: {reason}"))
         }
         other => other,
     }

@@ -126,6 +126,22 @@ impl Harness {
         message["authId"].as_str().expect("authId").to_owned()
     }
 
+    /// The Tray user id the sandbox holds for the host user `user`.
+    async fn tray_user_id(&self, user: &str) -> String {
+        let found = self
+            .sandbox
+            .execute(
+                tray_sandbox::DEMO_MASTER_TOKEN,
+                "query($e: String!) { users(criteria: { externalUserId: $e }) { edges { node { id } } } }",
+                json!({ "e": user }),
+            )
+            .await;
+        found["data"]["users"]["edges"][0]["node"]["id"]
+            .as_str()
+            .expect("the user is on Tray")
+            .to_owned()
+    }
+
     async fn stop(self) {
         self.proxy.stop().await;
         self.sandbox.stop().await;
@@ -284,6 +300,43 @@ async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honou
         assert_eq!(body["error"]["code"], "conflict");
         harness.stop().await;
     }
+}
+
+#[tokio::test]
+async fn a_one_per_user_connection_tray_removed_does_not_block_a_new_one() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("removed");
+    let (status, body) = harness.create(&user, SALESFORCE_UNIQUE, "sf-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Tray drops the user with their instances (removeExternalUser, by the host's
+    // backend or Tray's support): the proxy's own record of the instance is stale.
+    let master = tray_sandbox::DEMO_MASTER_TOKEN;
+    let tray_user = harness.tray_user_id(&user).await;
+    let removed = harness
+        .sandbox
+        .execute(
+            master,
+            "mutation($u: ID!) { removeExternalUser(input: { userId: $u }) { clientMutationId } }",
+            json!({ "u": tray_user }),
+        )
+        .await;
+    assert!(removed["errors"].is_null(), "{removed}");
+
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{catalog}");
+    assert_eq!(
+        find_integration(&catalog, SALESFORCE_UNIQUE)["instances"],
+        json!([]),
+        "the widget offers Connect again"
+    );
+    let (status, body) = harness.create(&user, SALESFORCE_UNIQUE, "sf-2").await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, body) = harness.create(&user, SALESFORCE_UNIQUE, "sf-3").await;
+    assert_eq!(status, StatusCode::CONFLICT, "still one per user: {body}");
+    harness.stop().await;
 }
 
 #[tokio::test]
@@ -1104,14 +1157,46 @@ async fn a_new_version_needing_the_user_shows_its_slots_without_waiting_out_the_
 }
 
 #[tokio::test]
+async fn enabling_an_instance_with_missing_values_is_a_400_naming_them() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.enable_delay = Duration::ZERO;
+    })
+    .await;
+    let user = unique_user("early");
+    let (status, instance) = harness.create(&user, STRIPE, "early-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let id = instance["id"].as_str().expect("id");
+    let (status, body) = harness
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/instances/{id}"),
+            &user,
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    // The user's own request is refused (no Stripe account yet), not a failing Tray.
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["error"]["message"].as_str().expect("message");
+    assert!(message.contains(STRIPE_SLOT), "{message}");
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.catalog_ttl = Duration::ZERO;
+        // The host's value for one new slot (SYSTEM_VALUES_FILE); the other has none.
+        config
+            .system_values
+            .insert(format!("{STRIPE}/external_region"), json!("us-west"));
     })
     .await;
     let (user, id, _) = stripe_with_auth(&harness, "system").await;
     let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
-        "configSlots": [{ "externalId": "external_region", "title": "Region", "defaultValue": "\"eu\"" }],
+        "configSlots": [
+            { "externalId": "external_region", "title": "Region", "defaultValue": "\"eu\"" },
+            { "externalId": "external_batch", "title": "Batch size", "defaultValue": "50" },
+        ],
         "needs": "system",
     }))
     .expect("a version");
@@ -1129,12 +1214,19 @@ async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{instance}");
-    // On the new version: its new slot got its default through upgradeSolutionInstance.
+    // On the new version, its new slots filled by upgradeSolutionInstance: the host's
+    // value where it gave one, else the slot's default.
     assert_eq!(
         config_value(&instance, "external_region"),
-        Some(&json!("\"eu\"")),
+        Some(&json!("\"us-west\"")),
         "{instance}"
     );
+    assert_eq!(
+        config_value(&instance, "external_batch"),
+        Some(&json!("50")),
+        "{instance}"
+    );
+    assert_eq!(instance["status"], "setting_up", "{instance}");
     assert_eq!(instance["status"], "setting_up", "never enabled yet");
     harness.stop().await;
 }
@@ -1219,15 +1311,7 @@ async fn an_instance_of_a_solution_no_longer_offered_stays_visible_and_removable
         .iter()
         .all(|integration| integration["solutionId"] != STRIPE));
     let master = tray_sandbox::DEMO_MASTER_TOKEN;
-    let found = harness
-        .sandbox
-        .execute(
-            master,
-            "query($e: String!) { users(criteria: { externalUserId: $e }) { edges { node { id } } } }",
-            json!({ "e": user }),
-        )
-        .await;
-    let tray_user = &found["data"]["users"]["edges"][0]["node"]["id"];
+    let tray_user = harness.tray_user_id(&user).await;
     let token = harness
         .sandbox
         .execute(
