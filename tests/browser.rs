@@ -2,7 +2,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use integrations_widget::mount;
-use wasm_bindgen::JsCast;
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -61,4 +61,142 @@ fn the_shipped_stylesheet_means_what_the_source_says() {
     let rules = parsed_rules(source);
     assert!(rules.len() > 50, "the source parses: {} rules", rules.len());
     assert_eq!(parsed_rules(shipped), rules);
+}
+
+/// Waits for `ms` milliseconds (renders, the failing catalog request).
+async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// `rgb(r, g, b)` / `rgba(r, g, b, a)` as computed styles give them.
+fn rgba(css: &str) -> (f64, f64, f64, f64) {
+    let inner = css[css.find('(').unwrap() + 1..css.find(')').unwrap()].to_owned();
+    let parts: Vec<f64> = inner
+        .split([',', ' ', '/'])
+        .filter(|part| !part.is_empty())
+        .map(|part| part.parse().unwrap())
+        .collect();
+    (
+        parts[0],
+        parts[1],
+        parts[2],
+        parts.get(3).copied().unwrap_or(1.0),
+    )
+}
+
+fn luminance((r, g, b, _): (f64, f64, f64, f64)) -> f64 {
+    let channel = |c: f64| {
+        let c = c / 255.0;
+        if c <= 0.03928 {
+            c / 12.92
+        } else {
+            ((c + 0.055) / 1.055).powf(2.4)
+        }
+    };
+    0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b)
+}
+
+/// Text colour against the first opaque background at or above the element, as the
+/// browser computed both: what a user sees, whatever the stylesheet's cascade did.
+fn rendered_contrast(element: &web_sys::Element) -> f64 {
+    let window = web_sys::window().unwrap();
+    let style = |e: &web_sys::Element| window.get_computed_style(e).unwrap().unwrap();
+    let text = rgba(&style(element).get_property_value("color").unwrap());
+    let mut at = Some(element.clone());
+    let background = loop {
+        let current = at.expect("an opaque background above the element");
+        let background = rgba(
+            &style(&current)
+                .get_property_value("background-color")
+                .unwrap(),
+        );
+        if background.3 > 0.0 {
+            break background;
+        }
+        at = current.parent_element().or_else(|| {
+            current
+                .parent_node()?
+                .dyn_into::<web_sys::ShadowRoot>()
+                .ok()?
+                .host()
+                .into()
+        });
+    };
+    let (light, dark) = {
+        let (a, b) = (luminance(text), luminance(background));
+        (a.max(b), a.min(b))
+    };
+    (light + 0.05) / (dark + 0.05)
+}
+
+/// Every button's label, in both themes, with the catalog shown and with the error
+/// (and its Try again) shown: at least WCAG AA's 4.5:1. And headings in order.
+#[wasm_bindgen_test]
+async fn buttons_are_legible_in_both_themes_as_rendered() {
+    let catalog = js_sys::JSON::parse(
+        r#"{"dialogOrigin": "http://127.0.0.1:9", "integrations": [
+            {"solutionId": "s1", "title": "Stripe", "description": "Payments", "tags": ["Billing"],
+             "authSlots": [{"externalId": "a", "title": "Stripe"}], "instances": []}]}"#,
+    )
+    .unwrap();
+    for theme in ["light", "dark"] {
+        for loaded in [true, false] {
+            let element = container();
+            let options = js_sys::Object::new();
+            let set = |key: &str, value: JsValue| {
+                js_sys::Reflect::set(&options, &key.into(), &value).unwrap();
+            };
+            // Nothing listens there: without a prefetched catalog the load fails.
+            set("proxyUrl", "http://127.0.0.1:9".into());
+            set("token", "t".into());
+            set("theme", theme.into());
+            if loaded {
+                set("catalog", js_sys::Promise::resolve(&catalog).into());
+            }
+            let mut handle = mount(element.clone(), options.into()).expect("mounts");
+            let shadow = element.shadow_root().unwrap();
+            let wanted = if loaded {
+                ".tm-card-action"
+            } else {
+                ".tm-retry"
+            };
+            for _ in 0..100 {
+                if shadow.query_selector(wanted).unwrap().is_some() {
+                    break;
+                }
+                sleep(20).await;
+            }
+            let buttons = shadow.query_selector_all("button").unwrap();
+            assert!(buttons.length() > 0, "{theme}: {wanted} rendered");
+            // The cards' <h3> titles sit under the widget's own (visually hidden) <h2>,
+            // which names its region.
+            let first_heading = shadow.query_selector("h1, h2, h3").unwrap().unwrap();
+            assert_eq!(first_heading.tag_name(), "H2");
+            assert_eq!(first_heading.text_content().unwrap(), "Integrations");
+            let region = shadow.query_selector(".tm-root").unwrap().unwrap();
+            assert_eq!(
+                region.get_attribute("aria-labelledby"),
+                Some(first_heading.id())
+            );
+            for i in 0..buttons.length() {
+                let button: web_sys::Element = buttons.item(i).unwrap().dyn_into().unwrap();
+                let ratio = rendered_contrast(&button);
+                assert!(
+                    ratio >= 4.5,
+                    "{theme}: {} reads at {ratio:.2}:1",
+                    button.outer_html()
+                );
+            }
+            handle.unmount();
+            let _ = element
+                .dyn_into::<web_sys::HtmlElement>()
+                .map(|e| e.remove());
+        }
+    }
 }

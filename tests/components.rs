@@ -1065,19 +1065,27 @@ fn focused_class() -> String {
         .unwrap_or_default()
 }
 
-#[wasm_bindgen_test]
-async fn an_editor_that_opens_takes_focus() {
-    let host = container();
+/// The dialog of a connected Slack, with its row's rename editor opened.
+async fn rename_in_a_slack_dialog(
+    host: &HtmlElement,
+) -> leptos::mount::UnmountHandle<impl Mountable> {
     let item = integration("Slack", &[], &[Status::Connected]);
     let solution_id = item.solution_id.clone();
     let state = RwSignal::new(CatalogState::Loaded(Catalog {
         integrations: vec![item],
         dialog_origin: DIALOG_ORIGIN.into(),
     }));
-    let handle = mount_dialog(&host, state, solution_id, None);
+    let handle = mount_dialog(host, state, solution_id, None);
     tick().await;
-    click(&host, ".tm-rename-open");
+    click(host, ".tm-rename-open");
     tick().await;
+    handle
+}
+
+#[wasm_bindgen_test]
+async fn an_editor_that_opens_takes_focus() {
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
     assert_eq!(focused_class(), "tm-name", "the rename field has focus");
     click(&host, ".tm-rename .tm-ghost");
     tick().await;
@@ -1086,6 +1094,53 @@ async fn an_editor_that_opens_takes_focus() {
     assert!(
         focused_class().contains("tm-confirm-delete"),
         "the delete confirmation has focus, not {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn escape_in_an_editor_closes_the_editor_and_returns_to_its_button() {
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field = host.query_selector(".tm-name").unwrap().unwrap();
+    let error = host
+        .query_selector(".tm-rename .tm-field-error")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        field.get_attribute("aria-describedby"),
+        Some(error.id()),
+        "the rename field names its error message"
+    );
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    let escape =
+        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    // The dialog closes on an Escape that reaches it: this one must not.
+    let reached_dialog = Rc::new(RefCell::new(false));
+    let noticed = reached_dialog.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        *noticed.borrow_mut() = true;
+    });
+    host.query_selector(".tm-dialog")
+        .unwrap()
+        .unwrap()
+        .add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref())
+        .unwrap();
+    field.dispatch_event(&escape).unwrap();
+    tick().await;
+    assert!(
+        host.query_selector(".tm-rename").unwrap().is_none(),
+        "the editor closed"
+    );
+    assert!(!*reached_dialog.borrow(), "the dialog around it stays open");
+    assert!(
+        focused_class().contains("tm-rename-open"),
+        "focus is back on Rename, not {:?}",
         focused_class()
     );
     drop(handle);

@@ -32,7 +32,10 @@ pub fn App(
     });
     let filter = RwSignal::new(Filter::default());
     view! {
-        <section class="tm-root" aria-label=ctx.t(Key::widget_label)>
+        // The heading, visible to assistive technology only, puts the cards' <h3>
+        // titles under an <h2> of the widget's own, wherever the host places it.
+        <section class="tm-root" aria-labelledby="tm-heading">
+            <h2 class="tm-sr" id="tm-heading">{ctx.t(Key::widget_label)}</h2>
             <Toolbar filter />
             <CatalogView filter />
             <p class="tm-sr" role="status" aria-live="polite">{move || ctx.announcement.get()}</p>

@@ -88,7 +88,27 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
             ctx.changed(title(), id(), "updated", Ok(())).await;
         });
     });
-    let close_editor = Callback::new(move |()| editing.set(Editing::Nothing));
+    let editor_box = NodeRef::<leptos::html::Div>::new();
+    // Cancel or Escape: the editor closes (not the dialog around it) and focus goes
+    // back to the button that opened it.
+    let close_editor = Callback::new(move |()| {
+        let opener = match editing.get_untracked() {
+            Editing::Nothing => return,
+            Editing::Rename => ".tm-rename-open",
+            Editing::Settings => ".tm-settings",
+            Editing::Update => ".tm-update",
+            Editing::ConfirmDelete => ".tm-delete",
+        };
+        editing.set(Editing::Nothing);
+        focus_in_row(editor_box, opener);
+    });
+    let on_editor_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if ev.key() == "Escape" && editing.get_untracked() != Editing::Nothing {
+            ev.prevent_default();
+            ev.stop_propagation();
+            close_editor.run(());
+        }
+    };
     // One handler shape for every editor button (one closure type, not four).
     let open_editor = move |which: Editing| move |_| editing.set(which);
 
@@ -119,7 +139,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         .collect_view();
 
     let slots = StoredValue::new(integration.config_slots.clone());
-    let editor_box = NodeRef::<leptos::html::Div>::new();
+    let name_error_id = format!("tm-name-error-{}", instance.id);
     let editor = move || {
         let which = editing.get();
         if which != Editing::Nothing {
@@ -139,9 +159,10 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                         name="name"
                         value=title()
                         aria-invalid=move || name_error.get().to_string()
+                        aria-describedby=name_error_id.clone()
                     />
                 </label>
-                <p class="tm-field-error" role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
+                <p class="tm-field-error" id=name_error_id.clone() role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-save" type="submit">{ctx.t(Key::save)}</button>
                     <button class="tm-button tm-ghost" type="button" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
@@ -224,7 +245,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                 <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
             </div>
             <div class="tm-reauth">{reauth_buttons}</div>
-            <div class="tm-editor" node_ref=editor_box>{editor}</div>
+            <div class="tm-editor" node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
         </li>
     }
 }
@@ -238,6 +259,19 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>) {
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = first.focus();
+    }
+}
+
+/// Focuses the control matching `selector` in the row around `editor_box`.
+fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selector: &str) {
+    if let Some(control) = editor_box
+        .try_get_untracked()
+        .flatten()
+        .and_then(|b| b.parent_element())
+        .and_then(|row| row.query_selector(selector).ok().flatten())
+        .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+    {
+        let _ = control.focus();
     }
 }
 
