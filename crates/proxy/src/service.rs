@@ -663,13 +663,27 @@ impl Marketplace {
             auth_id: auth_id.trim().to_owned(),
             owner: session.external_user_id.clone(),
         };
+        // An instance known to await the user's upgrade: a slot it has no auth for is
+        // most likely one only the new version has, whose values go through
+        // upgradeSolutionInstance (Tray may refuse or ignore them in an update).
+        if self.awaiting_update.lock().await.contains(id) {
+            let instance = self.tray_instance(session, id).await?;
+            let awaits = instance
+                .solution_version_flags
+                .requires_user_input_to_update_version;
+            if awaits && !instance.auth_values.iter().any(|a| a.external_id == slot) {
+                self.db.save_auth(AuthList::Upgrade, &pending).await?;
+                return self.present(&instance, &stored).await;
+            }
+        }
         // Durable first: if Tray fails now, the auth is attached when it recovers.
         self.db.save_auth(AuthList::Pending, &pending).await?;
         match self.attach(session, &pending).await {
             Ok(updated) => self.present(&updated, &stored).await,
-            // The slot may exist only in a new version the instance awaits, which
-            // updateSolutionInstance refuses: then the auth waits for the user's upgrade.
-            // (Looked up only after a refusal: the usual attach costs one Tray request.)
+            // The slot may exist only in a new version the instance awaits (one this
+            // replica did not know of), which updateSolutionInstance refuses: then the
+            // auth waits for the user's upgrade. (Looked up only after a refusal: the
+            // usual attach costs one Tray request.)
             Err(ProxyError::BadRequest(reason)) => {
                 let instance = self.tray_instance(session, id).await?;
                 if !instance

@@ -1053,6 +1053,11 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
         let jira_auth = harness
             .authorize(&user, &id, JIRA_SLOT, "action=allow")
             .await;
+        // The widget's catalog, where the user saw the instance await them.
+        harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        let before = harness.sandbox.stats().requests_served;
         let (status, attached) = harness
             .call(
                 reqwest::Method::PUT,
@@ -1067,6 +1072,9 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
             "{attached}"
         );
         assert_eq!(attached["status"], "needs_update", "{attached}");
+        // The solution and the instance, read: no updateSolutionInstance with a slot the
+        // instance's version lacks (the new version's values go through the upgrade).
+        assert_eq!(harness.sandbox.stats().requests_served - before, 2);
 
         // Kept durably, not retried against updateSolutionInstance (which refuses it).
         tokio::time::sleep(Duration::from_secs(3)).await;
