@@ -88,6 +88,22 @@ impl Marketplace {
         self.solution_within(solution_id, self.catalog_ttl).await
     }
 
+    /// The solution of one of the user's instances: from the catalog, else as Tray lists
+    /// it with the instance. A solution no longer offered (unpublished, or outside
+    /// SOLUTION_TAGS) still has instances whose auths must be renewable.
+    async fn solution_of(
+        &self,
+        session: &Session,
+        stored: &StoredInstance,
+    ) -> Result<Solution, ProxyError> {
+        match self.solution(&stored.solution_id).await {
+            Err(ProxyError::NotFound(_)) => {
+                Ok(self.tray_instance(session, &stored.id).await?.solution)
+            }
+            other => other,
+        }
+    }
+
     async fn solution_within(
         &self,
         solution_id: &str,
@@ -647,7 +663,7 @@ impl Marketplace {
         auth_id: &str,
     ) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
-        let solution = self.solution(&stored.solution_id).await?;
+        let solution = self.solution_of(session, &stored).await?;
         if !solution.auth_slots.iter().any(|s| s.external_id == slot) {
             return Err(ProxyError::BadRequest(format!(
                 "{} has no auth slot {slot}",
@@ -822,12 +838,17 @@ impl Marketplace {
                 let has_slot = |solution: &Solution| {
                     solution.auth_slots.iter().any(|s| &s.external_id == slot)
                 };
-                let mut solution = self.solution(&stored.solution_id).await?;
+                let mut solution = self.solution_of(session, &stored).await?;
                 if !has_slot(&solution) {
                     // A version published since the catalog was cached may have added it.
-                    solution = self
+                    match self
                         .solution_within(&stored.solution_id, Duration::ZERO)
-                        .await?;
+                        .await
+                    {
+                        Ok(fresh) => solution = fresh,
+                        Err(ProxyError::NotFound(_)) => {}
+                        Err(err) => return Err(err),
+                    }
                 }
                 if !has_slot(&solution) {
                     return Err(ProxyError::BadRequest(format!(

@@ -1302,7 +1302,7 @@ async fn the_dialog_origin_is_the_dialog_urls_serialized_origin() {
 }
 
 #[tokio::test]
-async fn an_instance_of_a_solution_no_longer_offered_stays_visible_and_removable() {
+async fn an_instance_of_a_solution_no_longer_offered_stays_visible_authorizable_and_removable() {
     // The proxy offers only CRM solutions; the user's Stripe instance predates that.
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.solution_tags = vec!["crm".into()];
@@ -1356,6 +1356,21 @@ async fn an_instance_of_a_solution_no_longer_offered_stays_visible_and_removable
     let path = format!("/instances/{id}");
     let (status, instance) = harness.call(reqwest::Method::GET, &path, &user, None).await;
     assert_eq!(status, StatusCode::OK, "{instance}");
+    // Its service can still be (re)authorized: its slots come with Tray's instance.
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    let (status, attached) = harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("{path}/auths/{STRIPE_SLOT}"),
+            &user,
+            Some(json!({ "authId": auth_id })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    assert!(
+        authorized_slots(&attached).contains(&STRIPE_SLOT),
+        "{attached}"
+    );
     let (status, disabled) = harness
         .call(
             reqwest::Method::PATCH,
