@@ -481,6 +481,9 @@ impl Marketplace {
         result
     }
 
+    /// A one-per-user solution is created under a second claim, on the solution, so that
+    /// concurrent requests with different idempotency keys (two tabs, a script) cannot
+    /// both pass the check: the database's claim is shared by every replica.
     async fn create_claimed(
         &self,
         session: &Session,
@@ -488,13 +491,42 @@ impl Marketplace {
         request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Instance, ProxyError> {
+        if !solution.flag("forceUnique") {
+            return self.create_instance(session, solution, request, key).await;
+        }
         let owner = &session.external_user_id;
-        if solution.flag("forceUnique") && self.holds_instance_of(session, &solution.id).await? {
+        let guard = format!("one-per-user:{}", solution.id);
+        // Never recorded as done: released below, or taken over once stale after a crash.
+        if let Claim::InFlight | Claim::Done(_) = self
+            .db
+            .claim_creation(owner, &guard, STALE_CLAIM_MS)
+            .await?
+        {
             return Err(ProxyError::Conflict(format!(
-                "{} allows one connection per user, and you have one",
+                "{} is being connected already",
                 solution.title
             )));
         }
+        let result = match self.holds_instance_of(session, &solution.id).await {
+            Ok(true) => Err(ProxyError::Conflict(format!(
+                "{} allows one connection per user, and you have one",
+                solution.title
+            ))),
+            Ok(false) => self.create_instance(session, solution, request, key).await,
+            Err(err) => Err(err),
+        };
+        self.db.release_creation(owner, &guard).await?;
+        result
+    }
+
+    async fn create_instance(
+        &self,
+        session: &Session,
+        solution: &Solution,
+        request: &wire::CreateInstance,
+        key: &str,
+    ) -> Result<Instance, ProxyError> {
+        let owner = &session.external_user_id;
         let name = request
             .name
             .as_deref()

@@ -293,11 +293,37 @@ async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honou
             1
         );
 
-        let (status, _) = harness.create(&user, SALESFORCE_UNIQUE, "sf-1").await;
-        assert_eq!(status, StatusCode::CREATED);
-        let (status, body) = harness.create(&user, SALESFORCE_UNIQUE, "sf-2").await;
+        // Three at once with different keys (two tabs, a script): one instance.
+        let (a, b, c) = tokio::join!(
+            harness.create(&user, SALESFORCE_UNIQUE, "sf-1"),
+            harness.create(&user, SALESFORCE_UNIQUE, "sf-2"),
+            harness.create(&user, SALESFORCE_UNIQUE, "sf-3"),
+        );
+        let statuses = [a.0, b.0, c.0];
+        assert_eq!(
+            statuses
+                .iter()
+                .filter(|s| **s == StatusCode::CREATED)
+                .count(),
+            1,
+            "{a:?} {b:?} {c:?}"
+        );
+        assert!(statuses
+            .iter()
+            .all(|s| *s == StatusCode::CREATED || *s == StatusCode::CONFLICT));
+        let (status, body) = harness.create(&user, SALESFORCE_UNIQUE, "sf-4").await;
         assert_eq!(status, StatusCode::CONFLICT, "{body}");
         assert_eq!(body["error"]["code"], "conflict");
+        let (_, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        assert_eq!(
+            find_integration(&catalog, SALESFORCE_UNIQUE)["instances"]
+                .as_array()
+                .expect("list")
+                .len(),
+            1
+        );
         harness.stop().await;
     }
 }
