@@ -187,14 +187,14 @@ impl Ctx {
     }
 
     /// After a change to an instance: refreshes and reports it as `event`, or announces
-    /// the failure. True if it succeeded.
+    /// the failure and returns its message.
     pub async fn changed(
         self,
         title: String,
         instance_id: String,
         event: &'static str,
         result: Result<(), ApiError>,
-    ) -> bool {
+    ) -> Result<(), String> {
         match result {
             Ok(()) => {
                 self.reload().await;
@@ -205,12 +205,10 @@ impl Ctx {
                 };
                 self.announce(self.fill(key, &title));
                 self.emit(event, &[("instanceId", &instance_id)]);
-                true
+                Ok(())
             }
-            Err(err) => {
-                self.fail(&err);
-                false
-            }
+            // Announced and told to the host; the message is the caller's to show.
+            Err(err) => Err(self.fail(&err)),
         }
     }
 }

@@ -1004,6 +1004,56 @@ async fn all_connections_leaves_an_unfinished_setup_for_the_list() {
             .is_some(),
         "the abandoned instance is listed, with its Delete"
     );
+    // Never enabled, it is not offered an Enable Tray would refuse (a value may be
+    // missing) but the way back into its setup.
+    let row = "[data-instance-id=\"Slack-0\"]";
+    assert!(host
+        .query_selector(&format!("{row} .tm-toggle"))
+        .unwrap()
+        .is_none());
+    click(&host, &format!("{row} .tm-resume"));
+    tick().await;
+    assert!(
+        host.query_selector(".tm-setup").unwrap().is_some(),
+        "back in the setup"
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_change_the_proxy_refuses_is_shown_in_its_row() {
+    let _fetch = FakeFetch::install(
+        "return new Response(JSON.stringify({ error: { code: 'bad_request', message: 'name must be 1 to 200 characters' } }),
+             { status: 400, headers: { 'Content-Type': 'application/json' } });",
+    );
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field = host.query_selector(".tm-name").unwrap().unwrap();
+    assert_eq!(
+        field.get_attribute("maxlength").as_deref(),
+        Some("200"),
+        "the browser stops at the proxy's limit"
+    );
+    js_sys::Reflect::set(&field, &"value".into(), &"Renamed".into()).unwrap();
+    click(&host, ".tm-save");
+    for _ in 0..20 {
+        tick().await;
+    }
+    let shown = texts(
+        &host,
+        "[data-instance-id=\"Slack-0\"] .tm-field-error[role=alert]",
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|t| t == "name must be 1 to 200 characters"),
+        "the refusal is visible in the row: {shown:?}"
+    );
+    assert!(
+        host.query_selector(".tm-rename").unwrap().is_some(),
+        "the editor stays open with what the user typed"
+    );
     drop(handle);
     host.remove();
 }
@@ -1089,11 +1139,17 @@ async fn an_editor_that_opens_takes_focus() {
     assert_eq!(focused_class(), "tm-name", "the rename field has focus");
     click(&host, ".tm-rename .tm-ghost");
     tick().await;
+    assert!(
+        focused_class().contains("tm-rename-open"),
+        "Cancel returns focus to Rename, not {:?}",
+        focused_class()
+    );
     click(&host, ".tm-delete");
     tick().await;
+    // The confirmation takes focus on its harmless choice: an Enter does not delete.
     assert!(
-        focused_class().contains("tm-confirm-delete"),
-        "the delete confirmation has focus, not {:?}",
+        focused_class().contains("tm-cancel-delete"),
+        "the delete confirmation's Cancel has focus, not {:?}",
         focused_class()
     );
     drop(handle);

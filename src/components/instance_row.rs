@@ -21,12 +21,19 @@ enum Editing {
 }
 
 /// One instance: status, re-authorize, rename, settings, enable/disable, update, delete.
+/// An instance whose setup never finished offers `resume_setup` instead of Enable.
 #[component]
-pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoView {
+pub fn InstanceRow(
+    integration: Integration,
+    instance: Instance,
+    resume_setup: Callback<()>,
+) -> impl IntoView {
     let ctx = use_ctx();
     let editing = RwSignal::new(Editing::Nothing);
     let busy = RwSignal::new(false);
     let name_error = RwSignal::new(false);
+    // What the last change Tray or the proxy refused said, shown in the row.
+    let failure = RwSignal::new(None::<String>);
     // Read by the handlers when they run (id, name, saved values).
     let stored = StoredValue::new(instance.clone());
     let id = move || stored.with_value(|i| i.id.clone());
@@ -35,6 +42,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
     // Every change: run it, refresh, announce, tell the host.
     let run = move |event: &'static str, work: Change| {
         busy.set(true);
+        failure.set(None);
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
             let instance_id = id();
@@ -44,10 +52,15 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                 Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await,
                 Change::Delete => api.delete_instance(&instance_id).await,
             };
-            let ok = ctx.changed(title(), instance_id, event, result).await;
+            let outcome = ctx.changed(title(), instance_id, event, result).await;
             busy.try_set(false);
-            if ok {
-                editing.try_set(Editing::Nothing);
+            match outcome {
+                Ok(()) => {
+                    editing.try_set(Editing::Nothing);
+                }
+                Err(message) => {
+                    failure.try_set(Some(message));
+                }
             }
         });
     };
@@ -85,7 +98,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
     };
     let reauthorized = Callback::new(move |()| {
         leptos::task::spawn_local(async move {
-            ctx.changed(title(), id(), "updated", Ok(())).await;
+            let _ = ctx.changed(title(), id(), "updated", Ok(())).await;
         });
     });
     let editor_box = NodeRef::<leptos::html::Div>::new();
@@ -160,6 +173,7 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                         value=title()
                         aria-invalid=move || name_error.get().to_string()
                         aria-describedby=name_error_id.clone()
+                        maxlength="200"
                     />
                 </label>
                 <p class="tm-field-error" id=name_error_id.clone() role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
@@ -196,14 +210,16 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
             }
             .into_any()
         }
+        // Cancel comes first, so the focus an opened editor takes lands on the
+        // harmless choice, not on Delete.
         Editing::ConfirmDelete => view! {
             <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete)>
                 <p>{ctx.fill(Key::confirm_delete, &title())}</p>
                 <div class="tm-actions">
+                    <button class="tm-button tm-ghost tm-cancel-delete" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                     <button class="tm-button tm-danger tm-confirm-delete" on:click=move |_| run("deleted", Change::Delete)>
                         {ctx.t(Key::delete)}
                     </button>
-                    <button class="tm-button tm-ghost" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                 </div>
             </div>
         }
@@ -218,6 +234,8 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
         .iter()
         .any(|slot| !has_auth(&instance, slot));
     let needs_update = instance.status == Status::NeedsUpdate;
+    // Never enabled: its setup (auths, settings, enabling) is where the user goes on.
+    let setting_up = instance.status == Status::SettingUp;
     let can_update = needs_update && !awaiting_auth;
     let hint = if awaiting_auth {
         Key::update_authorize_first
@@ -235,15 +253,26 @@ pub fn InstanceRow(integration: Integration, instance: Instance) -> impl IntoVie
                 {can_update.then(|| view! {
                     <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
                 }.into_any())}
-                <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>
-                    {ctx.t(if enabled { Key::disable } else { Key::enable })}
-                </button>
+                {if setting_up {
+                    view! {
+                        <button class="tm-button tm-resume" on:click=move |_| resume_setup.run(())>
+                            {ctx.t(Key::finish_setup)}
+                        </button>
+                    }.into_any()
+                } else {
+                    view! {
+                        <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>
+                            {ctx.t(if enabled { Key::disable } else { Key::enable })}
+                        </button>
+                    }.into_any()
+                }}
                 <button class="tm-button tm-ghost tm-rename-open" on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
                 {has_config.then(|| view! {
                     <button class="tm-button tm-ghost tm-settings" on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>
                 }.into_any())}
                 <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
             </div>
+            <p class="tm-field-error" role="alert">{move || failure.get()}</p>
             <div class="tm-reauth">{reauth_buttons}</div>
             <div class="tm-editor" node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
         </li>

@@ -52,7 +52,9 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                 move || {
                     row.get().and_then(|mut integration| {
                         let instance = integration.instances.pop()?;
-                        Some(view! { <InstanceRow integration instance /> })
+                        let id = instance.id.clone();
+                        let resume_setup = Callback::new(move |()| setup.set(Some(id.clone())));
+                        Some(view! { <InstanceRow integration instance resume_setup /> })
                     })
                 }
             })
