@@ -24,6 +24,11 @@ const CATALOG_TTL_AWAITING_UPDATE: Duration = Duration::from_secs(5);
 const SYSTEM_UPGRADE_RETRY: Duration = Duration::from_secs(10 * 60);
 /// An idempotency claim nobody finished within this is taken over by the next request.
 const STALE_CLAIM_MS: i64 = 60_000;
+/// The claim on a one-per-user solution while one of its instances is created: longer,
+/// since the check before the create may retry a slow Tray for well over a minute.
+const STALE_ONE_PER_USER_CLAIM_MS: i64 = 180_000;
+/// Keys the proxy claims for itself start with this; a client's key may not.
+const RESERVED_KEY_PREFIX: &str = "proxy:";
 
 pub struct Marketplace {
     pub config: crate::Config,
@@ -218,9 +223,7 @@ impl Marketplace {
     pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
         self.attach_pending(session).await;
         let mut instances = self.tray.list_instances(&session.token).await?;
-        for instance in &mut instances {
-            self.upgrade_for_system(session, instance).await;
-        }
+        self.upgrade_for_system(session, &mut instances).await;
         let max_age = match self.awaiting_update(&instances).await {
             Awaiting::Newly => Duration::ZERO,
             Awaiting::Still => self.catalog_ttl.min(CATALOG_TTL_AWAITING_UPDATE),
@@ -282,47 +285,62 @@ impl Marketplace {
         result
     }
 
-    /// A new version that needs only the host's input: upgrade with every config slot
-    /// of that version filled, explicitly (Tray is not relied on to fill new slots): the
-    /// instance's own value, else the host's system value, else the slot's default; and
-    /// the instance's auths. Best effort: on failure the instance is shown as it is, and
-    /// tried again after `SYSTEM_UPGRADE_RETRY` (not on every listing: each try costs
-    /// Tray requests).
-    async fn upgrade_for_system(&self, session: &Session, instance: &mut SolutionInstance) {
-        let flags = &instance.solution_version_flags;
-        if !flags.requires_system_input_to_update_version
-            || flags.requires_user_input_to_update_version
+    /// New versions that need only the host's input: each such instance is upgraded with
+    /// every slot of that version filled explicitly (Tray is not relied on to fill new
+    /// slots): config from the instance's own value, else the host's system value, else
+    /// the slot's default; the instance's auths for the slots the version still has.
+    /// The latest solutions are fetched once for the whole listing. Best effort: on
+    /// failure an instance is shown as it is, and a refusal is tried again only after
+    /// `SYSTEM_UPGRADE_RETRY` (each try costs Tray requests).
+    async fn upgrade_for_system(&self, session: &Session, instances: &mut [SolutionInstance]) {
+        let mut due = Vec::new();
         {
+            let failed = self.system_upgrade_failed.lock().await;
+            for (at, instance) in instances.iter().enumerate() {
+                let flags = &instance.solution_version_flags;
+                let backed_off = failed
+                    .get(&instance.id)
+                    .is_some_and(|when| when.elapsed() < SYSTEM_UPGRADE_RETRY);
+                if flags.requires_system_input_to_update_version
+                    && !flags.requires_user_input_to_update_version
+                    && !backed_off
+                {
+                    due.push(at);
+                }
+            }
+        }
+        if due.is_empty() {
             return;
         }
-        if let Some(failed_at) = self.system_upgrade_failed.lock().await.get(&instance.id) {
-            if failed_at.elapsed() < SYSTEM_UPGRADE_RETRY {
+        let latest = match self.solutions_within(Duration::ZERO).await {
+            Ok(latest) => latest,
+            Err(err) => {
+                tracing::warn!(error = %err, "no system upgrades: the catalog could not be read");
                 return;
             }
-        }
-        let result = match self
-            .solution_within(&instance.solution.id, Duration::ZERO)
-            .await
-        {
-            Ok(latest) => {
-                let input = self.system_upgrade_input(instance, &latest);
-                self.tray.upgrade_instance(&session.token, input).await
-            }
-            Err(err) => Err(err),
         };
-        match result {
-            Ok(upgraded) => {
-                self.system_upgrade_failed.lock().await.remove(&instance.id);
-                *instance = upgraded;
-            }
-            Err(err) => {
-                tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed; SYSTEM_VALUES_FILE may lack a value this version needs");
-                // A failing Tray is asked again on the next listing; a refusal waits.
-                if !err.is_transient() {
-                    self.system_upgrade_failed
-                        .lock()
-                        .await
-                        .insert(instance.id.clone(), Instant::now());
+        for at in due {
+            let instance = &mut instances[at];
+            // A solution no longer offered is upgraded by what Tray says of it.
+            let solution = latest
+                .iter()
+                .find(|solution| solution.id == instance.solution.id)
+                .unwrap_or(&instance.solution);
+            let input = self.system_upgrade_input(instance, solution);
+            match self.tray.upgrade_instance(&session.token, input).await {
+                Ok(upgraded) => {
+                    self.system_upgrade_failed.lock().await.remove(&instance.id);
+                    *instance = upgraded;
+                }
+                Err(err) => {
+                    tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed; SYSTEM_VALUES_FILE may lack a value this version needs");
+                    // A failing Tray is asked again on the next listing; a refusal waits.
+                    if !err.is_transient() {
+                        self.system_upgrade_failed
+                            .lock()
+                            .await
+                            .insert(instance.id.clone(), Instant::now());
+                    }
                 }
             }
         }
@@ -349,11 +367,20 @@ impl Marketplace {
                 json!({ "externalId": slot.external_id, "value": value })
             })
             .collect();
+        let auth_values: Vec<Value> = instance
+            .auth_values
+            .iter()
+            .filter(|auth| {
+                latest
+                    .auth_slots
+                    .iter()
+                    .any(|slot| slot.external_id == auth.external_id)
+            })
+            .map(|auth| json!({ "externalId": auth.external_id, "authId": auth.auth_id }))
+            .collect();
         json!({
             "solutionInstanceId": instance.id,
-            "authValues": instance.auth_values.iter()
-                .map(|auth| json!({ "externalId": auth.external_id, "authId": auth.auth_id }))
-                .collect::<Vec<_>>(),
+            "authValues": auth_values,
             "configValues": config_values,
         })
     }
@@ -371,7 +398,7 @@ impl Marketplace {
         self.db
             .record_instance(
                 &session.external_user_id,
-                &format!("adopted:{}", instance.id),
+                &format!("{RESERVED_KEY_PREFIX}adopted:{}", instance.id),
                 &StoredInstance {
                     id: instance.id.clone(),
                     owner: session.external_user_id.clone(),
@@ -407,7 +434,8 @@ impl Marketplace {
     pub async fn instance(&self, session: &Session, id: &str) -> Result<Instance, ProxyError> {
         let stored = self.owned(session, id).await?;
         let mut tray_instance = self.tray_instance(session, id).await?;
-        self.upgrade_for_system(session, &mut tray_instance).await;
+        self.upgrade_for_system(session, std::slice::from_mut(&mut tray_instance))
+            .await;
         self.present(&tray_instance, &stored).await
     }
 
@@ -454,6 +482,11 @@ impl Marketplace {
                 "idempotencyKey must be 1 to 200 characters".into(),
             ));
         }
+        if key.starts_with(RESERVED_KEY_PREFIX) {
+            return Err(ProxyError::BadRequest(format!(
+                "idempotencyKey must not start with {RESERVED_KEY_PREFIX}"
+            )));
+        }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
         match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
@@ -475,8 +508,11 @@ impl Marketplace {
             },
         }
         let result = self.create_claimed(session, &solution, request, key).await;
-        if result.is_err() {
-            self.db.release_creation(owner, key).await?;
+        match &result {
+            // Tray may have made it: the next try with this key looks before creating.
+            Err(err) if err.is_transient() => self.db.expire_claim(owner, key).await?,
+            Err(_) => self.db.release_creation(owner, key).await?,
+            Ok(_) => {}
         }
         result
     }
@@ -495,11 +531,12 @@ impl Marketplace {
             return self.create_instance(session, solution, request, key).await;
         }
         let owner = &session.external_user_id;
-        let guard = format!("one-per-user:{}", solution.id);
-        // Never recorded as done: released below, or taken over once stale after a crash.
+        let guard = format!("{RESERVED_KEY_PREFIX}one-per-user:{}", solution.id);
+        // Never recorded as done: released below, or taken over once stale after a crash
+        // (later than a key's claim: a live create, with its retries, ends well before).
         if let Claim::InFlight | Claim::Done(_) = self
             .db
-            .claim_creation(owner, &guard, STALE_CLAIM_MS)
+            .claim_creation(owner, &guard, STALE_ONE_PER_USER_CLAIM_MS)
             .await?
         {
             return Err(ProxyError::Conflict(format!(
@@ -515,7 +552,10 @@ impl Marketplace {
             Ok(false) => self.create_instance(session, solution, request, key).await,
             Err(err) => Err(err),
         };
-        self.db.release_creation(owner, &guard).await?;
+        // The outcome stands even if the release fails: the claim then goes stale.
+        if let Err(err) = self.db.release_creation(owner, &guard).await {
+            tracing::warn!(error = %err, "a one-per-user claim was not released");
+        }
         result
     }
 
@@ -557,37 +597,24 @@ impl Marketplace {
         self.present(&created, &stored).await
     }
 
-    /// Whether the user has an instance of `solution_id`. Our database answers when it
-    /// knows none; a row it has is checked against Tray, and forgotten if Tray removed
-    /// the instance (or the whole user), so a stale row never blocks a one-per-user
-    /// integration. Tray is asked after our rows are read, and a row is written only
-    /// once Tray made its instance, so a live instance is always in Tray's answer.
+    /// Whether the user has an instance of `solution_id`, by Tray's own list (an instance
+    /// made elsewhere, or whose answer a crash lost, counts too). Our rows of it that
+    /// Tray no longer holds (removed there, or with its user) are forgotten.
     async fn holds_instance_of(
         &self,
         session: &Session,
         solution_id: &str,
     ) -> Result<bool, ProxyError> {
-        let rows: Vec<StoredInstance> = self
-            .db
-            .instances_of(&session.external_user_id)
-            .await?
-            .into_iter()
-            .filter(|row| row.solution_id == solution_id)
-            .collect();
-        if rows.is_empty() {
-            return Ok(false);
-        }
         let live = self.tray.list_instances(&session.token).await?;
-        let mut holds = false;
-        for row in rows {
-            if live.iter().any(|instance| instance.id == row.id) {
-                holds = true;
-            } else {
+        for row in self.db.instances_of(&session.external_user_id).await? {
+            if row.solution_id == solution_id && !live.iter().any(|i| i.id == row.id) {
                 tracing::info!(instance = %row.id, "Tray no longer holds this instance; forgetting it");
                 self.db.forget_instance(&row.id).await?;
             }
         }
-        Ok(holds)
+        Ok(live
+            .iter()
+            .any(|instance| instance.solution.id == solution_id))
     }
 
     /// After a crash mid-create: the instance Tray made for the abandoned claim, recorded
