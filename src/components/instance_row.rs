@@ -113,6 +113,7 @@ pub fn InstanceRow(
             Editing::ConfirmDelete => ".tm-delete",
         };
         editing.set(Editing::Nothing);
+        failure.set(None);
         focus_in_row(editor_box, opener);
     });
     let on_editor_keydown = move |ev: leptos::ev::KeyboardEvent| {
@@ -235,7 +236,8 @@ pub fn InstanceRow(
         .any(|slot| !has_auth(&instance, slot));
     let needs_update = instance.status == Status::NeedsUpdate;
     // Never enabled: its setup (auths, settings, enabling) is where the user goes on.
-    let setting_up = instance.status == Status::SettingUp;
+    // (An enabled one missing a value a new version added keeps its Disable.)
+    let setting_up = instance.status == Status::SettingUp && !instance.enabled;
     let can_update = needs_update && !awaiting_auth;
     let hint = if awaiting_auth {
         Key::update_authorize_first
@@ -272,7 +274,8 @@ pub fn InstanceRow(
                 }.into_any())}
                 <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
             </div>
-            <p class="tm-field-error" role="alert">{move || failure.get()}</p>
+            // Announced by the live region already (ctx.fail): not an alert a second time.
+            <p class="tm-field-error">{move || failure.get()}</p>
             <div class="tm-reauth">{reauth_buttons}</div>
             <div class="tm-editor" node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
         </li>

@@ -8,6 +8,10 @@ mod postgres;
 mod process;
 mod test;
 mod tools;
+/// The widget's stylesheet minifier (run by build.rs); its tests run here.
+#[cfg(test)]
+#[path = "../../build/css.rs"]
+mod widget_css;
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
