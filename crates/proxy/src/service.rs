@@ -508,11 +508,8 @@ impl Marketplace {
             },
         }
         let result = self.create_claimed(session, &solution, request, key).await;
-        match &result {
-            // Tray may have made it: the next try with this key looks before creating.
-            Err(err) if err.is_transient() => self.db.expire_claim(owner, key).await?,
-            Err(_) => self.db.release_creation(owner, key).await?,
-            Ok(_) => {}
+        if result.is_err() {
+            self.db.release_creation(owner, key).await?;
         }
         result
     }
