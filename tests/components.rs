@@ -1096,6 +1096,7 @@ async fn a_successful_retry_tells_the_host_it_is_ready() {
     }
     let retry: HtmlElement = retry.expect("the failure offers a retry").unchecked_into();
     assert_eq!(*readies.borrow(), 0, "not ready while the catalog failed");
+    retry.focus().unwrap();
     retry.click();
     for _ in 0..20 {
         tick().await;
@@ -1103,6 +1104,10 @@ async fn a_successful_retry_tells_the_host_it_is_ready() {
             break;
         }
     }
+    tick().await;
+    // The retry button is gone with the error; focus went on, not to the page.
+    let focused = shadow.active_element().map(|e| e.class_name());
+    assert_eq!(focused.as_deref(), Some("tm-search"), "{focused:?}");
     assert_eq!(
         *readies.borrow(),
         1,
