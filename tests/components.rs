@@ -1105,9 +1105,10 @@ async fn a_successful_retry_tells_the_host_it_is_ready() {
         }
     }
     tick().await;
-    // The retry button is gone with the error; focus went on, not to the page.
+    // The retry button is gone with the error; focus stayed in the widget's region
+    // (named by its heading), not on the page.
     let focused = shadow.active_element().map(|e| e.class_name());
-    assert_eq!(focused.as_deref(), Some("tm-search"), "{focused:?}");
+    assert_eq!(focused.as_deref(), Some("tm-root"), "{focused:?}");
     assert_eq!(
         *readies.borrow(),
         1,

@@ -34,7 +34,7 @@ pub fn App(
     view! {
         // The heading, visible to assistive technology only, puts the cards' <h3>
         // titles under an <h2> of the widget's own, wherever the host places it.
-        <section class="tm-root" aria-labelledby="tm-heading">
+        <section class="tm-root" aria-labelledby="tm-heading" tabindex="-1">
             <h2 class="tm-sr" id="tm-heading">{ctx.t(Key::widget_label)}</h2>
             <Toolbar filter />
             <CatalogView filter />

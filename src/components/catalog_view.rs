@@ -14,37 +14,22 @@ use crate::{
 pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
     let retry = move |ev: leptos::ev::MouseEvent| {
-        // The button goes with the error: focus moves on to what replaces it, not to
-        // the page.
-        let root = ev
+        // The button goes with the error: focus moves to the widget's region (it stays),
+        // not to the page.
+        if let Some(region) = ev
             .target()
-            .and_then(|t| t.dyn_into::<web_sys::Node>().ok())
-            .and_then(|n| n.get_root_node().dyn_into::<web_sys::ShadowRoot>().ok());
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|button| button.closest(".tm-root").ok().flatten())
+            .and_then(|root| root.dyn_into::<web_sys::HtmlElement>().ok())
+        {
+            let _ = region.focus();
+        }
         ctx.catalog.set(CatalogState::Loading);
         leptos::task::spawn_local(async move {
             // The first load failed, so the host has not had its `ready` yet.
-            let loaded = ctx.reload().await;
-            if loaded {
+            if ctx.reload().await {
                 ctx.emit("ready", &[]);
             }
-            queue_microtask(move || {
-                let next = if loaded {
-                    ".tm-card-action"
-                } else {
-                    ".tm-retry"
-                };
-                let target = root
-                    .and_then(|r| {
-                        r.query_selector(next)
-                            .ok()
-                            .flatten()
-                            .or(r.query_selector(".tm-search").ok().flatten())
-                    })
-                    .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
-                if let Some(target) = target {
-                    let _ = target.focus();
-                }
-            });
         });
     };
     move || {
