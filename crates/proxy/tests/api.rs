@@ -126,6 +126,14 @@ impl Harness {
         message["authId"].as_str().expect("authId").to_owned()
     }
 
+    /// `PUT /instances/{id}/auths/{slot}`: attach an auth the dialog returned.
+    async fn attach(&self, user: &str, id: &str, slot: &str, auth_id: &str) -> (StatusCode, Value) {
+        let path = format!("/instances/{id}/auths/{slot}");
+        let body = json!({ "authId": auth_id });
+        self.call(reqwest::Method::PUT, &path, user, Some(body))
+            .await
+    }
+
     /// The Tray user id the sandbox holds for the host user `user`.
     async fn tray_user_id(&self, user: &str) -> String {
         let found = self
@@ -226,14 +234,7 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
         let id = instance["id"].as_str().expect("id").to_owned();
 
         let auth_id = harness.authorize_slot(&user, &id).await;
-        let (status, attached) = harness
-            .call(
-                reqwest::Method::PUT,
-                &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
-                &user,
-                Some(json!({ "authId": auth_id })),
-            )
-            .await;
+        let (status, attached) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
         assert_eq!(status, StatusCode::OK, "{attached}");
         assert_eq!(attached["status"], "setting_up", "never enabled yet");
 
@@ -598,14 +599,7 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
             failure_rate: 1.0,
             ..Faults::default()
         });
-        let (status, body) = harness
-            .call(
-                reqwest::Method::PUT,
-                &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
-                &user,
-                Some(json!({ "authId": auth_id })),
-            )
-            .await;
+        let (status, body) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert_eq!(body["error"]["code"], "tray_unavailable");
         harness.sandbox.set_faults(Faults::default());
@@ -638,14 +632,7 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
     let (_, instance) = harness.create(&user, STRIPE, "k").await;
     let id = instance["id"].as_str().expect("id").to_owned();
     let auth_id = harness.authorize_slot(&user, &id).await;
-    harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
-            &user,
-            Some(json!({ "authId": auth_id })),
-        )
-        .await;
+    harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
     let notice = json!({ "authentication_name": "Stripe", "service_name": "stripe", "user_id": "x", "authId": auth_id, "external_user_id": user });
     let hook = format!("{}/webhooks/tray/auth-expiring", harness.proxy.url());
     let wrong = harness
@@ -688,14 +675,7 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
         "/external/auth/edit/{}/{auth_id}?code=",
         tray_sandbox::DEMO_EMBEDDED_ID
     )));
-    harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
-            &user,
-            Some(json!({ "authId": auth_id })),
-        )
-        .await;
+    harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
     let (_, instance) = harness
         .call(
             reqwest::Method::GET,
@@ -1083,14 +1063,7 @@ async fn stripe_with_auth(harness: &Harness, name: &str) -> (String, String, Str
     assert_eq!(status, StatusCode::CREATED, "{instance}");
     let id = instance["id"].as_str().expect("id").to_owned();
     let auth_id = harness.authorize_slot(&user, &id).await;
-    let (status, attached) = harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("/instances/{id}/auths/{STRIPE_SLOT}"),
-            &user,
-            Some(json!({ "authId": auth_id })),
-        )
-        .await;
+    let (status, attached) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
     assert_eq!(status, StatusCode::OK, "{attached}");
     (user, id, auth_id)
 }
@@ -1128,14 +1101,7 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
             .call(reqwest::Method::GET, "/integrations", &user, None)
             .await;
         let before = harness.sandbox.stats().requests_served;
-        let (status, attached) = harness
-            .call(
-                reqwest::Method::PUT,
-                &format!("{path}/auths/{JIRA_SLOT}"),
-                &user,
-                Some(json!({ "authId": jira_auth })),
-            )
-            .await;
+        let (status, attached) = harness.attach(&user, &id, JIRA_SLOT, &jira_auth).await;
         assert_eq!(status, StatusCode::OK, "{attached}");
         assert!(
             authorized_slots(&attached).contains(&JIRA_SLOT),
@@ -1404,14 +1370,7 @@ async fn an_instance_of_a_solution_no_longer_offered_stays_visible_authorizable_
     assert_eq!(status, StatusCode::OK, "{instance}");
     // Its service can still be (re)authorized: its slots come with Tray's instance.
     let auth_id = harness.authorize_slot(&user, &id).await;
-    let (status, attached) = harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("{path}/auths/{STRIPE_SLOT}"),
-            &user,
-            Some(json!({ "authId": auth_id })),
-        )
-        .await;
+    let (status, attached) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
     assert_eq!(status, StatusCode::OK, "{attached}");
     assert!(
         authorized_slots(&attached).contains(&STRIPE_SLOT),
@@ -1450,12 +1409,7 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
         )
         .await;
     let (status, attached) = harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("/instances/{id}/auths/external_zendesk_auth"),
-            &user,
-            Some(json!({ "authId": auth_id })),
-        )
+        .attach(&user, &id, "external_zendesk_auth", &auth_id)
         .await;
     assert_eq!(status, StatusCode::OK, "{attached}");
     let values = json!({ "values": [
