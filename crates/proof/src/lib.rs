@@ -48,6 +48,15 @@ pub fn proxy_config(sandbox: &Sandbox, database_url: &str) -> Config {
 }
 
 /// A sandbox with Tray's real limits and one proxy in front of it.
+/// The proxy's errors (never its warnings about Tray's injected failures) go to the
+/// test's output, shown when a test fails: a 500 then says what went wrong.
+fn show_proxy_errors() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("marketplace_proxy=error")
+        .with_test_writer()
+        .try_init();
+}
+
 pub struct Stack {
     pub sandbox: Sandbox,
     pub proxy: Proxy,
@@ -59,6 +68,7 @@ impl Stack {
     }
 
     pub async fn start_with(database_url: &str, adjust: impl FnOnce(&mut Config)) -> Stack {
+        show_proxy_errors();
         let sandbox = Sandbox::start(SandboxConfig::default())
             .await
             .expect("sandbox starts");

@@ -1,5 +1,6 @@
 //! 200 users connect, rename and delete at once through the proxy's HTTP API while the
-//! sandbox fails a fifth of Tray requests and answers slowly. Afterwards Tray's own
+//! sandbox fails a fifth of Tray requests, loses the answer of one in twenty it carried
+//! out, and answers slowly. Afterwards Tray's own
 //! records must match what every user was told, and Tray's rate limit must never have
 //! been reached.
 
@@ -81,6 +82,7 @@ async fn two_hundred_users_at_once_through_tray_failures_lose_and_duplicate_noth
     let stack = Stack::start("sqlite::memory:").await;
     stack.sandbox.set_faults(Faults {
         failure_rate: 0.2,
+        lost_answer_rate: 0.05,
         latency: Duration::from_millis(40),
         ..Faults::default()
     });
@@ -95,7 +97,7 @@ async fn two_hundred_users_at_once_through_tray_failures_lose_and_duplicate_noth
     stack.sandbox.set_faults(Faults::default());
     let stats = stack.sandbox.stats();
     assert!(
-        stats.injected_failures > 0,
+        stats.injected_failures > 0 && stats.lost_answers > 0,
         "the faults were not injected: {stats:?}"
     );
 

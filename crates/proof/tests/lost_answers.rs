@@ -13,6 +13,7 @@ use marketplace_proxy::db::{Claim, Db};
 use proof::{unique_user, Stack, TrayView, STRIPE};
 use reqwest::StatusCode;
 use serde_json::json;
+use tray_sandbox::Faults;
 
 #[tokio::test]
 async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated() {
@@ -28,13 +29,14 @@ async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated
     let db = Db::connect(&database_url)
         .await
         .expect("opens the proxy's database");
-    assert!(matches!(
-        db.claim_creation(&user.id, "the-click", 60_000)
-            .await
-            .expect("claims"),
-        Claim::Won
-    ));
-    db.expire_claim(&user.id, "the-click")
+    let Claim::Won(stamp) = db
+        .claim_creation(&user.id, "the-click", 60_000)
+        .await
+        .expect("claims")
+    else {
+        panic!("the key was claimed already");
+    };
+    db.expire_claim(&user.id, "the-click", stamp)
         .await
         .expect("ages the claim");
     // ... and the instance Tray made for it, which the proxy never recorded.
@@ -73,6 +75,44 @@ async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated
 
     stack.stop().await;
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Tray made the instance but its answer was lost, and so was the answer of the list
+/// that looks for it: nobody can tell whether it exists. The user's retry must find
+/// it, not create a second one.
+#[tokio::test]
+async fn a_create_whose_outcome_tray_lost_is_found_by_the_retry_not_repeated() {
+    let stack = Stack::start("sqlite::memory:").await;
+    let user = stack.user(&unique_user("lost-create"));
+    let (status, _) = user.catalog().await;
+    assert_eq!(status, StatusCode::OK);
+    let tray = TrayView {
+        sandbox: &stack.sandbox,
+    };
+
+    stack.sandbox.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let click = json!({ "solutionId": STRIPE, "idempotencyKey": "the-click" });
+    let (status, answer) = user
+        .call(reqwest::Method::POST, "/instances", Some(click))
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    stack.sandbox.set_faults(Faults::default());
+    let made = tray.instances_of(&user.id).await;
+    assert_eq!(made.len(), 1, "Tray carried out the create: {made:?}");
+
+    let (status, created) = user.create(STRIPE, "the-click").await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["id"],
+        made[0].id.as_str(),
+        "a second instance was made"
+    );
+    assert_eq!(tray.instances_of(&user.id).await.len(), 1);
+    assert_eq!(user.listed_instance_ids().await, vec![made[0].id.clone()]);
+    stack.stop().await;
 }
 
 /// A delete Tray carried out but whose answer never reached the proxy (a timeout, a

@@ -141,11 +141,12 @@ pub struct PendingAuth {
 
 /// What an idempotency key currently stands for.
 pub enum Claim {
-    /// We hold the key: create the instance now.
-    Won,
-    /// We took over a key whose holder never finished (it crashed): its instance may
-    /// exist at Tray already.
-    TakenOver,
+    /// We hold the key: create the instance now. The stamp identifies our hold (see
+    /// [`crate::lease::Lease`]).
+    Won(i64),
+    /// We took over a key whose holder stopped renewing it (it crashed, or its answer
+    /// from Tray was lost): its instance may exist at Tray already.
+    TakenOver(i64),
     /// Another request holds it and has finished.
     Done(String),
     /// Another request holds it and is still talking to Tray.
@@ -264,68 +265,114 @@ impl Db {
         Ok(())
     }
 
+    /// Claim `key` for a create. A claim whose stamp is older than `stale_after_ms` was
+    /// abandoned (its holder renews it while alive) and is taken over.
     pub async fn claim_creation(
         &self,
         owner: &str,
         key: &str,
         stale_after_ms: i64,
     ) -> Result<Claim, ProxyError> {
-        let inserted = sqlx::query(
-            "INSERT INTO creations (owner, idempotency_key, instance_id, claimed_at) VALUES ($1, $2, NULL, $3)
-             ON CONFLICT (owner, idempotency_key) DO NOTHING",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(now_ms())
-        .execute(&self.pool)
-        .await?;
-        if inserted.rows_affected() == 1 {
-            return Ok(Claim::Won);
-        }
-        let row = sqlx::query("SELECT instance_id, claimed_at FROM creations WHERE owner = $1 AND idempotency_key = $2")
-            .bind(owner)
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?;
-        if let Some(id) = row.get::<Option<String>, _>(0) {
-            return Ok(Claim::Done(id));
-        }
-        // A claim nobody finished (the holder crashed or Tray failed): take it over.
-        let claimed_at: i64 = row.get(1);
-        if now_ms() - claimed_at > stale_after_ms {
-            let taken = sqlx::query(
-                "UPDATE creations SET claimed_at = $1
-                 WHERE owner = $2 AND idempotency_key = $3 AND instance_id IS NULL AND claimed_at = $4",
+        // The row can vanish between the insert and the read (its holder released it):
+        // then the insert is simply tried again.
+        for _ in 0..3 {
+            let stamp = now_ms();
+            let inserted = sqlx::query(
+                "INSERT INTO creations (owner, idempotency_key, instance_id, claimed_at) VALUES ($1, $2, NULL, $3)
+                 ON CONFLICT (owner, idempotency_key) DO NOTHING",
             )
-            .bind(now_ms())
             .bind(owner)
             .bind(key)
-            .bind(claimed_at)
+            .bind(stamp)
             .execute(&self.pool)
             .await?;
-            if taken.rows_affected() == 1 {
-                return Ok(Claim::TakenOver);
+            if inserted.rows_affected() == 1 {
+                return Ok(Claim::Won(stamp));
             }
+            let Some(row) = sqlx::query(
+                "SELECT instance_id, claimed_at FROM creations WHERE owner = $1 AND idempotency_key = $2",
+            )
+            .bind(owner)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
+            else {
+                continue;
+            };
+            if let Some(id) = row.get::<Option<String>, _>(0) {
+                return Ok(Claim::Done(id));
+            }
+            let claimed_at: i64 = row.get(1);
+            if stamp - claimed_at <= stale_after_ms {
+                return Ok(Claim::InFlight);
+            }
+            return Ok(match self.restamp_claim(owner, key, claimed_at).await? {
+                Some(stamp) => Claim::TakenOver(stamp),
+                // Another request took it over first.
+                None => Claim::InFlight,
+            });
         }
         Ok(Claim::InFlight)
     }
 
-    /// Leave an unfinished claim for the next request to take over (and reconcile).
-    pub async fn expire_claim(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
-        sqlx::query("UPDATE creations SET claimed_at = 0 WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL")
-            .bind(owner)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+    /// Move an unfinished claim from stamp `held` to a new one; `None` if `held` no
+    /// longer holds it (taken over, released or finished meanwhile).
+    pub async fn restamp_claim(
+        &self,
+        owner: &str,
+        key: &str,
+        held: i64,
+    ) -> Result<Option<i64>, ProxyError> {
+        // Strictly later, so that a stamp never names two holds.
+        let stamp = now_ms().max(held + 1);
+        let moved = sqlx::query(
+            "UPDATE creations SET claimed_at = $1
+             WHERE owner = $2 AND idempotency_key = $3 AND instance_id IS NULL AND claimed_at = $4",
+        )
+        .bind(stamp)
+        .bind(owner)
+        .bind(key)
+        .bind(held)
+        .execute(&self.pool)
+        .await?;
+        Ok((moved.rows_affected() == 1).then_some(stamp))
     }
 
-    pub async fn release_creation(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
-        sqlx::query("DELETE FROM creations WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL")
-            .bind(owner)
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+    /// Leave an unfinished claim for the next request to take over (and reconcile), if
+    /// the hold `held` still has it.
+    pub async fn expire_claim(&self, owner: &str, key: &str, held: i64) -> Result<(), ProxyError> {
+        self.on_held_claim("UPDATE creations SET claimed_at = 0", owner, key, held)
+            .await
+    }
+
+    /// Give up an unfinished claim, if the hold `held` still has it (a hold taken over
+    /// since must not free the key under its new holder).
+    pub async fn release_creation(
+        &self,
+        owner: &str,
+        key: &str,
+        held: i64,
+    ) -> Result<(), ProxyError> {
+        self.on_held_claim("DELETE FROM creations", owner, key, held)
+            .await
+    }
+
+    /// `statement`, limited to the claim on `key` while `held` holds it unfinished.
+    async fn on_held_claim(
+        &self,
+        statement: &str,
+        owner: &str,
+        key: &str,
+        held: i64,
+    ) -> Result<(), ProxyError> {
+        sqlx::query(&format!(
+            "{statement} WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL AND claimed_at = $3"
+        ))
+        .bind(owner)
+        .bind(key)
+        .bind(held)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 

@@ -84,7 +84,10 @@ impl From<JsonRejection> for ProxyError {
 impl IntoResponse for ProxyError {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
-        if status.is_server_error() {
+        // Our own failures are errors; Tray's are warnings (they pass, and are retried).
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
+            tracing::error!(error = %self, code, "request failed");
+        } else if status.is_server_error() {
             tracing::warn!(error = %self, code, "request failed");
         }
         let message = match &self {

@@ -9,6 +9,7 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod identity;
+pub mod lease;
 pub mod routes;
 pub mod service;
 pub mod tray;

@@ -11,6 +11,7 @@ use crate::{
     db::{now_ms, AuthList, Claim, Db, PendingAuth, StoredInstance},
     error::ProxyError,
     identity::HostUser,
+    lease::Lease,
     tray::{Solution, SolutionInstance, TrayClient},
 };
 
@@ -22,11 +23,11 @@ const CATALOG_TTL_AWAITING_UPDATE: Duration = Duration::from_secs(5);
 /// A system upgrade Tray refused is tried again after this (a host may add the missing
 /// value to SYSTEM_VALUES_FILE and restart, which clears it at once).
 const SYSTEM_UPGRADE_RETRY: Duration = Duration::from_secs(10 * 60);
-/// An idempotency claim nobody finished within this is taken over by the next request.
+/// An idempotency claim its holder has not renewed within this was abandoned (a crash)
+/// and is taken over by the next request.
 const STALE_CLAIM_MS: i64 = 60_000;
-/// The claim on a one-per-user solution while one of its instances is created: longer,
-/// since the check before the create may retry a slow Tray for well over a minute.
-const STALE_ONE_PER_USER_CLAIM_MS: i64 = 180_000;
+/// How often a live holder renews its claim: several renewals fit in the stale time.
+const CLAIM_RENEWAL: Duration = Duration::from_secs(15);
 /// Keys the proxy claims for itself start with this; a client's key may not.
 const RESERVED_KEY_PREFIX: &str = "proxy:";
 
@@ -46,6 +47,21 @@ pub struct Marketplace {
     system_upgrade_failed: Mutex<HashMap<String, Instant>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
+}
+
+/// Why a create failed, and so what becomes of its idempotency key.
+enum CreateFailure {
+    /// Tray holds no instance from it: the key is freed for the retry.
+    NothingMade(ProxyError),
+    /// Tray may hold one (its answer was lost, or it was not recorded): the key is left
+    /// for the retry to take over, which looks for that instance before creating.
+    MaybeMade(ProxyError),
+}
+
+impl From<ProxyError> for CreateFailure {
+    fn from(err: ProxyError) -> Self {
+        CreateFailure::NothingMade(err)
+    }
 }
 
 /// The caller, resolved to their Tray user and a valid user token.
@@ -489,29 +505,40 @@ impl Marketplace {
         }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
-        match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
+        let lease = match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
             Claim::Done(id) => return self.instance(session, &id).await,
             Claim::InFlight => {
                 return Err(ProxyError::Conflict(
                     "this instance is being created; try again in a moment".into(),
                 ))
             }
-            Claim::Won => {}
-            Claim::TakenOver => match self.adopt_lost_creation(session, &solution, key).await {
-                Ok(Some(found)) => return Ok(found),
-                Ok(None) => {}
-                Err(err) => {
-                    // Still unknown whether Tray made it: the next try must look again.
-                    self.db.expire_claim(owner, key).await?;
-                    return Err(err);
+            Claim::Won(stamp) => Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL),
+            Claim::TakenOver(stamp) => {
+                let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
+                match self.adopt_lost_creation(session, &solution, key).await {
+                    Ok(Some(found)) => return Ok(found),
+                    Ok(None) => lease,
+                    Err(err) => {
+                        // Still unknown whether Tray made it: the next try must look again.
+                        if let Err(expiring) = lease.expire().await {
+                            tracing::warn!(error = %expiring, "an idempotency claim was left to go stale");
+                        }
+                        return Err(err);
+                    }
                 }
-            },
+            }
+        };
+        let (settled, err) = match self.create_claimed(session, &solution, request, key).await {
+            Ok(instance) => return Ok(instance),
+            Err(CreateFailure::NothingMade(err)) => (lease.release().await, err),
+            Err(CreateFailure::MaybeMade(err)) => (lease.expire().await, err),
+        };
+        // Unsettled, the claim goes stale once its renewals stop, and is then taken over:
+        // the user hears of the create's failure, not of this one.
+        if let Err(settling) = settled {
+            tracing::warn!(error = %settling, "an idempotency claim was left to go stale");
         }
-        let result = self.create_claimed(session, &solution, request, key).await;
-        if result.is_err() {
-            self.db.release_creation(owner, key).await?;
-        }
-        result
+        Err(err)
     }
 
     /// A one-per-user solution is created under a second claim, on the solution, so that
@@ -523,34 +550,39 @@ impl Marketplace {
         solution: &Solution,
         request: &wire::CreateInstance,
         key: &str,
-    ) -> Result<Instance, ProxyError> {
+    ) -> Result<Instance, CreateFailure> {
         if !solution.flag("forceUnique") {
             return self.create_instance(session, solution, request, key).await;
         }
         let owner = &session.external_user_id;
         let guard = format!("{RESERVED_KEY_PREFIX}one-per-user:{}", solution.id);
-        // Never recorded as done: released below, or taken over once stale after a crash
-        // (later than a key's claim: a live create, with its retries, ends well before).
-        if let Claim::InFlight | Claim::Done(_) = self
+        // Never recorded as done: released below, or taken over once its renewals stop
+        // after a crash.
+        let guard_lease = match self
             .db
-            .claim_creation(owner, &guard, STALE_ONE_PER_USER_CLAIM_MS)
+            .claim_creation(owner, &guard, STALE_CLAIM_MS)
             .await?
         {
-            return Err(ProxyError::Conflict(format!(
-                "{} is being connected already",
-                solution.title
-            )));
-        }
+            Claim::Won(stamp) | Claim::TakenOver(stamp) => {
+                Lease::hold(&self.db, owner, &guard, stamp, CLAIM_RENEWAL)
+            }
+            Claim::InFlight | Claim::Done(_) => {
+                return Err(CreateFailure::NothingMade(ProxyError::Conflict(format!(
+                    "{} is being connected already",
+                    solution.title
+                ))))
+            }
+        };
         let result = match self.holds_instance_of(session, &solution.id).await {
-            Ok(true) => Err(ProxyError::Conflict(format!(
+            Ok(true) => Err(CreateFailure::NothingMade(ProxyError::Conflict(format!(
                 "{} allows one connection per user, and you have one",
                 solution.title
-            ))),
+            )))),
             Ok(false) => self.create_instance(session, solution, request, key).await,
-            Err(err) => Err(err),
+            Err(err) => Err(err.into()),
         };
         // The outcome stands even if the release fails: the claim then goes stale.
-        if let Err(err) = self.db.release_creation(owner, &guard).await {
+        if let Err(err) = guard_lease.release().await {
             tracing::warn!(error = %err, "a one-per-user claim was not released");
         }
         result
@@ -562,7 +594,7 @@ impl Marketplace {
         solution: &Solution,
         request: &wire::CreateInstance,
         key: &str,
-    ) -> Result<Instance, ProxyError> {
+    ) -> Result<Instance, CreateFailure> {
         let owner = &session.external_user_id;
         let name = request
             .name
@@ -577,11 +609,14 @@ impl Marketplace {
         {
             Ok(created) => created,
             // The outcome is unknown (Tray may have created it and the answer was lost).
-            Err(err @ ProxyError::TrayUnavailable(_)) => self
-                .reconcile_lost_creation(session, &solution.id)
-                .await
-                .ok_or(err)?,
-            Err(err) => return Err(err),
+            Err(err @ ProxyError::TrayUnavailable(_)) => {
+                match self.reconcile_lost_creation(session, &solution.id).await {
+                    Ok(Some(found)) => found,
+                    Ok(None) => return Err(CreateFailure::NothingMade(err)),
+                    Err(_) => return Err(CreateFailure::MaybeMade(err)),
+                }
+            }
+            Err(err) => return Err(err.into()),
         };
         let stored = StoredInstance {
             id: created.id.clone(),
@@ -590,8 +625,12 @@ impl Marketplace {
             created_at: now_ms(),
             ever_enabled: false,
         };
-        self.db.record_instance(owner, key, &stored).await?;
-        self.present(&created, &stored).await
+        // Tray holds it now: if it is not recorded, the next try must find and adopt it.
+        self.db
+            .record_instance(owner, key, &stored)
+            .await
+            .map_err(CreateFailure::MaybeMade)?;
+        Ok(self.present(&created, &stored).await?)
     }
 
     /// Whether the user has an instance of `solution_id`, by Tray's own list (an instance
@@ -648,21 +687,22 @@ impl Marketplace {
     }
 
     /// An instance of `solution_id` that Tray holds for the user but our database does not
-    /// know: the creation whose answer was lost.
+    /// know: the creation whose answer was lost. An error means the list itself failed,
+    /// so the creation's outcome stays unknown.
     async fn reconcile_lost_creation(
         &self,
         session: &Session,
         solution_id: &str,
-    ) -> Option<SolutionInstance> {
-        let known = self.stored_by_id(&session.external_user_id).await.ok()?;
-        self.tray
+    ) -> Result<Option<SolutionInstance>, ProxyError> {
+        let known = self.stored_by_id(&session.external_user_id).await?;
+        Ok(self
+            .tray
             .list_instances(&session.token)
-            .await
-            .ok()?
+            .await?
             .into_iter()
             .find(|instance| {
                 instance.solution.id == solution_id && !known.contains_key(&instance.id)
-            })
+            }))
     }
 
     pub async fn update(

@@ -134,7 +134,16 @@ async fn graphql_handler(
         Err(message) => return graphql_error(StatusCode::UNAUTHORIZED, &message),
     };
     bump(&state.counters.requests_served);
-    Json(schema.execute(request.data(caller)).await).into_response()
+    let answer = schema.execute(request.data(caller)).await;
+    if faults.lost_answer_rate > 0.0 && rand::thread_rng().gen::<f64>() < faults.lost_answer_rate {
+        bump(&state.counters.lost_answers);
+        return (
+            StatusCode::GATEWAY_TIMEOUT,
+            "504 Gateway Time-out (the request was carried out; its answer was dropped by the sandbox)",
+        )
+            .into_response();
+    }
+    Json(answer).into_response()
 }
 
 /// A workflow's trigger URL: records a run when the instance can run.
@@ -217,14 +226,19 @@ async fn set_faults(
         Ok(faults) => faults,
         Err(err) => {
             return error_response(SandboxError::Invalid(format!(
-                "faults must be JSON {{latency (ms), failureRate (0..1), forceRateLimit}}: {err}"
+                "faults must be JSON {{latency (ms), failureRate (0..1), lostAnswerRate (0..1), forceRateLimit}}: {err}"
             )))
         }
     };
-    if !(0.0..=1.0).contains(&faults.failure_rate) {
-        return error_response(SandboxError::Invalid(
-            "failureRate must be between 0 and 1".into(),
-        ));
+    for (name, rate) in [
+        ("failureRate", faults.failure_rate),
+        ("lostAnswerRate", faults.lost_answer_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return error_response(SandboxError::Invalid(format!(
+                "{name} must be between 0 and 1"
+            )));
+        }
     }
     *state
         .faults

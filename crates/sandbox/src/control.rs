@@ -36,6 +36,9 @@ pub struct Faults {
     pub latency: Duration,
     /// Share of GraphQL requests answered with HTTP 503, from 0.0 to 1.0.
     pub failure_rate: f64,
+    /// Share of GraphQL requests carried out and then answered with HTTP 504, as when a
+    /// gateway times out after Tray did the work: the caller cannot tell it happened.
+    pub lost_answer_rate: f64,
     /// Answer every GraphQL request with Tray's rate-limit error.
     pub force_rate_limit: bool,
 }
@@ -63,6 +66,8 @@ pub struct Stats {
     pub rate_limited: u64,
     /// GraphQL requests failed on purpose by the fault injector.
     pub injected_failures: u64,
+    /// GraphQL requests carried out whose answer the fault injector replaced with a 504.
+    pub lost_answers: u64,
     /// Instances enabled less than 2 s after creation (their triggers never work).
     pub early_enables: u64,
     /// Most GraphQL requests that arrived within any one-second window.
@@ -80,6 +85,7 @@ pub struct Counters {
     pub requests_served: AtomicU64,
     pub rate_limited: AtomicU64,
     pub injected_failures: AtomicU64,
+    pub lost_answers: AtomicU64,
     pub early_enables: AtomicU64,
     pub trigger_runs: AtomicU64,
     pub authentications_created: AtomicU64,
@@ -127,6 +133,7 @@ impl Counters {
             requests_served: read(&self.requests_served),
             rate_limited: read(&self.rate_limited),
             injected_failures: read(&self.injected_failures),
+            lost_answers: read(&self.lost_answers),
             early_enables: read(&self.early_enables),
             peak_requests_per_second: peak,
             trigger_runs: read(&self.trigger_runs),

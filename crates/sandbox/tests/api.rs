@@ -656,6 +656,34 @@ async fn injected_faults_fail_or_rate_limit_until_cleared() {
     assert_eq!(stats["requestsServed"], 1);
 }
 
+/// A lost answer is the fault a retry must be careful with: the work was done.
+#[tokio::test]
+async fn a_lost_answer_still_carries_out_the_request() {
+    let client = Client::default().await;
+    client.sandbox.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, _) = client
+        .post(
+            Some(MASTER),
+            "mutation { createExternalUser(input: {externalUserId: \"lost\", name: \"L\"}) { userId } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 504);
+    client.sandbox.set_faults(Faults::default());
+    let users = client
+        .ok(
+            MASTER,
+            "query($e: String) { users(criteria: {externalUserId: $e}) { edges { node { id } } } }",
+            json!({"e": "lost"}),
+        )
+        .await;
+    assert_eq!(users["users"]["edges"].as_array().map(Vec::len), Some(1));
+    assert_eq!(client.sandbox.stats().lost_answers, 1);
+}
+
 #[tokio::test]
 async fn data_survives_a_restart_with_the_same_database() {
     let db = std::env::temp_dir().join(format!("tray-sandbox-{}.db", uuid::Uuid::new_v4()));

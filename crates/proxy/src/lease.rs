@@ -1,0 +1,88 @@
+//! A claim on an idempotency key, held for as long as its request works on it.
+//!
+//! A claim is taken over once it looks abandoned. Age alone cannot tell a crashed
+//! holder from a slow one (under load a create waits its turn in Tray's rate limit for
+//! tens of seconds), and taking over a live claim creates the instance twice. So the
+//! holder renews its stamp in the background, and every later write is conditional on
+//! the stamp it holds: a holder that lost its claim cannot free it under the new one.
+
+use std::{sync::Arc, time::Duration};
+use tokio::{sync::Mutex, task::JoinHandle};
+
+use crate::{db::Db, error::ProxyError};
+
+pub struct Lease {
+    db: Db,
+    owner: String,
+    key: String,
+    /// The stamp the claim carries while it is ours; locked while it is being moved.
+    stamp: Arc<Mutex<i64>>,
+    renewer: JoinHandle<()>,
+}
+
+impl Lease {
+    /// Hold the claim `stamp` on `key`, renewing it every `every`.
+    pub fn hold(db: &Db, owner: &str, key: &str, stamp: i64, every: Duration) -> Lease {
+        let stamp = Arc::new(Mutex::new(stamp));
+        let renewer = tokio::spawn(renew(
+            db.clone(),
+            owner.to_owned(),
+            key.to_owned(),
+            stamp.clone(),
+            every,
+        ));
+        Lease {
+            db: db.clone(),
+            owner: owner.to_owned(),
+            key: key.to_owned(),
+            stamp,
+            renewer,
+        }
+    }
+
+    /// Free the key: nothing was created under it.
+    pub async fn release(self) -> Result<(), ProxyError> {
+        let stamp = self.stop_renewing().await;
+        self.db
+            .release_creation(&self.owner, &self.key, stamp)
+            .await
+    }
+
+    /// Leave the key for the next request to take over at once: whether Tray created the
+    /// instance is unknown, and the taker looks before it creates.
+    pub async fn expire(self) -> Result<(), ProxyError> {
+        let stamp = self.stop_renewing().await;
+        self.db.expire_claim(&self.owner, &self.key, stamp).await
+    }
+
+    /// The stamp held now. The renewer is stopped while the lock is ours, so it is never
+    /// cut off halfway through moving the stamp.
+    async fn stop_renewing(&self) -> i64 {
+        let stamp = self.stamp.lock().await;
+        self.renewer.abort();
+        *stamp
+    }
+}
+
+impl Drop for Lease {
+    /// Finished (the key records its instance) or dropped on an error path: either way
+    /// nothing is left to renew.
+    fn drop(&mut self) {
+        self.renewer.abort();
+    }
+}
+
+async fn renew(db: Db, owner: String, key: String, stamp: Arc<Mutex<i64>>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let mut held = stamp.lock().await;
+        match db.restamp_claim(&owner, &key, *held).await {
+            Ok(Some(renewed)) => *held = renewed,
+            // Recorded, or lost to a takeover: nothing left to keep alive.
+            Ok(None) => return,
+            // A missed renewal is caught up by the next; the claim is stale only after
+            // several.
+            Err(err) => tracing::warn!(error = %err, "an idempotency claim was not renewed"),
+        }
+    }
+}

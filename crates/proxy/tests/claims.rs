@@ -1,0 +1,97 @@
+//! Idempotency claims: a slow holder keeps its key however long Tray makes it wait, and
+//! a holder whose key was taken over (after it stalled) cannot free it under the new
+//! holder. Either mistake lets one click create two instances.
+
+use marketplace_proxy::{
+    db::{Claim, Db},
+    lease::Lease,
+};
+use std::time::Duration;
+
+async fn database() -> Db {
+    Db::connect("sqlite::memory:")
+        .await
+        .expect("opens a database")
+}
+
+async fn won(db: &Db, key: &str) -> i64 {
+    match db.claim_creation("ana", key, 60_000).await.expect("claims") {
+        Claim::Won(stamp) => stamp,
+        _ => panic!("{key} was claimed already"),
+    }
+}
+
+#[tokio::test]
+async fn a_live_holder_keeps_its_key_past_the_stale_time() {
+    let db = database().await;
+    let stamp = won(&db, "click").await;
+    let lease = Lease::hold(&db, "ana", "click", stamp, Duration::from_millis(50));
+
+    // Well past the stale time the second request uses: only renewals keep the key.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert!(
+        matches!(
+            db.claim_creation("ana", "click", 1_000)
+                .await
+                .expect("claims"),
+            Claim::InFlight
+        ),
+        "a live create was taken over"
+    );
+
+    lease.release().await.expect("releases");
+    assert!(matches!(
+        db.claim_creation("ana", "click", 1_000)
+            .await
+            .expect("claims"),
+        Claim::Won(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_holder_that_lost_its_key_cannot_free_it_under_the_next() {
+    let db = database().await;
+    let stamp = won(&db, "click").await;
+    // Renewals stalled (a frozen process): the claim goes stale and is taken over.
+    let stalled = Lease::hold(&db, "ana", "click", stamp, Duration::from_secs(3_600));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let Claim::TakenOver(_) = db.claim_creation("ana", "click", 10).await.expect("claims") else {
+        panic!("the stale claim was not taken over");
+    };
+
+    // The stalled holder wakes up and fails: its release must not touch the new hold.
+    stalled.release().await.expect("releases");
+    assert!(
+        matches!(
+            db.claim_creation("ana", "click", 60_000)
+                .await
+                .expect("claims"),
+            Claim::InFlight
+        ),
+        "the key was freed under its new holder"
+    );
+}
+
+#[tokio::test]
+async fn an_expired_claim_is_taken_over_at_once_and_only_once() {
+    let db = database().await;
+    let stamp = won(&db, "click").await;
+    Lease::hold(&db, "ana", "click", stamp, Duration::from_secs(3_600))
+        .expire()
+        .await
+        .expect("expires");
+
+    let first = db
+        .claim_creation("ana", "click", 60_000)
+        .await
+        .expect("claims");
+    let second = db
+        .claim_creation("ana", "click", 60_000)
+        .await
+        .expect("claims");
+    assert!(
+        matches!(first, Claim::TakenOver(_)),
+        "not taken over at once"
+    );
+    assert!(matches!(second, Claim::InFlight), "taken over twice");
+}
