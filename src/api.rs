@@ -31,6 +31,26 @@ pub enum ApiError {
     Decode(String),
 }
 
+impl ApiError {
+    /// Whether the request may have taken effect all the same: the network or Tray
+    /// failed on the way back, or it is still running. Only a refusal is certain.
+    pub fn outcome_unknown(&self) -> bool {
+        !matches!(
+            self,
+            ApiError::Server {
+                status: 400..=499,
+                ..
+            }
+        ) || matches!(
+            self,
+            ApiError::Server {
+                status: 409 | 429,
+                ..
+            }
+        )
+    }
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -55,6 +75,9 @@ pub struct ApiClient {
     credentials: Rc<Credentials>,
     /// A catalog request started before the wasm was ready, used once.
     prefetched_catalog: Rc<RefCell<Option<js_sys::Promise>>>,
+    /// A create whose outcome is unknown, sent again by the next create of its
+    /// integration (see `create_instance`).
+    unsettled_create: Rc<RefCell<Option<CreateInstance>>>,
 }
 
 impl ApiClient {
@@ -74,6 +97,7 @@ impl ApiClient {
                 get_token,
             }),
             prefetched_catalog: Rc::default(),
+            unsettled_create: Rc::default(),
         }
     }
 
@@ -101,8 +125,30 @@ impl ApiClient {
         JsFuture::from(promise).await.ok()
     }
 
-    pub async fn create_instance(&self, request: &CreateInstance) -> Result<Instance, ApiError> {
-        self.json("POST", "/instances", Some(body(request)?)).await
+    /// Creates an instance of `solution_id` named `name`. A create whose outcome is
+    /// unknown (the network or Tray failed on the way back, or it is still running) is
+    /// kept: the next create of that integration sends it again, idempotency key and
+    /// all, so the proxy finds the instance Tray may have made instead of making a
+    /// second.
+    pub async fn create_instance(
+        &self,
+        solution_id: &str,
+        name: &str,
+    ) -> Result<Instance, ApiError> {
+        let request = self
+            .unsettled_create
+            .take()
+            .filter(|unsettled| unsettled.solution_id == solution_id)
+            .unwrap_or_else(|| CreateInstance {
+                solution_id: solution_id.to_owned(),
+                name: Some(name.to_owned()),
+                idempotency_key: idempotency_key(),
+            });
+        let created = self.json("POST", "/instances", Some(body(&request)?)).await;
+        if created.as_ref().is_err_and(ApiError::outcome_unknown) {
+            self.unsettled_create.replace(Some(request));
+        }
+        created
     }
 
     // The requests without an answer body build their request here and share one
@@ -317,4 +363,10 @@ fn describe(err: &JsValue) -> String {
                 .map(|e| String::from(e.message()))
         })
         .unwrap_or_else(|| "unknown error".into())
+}
+
+/// Unique enough per click: time plus randomness.
+fn idempotency_key() -> String {
+    let random = (js_sys::Math::random() * 1e15) as u64;
+    format!("{}-{random}", js_sys::Date::now() as u64)
 }

@@ -2,7 +2,7 @@
 //! proxy (so components stay views).
 
 use leptos::prelude::*;
-use marketplace_wire::{CreateInstance, Instance, Integration, UpdateInstance};
+use marketplace_wire::{Instance, Integration, UpdateInstance};
 
 use crate::{
     api::{ApiClient, ApiError},
@@ -126,12 +126,19 @@ impl Ctx {
         Some((integration, instance))
     }
 
-    /// Connects in the background: `busy` is set meanwhile, a failure is announced.
-    pub fn start_connect(self, integration: Integration, busy: RwSignal<bool>) {
+    /// Connects in the background: `busy` is set meanwhile; a failure is announced and
+    /// left in `failure` for the view to show.
+    pub fn start_connect(
+        self,
+        integration: Integration,
+        busy: RwSignal<bool>,
+        failure: RwSignal<Option<String>>,
+    ) {
         busy.set(true);
+        failure.set(None);
         leptos::task::spawn_local(async move {
             if let Err(err) = self.connect(integration).await {
-                self.fail(&err);
+                failure.try_set(Some(self.fail(&err)));
             }
             busy.try_set(false);
         });
@@ -140,12 +147,9 @@ impl Ctx {
     /// Creates an instance and opens its setup.
     async fn connect(self, integration: Integration) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
-        let request = CreateInstance {
-            solution_id: integration.solution_id.clone(),
-            name: Some(integration.title.clone()),
-            idempotency_key: idempotency_key(),
-        };
-        let instance = api.create_instance(&request).await?;
+        let instance = api
+            .create_instance(&integration.solution_id, &integration.title)
+            .await?;
         self.reload().await;
         self.open.try_set(Some(OpenPanel {
             solution_id: integration.solution_id,
@@ -215,10 +219,4 @@ impl Ctx {
 
 fn unmounted() -> ApiError {
     ApiError::Network("the widget was unmounted".into())
-}
-
-/// Unique enough per click: time plus randomness (a retry of the same click reuses it).
-fn idempotency_key() -> String {
-    let random = (js_sys::Math::random() * 1e15) as u64;
-    format!("{}-{random}", js_sys::Date::now() as u64)
 }

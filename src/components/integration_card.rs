@@ -13,6 +13,7 @@ use crate::{
 pub fn IntegrationCard(integration: Integration) -> impl IntoView {
     let ctx = use_ctx();
     let busy = RwSignal::new(false);
+    let failure = RwSignal::new(None::<String>);
     let action = card_action(&integration);
     let label = ctx.t(match action {
         CardAction::Connect => Key::connect,
@@ -25,7 +26,7 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
     let for_click = integration.clone();
     let on_click = move |_| {
         let setup = match &action {
-            CardAction::Connect => return ctx.start_connect(for_click.clone(), busy),
+            CardAction::Connect => return ctx.start_connect(for_click.clone(), busy, failure),
             CardAction::FinishSetup(id) => Some(id.clone()),
             CardAction::Manage => None,
         };
@@ -56,6 +57,8 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
                     {label}
                 </button>
             </div>
+            // Announced by the live region already (ctx.fail): not an alert a second time.
+            <p class="tm-field-error">{move || failure.get()}</p>
         </li>
     }
 }

@@ -27,11 +27,12 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         panel.solution_id
     );
     let adding = RwSignal::new(false);
+    let add_failure = RwSignal::new(None::<String>);
     let add_another = move |_| {
         let Some(integration) = integration.get_untracked() else {
             return;
         };
-        ctx.start_connect(integration, adding);
+        ctx.start_connect(integration, adding, add_failure);
     };
     // A refresh rebuilds only the rows whose instance changed, so an editor or a
     // sign-in open in another row survives it.
@@ -71,6 +72,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                     {ctx.t(Key::add_another)}
                 </button>
             }.into_any())}
+            <p class="tm-field-error">{move || add_failure.get()}</p>
         }
     };
     view! {

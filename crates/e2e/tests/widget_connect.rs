@@ -4,6 +4,7 @@
 use e2e::{Browser, Error, Stack};
 use serde_json::json;
 use std::time::Duration;
+use tray_sandbox::Faults;
 
 async fn open_demo() -> Result<(Stack, Browser), Error> {
     let stack = Stack::start().await?;
@@ -15,19 +16,24 @@ async fn open_demo() -> Result<(Stack, Browser), Error> {
     Ok((stack, browser))
 }
 
-#[tokio::test]
-async fn connect_a_one_slot_integration() -> Result<(), Error> {
-    let (_stack, browser) = open_demo().await?;
-    browser
-        .wait_card_badge("Stripe payments", "Not connected")
-        .await?;
+/// Connect on Stripe's card, through its one authorization, to "set up".
+async fn connect_stripe(browser: &Browser) -> Result<(), Error> {
     browser.click_card_action("Stripe payments").await?;
     browser
         .authorize_in_popup(".tm-authorize", "sk_test_e2e")
         .await?;
     browser
         .widget_wait_text(".tm-setup-done", "Stripe payments is set up.")
+        .await
+}
+
+#[tokio::test]
+async fn connect_a_one_slot_integration() -> Result<(), Error> {
+    let (_stack, browser) = open_demo().await?;
+    browser
+        .wait_card_badge("Stripe payments", "Not connected")
         .await?;
+    connect_stripe(&browser).await?;
     browser
         .wait_card_badge("Stripe payments", "Connected")
         .await?;
@@ -206,5 +212,50 @@ async fn a_reload_in_the_middle_resumes_the_setup() -> Result<(), Error> {
     browser
         .wait_card_badge("GitHub to Asana", "Connected")
         .await?;
+    browser.close().await
+}
+
+/// Tray made the instance but its answer was lost (and so was the proxy's look for it):
+/// the card says the connect failed, and connecting again carries on with the instance
+/// Tray made instead of making a second.
+#[tokio::test]
+async fn a_connect_whose_answer_tray_lost_shows_and_is_not_repeated() -> Result<(), Error> {
+    let (stack, browser) = open_demo().await?;
+    browser
+        .wait_card_badge("Stripe payments", "Not connected")
+        .await?;
+    stack.sandbox.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    browser.click_card_action("Stripe payments").await?;
+    browser
+        .widget_wait_text(".tm-card .tm-field-error", "Tray is unavailable")
+        .await?;
+    stack.sandbox.set_faults(Faults::default());
+
+    connect_stripe(&browser).await?;
+    browser.widget_click(".tm-done").await?;
+    browser
+        .widget_wait(
+            "return root.querySelectorAll('.tm-instance').length === 1
+                 && root.querySelector('.tm-instance .tm-badge')?.textContent === 'Connected';",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
+    // Tray itself holds the one instance.
+    let held = stack
+        .sandbox
+        .execute(
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            "{ viewer { solutionInstances { edges { node { id } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = held["data"]["viewer"]["solutionInstances"]["edges"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(edges, Some(1), "{held}");
     browser.close().await
 }
