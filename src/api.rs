@@ -8,7 +8,7 @@ use std::{cell::RefCell, future::Future, rc::Rc};
 
 use marketplace_wire::{
     AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorDetail, Instance,
-    SetConfig, UpdateInstance, UpgradeInstance, API_PREFIX,
+    Integration, SetConfig, UpdateInstance, UpgradeInstance, API_PREFIX,
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -75,9 +75,10 @@ pub struct ApiClient {
     credentials: Rc<Credentials>,
     /// A catalog request started before the wasm was ready, used once.
     prefetched_catalog: Rc<RefCell<Option<js_sys::Promise>>>,
-    /// A create whose outcome is unknown, sent again by the next create of its
-    /// integration (see `create_instance`).
-    unsettled_create: Rc<RefCell<Option<CreateInstance>>>,
+    /// Creates whose outcome is unknown, each sent again by the next create of its
+    /// integration (see `create_instance`), with the number of instances the
+    /// integration had when it was sent.
+    unsettled_creates: Rc<RefCell<Vec<(CreateInstance, usize)>>>,
 }
 
 impl ApiClient {
@@ -97,7 +98,7 @@ impl ApiClient {
                 get_token,
             }),
             prefetched_catalog: Rc::default(),
-            unsettled_create: Rc::default(),
+            unsettled_creates: Rc::default(),
         }
     }
 
@@ -115,7 +116,18 @@ impl ApiClient {
         if let Some(json) = self.take_prefetched_catalog().await {
             return Catalog::from_js(&json).map_err(|err| ApiError::Decode(err.to_string()));
         }
-        self.json("GET", "/integrations", None).await
+        let catalog: Result<Catalog, ApiError> = self.json("GET", "/integrations", None).await;
+        if let Ok(catalog) = &catalog {
+            self.unsettled_creates
+                .borrow_mut()
+                .retain(|(request, known)| {
+                    catalog.integrations.iter().all(|listed| {
+                        listed.solution_id != request.solution_id
+                            || listed.instances.len() <= *known
+                    })
+                });
+        }
+        catalog
     }
 
     /// The prefetched catalog if it arrived; a rejection (a network error, an expired
@@ -125,28 +137,30 @@ impl ApiClient {
         JsFuture::from(promise).await.ok()
     }
 
-    /// Creates an instance of `solution_id` named `name`. A create whose outcome is
-    /// unknown (the network or Tray failed on the way back, or it is still running) is
-    /// kept: the next create of that integration sends it again, idempotency key and
-    /// all, so the proxy finds the instance Tray may have made instead of making a
-    /// second.
-    pub async fn create_instance(
-        &self,
-        solution_id: &str,
-        name: &str,
-    ) -> Result<Instance, ApiError> {
-        let request = self
-            .unsettled_create
-            .take()
-            .filter(|unsettled| unsettled.solution_id == solution_id)
-            .unwrap_or_else(|| CreateInstance {
-                solution_id: solution_id.to_owned(),
-                name: Some(name.to_owned()),
-                idempotency_key: idempotency_key(),
-            });
+    /// Creates an instance of `integration`. A create whose outcome is unknown (the
+    /// network or Tray failed on the way back, or it is still running) is kept: the next
+    /// create of that integration sends it again, idempotency key and all, so the proxy
+    /// finds the instance Tray may have made instead of making a second. It is
+    /// forgotten once a catalog lists a new instance of the integration: the user then
+    /// sees what it made.
+    pub async fn create_instance(&self, integration: &Integration) -> Result<Instance, ApiError> {
+        let solution_id = &integration.solution_id;
+        let kept = {
+            let mut unsettled = self.unsettled_creates.borrow_mut();
+            let position = unsettled
+                .iter()
+                .position(|(r, _)| r.solution_id == *solution_id);
+            position.map(|at| unsettled.swap_remove(at).0)
+        };
+        let request = kept.unwrap_or_else(|| CreateInstance {
+            solution_id: solution_id.clone(),
+            name: Some(integration.title.clone()),
+            idempotency_key: idempotency_key(),
+        });
         let created = self.json("POST", "/instances", Some(body(&request)?)).await;
         if created.as_ref().is_err_and(ApiError::outcome_unknown) {
-            self.unsettled_create.replace(Some(request));
+            let known = integration.instances.len();
+            self.unsettled_creates.borrow_mut().push((request, known));
         }
         created
     }

@@ -147,9 +147,7 @@ impl Ctx {
     /// Creates an instance and opens its setup.
     async fn connect(self, integration: Integration) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
-        let instance = api
-            .create_instance(&integration.solution_id, &integration.title)
-            .await?;
+        let instance = api.create_instance(&integration).await?;
         self.reload().await;
         self.open.try_set(Some(OpenPanel {
             solution_id: integration.solution_id,

@@ -215,12 +215,9 @@ async fn a_reload_in_the_middle_resumes_the_setup() -> Result<(), Error> {
     browser.close().await
 }
 
-/// Tray made the instance but its answer was lost (and so was the proxy's look for it):
-/// the card says the connect failed, and connecting again carries on with the instance
-/// Tray made instead of making a second.
-#[tokio::test]
-async fn a_connect_whose_answer_tray_lost_shows_and_is_not_repeated() -> Result<(), Error> {
-    let (stack, browser) = open_demo().await?;
+/// Connect on Stripe's card while Tray carries out every request and loses its answer:
+/// Tray makes the instance, the card shows the failure.
+async fn connect_stripe_losing_the_answer(stack: &Stack, browser: &Browser) -> Result<(), Error> {
     browser
         .wait_card_badge("Stripe payments", "Not connected")
         .await?;
@@ -229,10 +226,20 @@ async fn a_connect_whose_answer_tray_lost_shows_and_is_not_repeated() -> Result<
         ..Faults::default()
     });
     browser.click_card_action("Stripe payments").await?;
-    browser
+    let failure_shown = browser
         .widget_wait_text(".tm-card .tm-field-error", "Tray is unavailable")
-        .await?;
+        .await;
     stack.sandbox.set_faults(Faults::default());
+    failure_shown
+}
+
+/// Tray made the instance but its answer was lost (and so was the proxy's look for it):
+/// the card says the connect failed, and connecting again carries on with the instance
+/// Tray made instead of making a second.
+#[tokio::test]
+async fn a_connect_whose_answer_tray_lost_shows_and_is_not_repeated() -> Result<(), Error> {
+    let (stack, browser) = open_demo().await?;
+    connect_stripe_losing_the_answer(&stack, &browser).await?;
 
     connect_stripe(&browser).await?;
     browser.widget_click(".tm-done").await?;
@@ -257,5 +264,40 @@ async fn a_connect_whose_answer_tray_lost_shows_and_is_not_repeated() -> Result<
         .as_array()
         .map(Vec::len);
     assert_eq!(edges, Some(1), "{held}");
+    browser.close().await
+}
+
+/// A kept create is for the instance the user has not seen. Once a catalog lists it,
+/// "Add another" means another: a new instance, not the one Tray made for the lost
+/// answer.
+#[tokio::test]
+async fn once_the_lost_instance_is_listed_add_another_makes_a_new_one() -> Result<(), Error> {
+    let (stack, browser) = open_demo().await?;
+    connect_stripe_losing_the_answer(&stack, &browser).await?;
+
+    // Connecting something else loads the catalog, which lists what Tray made.
+    browser.click_card_action("GitHub to Asana").await?;
+    browser
+        .widget_wait_text(".tm-authorize", "Authorize GitHub account")
+        .await?;
+    browser.widget_click(".tm-close").await?;
+    browser
+        .wait_card_badge("Stripe payments", "Setting up")
+        .await?;
+
+    browser.click_card_action("Stripe payments").await?;
+    browser.widget_click(".tm-show-all").await?;
+    browser.widget_click(".tm-add").await?;
+    browser
+        .widget_wait_text(".tm-authorize", "Authorize Stripe account")
+        .await?;
+    browser.widget_click(".tm-show-all").await?;
+    browser
+        .widget_wait(
+            "return root.querySelectorAll('.tm-instance').length === 2;",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
     browser.close().await
 }

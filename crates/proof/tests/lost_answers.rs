@@ -79,7 +79,7 @@ async fn a_create_abandoned_after_tray_made_the_instance_is_adopted_not_repeated
 
 /// Tray made the instance but its answer was lost, and so was the answer of the list
 /// that looks for it: nobody can tell whether it exists. The user's retry must find
-/// it, not create a second one.
+/// it, not create a second one, even after a catalog load recorded it.
 #[tokio::test]
 async fn a_create_whose_outcome_tray_lost_is_found_by_the_retry_not_repeated() {
     let stack = Stack::start("sqlite::memory:").await;
@@ -102,6 +102,9 @@ async fn a_create_whose_outcome_tray_lost_is_found_by_the_retry_not_repeated() {
     stack.sandbox.set_faults(Faults::default());
     let made = tray.instances_of(&user.id).await;
     assert_eq!(made.len(), 1, "Tray carried out the create: {made:?}");
+    // Another tab lists the user's instances meanwhile: the proxy records the one it
+    // did not know, which must not hide it from the retry.
+    assert_eq!(user.listed_instance_ids().await, vec![made[0].id.clone()]);
 
     let (status, created) = user.create(STRIPE, "the-click").await;
     assert_eq!(status, StatusCode::CREATED, "{created}");

@@ -403,6 +403,20 @@ impl Db {
         Ok(())
     }
 
+    /// The instances the owner's idempotency keys stand for.
+    pub async fn keyed_instance_ids(
+        &self,
+        owner: &str,
+    ) -> Result<std::collections::HashSet<String>, ProxyError> {
+        let rows = sqlx::query(
+            "SELECT instance_id FROM creations WHERE owner = $1 AND instance_id IS NOT NULL",
+        )
+        .bind(owner)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|row| row.get(0)).collect())
+    }
+
     pub async fn instances_of(&self, owner: &str) -> Result<Vec<StoredInstance>, ProxyError> {
         let rows = sqlx::query("SELECT id, owner, solution_id, created_at, ever_enabled FROM instances WHERE owner = $1")
             .bind(owner)

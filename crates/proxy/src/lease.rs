@@ -15,15 +15,16 @@ pub struct Lease {
     db: Db,
     owner: String,
     key: String,
-    /// The stamp the claim carries while it is ours; locked while it is being moved.
-    stamp: Arc<Mutex<i64>>,
+    /// The stamp the claim carries while it is ours, locked while it is being moved;
+    /// `None` once settled, so a renewer that got the lock late leaves it alone.
+    stamp: Arc<Mutex<Option<i64>>>,
     renewer: JoinHandle<()>,
 }
 
 impl Lease {
     /// Hold the claim `stamp` on `key`, renewing it every `every`.
     pub fn hold(db: &Db, owner: &str, key: &str, stamp: i64, every: Duration) -> Lease {
-        let stamp = Arc::new(Mutex::new(stamp));
+        let stamp = Arc::new(Mutex::new(Some(stamp)));
         let renewer = tokio::spawn(renew(
             db.clone(),
             owner.to_owned(),
@@ -55,12 +56,13 @@ impl Lease {
         self.db.expire_claim(&self.owner, &self.key, stamp).await
     }
 
-    /// The stamp held now. The renewer is stopped while the lock is ours, so it is never
-    /// cut off halfway through moving the stamp.
+    /// The stamp held now. Taken under the lock, after any renewal under way, so the
+    /// renewer is never cut off halfway through moving it, and never moves it again.
     async fn stop_renewing(&self) -> i64 {
-        let stamp = self.stamp.lock().await;
+        let settled = self.stamp.lock().await.take();
         self.renewer.abort();
-        *stamp
+        // Only `release` and `expire` take it, and each consumes the lease.
+        settled.unwrap_or_default()
     }
 }
 
@@ -72,12 +74,19 @@ impl Drop for Lease {
     }
 }
 
-async fn renew(db: Db, owner: String, key: String, stamp: Arc<Mutex<i64>>, every: Duration) {
+async fn renew(
+    db: Db,
+    owner: String,
+    key: String,
+    stamp: Arc<Mutex<Option<i64>>>,
+    every: Duration,
+) {
     loop {
         tokio::time::sleep(every).await;
         let mut held = stamp.lock().await;
-        match db.restamp_claim(&owner, &key, *held).await {
-            Ok(Some(renewed)) => *held = renewed,
+        let Some(current) = *held else { return };
+        match db.restamp_claim(&owner, &key, current).await {
+            Ok(Some(renewed)) => *held = Some(renewed),
             // Recorded, or lost to a takeover: nothing left to keep alive.
             Ok(None) => return,
             // A missed renewal is caught up by the next; the claim is stale only after

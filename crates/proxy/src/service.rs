@@ -653,24 +653,15 @@ impl Marketplace {
             .any(|instance| instance.solution.id == solution_id))
     }
 
-    /// After a crash mid-create: the instance Tray made for the abandoned claim, recorded
-    /// under its key, instead of a second one.
+    /// After a crash mid-create, or a create whose outcome was unknown: the instance
+    /// Tray made for the claim, recorded under its key, instead of a second one.
     async fn adopt_lost_creation(
         &self,
         session: &Session,
         solution: &Solution,
         key: &str,
     ) -> Result<Option<Instance>, ProxyError> {
-        let known = self.stored_by_id(&session.external_user_id).await?;
-        let Some(found) = self
-            .tray
-            .list_instances(&session.token)
-            .await?
-            .into_iter()
-            .find(|instance| {
-                instance.solution.id == solution.id && !known.contains_key(&instance.id)
-            })
-        else {
+        let Some(found) = self.reconcile_lost_creation(session, &solution.id).await? else {
             return Ok(None);
         };
         let stored = StoredInstance {
@@ -686,23 +677,25 @@ impl Marketplace {
         Ok(Some(self.present(&found, &stored).await?))
     }
 
-    /// An instance of `solution_id` that Tray holds for the user but our database does not
-    /// know: the creation whose answer was lost. An error means the list itself failed,
-    /// so the creation's outcome stays unknown.
+    /// An instance of `solution_id` that Tray holds for the user and no idempotency key
+    /// stands for: the creation whose answer was lost. (The catalog may have listed it,
+    /// and so recorded it, meanwhile; a half-done record counts as none.) An error means
+    /// the list itself failed, so the creation's outcome stays unknown.
     async fn reconcile_lost_creation(
         &self,
         session: &Session,
         solution_id: &str,
     ) -> Result<Option<SolutionInstance>, ProxyError> {
-        let known = self.stored_by_id(&session.external_user_id).await?;
+        let keyed = self
+            .db
+            .keyed_instance_ids(&session.external_user_id)
+            .await?;
         Ok(self
             .tray
             .list_instances(&session.token)
             .await?
             .into_iter()
-            .find(|instance| {
-                instance.solution.id == solution_id && !known.contains_key(&instance.id)
-            }))
+            .find(|instance| instance.solution.id == solution_id && !keyed.contains(&instance.id)))
     }
 
     pub async fn update(
