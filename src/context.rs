@@ -71,7 +71,15 @@ impl Ctx {
     pub fn describe(&self, err: &ApiError) -> String {
         match err {
             ApiError::Network(reason) => self.fill(Key::network_failed, reason),
-            ApiError::Server { message, .. } => message.clone(),
+            // Outages and the server's own failures get the widget's words; a refusal of
+            // what the user did keeps the proxy's, which name the reason.
+            ApiError::Server { code, message, .. } => match code.as_str() {
+                "tray_unavailable" => self.t(Key::service_unavailable),
+                "rate_limited" => self.t(Key::service_busy),
+                "internal" | "tray_credentials" => self.t(Key::service_failed),
+                "unauthenticated" => self.t(Key::session_expired),
+                _ => message.clone(),
+            },
             ApiError::Decode(_) => self.t(Key::unexpected_answer),
         }
     }

@@ -97,6 +97,10 @@ strings! {
     all_connections: "All connections", "Alle Verbindungen";
     network_failed: "The server could not be reached ({}).", "Der Server ist nicht erreichbar ({}).";
     unexpected_answer: "The server sent an answer the widget cannot read.", "Die Antwort des Servers ist unlesbar.";
+    service_unavailable: "The integration service is not answering right now. Try again in a moment.", "Der Integrationsdienst antwortet gerade nicht. Versuchen Sie es gleich noch einmal.";
+    service_busy: "Too many requests right now. Try again in a moment.", "Gerade gibt es zu viele Anfragen. Versuchen Sie es gleich noch einmal.";
+    service_failed: "The server could not do this. Try again later.", "Der Server konnte das nicht ausführen. Versuchen Sie es später noch einmal.";
+    session_expired: "Your session has expired. Reload the page to sign in again.", "Ihre Sitzung ist abgelaufen. Laden Sie die Seite neu, um sich wieder anzumelden.";
     connected_announce: "{} connected", "{} verbunden";
     updated_announce: "{} updated", "{} aktualisiert";
     deleted_announce: "{} deleted", "{} gelöscht";

@@ -316,6 +316,56 @@ async fn loading_shows_skeletons_and_failure_shows_retry() {
     host.remove();
 }
 
+/// An outage reads in the user's language, not as the proxy's English diagnosis; a
+/// refusal of what the user asked keeps the proxy's reason.
+#[wasm_bindgen_test]
+async fn a_failed_catalog_says_why_in_the_users_language() {
+    use integrations_widget::api::ApiError;
+    let host = container();
+    let for_view = host.clone();
+    let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
+    let ctx_slot = ctx_out.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        let ctx = test_ctx(&for_view, CatalogState::Loading);
+        ctx.strings.set_value(Strings::new(Locale::De, vec![]));
+        *ctx_slot.borrow_mut() = Some(ctx);
+        provide_context(ctx);
+        view! { <CatalogView filter=RwSignal::new(Filter::default()) /> }
+    });
+    let ctx = ctx_out.borrow().unwrap();
+    let server = |status, code: &str, message: &str| ApiError::Server {
+        status,
+        code: code.into(),
+        message: message.into(),
+    };
+    for (failure, expected) in [
+        (
+            server(503, "tray_unavailable", "Tray is unavailable: HTTP 504"),
+            "Der Integrationsdienst antwortet gerade nicht.",
+        ),
+        (
+            server(500, "internal", "internal error"),
+            "Der Server konnte das nicht ausführen.",
+        ),
+        (
+            server(401, "unauthenticated", "the token expired"),
+            "Ihre Sitzung ist abgelaufen.",
+        ),
+        (
+            server(400, "bad_request", "name must be 1 to 200 characters"),
+            "name must be 1 to 200 characters",
+        ),
+    ] {
+        ctx.catalog.set(CatalogState::Failed(failure));
+        tick().await;
+        let alert = texts(&host, "[role=alert]").concat();
+        assert!(alert.contains(expected), "{alert}");
+        assert!(!alert.contains("Tray is unavailable"), "{alert}");
+    }
+    drop(handle);
+    host.remove();
+}
+
 // ---- the auth dialog's messages ----
 
 fn message_data(pairs: &[(&str, &str)]) -> JsValue {

@@ -227,7 +227,7 @@ async fn connect_stripe_losing_the_answer(stack: &Stack, browser: &Browser) -> R
     });
     browser.click_card_action("Stripe payments").await?;
     let failure_shown = browser
-        .widget_wait_text(".tm-card .tm-field-error", "Tray is unavailable")
+        .widget_wait_text(".tm-card .tm-field-error", "not answering right now")
         .await;
     stack.sandbox.set_faults(Faults::default());
     failure_shown
