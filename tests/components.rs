@@ -291,20 +291,33 @@ async fn the_toolbar_controls_filter_the_catalog() {
     host.remove();
 }
 
-#[wasm_bindgen_test]
-async fn loading_shows_skeletons_and_failure_shows_retry() {
+/// The catalog view, still loading, in `strings`; its Ctx steers it from the test.
+fn mount_loading_catalog(
+    strings: Strings,
+) -> (
+    HtmlElement,
+    Ctx,
+    leptos::mount::UnmountHandle<impl Mountable>,
+) {
     let host = container();
     let for_view = host.clone();
     let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
     let ctx_slot = ctx_out.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
         let ctx = test_ctx(&for_view, CatalogState::Loading);
+        ctx.strings.set_value(strings);
         *ctx_slot.borrow_mut() = Some(ctx);
         provide_context(ctx);
         view! { <CatalogView filter=RwSignal::new(Filter::default()) /> }
     });
+    let ctx = ctx_out.borrow().expect("the view was mounted");
+    (host, ctx, handle)
+}
+
+#[wasm_bindgen_test]
+async fn loading_shows_skeletons_and_failure_shows_retry() {
+    let (host, ctx, handle) = mount_loading_catalog(english());
     assert_eq!(host.query_selector_all(".tm-skeleton").unwrap().length(), 6);
-    let ctx = ctx_out.borrow().unwrap();
     ctx.catalog.set(CatalogState::Failed(
         integrations_widget::api::ApiError::Network("offline".into()),
     ));
@@ -321,18 +334,7 @@ async fn loading_shows_skeletons_and_failure_shows_retry() {
 #[wasm_bindgen_test]
 async fn a_failed_catalog_says_why_in_the_users_language() {
     use integrations_widget::api::ApiError;
-    let host = container();
-    let for_view = host.clone();
-    let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
-    let ctx_slot = ctx_out.clone();
-    let handle = leptos::mount::mount_to(host.clone(), move || {
-        let ctx = test_ctx(&for_view, CatalogState::Loading);
-        ctx.strings.set_value(Strings::new(Locale::De, vec![]));
-        *ctx_slot.borrow_mut() = Some(ctx);
-        provide_context(ctx);
-        view! { <CatalogView filter=RwSignal::new(Filter::default()) /> }
-    });
-    let ctx = ctx_out.borrow().unwrap();
+    let (host, ctx, handle) = mount_loading_catalog(Strings::new(Locale::De, vec![]));
     let server = |status, code: &str, message: &str| ApiError::Server {
         status,
         code: code.into(),
