@@ -122,6 +122,14 @@ impl Strings {
         }
     }
 
+    /// The decimal separator users of the widget's language type.
+    pub fn decimal_separator(&self) -> char {
+        match self.locale.unwrap_or(Locale::En) {
+            Locale::En => '.',
+            Locale::De => ',',
+        }
+    }
+
     /// The BCP 47 tag of the widget's language, for its `lang` attribute.
     pub fn lang(&self) -> &'static str {
         match self.locale.unwrap_or(Locale::En) {

@@ -674,18 +674,24 @@ async fn events_reach_the_container_and_on_event() {
 #[wasm_bindgen_test]
 fn config_fields_are_validated_and_json_encoded() {
     assert_eq!(
-        encode(FieldKind::Text, "say \"hi\""),
+        encode(FieldKind::Text, "say \"hi\"", '.'),
         Ok("\"say \\\"hi\\\"\"".into())
     );
-    assert_eq!(encode(FieldKind::Number, " 15 "), Ok("15".into()));
-    assert_eq!(encode(FieldKind::Number, "fifteen"), Err(Key::not_a_number));
-    assert_eq!(encode(FieldKind::Checkbox, "true"), Ok("true".into()));
-    assert_eq!(encode(FieldKind::Checkbox, "false"), Ok("false".into()));
+    assert_eq!(encode(FieldKind::Number, " 15 ", '.'), Ok("15".into()));
     assert_eq!(
-        encode(FieldKind::Json, "{\"k\": 1}"),
+        encode(FieldKind::Number, "fifteen", '.'),
+        Err(Key::not_a_number)
+    );
+    assert_eq!(encode(FieldKind::Checkbox, "true", '.'), Ok("true".into()));
+    assert_eq!(
+        encode(FieldKind::Checkbox, "false", '.'),
+        Ok("false".into())
+    );
+    assert_eq!(
+        encode(FieldKind::Json, "{\"k\": 1}", '.'),
         Ok("{\"k\": 1}".into())
     );
-    assert_eq!(encode(FieldKind::Json, "{k: 1}"), Err(Key::not_json));
+    assert_eq!(encode(FieldKind::Json, "{k: 1}", '.'), Err(Key::not_json));
 
     let slots = vec![
         ConfigSlot {
@@ -705,7 +711,7 @@ fn config_fields_are_validated_and_json_encoded() {
         },
     ];
     assert_eq!(kind_of(&slots[0].default_value), FieldKind::Text);
-    let bad = validate(&slots, &["#ops".into(), "ten".into(), "{".into()]);
+    let bad = validate(&slots, &["#ops".into(), "ten".into(), "{".into()], '.');
     assert_eq!(
         bad,
         Err(vec![
@@ -713,7 +719,12 @@ fn config_fields_are_validated_and_json_encoded() {
             ("map".into(), Key::not_json)
         ])
     );
-    let good = validate(&slots, &["#ops".into(), "10".into(), "{\"a\":1}".into()]).unwrap();
+    let good = validate(
+        &slots,
+        &["#ops".into(), "10".into(), "{\"a\":1}".into()],
+        '.',
+    )
+    .unwrap();
     assert_eq!(
         good,
         vec![
@@ -841,6 +852,35 @@ async fn the_config_form_shows_saved_values_and_saves_only_valid_input() {
         ]]
     );
     assert_eq!(texts(&host, ".tm-field-error"), vec![""; 4]);
+    drop(handle);
+    host.remove();
+}
+
+/// A German keyboard's decimal key types a comma: "1,5" is saved as 1.5.
+#[wasm_bindgen_test]
+async fn the_german_config_form_reads_a_decimal_comma() {
+    let host = container();
+    let submitted = RwSignal::new(Vec::<Vec<ConfigValue>>::new());
+    let on_save = Callback::new(move |values| submitted.update(|all| all.push(values)));
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        let ctx = test_ctx(&for_view, CatalogState::Loading);
+        ctx.strings.set_value(Strings::new(Locale::De, vec![]));
+        provide_context(ctx);
+        view! {
+            <ConfigForm slots=vec![slot("interval", "15")] saved=vec![] submit_label="Speichern".into() on_save />
+        }
+    });
+    set_control(&host, "[name=interval]", "1,5");
+    click(&host, ".tm-save");
+    tick().await;
+    assert_eq!(
+        submitted.get_untracked(),
+        vec![vec![ConfigValue {
+            external_id: "interval".into(),
+            value: Some("1.5".into()),
+        }]]
+    );
     drop(handle);
     host.remove();
 }

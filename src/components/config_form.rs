@@ -31,7 +31,10 @@ pub fn ConfigForm(
                 .iter()
                 .map(|slot| data.get(&slot.external_id).as_string().unwrap_or_default())
                 .collect();
-            validate(slots, &values)
+            let decimal = ctx
+                .strings
+                .with_value(|strings| strings.decimal_separator());
+            validate(slots, &values, decimal)
         });
         match checked {
             Ok(values) => {
