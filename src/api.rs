@@ -154,7 +154,7 @@ impl ApiClient {
         };
         let request = kept.unwrap_or_else(|| CreateInstance {
             solution_id: solution_id.clone(),
-            name: Some(integration.title.clone()),
+            name: Some(crate::state::new_instance_name(integration)),
             idempotency_key: idempotency_key(),
         });
         let created = self.json("POST", "/instances", Some(body(&request)?)).await;

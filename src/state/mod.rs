@@ -134,6 +134,21 @@ pub fn card_action(integration: &Integration) -> CardAction {
     }
 }
 
+/// The name a new instance of `integration` gets: its title, or "Title 2", "Title 3"…
+/// when an instance already bears it, so two connections of one service can be told
+/// apart before the user renames either.
+pub fn new_instance_name(integration: &Integration) -> String {
+    let taken = |name: &str| integration.instances.iter().any(|i| i.name == name);
+    let title = &integration.title;
+    let mut name = title.clone();
+    let mut number = 1;
+    while taken(&name) {
+        number += 1;
+        name = format!("{title} {number}");
+    }
+    name
+}
+
 /// Another instance may be added unless the solution allows only one.
 pub fn can_add_instance(integration: &Integration) -> bool {
     !integration.force_unique || integration.instances.is_empty()
@@ -205,4 +220,46 @@ pub fn has_auth(instance: &Instance, slot: &AuthSlot) -> bool {
         .auth_values
         .iter()
         .any(|v| v.external_id == slot.external_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn slack_with(names: &[&str]) -> Integration {
+        let instance = |(n, name): (usize, &&str)| Instance {
+            id: format!("i{n}"),
+            solution_id: "slack".into(),
+            name: name.to_string(),
+            enabled: true,
+            status: Status::Connected,
+            auth_values: vec![],
+            config_values: vec![],
+            created_at: 0,
+        };
+        Integration {
+            solution_id: "slack".into(),
+            title: "Slack".into(),
+            description: None,
+            tags: vec![],
+            icon_url: None,
+            force_unique: false,
+            auto_enable: true,
+            auth_slots: vec![],
+            config_slots: vec![],
+            instances: names.iter().enumerate().map(instance).collect(),
+        }
+    }
+
+    #[test]
+    fn a_new_instance_gets_a_name_no_other_instance_bears() {
+        assert_eq!(new_instance_name(&slack_with(&[])), "Slack");
+        assert_eq!(new_instance_name(&slack_with(&["Slack"])), "Slack 2");
+        assert_eq!(
+            new_instance_name(&slack_with(&["Slack", "Slack 3", "Slack 2"])),
+            "Slack 4"
+        );
+        // Renamed away: the title is free again.
+        assert_eq!(new_instance_name(&slack_with(&["Sales"])), "Slack");
+    }
 }

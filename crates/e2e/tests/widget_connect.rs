@@ -269,7 +269,7 @@ async fn a_connect_whose_answer_tray_lost_shows_and_is_not_repeated() -> Result<
 
 /// A kept create is for the instance the user has not seen. Once a catalog lists it,
 /// "Add another" means another: a new instance, not the one Tray made for the lost
-/// answer.
+/// answer, and named apart from it.
 #[tokio::test]
 async fn once_the_lost_instance_is_listed_add_another_makes_a_new_one() -> Result<(), Error> {
     let (stack, browser) = open_demo().await?;
@@ -292,9 +292,12 @@ async fn once_the_lost_instance_is_listed_add_another_makes_a_new_one() -> Resul
         .widget_wait_text(".tm-authorize", "Authorize Stripe account")
         .await?;
     browser.widget_click(".tm-show-all").await?;
+    // Named apart, so the user can tell which is which before renaming either.
     browser
         .widget_wait(
-            "return root.querySelectorAll('.tm-instance').length === 2;",
+            "const names = [...root.querySelectorAll('.tm-instance-name')]
+                 .map(name => name.textContent).sort();
+             return names.join('|') === 'Stripe payments|Stripe payments 2';",
             vec![],
             Duration::from_secs(20),
         )
