@@ -65,6 +65,13 @@ const MIGRATIONS: &[&str] = &[
         received_at BIGINT NOT NULL,
         PRIMARY KEY (instance_id, slot)
     )",
+    // Instances whose setup has not yet shown the user their settings: Tray fills config
+    // slots with their defaults, so a filled slot does not mean the user saw it. For a
+    // solution the user enables by hand, this is what tells "still setting up" from
+    // "set up, waiting to be enabled" after a reload.
+    "CREATE TABLE IF NOT EXISTS unconfirmed_configs (
+        instance_id TEXT PRIMARY KEY
+    )",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
@@ -110,6 +117,8 @@ pub struct StoredInstance {
     pub solution_id: String,
     pub created_at: i64,
     pub ever_enabled: bool,
+    /// The user has not saved its settings yet (see `unconfirmed_configs`).
+    pub config_unconfirmed: bool,
 }
 
 /// Where an auth the user authorized waits for Tray.
@@ -392,6 +401,14 @@ impl Db {
         .bind(instance.created_at)
         .execute(&self.pool)
         .await?;
+        if instance.config_unconfirmed {
+            sqlx::query(
+                "INSERT INTO unconfirmed_configs (instance_id) VALUES ($1) ON CONFLICT (instance_id) DO NOTHING",
+            )
+            .bind(&instance.id)
+            .execute(&self.pool)
+            .await?;
+        }
         sqlx::query(
             "UPDATE creations SET instance_id = $1 WHERE owner = $2 AND idempotency_key = $3",
         )
@@ -418,7 +435,7 @@ impl Db {
     }
 
     pub async fn instances_of(&self, owner: &str) -> Result<Vec<StoredInstance>, ProxyError> {
-        let rows = sqlx::query("SELECT id, owner, solution_id, created_at, ever_enabled FROM instances WHERE owner = $1")
+        let rows = sqlx::query(&format!("{SELECT_INSTANCES} WHERE owner = $1"))
             .bind(owner)
             .fetch_all(&self.pool)
             .await?;
@@ -431,18 +448,26 @@ impl Db {
         owner: &str,
         id: &str,
     ) -> Result<Option<StoredInstance>, ProxyError> {
-        let row = sqlx::query(
-            "SELECT id, owner, solution_id, created_at, ever_enabled FROM instances WHERE id = $1 AND owner = $2",
-        )
-        .bind(id)
-        .bind(owner)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query(&format!("{SELECT_INSTANCES} WHERE id = $1 AND owner = $2"))
+            .bind(id)
+            .bind(owner)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.as_ref().map(stored_instance))
     }
 
     pub async fn mark_enabled(&self, id: &str) -> Result<(), ProxyError> {
         sqlx::query("UPDATE instances SET ever_enabled = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        // Enabled means set up, settings seen or not.
+        self.confirm_config(id).await
+    }
+
+    /// The user saved the instance's settings.
+    pub async fn confirm_config(&self, id: &str) -> Result<(), ProxyError> {
+        sqlx::query("DELETE FROM unconfirmed_configs WHERE instance_id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -454,6 +479,7 @@ impl Db {
             "DELETE FROM instances WHERE id = $1",
             "DELETE FROM pending_auths WHERE instance_id = $1",
             "DELETE FROM upgrade_auths WHERE instance_id = $1",
+            "DELETE FROM unconfirmed_configs WHERE instance_id = $1",
         ] {
             sqlx::query(statement).bind(id).execute(&self.pool).await?;
         }
@@ -584,6 +610,13 @@ impl Db {
     }
 }
 
+/// The columns `stored_instance` reads.
+/// (A BIGINT, not a boolean: SQLite has none, and sqlx's `Any` decodes one type per column.)
+const SELECT_INSTANCES: &str = "SELECT id, owner, solution_id, created_at, ever_enabled, \
+     CAST(CASE WHEN EXISTS (SELECT 1 FROM unconfirmed_configs \
+       WHERE unconfirmed_configs.instance_id = instances.id) THEN 1 ELSE 0 END AS BIGINT) \
+     FROM instances";
+
 fn stored_instance(row: &sqlx::any::AnyRow) -> StoredInstance {
     StoredInstance {
         id: row.get(0),
@@ -591,5 +624,6 @@ fn stored_instance(row: &sqlx::any::AnyRow) -> StoredInstance {
         solution_id: row.get(2),
         created_at: row.get(3),
         ever_enabled: row.get::<i64, _>(4) != 0,
+        config_unconfirmed: row.get::<i64, _>(5) != 0,
     }
 }

@@ -255,10 +255,12 @@ impl Marketplace {
         let mut integrations: Vec<Integration> = solutions.iter().map(to_integration).collect();
         for instance in &instances {
             self.adopt(session, instance, &stored).await?;
-            let history = stored
-                .get(&instance.id)
-                .map_or((0, false), |s| (s.created_at, s.ever_enabled));
-            let shown = to_instance(instance, &expiring, history, &upgrade_auths);
+            let shown = to_instance(
+                instance,
+                &expiring,
+                stored.get(&instance.id),
+                &upgrade_auths,
+            );
             match integrations
                 .iter_mut()
                 .find(|integration| integration.solution_id == instance.solution.id)
@@ -421,6 +423,7 @@ impl Marketplace {
                     solution_id: instance.solution.id.clone(),
                     created_at: 0,
                     ever_enabled: instance.enabled,
+                    config_unconfirmed: false,
                 },
             )
             .await
@@ -482,7 +485,7 @@ impl Marketplace {
         Ok(to_instance(
             instance,
             &expiring,
-            (stored.created_at, stored.ever_enabled),
+            Some(stored),
             &upgrade_auths,
         ))
     }
@@ -624,6 +627,7 @@ impl Marketplace {
             solution_id: solution.id.clone(),
             created_at: now_ms(),
             ever_enabled: false,
+            config_unconfirmed: !solution.config_slots.is_empty(),
         };
         // Tray holds it now: if it is not recorded, the next try must find and adopt it.
         self.db
@@ -670,6 +674,8 @@ impl Marketplace {
             solution_id: solution.id.clone(),
             created_at: now_ms(),
             ever_enabled: found.enabled,
+            // Whatever the lost setup showed, the user has not seen its settings.
+            config_unconfirmed: !found.enabled && !solution.config_slots.is_empty(),
         };
         self.db
             .record_instance(&session.external_user_id, key, &stored)
@@ -853,7 +859,7 @@ impl Marketplace {
         id: &str,
         values: &[wire::ConfigValue],
     ) -> Result<Instance, ProxyError> {
-        let stored = self.owned(session, id).await?;
+        let mut stored = self.owned(session, id).await?;
         let input =
             json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
         let updated = self
@@ -861,6 +867,10 @@ impl Marketplace {
             .update_instance(&session.token, input)
             .await
             .map_err(refused_values)?;
+        if stored.config_unconfirmed {
+            self.db.confirm_config(id).await?;
+            stored.config_unconfirmed = false;
+        }
         self.present(&updated, &stored).await
     }
 
@@ -1073,7 +1083,7 @@ fn tray_config_values(values: &[wire::ConfigValue]) -> Result<Vec<Value>, ProxyE
 fn to_instance(
     instance: &SolutionInstance,
     expiring: &HashSet<String>,
-    (created_at, ever_enabled): (i64, bool),
+    stored: Option<&StoredInstance>,
     upgrade_auths: &[PendingAuth],
 ) -> Instance {
     let kept: Vec<&PendingAuth> = upgrade_auths
@@ -1122,11 +1132,14 @@ fn to_instance(
         Status::NeedsUpdate
     } else if missing_auth
         || missing_config
-        || (!instance.enabled && !ever_enabled && !solution.flag("disableAutoEnable"))
+        || (!instance.enabled
+            && !stored.is_some_and(|s| s.ever_enabled)
+            && (!solution.flag("disableAutoEnable")
+                || stored.is_some_and(|s| s.config_unconfirmed)))
     {
         // Never enabled yet: the user is still setting it up (Disabled means turned off).
-        // A solution the user enables by hand is set up once its values are in: it waits
-        // as Disabled for that, not as "setting up" forever.
+        // A solution the user enables by hand is set up once its values are in and the
+        // user saw its settings: it then waits as Disabled, not as "setting up" forever.
         Status::SettingUp
     } else if instance.enabled {
         Status::Connected
@@ -1141,6 +1154,6 @@ fn to_instance(
         status,
         auth_values,
         config_values,
-        created_at,
+        created_at: stored.map_or(0, |s| s.created_at),
     }
 }

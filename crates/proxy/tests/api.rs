@@ -1412,6 +1412,10 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
         .attach(&user, &id, "external_zendesk_auth", &auth_id)
         .await;
     assert_eq!(status, StatusCode::OK, "{attached}");
+    // Tray filled the settings with their defaults, but the user has not seen them: a
+    // reload here must resume the setup, not show a finished connection.
+    assert_eq!(attached["status"], "setting_up", "{attached}");
+    assert_eq!(listed_status(&harness, &user, &id).await, "setting_up");
     let values = json!({ "values": [
         { "externalId": "external_default_priority", "value": "\"high\"" },
         { "externalId": "external_max_per_hour", "value": "20" },
@@ -1430,4 +1434,22 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
         configured["status"], "disabled",
         "set up and waiting for the user's switch, not 'setting up' forever"
     );
+    assert_eq!(listed_status(&harness, &user, &id).await, "disabled");
+    harness.stop().await;
+}
+
+/// The status the catalog lists for instance `id`.
+async fn listed_status(harness: &Harness, user: &str, id: &str) -> Value {
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{catalog}");
+    catalog["integrations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|integration| integration["instances"].as_array().into_iter().flatten())
+        .find(|instance| instance["id"] == id)
+        .map(|instance| instance["status"].clone())
+        .unwrap_or(Value::Null)
 }
