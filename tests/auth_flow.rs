@@ -97,6 +97,7 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     let done = RwSignal::new(false);
     let for_view = host.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
+        let announcement = RwSignal::new(String::new());
         provide_context(Ctx {
             api: StoredValue::new_local(ApiClient::with_token(
                 "http://proxy.test",
@@ -106,7 +107,7 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
             events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
             strings: StoredValue::new(Strings::new(locale, vec![])),
             catalog: RwSignal::new(CatalogState::Loading),
-            announcement: RwSignal::new(String::new()),
+            announcement,
             open: RwSignal::new(None),
         });
         view! {
@@ -117,9 +118,18 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
                 label="Authorize Slack".to_owned()
                 on_done=Callback::new(move |()| done.set(true))
             />
+            <p class="test-live">{move || announcement.get()}</p>
         }
     });
     (host, done, handle)
+}
+
+/// What the live region says now.
+fn announced(host: &HtmlElement) -> String {
+    host.query_selector(".test-live")
+        .unwrap()
+        .and_then(|live| live.text_content())
+        .unwrap_or_default()
 }
 
 /// Clicks the button `selector` in the widget.
@@ -209,6 +219,7 @@ async fn close_returns_to_the_step_and_error_shows_the_message() {
         host.query_selector(".tm-authorize").unwrap().is_some(),
         "back at the step"
     );
+    assert_eq!(announced(&host), "Sign-in cancelled.", "no longer waiting");
 
     click_authorize(&host).await;
     post(
@@ -298,6 +309,7 @@ async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
     for _ in 0..10 {
         tick().await;
     }
+    assert_eq!(announced(&host), "Sign-in cancelled.", "no longer waiting");
     assert!(
         calls()
             .iter()

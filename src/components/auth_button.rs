@@ -58,6 +58,7 @@ pub fn AuthButton(
                 PopupEvent::Message(DialogMessage::Closed) => {
                     watch.try_update_value(|w| *w = None);
                     state.try_set(AuthState::Idle);
+                    ctx.announce(ctx.t(Key::sign_in_cancelled));
                 }
                 PopupEvent::Message(DialogMessage::Failed(message)) => {
                     watch.try_update_value(|w| *w = None);
@@ -141,10 +142,12 @@ pub fn AuthButton(
             }
         });
     };
+    // Announced, or the live region would still say the sign-in is awaited.
     let cancel = move |_| {
         attempt.update_value(|a| *a += 1);
         watch.set_value(None);
         state.set(AuthState::Idle);
+        ctx.announce(ctx.t(Key::sign_in_cancelled));
     };
     let button_label = label.clone();
 
