@@ -157,7 +157,9 @@ impl ApiClient {
             name: Some(crate::state::new_instance_name(integration)),
             idempotency_key: idempotency_key(),
         });
-        let created = self.json("POST", "/instances", Some(body(&request)?)).await;
+        let created = self
+            .changed("POST", "/instances".into(), body(&request))
+            .await;
         if created.as_ref().is_err_and(ApiError::outcome_unknown) {
             let known = integration.instances.len();
             self.unsettled_creates.borrow_mut().push((request, known));
@@ -165,15 +167,17 @@ impl ApiClient {
         created
     }
 
-    // The requests without an answer body build their request here and share one
-    // future, `empty`'s: one async state machine in the wasm instead of one per route.
+    // The routes build their request here and share one future per kind of answer,
+    // `changed`'s or `empty`'s: one async state machine in the wasm instead of one per
+    // route.
 
+    /// The instance as changed, which the widget shows without fetching the catalog.
     pub fn update_instance(
         &self,
         id: &str,
         update: &UpdateInstance,
-    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
-        self.empty("PATCH", instance_path(id, ""), body(update).map(Some))
+    ) -> impl Future<Output = Result<Instance, ApiError>> + '_ {
+        self.changed("PATCH", instance_path(id, ""), body(update))
     }
 
     pub fn delete_instance(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + '_ {
@@ -210,20 +214,16 @@ impl ApiClient {
         &self,
         id: &str,
         config: &SetConfig,
-    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
-        self.empty("PUT", instance_path(id, "/config"), body(config).map(Some))
+    ) -> impl Future<Output = Result<Instance, ApiError>> + '_ {
+        self.changed("PUT", instance_path(id, "/config"), body(config))
     }
 
     pub fn upgrade(
         &self,
         id: &str,
         upgrade: &UpgradeInstance,
-    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
-        self.empty(
-            "POST",
-            instance_path(id, "/upgrade"),
-            body(upgrade).map(Some),
-        )
+    ) -> impl Future<Output = Result<Instance, ApiError>> + '_ {
+        self.changed("POST", instance_path(id, "/upgrade"), body(upgrade))
     }
 
     async fn json<T: FromJs>(
@@ -236,6 +236,16 @@ impl ApiClient {
     }
 
     /// `body` is the request's JSON, or why it could not be written.
+    async fn changed(
+        &self,
+        method: &'static str,
+        path: String,
+        body: Result<String, ApiError>,
+    ) -> Result<Instance, ApiError> {
+        self.json(method, &path, Some(body?)).await
+    }
+
+    /// Like `changed`, for an answer the widget does not read.
     async fn empty(
         &self,
         method: &'static str,

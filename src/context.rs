@@ -156,12 +156,40 @@ impl Ctx {
     async fn connect(self, integration: Integration) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
         let instance = api.create_instance(&integration).await?;
-        self.reload().await;
+        let id = instance.id.clone();
+        self.show(instance).await;
         self.open.try_set(Some(OpenPanel {
             solution_id: integration.solution_id,
-            setup: Some(instance.id),
+            setup: Some(id),
         }));
         Ok(())
+    }
+
+    /// Shows `instance` as the proxy answered it, in place of the catalog's copy: a
+    /// fetch of the whole catalog would cost a Tray request and a round trip per step.
+    /// Fetches only when the catalog does not list its integration.
+    async fn show(self, instance: Instance) {
+        // A copy changed and set back: one more closure through the signal's update
+        // would cost nearly 1 KB of wasm.
+        if let Some(CatalogState::Loaded(mut catalog)) = self.catalog.try_get_untracked() {
+            if let Some(integration) = catalog
+                .integrations
+                .iter_mut()
+                .find(|i| i.solution_id == instance.solution_id)
+            {
+                match integration
+                    .instances
+                    .iter_mut()
+                    .find(|i| i.id == instance.id)
+                {
+                    Some(listed) => *listed = instance,
+                    None => integration.instances.push(instance),
+                }
+                self.catalog.try_set(CatalogState::Loaded(catalog));
+                return;
+            }
+        }
+        self.reload().await;
     }
 
     /// After a slot was filled: enables the instance when it is complete (and the
@@ -180,11 +208,13 @@ impl Ctx {
                 enabled: Some(true),
             };
             let Some(api) = self.client() else { return };
-            if let Err(err) = api.update_instance(&instance_id, &enable).await {
-                self.fail(&err);
-                return;
+            match api.update_instance(&instance_id, &enable).await {
+                Ok(enabled) => self.show(enabled).await,
+                Err(err) => {
+                    self.fail(&err);
+                    return;
+                }
             }
-            self.reload().await;
             step = SetupStep::Done;
         }
         if step == SetupStep::Done {
@@ -196,18 +226,24 @@ impl Ctx {
         }
     }
 
-    /// After a change to an instance: refreshes and reports it as `event`, or announces
-    /// the failure and returns its message.
+    /// After a change to an instance: shows it as changed (the catalog is fetched when
+    /// the change has no instance to show, a deletion) and reports it as `event`, or
+    /// announces the failure and returns its message.
     pub async fn changed(
         self,
         title: String,
         instance_id: String,
         event: &'static str,
-        result: Result<(), ApiError>,
+        result: Result<Option<Instance>, ApiError>,
     ) -> Result<(), String> {
         match result {
-            Ok(()) => {
-                self.reload().await;
+            Ok(changed) => {
+                match changed {
+                    Some(instance) => self.show(instance).await,
+                    None => {
+                        self.reload().await;
+                    }
+                }
                 let key = if event == "deleted" {
                     Key::deleted_announce
                 } else {

@@ -1080,6 +1080,58 @@ async fn enable_sends_one_request_however_often_it_is_pressed() {
     host.remove();
 }
 
+/// Each catalog fetch is a Tray request and a round trip: the setup shows the enabled
+/// instance the proxy answered with instead of fetching the catalog again.
+#[wasm_bindgen_test]
+async fn enabling_shows_the_proxys_answer_without_fetching_the_catalog_again() {
+    let (item, state) = awaiting_enable();
+    let listed = Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let enabled = Instance {
+        solution_id: item.solution_id.clone(),
+        enabled: true,
+        status: Status::Connected,
+        ..item.instances[0].clone()
+    };
+    // A JSON string is a JS string literal: the fake answers GET with the catalog as it
+    // was before enabling, anything else with the enabled instance.
+    let quoted = |value: String| serde_json::to_string(&value).unwrap();
+    let fetch = FakeFetch::install(&format!(
+        "const body = request.method === 'GET' ? {} : {};
+         return new Response(body, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        quoted(serde_json::to_string(&listed).unwrap()),
+        quoted(serde_json::to_string(&enabled).unwrap()),
+    ));
+    let host = container();
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
+    tick().await;
+    click(&host, ".tm-enable");
+    for _ in 0..20 {
+        tick().await;
+        if host.query_selector(".tm-setup-done").unwrap().is_some() {
+            break;
+        }
+    }
+    assert!(
+        host.query_selector(".tm-setup-done").unwrap().is_some(),
+        "the setup is done: {:?} {:?}",
+        fetch.requests(),
+        texts(&host, ".tm-setup")
+    );
+    assert_eq!(
+        fetch.requests(),
+        vec![
+            "GET /api/v1/integrations",
+            "PATCH /api/v1/instances/Slack-0"
+        ],
+        "one catalog fetch, before enabling"
+    );
+    drop(handle);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn all_connections_leaves_an_unfinished_setup_for_the_list() {
     let host = container();

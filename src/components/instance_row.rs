@@ -47,10 +47,15 @@ pub fn InstanceRow(
             let Some(api) = ctx.client() else { return };
             let instance_id = id();
             let result = match work {
-                Change::Update(update) => api.update_instance(&instance_id, &update).await,
-                Change::Config(values) => api.set_config(&instance_id, &SetConfig { values }).await,
-                Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await,
-                Change::Delete => api.delete_instance(&instance_id).await,
+                Change::Update(update) => {
+                    api.update_instance(&instance_id, &update).await.map(Some)
+                }
+                Change::Config(values) => api
+                    .set_config(&instance_id, &SetConfig { values })
+                    .await
+                    .map(Some),
+                Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await.map(Some),
+                Change::Delete => api.delete_instance(&instance_id).await.map(|()| None),
             };
             let outcome = ctx.changed(title(), instance_id, event, result).await;
             busy.try_set(false);
@@ -98,7 +103,7 @@ pub fn InstanceRow(
     };
     let reauthorized = Callback::new(move |()| {
         leptos::task::spawn_local(async move {
-            let _ = ctx.changed(title(), id(), "updated", Ok(())).await;
+            let _ = ctx.changed(title(), id(), "updated", Ok(None)).await;
         });
     });
     let editor_box = NodeRef::<leptos::html::Div>::new();
