@@ -56,12 +56,11 @@ pub fn minify(css: &str) -> String {
 /// (`var(--x, #fff)`) they are part of the value.
 fn push_space(out: &mut String, pending: &mut bool, next: char) {
     const TIGHT: &[char] = &['{', '}', ';', '>'];
-    if std::mem::take(pending)
-        && !out.is_empty()
-        && !TIGHT.contains(&next)
-        && !out.ends_with(TIGHT)
-        && !out.ends_with(':')
-    {
+    if !std::mem::take(pending) || out.is_empty() {
+        return;
+    }
+    let empty_value = out.ends_with(':') && (next == ';' || next == '}');
+    if empty_value || !(TIGHT.contains(&next) || out.ends_with(TIGHT) || out.ends_with(':')) {
         out.push(' ');
     }
 }
@@ -93,5 +92,7 @@ mod tests {
             minify("a { --x: var(--y,  #fff); }"),
             "a{--x:var(--y, #fff);}"
         );
+        // An empty custom property keeps the space that is its value.
+        assert_eq!(minify("a { --x: ; --y:  }"), "a{--x: ;--y: }");
     }
 }
