@@ -391,16 +391,7 @@ impl Db {
         key: &str,
         instance: &StoredInstance,
     ) -> Result<(), ProxyError> {
-        sqlx::query(
-            "INSERT INTO instances (id, owner, solution_id, created_at, ever_enabled) VALUES ($1, $2, $3, $4, 0)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&instance.id)
-        .bind(owner)
-        .bind(&instance.solution_id)
-        .bind(instance.created_at)
-        .execute(&self.pool)
-        .await?;
+        // First, so that no read of the new row finds it without this mark.
         if instance.config_unconfirmed {
             sqlx::query(
                 "INSERT INTO unconfirmed_configs (instance_id) VALUES ($1) ON CONFLICT (instance_id) DO NOTHING",
@@ -409,6 +400,17 @@ impl Db {
             .execute(&self.pool)
             .await?;
         }
+        sqlx::query(
+            "INSERT INTO instances (id, owner, solution_id, created_at, ever_enabled) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&instance.id)
+        .bind(owner)
+        .bind(&instance.solution_id)
+        .bind(instance.created_at)
+        .bind(i64::from(instance.ever_enabled))
+        .execute(&self.pool)
+        .await?;
         sqlx::query(
             "UPDATE creations SET instance_id = $1 WHERE owner = $2 AND idempotency_key = $3",
         )

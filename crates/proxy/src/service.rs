@@ -598,7 +598,6 @@ impl Marketplace {
         request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Instance, CreateFailure> {
-        let owner = &session.external_user_id;
         let name = request
             .name
             .as_deref()
@@ -621,20 +620,39 @@ impl Marketplace {
             }
             Err(err) => return Err(err.into()),
         };
-        let stored = StoredInstance {
-            id: created.id.clone(),
-            owner: owner.clone(),
-            solution_id: solution.id.clone(),
-            created_at: now_ms(),
-            ever_enabled: false,
-            config_unconfirmed: !solution.config_slots.is_empty(),
-        };
         // Tray holds it now: if it is not recorded, the next try must find and adopt it.
-        self.db
-            .record_instance(owner, key, &stored)
+        let stored = self
+            .record_made(session, solution, &created, key)
             .await
             .map_err(CreateFailure::MaybeMade)?;
         Ok(self.present(&created, &stored).await?)
+    }
+
+    /// Records `made`, the instance created for `key`, and ties the key to it. The
+    /// instance may be recorded already, when it is one a lost answer left and a catalog
+    /// load adopted meanwhile: that record (its creation time, whether the user saw its
+    /// settings) stands.
+    async fn record_made(
+        &self,
+        session: &Session,
+        solution: &Solution,
+        made: &SolutionInstance,
+        key: &str,
+    ) -> Result<StoredInstance, ProxyError> {
+        let owner = &session.external_user_id;
+        let stored = match self.db.owned_instance(owner, &made.id).await? {
+            Some(known) => known,
+            None => StoredInstance {
+                id: made.id.clone(),
+                owner: owner.clone(),
+                solution_id: solution.id.clone(),
+                created_at: now_ms(),
+                ever_enabled: made.enabled,
+                config_unconfirmed: !made.enabled && !solution.config_slots.is_empty(),
+            },
+        };
+        self.db.record_instance(owner, key, &stored).await?;
+        Ok(stored)
     }
 
     /// Whether the user has an instance of `solution_id`, by Tray's own list (an instance
@@ -668,18 +686,7 @@ impl Marketplace {
         let Some(found) = self.reconcile_lost_creation(session, &solution.id).await? else {
             return Ok(None);
         };
-        let stored = StoredInstance {
-            id: found.id.clone(),
-            owner: session.external_user_id.clone(),
-            solution_id: solution.id.clone(),
-            created_at: now_ms(),
-            ever_enabled: found.enabled,
-            // Whatever the lost setup showed, the user has not seen its settings.
-            config_unconfirmed: !found.enabled && !solution.config_slots.is_empty(),
-        };
-        self.db
-            .record_instance(&session.external_user_id, key, &stored)
-            .await?;
+        let stored = self.record_made(session, solution, &found, key).await?;
         Ok(Some(self.present(&found, &stored).await?))
     }
 
@@ -880,7 +887,7 @@ impl Marketplace {
         id: &str,
         upgrade: &wire::UpgradeInstance,
     ) -> Result<Instance, ProxyError> {
-        let stored = self.owned(session, id).await?;
+        let mut stored = self.owned(session, id).await?;
         let kept: Vec<PendingAuth> = self
             .db
             .auths(AuthList::Upgrade, Some(&session.external_user_id))
@@ -902,6 +909,13 @@ impl Marketplace {
             self.db.clear_auth(AuthList::Upgrade, auth).await?;
             self.db.clear_expiring(&auth.auth_id).await?;
         }
+        // The user went through the new version's settings.
+        if stored.config_unconfirmed {
+            self.db.confirm_config(id).await?;
+            stored.config_unconfirmed = false;
+        }
+        // Upgraded: no longer awaiting the user (the next catalog load would say so too).
+        self.awaiting_update.lock().await.remove(id);
         self.present(&upgraded, &stored).await
     }
 

@@ -1438,6 +1438,75 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     harness.stop().await;
 }
 
+/// A create whose answer Tray lost left an instance; a catalog load listed it, and the
+/// user set it up from there. The create's retry finds that instance and must not undo
+/// what the user did: it stays set up, not "setting up" again.
+#[tokio::test]
+async fn a_retried_create_keeps_the_setup_the_user_finished_meanwhile() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("lost-manual");
+    let (status, _) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    harness.sandbox.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, lost) = harness.create(&user, ZENDESK_MANUAL, "click-lost").await;
+    harness.sandbox.set_faults(Faults::default());
+    assert!(status.is_server_error(), "{status} {lost}");
+
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let id = catalog["integrations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|integration| integration["solutionId"] == ZENDESK_MANUAL)
+        .flat_map(|integration| integration["instances"].as_array().into_iter().flatten())
+        .find_map(|instance| instance["id"].as_str())
+        .expect("the catalog lists what Tray made")
+        .to_owned();
+    let auth_id = harness
+        .authorize(
+            &user,
+            &id,
+            "external_zendesk_auth",
+            "action=connect&api_key=zd_1",
+        )
+        .await;
+    harness
+        .attach(&user, &id, "external_zendesk_auth", &auth_id)
+        .await;
+    let values = json!({ "values": [
+        { "externalId": "external_default_priority", "value": "\"high\"" },
+        { "externalId": "external_max_per_hour", "value": "20" },
+    ]});
+    let (status, configured) = harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/config"),
+            &user,
+            Some(values),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{configured}");
+    assert_eq!(configured["status"], "disabled", "{configured}");
+
+    let (status, retried) = harness.create(&user, ZENDESK_MANUAL, "click-lost").await;
+    assert!(status.is_success(), "{status} {retried}");
+    assert_eq!(
+        retried["id"],
+        id.as_str(),
+        "the instance Tray made, not a second"
+    );
+    assert_eq!(retried["status"], "disabled", "{retried}");
+    assert_eq!(listed_status(&harness, &user, &id).await, "disabled");
+    harness.stop().await;
+}
+
 /// The status the catalog lists for instance `id`.
 async fn listed_status(harness: &Harness, user: &str, id: &str) -> Value {
     let (status, catalog) = harness
