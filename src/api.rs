@@ -4,7 +4,11 @@
 //! 401 the host's `getToken` callback is asked once for a fresh token and the request
 //! is retried once.
 
-use std::{cell::RefCell, future::Future, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    future::Future,
+    rc::Rc,
+};
 
 use marketplace_wire::{
     AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorDetail, Instance,
@@ -79,6 +83,9 @@ pub struct ApiClient {
     /// integration (see `create_instance`), with the number of instances the
     /// integration had when it was sent.
     unsettled_creates: Rc<RefCell<Vec<(CreateInstance, usize)>>>,
+    /// Changes the proxy answered so far: a catalog fetched while one was answered may
+    /// predate it, and the widget shows what a change answers (see `catalog`).
+    changes: Rc<Cell<u32>>,
 }
 
 impl ApiClient {
@@ -99,6 +106,7 @@ impl ApiClient {
             }),
             prefetched_catalog: Rc::default(),
             unsettled_creates: Rc::default(),
+            changes: Rc::default(),
         }
     }
 
@@ -116,7 +124,18 @@ impl ApiClient {
         if let Some(json) = self.take_prefetched_catalog().await {
             return Catalog::from_js(&json).map_err(|err| ApiError::Decode(err.to_string()));
         }
-        let catalog: Result<Catalog, ApiError> = self.json("GET", "/integrations", None).await;
+        // A change answered while the list was on its way may be missing from it (Tray
+        // listed before it was made), and showing this list would undo it on screen.
+        let mut catalog: Result<Catalog, ApiError>;
+        let mut tries = 0;
+        loop {
+            let changes = self.changes.get();
+            catalog = self.json("GET", "/integrations", None).await;
+            tries += 1;
+            if catalog.is_err() || self.changes.get() == changes || tries == 3 {
+                break;
+            }
+        }
         if let Ok(catalog) = &catalog {
             self.unsettled_creates
                 .borrow_mut()
@@ -167,11 +186,10 @@ impl ApiClient {
         created
     }
 
-    // The routes build their request here and share one future per kind of answer,
-    // `changed`'s or `empty`'s: one async state machine in the wasm instead of one per
-    // route.
+    // The routes that change an instance answer with it as changed, which the widget
+    // shows without fetching the catalog. They build their request here and share
+    // `changed`'s future: one async state machine in the wasm instead of one per route.
 
-    /// The instance as changed, which the widget shows without fetching the catalog.
     pub fn update_instance(
         &self,
         id: &str,
@@ -180,8 +198,10 @@ impl ApiClient {
         self.changed("PATCH", instance_path(id, ""), body(update))
     }
 
-    pub fn delete_instance(&self, id: &str) -> impl Future<Output = Result<(), ApiError>> + '_ {
-        self.empty("DELETE", instance_path(id, ""), Ok(None))
+    pub async fn delete_instance(&self, id: &str) -> Result<(), ApiError> {
+        self.send("DELETE", &instance_path(id, ""), None).await?;
+        self.count_change();
+        Ok(())
     }
 
     pub async fn auth_dialog(
@@ -202,12 +222,12 @@ impl ApiClient {
         id: &str,
         slot: &str,
         auth_id: &str,
-    ) -> impl Future<Output = Result<(), ApiError>> + '_ {
+    ) -> impl Future<Output = Result<Instance, ApiError>> + '_ {
         let path = instance_path(id, &format!("/auths/{}", encode_segment(slot)));
         let attach = AttachAuth {
             auth_id: auth_id.to_owned(),
         };
-        self.empty("PUT", path, body(&attach).map(Some))
+        self.changed("PUT", path, body(&attach))
     }
 
     pub fn set_config(
@@ -242,17 +262,15 @@ impl ApiClient {
         path: String,
         body: Result<String, ApiError>,
     ) -> Result<Instance, ApiError> {
-        self.json(method, &path, Some(body?)).await
+        let changed = self.json(method, &path, Some(body?)).await;
+        if changed.is_ok() {
+            self.count_change();
+        }
+        changed
     }
 
-    /// Like `changed`, for an answer the widget does not read.
-    async fn empty(
-        &self,
-        method: &'static str,
-        path: String,
-        body: Result<Option<String>, ApiError>,
-    ) -> Result<(), ApiError> {
-        self.send(method, &path, body?).await.map(drop)
+    fn count_change(&self) {
+        self.changes.set(self.changes.get() + 1);
     }
 
     /// Sends once, and once more with a renewed token after a 401.

@@ -168,7 +168,7 @@ impl Ctx {
     /// Shows `instance` as the proxy answered it, in place of the catalog's copy: a
     /// fetch of the whole catalog would cost a Tray request and a round trip per step.
     /// Fetches only when the catalog does not list its integration.
-    async fn show(self, instance: Instance) {
+    pub async fn show(self, instance: Instance) {
         // A copy changed and set back: one more closure through the signal's update
         // would cost nearly 1 KB of wasm.
         if let Some(CatalogState::Loaded(mut catalog)) = self.catalog.try_get_untracked() {
@@ -192,10 +192,20 @@ impl Ctx {
         self.reload().await;
     }
 
-    /// After a slot was filled: enables the instance when it is complete (and the
-    /// solution enables automatically), then tells the host it is connected.
+    /// Takes a deleted instance off the catalog.
+    fn forget(self, instance_id: &str) {
+        if let Some(CatalogState::Loaded(mut catalog)) = self.catalog.try_get_untracked() {
+            for integration in &mut catalog.integrations {
+                integration.instances.retain(|i| i.id != instance_id);
+            }
+            self.catalog.try_set(CatalogState::Loaded(catalog));
+        }
+    }
+
+    /// After a slot was filled (and the catalog shows it): enables the instance when it
+    /// is complete (and the solution enables automatically), then tells the host it is
+    /// connected.
     pub async fn advance_setup(self, solution_id: String, instance_id: String, configured: bool) {
-        self.reload().await;
         let Some((integration, instance)) = self.instance(&solution_id, &instance_id) else {
             return;
         };
@@ -226,9 +236,9 @@ impl Ctx {
         }
     }
 
-    /// After a change to an instance: shows it as changed (the catalog is fetched when
-    /// the change has no instance to show, a deletion) and reports it as `event`, or
-    /// announces the failure and returns its message.
+    /// After a change to an instance: shows it as the proxy answered (`None`: shown
+    /// already, or deleted) and reports it as `event`, or announces the failure and
+    /// returns its message.
     pub async fn changed(
         self,
         title: String,
@@ -240,9 +250,8 @@ impl Ctx {
             Ok(changed) => {
                 match changed {
                     Some(instance) => self.show(instance).await,
-                    None => {
-                        self.reload().await;
-                    }
+                    None if event == "deleted" => self.forget(&instance_id),
+                    None => {}
                 }
                 let key = if event == "deleted" {
                     Key::deleted_announce
@@ -253,8 +262,14 @@ impl Ctx {
                 self.emit(event, &[("instanceId", &instance_id)]);
                 Ok(())
             }
-            // Announced and told to the host; the message is the caller's to show.
-            Err(err) => Err(self.fail(&err)),
+            // Announced and told to the host; the message is the caller's to show. An
+            // answer the widget could not read may still be a success: the catalog says.
+            Err(err) => {
+                if matches!(err, ApiError::Decode(_)) {
+                    self.reload().await;
+                }
+                Err(self.fail(&err))
+            }
         }
     }
 }

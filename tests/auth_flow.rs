@@ -11,6 +11,7 @@ use integrations_widget::{
     strings::{Locale, Strings},
 };
 use leptos::prelude::*;
+use marketplace_wire::{AuthSlot, Catalog, Instance, Integration, Status};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{HtmlElement, MessageEvent, MessageEventInit};
@@ -36,9 +37,16 @@ fn install_fakes() -> web_sys::Window {
             const body = request.method === 'GET' ? null : await request.text();
             window.__calls.push([request.method, new URL(request.url).pathname, body,
                 request.headers.get('Authorization')]);
+            const json = (body) => new Response(JSON.stringify(body),
+                { status: 200, headers: { 'Content-Type': 'application/json' } });
             if (request.url.endsWith('/auth-dialog')) {
-                return new Response(JSON.stringify({ url: 'about:blank', origin: 'http://dialog.example' }),
-                    { status: 200, headers: { 'Content-Type': 'application/json' } });
+                return json({ url: 'about:blank', origin: 'http://dialog.example' });
+            }
+            if (request.method === 'PUT') {
+                const { authId } = JSON.parse(body);
+                return json({ id: 'i-1', solutionId: 'sol-slack', name: 'Slack', enabled: false,
+                    status: 'setting_up', authValues: [{ externalId: 'slack', authId }],
+                    configValues: [], createdAt: 0 });
             }
             return new Response(null, { status: 204 });
         };
@@ -85,6 +93,37 @@ fn post(source: &web_sys::Window, data: &[(&str, &str)]) {
     web_sys::window().unwrap().dispatch_event(&event).unwrap();
 }
 
+/// The catalog the button's widget shows: Slack's instance `i-1`, its slot not filled.
+fn slack_catalog() -> Catalog {
+    Catalog {
+        integrations: vec![Integration {
+            solution_id: "sol-slack".into(),
+            title: "Slack".into(),
+            description: None,
+            tags: vec![],
+            icon_url: None,
+            force_unique: false,
+            auto_enable: true,
+            auth_slots: vec![AuthSlot {
+                external_id: "slack".into(),
+                title: "Slack".into(),
+            }],
+            config_slots: vec![],
+            instances: vec![Instance {
+                id: "i-1".into(),
+                solution_id: "sol-slack".into(),
+                name: "Slack".into(),
+                enabled: false,
+                status: Status::SettingUp,
+                auth_values: vec![],
+                config_values: vec![],
+                created_at: 0,
+            }],
+        }],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }
+}
+
 /// Mounts one "Authorize Slack" button for instance `i-1`, slot `slack`; returns the
 /// host, the "done" flag and the unmount handle.
 fn mount_button() -> (HtmlElement, RwSignal<bool>, impl Drop) {
@@ -98,6 +137,7 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     let for_view = host.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
         let announcement = RwSignal::new(String::new());
+        let catalog = RwSignal::new(CatalogState::Loaded(slack_catalog()));
         provide_context(Ctx {
             api: StoredValue::new_local(ApiClient::with_token(
                 "http://proxy.test",
@@ -106,7 +146,7 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
             )),
             events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
             strings: StoredValue::new(Strings::new(locale, vec![])),
-            catalog: RwSignal::new(CatalogState::Loading),
+            catalog,
             announcement,
             open: RwSignal::new(None),
         });
@@ -119,6 +159,10 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
                 on_done=Callback::new(move |()| done.set(true))
             />
             <p class="test-live">{move || announcement.get()}</p>
+            <p class="test-attached">
+                {move || catalog.with(|c| c.integration("sol-slack")
+                    .map(|i| i.instances[0].auth_values.len().to_string()))}
+            </p>
         }
     });
     (host, done, handle)
@@ -203,6 +247,16 @@ async fn finish_attaches_the_auth_to_the_slot() {
         "/api/v1/instances/i-1/auths/slack"
     );
     assert_eq!(attach[2].as_string().unwrap(), r#"{"authId":"auth-9"}"#);
+    let attached = host.query_selector(".test-attached").unwrap().unwrap();
+    assert_eq!(
+        attached.text_content().as_deref(),
+        Some("1"),
+        "the widget shows the instance the proxy answered with"
+    );
+    assert!(
+        calls().iter().all(|c| c[0].as_string().unwrap() != "GET"),
+        "without fetching the catalog"
+    );
     host.remove();
 }
 

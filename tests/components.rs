@@ -18,6 +18,7 @@ use integrations_widget::{
 use leptos::prelude::*;
 use marketplace_wire::{
     AuthSlot, AuthValue, Catalog, ConfigSlot, ConfigValue, Instance, Integration, Status,
+    UpdateInstance,
 };
 use std::{cell::RefCell, rc::Rc};
 use wasm_bindgen::{JsCast, JsValue};
@@ -1034,6 +1035,11 @@ impl Drop for FakeFetch {
     }
 }
 
+/// `value`'s JSON as a JS string literal (a JSON string is one), for a fake's answer.
+fn json_literal(value: &impl serde::Serialize) -> String {
+    serde_json::to_string(&serde_json::to_string(value).unwrap()).unwrap()
+}
+
 /// One Slack instance that has its auth and waits to be enabled.
 fn awaiting_enable() -> (Integration, RwSignal<CatalogState>) {
     let mut item = integration("Slack", &[], &[Status::SettingUp]);
@@ -1073,7 +1079,7 @@ async fn enable_sends_one_request_however_often_it_is_pressed() {
     assert_eq!(enable.get_attribute("aria-busy").as_deref(), Some("true"));
     assert_eq!(
         fetch.requests(),
-        vec!["GET /api/v1/integrations"],
+        vec!["PATCH /api/v1/instances/Slack-0"],
         "the second press sent nothing"
     );
     drop(handle);
@@ -1095,14 +1101,13 @@ async fn enabling_shows_the_proxys_answer_without_fetching_the_catalog_again() {
         status: Status::Connected,
         ..item.instances[0].clone()
     };
-    // A JSON string is a JS string literal: the fake answers GET with the catalog as it
-    // was before enabling, anything else with the enabled instance.
-    let quoted = |value: String| serde_json::to_string(&value).unwrap();
+    // The fake answers GET with the catalog as it was before enabling (what a fetch
+    // would show), anything else with the enabled instance.
     let fetch = FakeFetch::install(&format!(
         "const body = request.method === 'GET' ? {} : {};
          return new Response(body, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
-        quoted(serde_json::to_string(&listed).unwrap()),
-        quoted(serde_json::to_string(&enabled).unwrap()),
+        json_literal(&listed),
+        json_literal(&enabled),
     ));
     let host = container();
     let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
@@ -1122,14 +1127,74 @@ async fn enabling_shows_the_proxys_answer_without_fetching_the_catalog_again() {
     );
     assert_eq!(
         fetch.requests(),
-        vec![
-            "GET /api/v1/integrations",
-            "PATCH /api/v1/instances/Slack-0"
-        ],
-        "one catalog fetch, before enabling"
+        vec!["PATCH /api/v1/instances/Slack-0"],
+        "no catalog fetch"
     );
     drop(handle);
     host.remove();
+}
+
+/// The widget shows what a change answers instead of fetching the catalog again, so a
+/// catalog Tray listed before a rename, arriving after it, would show the old name
+/// again: the client fetches once more.
+#[wasm_bindgen_test]
+async fn a_catalog_fetched_while_a_change_was_answered_is_fetched_again() {
+    let (item, _) = awaiting_enable();
+    let before = Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let mut after = before.clone();
+    after.integrations[0].instances[0].name = "Renamed".into();
+    let renamed = after.integrations[0].instances[0].clone();
+    // The first list is held back until the rename has been answered.
+    let fetch = FakeFetch::install(&format!(
+        "const json = (body) => new Response(body,
+             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});
+         if (request.method === 'PATCH') {{ window.__renamed = true; return json({renamed}); }}
+         window.__lists = (window.__lists || 0) + 1;
+         if (window.__lists > 1) return json({after});
+         while (!window.__renamed) await new Promise(r => setTimeout(r, 5));
+         return json({before});",
+        renamed = json_literal(&renamed),
+        after = json_literal(&after),
+        before = json_literal(&before),
+    ));
+    let api = ApiClient::new("http://proxy.test");
+    let listed = Rc::new(RefCell::new(None));
+    let (client, sink) = (api.clone(), listed.clone());
+    wasm_bindgen_futures::spawn_local(async move {
+        *sink.borrow_mut() = Some(client.catalog().await);
+    });
+    tick().await;
+    let rename = UpdateInstance {
+        name: Some("Renamed".into()),
+        enabled: None,
+    };
+    api.update_instance("Slack-0", &rename).await.unwrap();
+    for _ in 0..50 {
+        if listed.borrow().is_some() {
+            break;
+        }
+        tick().await;
+    }
+    let catalog = listed
+        .borrow_mut()
+        .take()
+        .expect("the catalog came")
+        .unwrap();
+    assert_eq!(catalog.integrations[0].instances[0].name, "Renamed");
+    assert_eq!(
+        fetch.requests(),
+        vec![
+            "GET /api/v1/integrations",
+            "PATCH /api/v1/instances/Slack-0",
+            "GET /api/v1/integrations"
+        ],
+        "listed, renamed, listed again"
+    );
+    let _ = js_sys::Function::new_no_args("delete window.__lists; delete window.__renamed;")
+        .call0(&JsValue::NULL);
 }
 
 #[wasm_bindgen_test]

@@ -46,7 +46,8 @@ pub fn AuthButton(
                     let Some(api) = ctx.client() else { return };
                     let (instance_id, slot, _) = target.get_value();
                     match api.attach_auth(&instance_id, &slot, &auth_id).await {
-                        Ok(()) => {
+                        Ok(attached) => {
+                            ctx.show(attached).await;
                             state.try_set(AuthState::Idle);
                             on_done.run(());
                         }

@@ -39,7 +39,7 @@ pub fn InstanceRow(
     let id = move || stored.with_value(|i| i.id.clone());
     let title = move || stored.with_value(|i| i.name.clone());
 
-    // Every change: run it, refresh, announce, tell the host.
+    // Every change: run it, show its outcome, announce, tell the host.
     let run = move |event: &'static str, work: Change| {
         busy.set(true);
         failure.set(None);
@@ -103,6 +103,7 @@ pub fn InstanceRow(
     };
     let reauthorized = Callback::new(move |()| {
         leptos::task::spawn_local(async move {
+            // The sign-in showed the instance it attached the auth to.
             let _ = ctx.changed(title(), id(), "updated", Ok(None)).await;
         });
     });

@@ -81,7 +81,8 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                     leptos::task::spawn_local(async move {
                         let Some(api) = ctx.client() else { return };
                         match api.set_config(&instance_id, &SetConfig { values }).await {
-                            Ok(_) => {
+                            Ok(saved) => {
+                                ctx.show(saved).await;
                                 configured.set(true);
                                 advance()
                             }
