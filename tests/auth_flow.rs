@@ -4,14 +4,15 @@
 
 use integrations_widget::{
     api::ApiClient,
-    components::AuthButton,
-    context::Ctx,
+    components::{AuthButton, IntegrationDialog},
+    context::{Ctx, OpenPanel},
     events::Emitter,
     state::CatalogState,
     strings::{Locale, Strings},
 };
 use leptos::prelude::*;
-use marketplace_wire::{AuthSlot, Catalog, Instance, Integration, Status};
+use marketplace_wire::{AuthSlot, AuthValue, Catalog, Instance, Integration, Status};
+use std::{cell::Cell, rc::Rc};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{HtmlElement, MessageEvent, MessageEventInit};
@@ -44,8 +45,8 @@ fn install_fakes() -> web_sys::Window {
             }
             if (request.method === 'PUT') {
                 const { authId } = JSON.parse(body);
-                return json({ id: 'i-1', solutionId: 'sol-slack', name: 'Slack', enabled: false,
-                    status: 'setting_up', authValues: [{ externalId: 'slack', authId }],
+                return json({ id: 'i-1', solutionId: 'sol-slack', name: 'Slack', enabled: true,
+                    status: 'connected', authValues: [{ externalId: 'slack', authId }],
                     configValues: [], createdAt: 0 });
             }
             return new Response(null, { status: 204 });
@@ -93,6 +94,18 @@ fn post(source: &web_sys::Window, data: &[(&str, &str)]) {
     web_sys::window().unwrap().dispatch_event(&event).unwrap();
 }
 
+/// Tray's dialog reporting a finished sign-in that made `auth_id`.
+fn finish_sign_in(popup: &web_sys::Window, auth_id: &str) {
+    post(
+        popup,
+        &[
+            ("type", "tray.authpopup.finish"),
+            ("authType", "oauth"),
+            ("authId", auth_id),
+        ],
+    );
+}
+
 /// The catalog the button's widget shows: Slack's instance `i-1`, its slot not filled.
 fn slack_catalog() -> Catalog {
     Catalog {
@@ -138,7 +151,7 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     let handle = leptos::mount::mount_to(host.clone(), move || {
         let announcement = RwSignal::new(String::new());
         let catalog = RwSignal::new(CatalogState::Loaded(slack_catalog()));
-        provide_context(Ctx {
+        let ctx = Ctx {
             api: StoredValue::new_local(ApiClient::with_token(
                 "http://proxy.test",
                 Some("jwt".into()),
@@ -149,14 +162,21 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
             catalog,
             announcement,
             open: RwSignal::new(None),
-        });
+        };
+        provide_context(ctx);
         view! {
             <AuthButton
                 instance_id="i-1".to_owned()
                 slot_id="slack".to_owned()
                 auth_id=None
                 label="Authorize Slack".to_owned()
-                on_done=Callback::new(move |()| done.set(true))
+                on_done=Callback::new(move |attached: Instance| {
+                    // The caller shows it (here, as a setup would).
+                    leptos::task::spawn_local(async move {
+                        ctx.show(attached).await;
+                        done.set(true);
+                    })
+                })
             />
             <p class="test-live">{move || announcement.get()}</p>
             <p class="test-attached">
@@ -223,14 +243,7 @@ async fn finish_attaches_the_auth_to_the_slot() {
     assert_eq!(dialog_call[2].as_string().unwrap(), r#"{"slot":"slack"}"#);
     assert_eq!(dialog_call[3].as_string().unwrap(), "Bearer jwt");
 
-    post(
-        &popup,
-        &[
-            ("type", "tray.authpopup.finish"),
-            ("authType", "oauth"),
-            ("authId", "auth-9"),
-        ],
-    );
+    finish_sign_in(&popup, "auth-9");
     for _ in 0..20 {
         tick().await;
         if done.get_untracked() {
@@ -413,5 +426,73 @@ async fn a_blocked_popup_is_opened_by_a_fresh_click_with_a_fresh_dialog_url() {
     }
     assert_eq!(dialog_requests(), 2, "a fresh dialog URL was asked for");
     assert!(host.query_selector(".tm-auth-wait").unwrap().is_some());
+    host.remove();
+}
+
+/// Reconnecting from a connection's row: the row shows the instance the proxy answered
+/// (no longer expiring), and the host hears `updated`, though showing the answer
+/// rebuilds the row the sign-in started from.
+#[wasm_bindgen_test]
+async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
+    let popup = install_fakes();
+    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&host).unwrap();
+    let updates = Rc::new(Cell::new(0));
+    let counter = updates.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        counter.set(counter.get() + 1);
+    });
+    host.add_event_listener_with_callback(
+        "tray-marketplace:updated",
+        listener.as_ref().unchecked_ref(),
+    )
+    .unwrap();
+    let mut expiring = slack_catalog();
+    let instance = &mut expiring.integrations[0].instances[0];
+    instance.enabled = true;
+    instance.status = Status::AuthExpiring;
+    instance.auth_values = vec![AuthValue {
+        external_id: "slack".into(),
+        auth_id: "auth-old".into(),
+        expiring: true,
+    }];
+    let for_view = host.clone();
+    let _handle = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(Ctx {
+            api: StoredValue::new_local(ApiClient::with_token(
+                "http://proxy.test",
+                Some("jwt".into()),
+                None,
+            )),
+            events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
+            strings: StoredValue::new(Strings::new(Locale::En, vec![])),
+            catalog: RwSignal::new(CatalogState::Loaded(expiring.clone())),
+            announcement: RwSignal::new(String::new()),
+            open: RwSignal::new(None),
+        });
+        let panel = OpenPanel {
+            solution_id: "sol-slack".into(),
+            setup: None,
+        };
+        view! { <IntegrationDialog panel /> }
+    });
+    tick().await;
+    let badge = || {
+        host.query_selector(".tm-instance .tm-badge")
+            .unwrap()
+            .and_then(|badge| badge.text_content())
+    };
+    assert_eq!(badge().as_deref(), Some("Reconnect needed"));
+
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    for _ in 0..20 {
+        tick().await;
+        if updates.get() > 0 {
+            break;
+        }
+    }
+    assert_eq!(updates.get(), 1, "the host heard `updated`");
+    assert_eq!(badge().as_deref(), Some("Connected"));
     host.remove();
 }

@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use marketplace_wire::{AuthDialog, AuthDialogRequest};
+use marketplace_wire::{AuthDialog, AuthDialogRequest, Instance};
 
 use crate::{
     context::use_ctx,
@@ -20,14 +20,16 @@ enum AuthState {
 }
 
 /// "Authorize <service>" (or re-authorize `auth_id`): runs Tray's auth dialog in a
-/// popup and attaches the resulting auth to the instance's `slot`.
+/// popup and attaches the resulting auth to the instance's `slot`; `on_done` gets the
+/// instance as the proxy answered, for the caller to show (showing it may rebuild
+/// the view this button is in).
 #[component]
 pub fn AuthButton(
     instance_id: String,
     slot_id: String,
     auth_id: Option<String>,
     label: String,
-    on_done: Callback<()>,
+    on_done: Callback<Instance>,
 ) -> impl IntoView {
     let ctx = use_ctx();
     let state = RwSignal::new(AuthState::Idle);
@@ -47,9 +49,9 @@ pub fn AuthButton(
                     let (instance_id, slot, _) = target.get_value();
                     match api.attach_auth(&instance_id, &slot, &auth_id).await {
                         Ok(attached) => {
-                            ctx.show(attached).await;
                             state.try_set(AuthState::Idle);
-                            on_done.run(());
+                            // The step may be gone by now (its dialog closed).
+                            on_done.try_run(attached);
                         }
                         Err(err) => {
                             state.try_set(AuthState::Failed(ctx.fail(&err)));

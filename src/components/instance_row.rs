@@ -101,10 +101,14 @@ pub fn InstanceRow(
             );
         }
     };
-    let reauthorized = Callback::new(move |()| {
+    // Showing the re-authorized instance rebuilds this row: nothing of the row is read
+    // once the task runs.
+    let reauthorized = Callback::new(move |attached| {
+        let (instance_id, name) = (id(), title());
         leptos::task::spawn_local(async move {
-            // The sign-in showed the instance it attached the auth to.
-            let _ = ctx.changed(title(), id(), "updated", Ok(None)).await;
+            let _ = ctx
+                .changed(name, instance_id, "updated", Ok(Some(attached)))
+                .await;
         });
     });
     let editor_box = NodeRef::<leptos::html::Div>::new();

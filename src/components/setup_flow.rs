@@ -36,11 +36,15 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     // True while a step is being completed (enabling waits 2 s after creation): the
     // Enable button must not send a second request meanwhile.
     let busy = RwSignal::new(false);
+    // Also run after a request, when the setup may have closed meanwhile.
     let advance = move || {
-        let (solution_id, instance_id) = ids.get_value();
-        busy.set(true);
+        let Some((solution_id, instance_id)) = ids.try_get_value() else {
+            return;
+        };
+        busy.try_set(true);
+        let configured = configured.try_get_untracked().unwrap_or(false);
         leptos::task::spawn_local(async move {
-            ctx.advance_setup(solution_id, instance_id, configured.get_untracked())
+            ctx.advance_setup(solution_id, instance_id, configured)
                 .await;
             busy.try_set(false);
         });
@@ -71,7 +75,12 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                     slot_id=slot.external_id.clone()
                     auth_id=None
                     label=ctx.fill(Key::authorize, &slot.title)
-                    on_done=Callback::new(move |()| advance())
+                    on_done=Callback::new(move |attached| {
+                        leptos::task::spawn_local(async move {
+                            ctx.show(attached).await;
+                            advance();
+                        })
+                    })
                 />
             }
             .into_any(),
@@ -83,7 +92,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                         match api.set_config(&instance_id, &SetConfig { values }).await {
                             Ok(saved) => {
                                 ctx.show(saved).await;
-                                configured.set(true);
+                                configured.try_set(true);
                                 advance()
                             }
                             Err(err) => {
