@@ -202,10 +202,19 @@ impl Ctx {
         }
     }
 
-    /// After a slot was filled (and the catalog shows it): enables the instance when it
-    /// is complete (and the solution enables automatically), then tells the host it is
-    /// connected.
-    pub async fn advance_setup(self, solution_id: String, instance_id: String, configured: bool) {
+    /// After a slot was filled: shows the instance as the proxy `answered`, enables it
+    /// when it is complete (and the solution enables automatically), then tells the
+    /// host it is connected.
+    pub async fn advance_setup(
+        self,
+        solution_id: String,
+        instance_id: String,
+        configured: bool,
+        answered: Option<Instance>,
+    ) {
+        if let Some(instance) = answered {
+            self.show(instance).await;
+        }
         let Some((integration, instance)) = self.instance(&solution_id, &instance_id) else {
             return;
         };

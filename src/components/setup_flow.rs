@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use marketplace_wire::SetConfig;
+use marketplace_wire::{Instance, SetConfig};
 
 use crate::{
     components::{AuthButton, ConfigForm},
@@ -36,15 +36,16 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     // True while a step is being completed (enabling waits 2 s after creation): the
     // Enable button must not send a second request meanwhile.
     let busy = RwSignal::new(false);
-    // Also run after a request, when the setup may have closed meanwhile.
-    let advance = move || {
+    // After a step, with the instance as the proxy answered it (if it did). Also run
+    // after a request, when the setup may have closed meanwhile.
+    let advance = move |answered: Option<Instance>| {
         let Some((solution_id, instance_id)) = ids.try_get_value() else {
             return;
         };
         busy.try_set(true);
         let configured = configured.try_get_untracked().unwrap_or(false);
         leptos::task::spawn_local(async move {
-            ctx.advance_setup(solution_id, instance_id, configured)
+            ctx.advance_setup(solution_id, instance_id, configured, answered)
                 .await;
             busy.try_set(false);
         });
@@ -75,12 +76,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                     slot_id=slot.external_id.clone()
                     auth_id=None
                     label=ctx.fill(Key::authorize, &slot.title)
-                    on_done=Callback::new(move |attached| {
-                        leptos::task::spawn_local(async move {
-                            ctx.show(attached).await;
-                            advance();
-                        })
-                    })
+                    on_done=Callback::new(move |attached| advance(Some(attached)))
                 />
             }
             .into_any(),
@@ -91,9 +87,8 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                         let Some(api) = ctx.client() else { return };
                         match api.set_config(&instance_id, &SetConfig { values }).await {
                             Ok(saved) => {
-                                ctx.show(saved).await;
                                 configured.try_set(true);
-                                advance()
+                                advance(Some(saved))
                             }
                             Err(err) => {
                                 ctx.fail(&err);
@@ -116,7 +111,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                     class="tm-button tm-enable"
                     disabled=move || busy.get()
                     aria-busy=move || busy.get().to_string()
-                    on:click=move |_| advance()
+                    on:click=move |_| advance(None)
                 >
                     {ctx.t(Key::enable)}
                 </button>
