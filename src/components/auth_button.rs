@@ -44,14 +44,24 @@ pub fn AuthButton(
         leptos::task::spawn_local(async move {
             match event {
                 PopupEvent::Message(DialogMessage::Finished { auth_id }) => {
-                    watch.try_update_value(|w| *w = None);
-                    let Some(api) = ctx.client() else { return };
-                    let (instance_id, slot, _) = target.get_value();
+                    // The task that takes the watcher attaches: a second finish message
+                    // from the same popup finds none.
+                    let Some(Some(_)) = watch.try_update_value(Option::take) else {
+                        return;
+                    };
+                    let (Some(api), Some((instance_id, slot, _))) =
+                        (ctx.client(), target.try_get_value())
+                    else {
+                        return;
+                    };
                     match api.attach_auth(&instance_id, &slot, &auth_id).await {
                         Ok(attached) => {
                             state.try_set(AuthState::Idle);
-                            // The step may be gone by now (its dialog closed).
-                            on_done.try_run(attached);
+                            // With the step gone by now (its setup closed), the widget
+                            // still shows what the proxy attached.
+                            if on_done.try_run(attached.clone()).is_none() {
+                                ctx.show(attached).await;
+                            }
                         }
                         Err(err) => {
                             state.try_set(AuthState::Failed(ctx.fail(&err)));
@@ -109,8 +119,11 @@ pub fn AuthButton(
         state.set(AuthState::Waiting);
         ctx.announce(ctx.t(Key::waiting));
         leptos::task::spawn_local(async move {
-            let Some(api) = ctx.client() else { return };
-            let (instance_id, slot, auth_id) = target.get_value();
+            let (Some(api), Some((instance_id, slot, auth_id))) =
+                (ctx.client(), target.try_get_value())
+            else {
+                return;
+            };
             let request = match auth_id {
                 Some(auth_id) => AuthDialogRequest {
                     slot: None,

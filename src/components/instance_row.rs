@@ -43,9 +43,10 @@ pub fn InstanceRow(
     let run = move |event: &'static str, work: Change| {
         busy.set(true);
         failure.set(None);
+        // Read now: the row may be gone when the answer comes (its dialog closed).
+        let (instance_id, name) = (id(), title());
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
-            let instance_id = id();
             let result = match work {
                 Change::Update(update) => {
                     api.update_instance(&instance_id, &update).await.map(Some)
@@ -57,7 +58,7 @@ pub fn InstanceRow(
                 Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await.map(Some),
                 Change::Delete => api.delete_instance(&instance_id).await.map(|()| None),
             };
-            let outcome = ctx.changed(title(), instance_id, event, result).await;
+            let outcome = ctx.changed(name, instance_id, event, result).await;
             busy.try_set(false);
             match outcome {
                 Ok(()) => {

@@ -40,6 +40,10 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     // after a request, when the setup may have closed meanwhile.
     let advance = move |answered: Option<Instance>| {
         let Some((solution_id, instance_id)) = ids.try_get_value() else {
+            // Closed meanwhile: nothing more to set up here, but the answer is shown.
+            if let Some(instance) = answered {
+                leptos::task::spawn_local(ctx.show(instance));
+            }
             return;
         };
         busy.try_set(true);
@@ -82,6 +86,11 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             .into_any(),
             SetupStep::Configure => {
                 let save = Callback::new(move |values| {
+                    // One save at a time: a second answer would advance the setup twice.
+                    if busy.get_untracked() {
+                        return;
+                    }
+                    busy.set(true);
                     let (_, instance_id) = ids.get_value();
                     leptos::task::spawn_local(async move {
                         let Some(api) = ctx.client() else { return };
@@ -91,6 +100,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                                 advance(Some(saved))
                             }
                             Err(err) => {
+                                busy.try_set(false);
                                 ctx.fail(&err);
                             }
                         }
