@@ -1416,18 +1416,7 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     // reload here must resume the setup, not show a finished connection.
     assert_eq!(attached["status"], "setting_up", "{attached}");
     assert_eq!(listed_status(&harness, &user, &id).await, "setting_up");
-    let values = json!({ "values": [
-        { "externalId": "external_default_priority", "value": "\"high\"" },
-        { "externalId": "external_max_per_hour", "value": "20" },
-    ]});
-    let (status, configured) = harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("/instances/{id}/config"),
-            &user,
-            Some(values),
-        )
-        .await;
+    let (status, configured) = save_zendesk_settings(&harness, &user, &id).await;
     assert_eq!(status, StatusCode::OK, "{configured}");
     assert_eq!(configured["enabled"], false, "the proxy does not enable it");
     assert_eq!(
@@ -1480,18 +1469,7 @@ async fn a_retried_create_keeps_the_setup_the_user_finished_meanwhile() {
     harness
         .attach(&user, &id, "external_zendesk_auth", &auth_id)
         .await;
-    let values = json!({ "values": [
-        { "externalId": "external_default_priority", "value": "\"high\"" },
-        { "externalId": "external_max_per_hour", "value": "20" },
-    ]});
-    let (status, configured) = harness
-        .call(
-            reqwest::Method::PUT,
-            &format!("/instances/{id}/config"),
-            &user,
-            Some(values),
-        )
-        .await;
+    let (status, configured) = save_zendesk_settings(&harness, &user, &id).await;
     assert_eq!(status, StatusCode::OK, "{configured}");
     assert_eq!(configured["status"], "disabled", "{configured}");
 
@@ -1505,6 +1483,22 @@ async fn a_retried_create_keeps_the_setup_the_user_finished_meanwhile() {
     assert_eq!(retried["status"], "disabled", "{retried}");
     assert_eq!(listed_status(&harness, &user, &id).await, "disabled");
     harness.stop().await;
+}
+
+/// The user saves Zendesk's settings of instance `id`.
+async fn save_zendesk_settings(harness: &Harness, user: &str, id: &str) -> (StatusCode, Value) {
+    let values = json!({ "values": [
+        { "externalId": "external_default_priority", "value": "\"high\"" },
+        { "externalId": "external_max_per_hour", "value": "20" },
+    ]});
+    harness
+        .call(
+            reqwest::Method::PUT,
+            &format!("/instances/{id}/config"),
+            user,
+            Some(values),
+        )
+        .await
 }
 
 /// The status the catalog lists for instance `id`.
