@@ -245,9 +245,9 @@ impl Ctx {
         }
     }
 
-    /// After a change to an instance: shows it as the proxy answered (`None`: shown
-    /// already, or deleted) and reports it as `event`, or announces the failure and
-    /// returns its message.
+    /// After a change to an instance: shows it as the proxy answered (`None`: it was
+    /// deleted) and reports it as `event`, or announces the failure and returns its
+    /// message.
     pub async fn changed(
         self,
         title: String,
@@ -259,8 +259,7 @@ impl Ctx {
             Ok(changed) => {
                 match changed {
                     Some(instance) => self.show(instance).await,
-                    None if event == "deleted" => self.forget(&instance_id),
-                    None => {}
+                    None => self.forget(&instance_id),
                 }
                 let key = if event == "deleted" {
                     Key::deleted_announce
