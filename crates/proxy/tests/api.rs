@@ -1400,17 +1400,7 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     assert_eq!(status, StatusCode::CREATED, "{instance}");
     assert_eq!(instance["status"], "setting_up");
     let id = instance["id"].as_str().expect("id").to_owned();
-    let auth_id = harness
-        .authorize(
-            &user,
-            &id,
-            "external_zendesk_auth",
-            "action=connect&api_key=zd_1",
-        )
-        .await;
-    let (status, attached) = harness
-        .attach(&user, &id, "external_zendesk_auth", &auth_id)
-        .await;
+    let (status, attached) = authorize_zendesk(&harness, &user, &id).await;
     assert_eq!(status, StatusCode::OK, "{attached}");
     // Tray filled the settings with their defaults, but the user has not seen them: a
     // reload here must resume the setup, not show a finished connection.
@@ -1458,17 +1448,7 @@ async fn a_retried_create_keeps_the_setup_the_user_finished_meanwhile() {
         .find_map(|instance| instance["id"].as_str())
         .expect("the catalog lists what Tray made")
         .to_owned();
-    let auth_id = harness
-        .authorize(
-            &user,
-            &id,
-            "external_zendesk_auth",
-            "action=connect&api_key=zd_1",
-        )
-        .await;
-    harness
-        .attach(&user, &id, "external_zendesk_auth", &auth_id)
-        .await;
+    authorize_zendesk(&harness, &user, &id).await;
     let (status, configured) = save_zendesk_settings(&harness, &user, &id).await;
     assert_eq!(status, StatusCode::OK, "{configured}");
     assert_eq!(configured["status"], "disabled", "{configured}");
@@ -1483,6 +1463,21 @@ async fn a_retried_create_keeps_the_setup_the_user_finished_meanwhile() {
     assert_eq!(retried["status"], "disabled", "{retried}");
     assert_eq!(listed_status(&harness, &user, &id).await, "disabled");
     harness.stop().await;
+}
+
+/// The user signs in to Zendesk for instance `id`, and the auth is attached.
+async fn authorize_zendesk(harness: &Harness, user: &str, id: &str) -> (StatusCode, Value) {
+    let auth_id = harness
+        .authorize(
+            user,
+            id,
+            "external_zendesk_auth",
+            "action=connect&api_key=zd_1",
+        )
+        .await;
+    harness
+        .attach(user, id, "external_zendesk_auth", &auth_id)
+        .await
 }
 
 /// The user saves Zendesk's settings of instance `id`.
