@@ -8,7 +8,7 @@
 //!    again in the JS glue);
 //! 2. the glue is rewritten to those names;
 //! 3. terser minifies the JS (trunk's own minifier cannot parse wasm-bindgen's glue);
-//! 4. gzip writes the `.gz` copies the proxy serves (`ServeDir::precompressed_gzip`).
+//! 4. the `.gz` (zopfli) and `.br` copies the proxy serves are written (precompress.rs).
 //!
 //! The end-to-end tests run against the result, so a glue this no longer fits fails
 //! them rather than shipping.
@@ -20,7 +20,7 @@ use std::{
     process::Command,
 };
 
-use crate::{process::run, tools::tools_bin};
+use crate::{precompress::write_compressed_copies, process::run, tools::tools_bin};
 
 /// The wasm features rustc emits for wasm32-unknown-unknown (as in index.html).
 const WASM_FEATURES: [&str; 6] = [
@@ -56,11 +56,11 @@ pub fn finish_widget(dist: &Path) -> anyhow::Result<()> {
             .args(["--module", "--compress", "--mangle", "--output"])
             .arg(&js))?;
     }
-    let mut gzip = Command::new("gzip");
-    gzip.args(["-9", "-k", "-f"]);
-    gzip.args(files_ending(dist, ".wasm")?);
-    gzip.args(files_ending(dist, ".js")?);
-    run(&mut gzip)
+    let shipped = [files_ending(dist, ".wasm")?, files_ending(dist, ".js")?];
+    for file in shipped.iter().flatten() {
+        write_compressed_copies(file)?;
+    }
+    Ok(())
 }
 
 /// Renaming twice would rename the minified JS's own short names: only wasm-bindgen's

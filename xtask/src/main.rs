@@ -5,6 +5,7 @@ mod bench;
 mod demo;
 mod finish;
 mod postgres;
+mod precompress;
 mod process;
 mod test;
 mod tools;

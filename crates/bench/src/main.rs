@@ -58,6 +58,8 @@ struct WidgetReport {
     files: Vec<widget::ShippedFile>,
     total_raw: usize,
     total_gzip: usize,
+    total_brotli: usize,
+    total_gzip_9: usize,
     widget_render: widget::Distribution,
     static_render: widget::Distribution,
     /// Median widget time over median static time.
@@ -116,6 +118,8 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
     let files = widget::shipped_files(dist)?;
     let total_raw = files.iter().map(|f| f.raw).sum();
     let total_gzip = files.iter().map(|f| f.gzip).sum();
+    let total_brotli = files.iter().map(|f| f.brotli).sum();
+    let total_gzip_9 = files.iter().map(|f| f.gzip_9).sum();
 
     let stack = Stack::start()
         .await
@@ -170,6 +174,8 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
         files,
         total_raw,
         total_gzip,
+        total_brotli,
+        total_gzip_9,
         widget_render,
         static_render,
     })
@@ -256,11 +262,21 @@ fn print_table(report: &Report) {
 
 fn print_widget(w: &WidgetReport) {
     println!("\nWidget: shipped bytes");
-    println!("  {:<36} {:>10} {:>10}", "file", "raw", "gzip");
+    println!(
+        "  {:<36} {:>10} {:>10} {:>10} {:>10}",
+        "file", "raw", "gzip", "brotli", "gzip -9"
+    );
     for file in &w.files {
-        println!("  {:<36} {:>10} {:>10}", file.name, file.raw, file.gzip);
+        println!(
+            "  {:<36} {:>10} {:>10} {:>10} {:>10}",
+            file.name, file.raw, file.gzip, file.brotli, file.gzip_9
+        );
     }
-    println!("  {:<36} {:>10} {:>10}", "total", w.total_raw, w.total_gzip);
+    println!(
+        "  {:<36} {:>10} {:>10} {:>10} {:>10}",
+        "total", w.total_raw, w.total_gzip, w.total_brotli, w.total_gzip_9
+    );
+    println!("  (gzip and brotli: the copies the proxy serves; gzip -9 for comparison)");
     println!(
         "\nWidget: navigation to rendered catalog, {} warm loads each",
         w.widget_render.samples

@@ -46,7 +46,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     if let Some(dir) = &state.market.config.widget_dir {
         let assets = Router::new()
-            .fallback_service(ServeDir::new(dir).precompressed_gzip())
+            .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
             .layer(SetResponseHeaderLayer::overriding(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=300"),

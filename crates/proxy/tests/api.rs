@@ -834,6 +834,24 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     assert_eq!(compressed.headers()["content-type"], "application/wasm");
     assert_eq!(&compressed.bytes().await.expect("body")[..], &gzipped[..]);
 
+    // With a brotli copy too, a browser that accepts both gets the smaller brotli one.
+    let brotlied = b"pretend brotli of the wasm";
+    std::fs::write(dir.join("integrations-widget_bg.wasm.br"), brotlied).expect("write");
+    let compressed_with = |accept: &'static str| {
+        harness
+            .http
+            .get(format!("{base}/widget/integrations-widget_bg.wasm"))
+            .header("accept-encoding", accept)
+            .send()
+    };
+    let brotli = compressed_with("gzip, deflate, br").await.expect("answers");
+    assert_eq!(brotli.headers()["content-encoding"], "br");
+    assert_eq!(brotli.headers()["content-type"], "application/wasm");
+    assert_eq!(&brotli.bytes().await.expect("body")[..], &brotlied[..]);
+    let gzip_only = compressed_with("gzip, deflate").await.expect("answers");
+    assert_eq!(gzip_only.headers()["content-encoding"], "gzip");
+    assert_eq!(&gzip_only.bytes().await.expect("body")[..], &gzipped[..]);
+
     let js = harness
         .http
         .get(format!("{base}/widget/integrations-widget.js"))
