@@ -89,6 +89,8 @@ fn shrink_wasm(wasm: &Path) -> anyhow::Result<Renames> {
         .args(["--remove-exports", "--pass-arg"])
         .arg(format!("remove-exports@{UNUSED_EXPORTS}"))
         .args(["--flatten", "--rereloop", "-Oz", "-Oz"])
+        // Sections no browser reads.
+        .args(["--strip-producers", "--strip-target-features"])
         .args(["--minify-imports-and-exports-and-modules", "-o"])
         .arg(wasm)
         .output()
