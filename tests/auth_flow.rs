@@ -34,6 +34,7 @@ fn install_fakes() -> web_sys::Window {
     js_sys::Function::new_no_args(
         r#"
         window.__calls = [];
+        window.__putFailures = [];
         window.fetch = async (request) => {
             const body = request.method === 'GET' ? null : await request.text();
             window.__calls.push([request.method, new URL(request.url).pathname, body,
@@ -44,6 +45,13 @@ fn install_fakes() -> web_sys::Window {
                 return json({ url: 'about:blank', origin: 'http://dialog.example' });
             }
             if (request.method === 'PUT') {
+                // Failures queued by a test as [status, code], answered first.
+                const failure = window.__putFailures.shift();
+                if (failure) {
+                    return new Response(JSON.stringify({ error:
+                        { code: failure[1], message: `failed with ${failure[1]}` } }),
+                        { status: failure[0], headers: { 'Content-Type': 'application/json' } });
+                }
                 const { authId } = JSON.parse(body);
                 return json({ id: 'i-1', solutionId: 'sol-slack', name: 'Slack', enabled: true,
                     status: 'connected', authValues: [{ externalId: 'slack', authId }],
@@ -274,6 +282,84 @@ async fn finish_attaches_the_auth_to_the_slot() {
         calls().iter().all(|c| c[0].as_string().unwrap() != "GET"),
         "without fetching the catalog"
     );
+    host.remove();
+}
+
+/// The attaches the widget sent, as their request bodies.
+fn attach_bodies() -> Vec<String> {
+    calls()
+        .into_iter()
+        .filter(|c| c[0].as_string().unwrap() == "PUT")
+        .map(|c| c[2].as_string().unwrap())
+        .collect()
+}
+
+fn queue_attach_failure(status: u16, code: &str) {
+    js_sys::Function::new_with_args("status, code", "window.__putFailures.push([status, code]);")
+        .call2(&JsValue::NULL, &status.into(), &code.into())
+        .unwrap();
+}
+
+async fn until(done: impl Fn() -> bool) {
+    for _ in 0..20 {
+        if done() {
+            return;
+        }
+        tick().await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_sign_in_tray_could_not_take_is_sent_again_without_signing_in_again() {
+    let popup = install_fakes();
+    queue_attach_failure(503, "tray_unavailable");
+    let (host, done, _handle) = mount_button();
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| host.query_selector(".tm-auth-failed").unwrap().is_some()).await;
+    let failed = host
+        .query_selector(".tm-auth-failed")
+        .unwrap()
+        .expect("the failure shown")
+        .text_content()
+        .unwrap();
+    assert!(failed.contains("not answering right now"), "{failed}");
+    assert!(
+        host.query_selector(".tm-authorize").unwrap().is_none(),
+        "no second sign-in asked for"
+    );
+
+    press(&host, ".tm-retry");
+    until(|| done.get_untracked()).await;
+    assert!(done.get_untracked(), "attached on the second try");
+    assert_eq!(
+        attach_bodies(),
+        [r#"{"authId":"auth-9"}"#, r#"{"authId":"auth-9"}"#],
+        "the same auth, sent again"
+    );
+    let dialogs = calls()
+        .iter()
+        .filter(|c| c[1].as_string().unwrap().ends_with("/auth-dialog"))
+        .count();
+    assert_eq!(dialogs, 1, "no new sign-in window");
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_sign_in_tray_refused_asks_for_another_sign_in() {
+    let popup = install_fakes();
+    queue_attach_failure(400, "bad_request");
+    let (host, done, _handle) = mount_button();
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| host.query_selector(".tm-auth-failed").unwrap().is_some()).await;
+    assert!(
+        host.query_selector(".tm-retry").unwrap().is_none(),
+        "sending a refused auth again would only be refused again"
+    );
+    assert!(host.query_selector(".tm-authorize").unwrap().is_some());
+    assert!(!done.get_untracked());
+    assert_eq!(attach_bodies().len(), 1);
     host.remove();
 }
 

@@ -16,7 +16,17 @@ enum AuthState {
     Blocked,
     /// The popup closed without a word: maybe the user is still busy, maybe not.
     ClosedSilently,
-    Failed(String),
+    /// With the auth of a finished sign-in when attaching it failed in a way that may
+    /// pass (an outage, a lost answer): "Try again" sends that auth again instead of
+    /// asking the user to sign in again. (The proxy keeps it too, and attaches it once.)
+    Failed(String, Option<String>),
+}
+
+/// What moves a sign-in on: its popup, or "Try again" after its attach failed.
+enum Step {
+    Popup(PopupEvent),
+    /// Send the auth of a finished sign-in to the proxy (again).
+    Attach(String),
 }
 
 /// "Authorize <service>" (or re-authorize `auth_id`): runs Tray's auth dialog in a
@@ -39,41 +49,26 @@ pub fn AuthButton(
         watch.try_update_value(|w| *w = None);
     });
 
-    let on_event = move |event: PopupEvent| {
+    let on_step = move |step: Step| {
         // Never drop the watcher from inside its own listener: handle it a tick later.
         leptos::task::spawn_local(async move {
-            match event {
-                PopupEvent::Message(DialogMessage::Finished { auth_id }) => {
+            let auth_id = match step {
+                Step::Attach(auth_id) => auth_id,
+                Step::Popup(PopupEvent::Message(DialogMessage::Finished { auth_id })) => {
                     // The task that takes the watcher attaches: a second finish message
                     // from the same popup finds none.
                     let Some(Some(_)) = watch.try_update_value(Option::take) else {
                         return;
                     };
-                    let (Some(api), Some((instance_id, slot, _))) =
-                        (ctx.client(), target.try_get_value())
-                    else {
-                        return;
-                    };
-                    match api.attach_auth(&instance_id, &slot, &auth_id).await {
-                        Ok(attached) => {
-                            state.try_set(AuthState::Idle);
-                            // With the step gone by now (its setup closed), the widget
-                            // still shows what the proxy attached.
-                            if on_done.try_run(attached.clone()).is_none() {
-                                ctx.show(attached).await;
-                            }
-                        }
-                        Err(err) => {
-                            state.try_set(AuthState::Failed(ctx.fail(&err)));
-                        }
-                    }
+                    auth_id
                 }
-                PopupEvent::Message(DialogMessage::Closed) => {
+                Step::Popup(PopupEvent::Message(DialogMessage::Closed)) => {
                     watch.try_update_value(|w| *w = None);
                     state.try_set(AuthState::Idle);
                     ctx.announce(ctx.t(Key::sign_in_cancelled));
+                    return;
                 }
-                PopupEvent::Message(DialogMessage::Failed(message)) => {
+                Step::Popup(PopupEvent::Message(DialogMessage::Failed(message))) => {
                     watch.try_update_value(|w| *w = None);
                     // Without Tray's message, the user still reads why in their language.
                     let shown = match &message {
@@ -84,11 +79,31 @@ pub fn AuthButton(
                         "error",
                         &[("message", message.as_deref().unwrap_or(&shown))],
                     );
-                    state.try_set(AuthState::Failed(shown));
+                    state.try_set(AuthState::Failed(shown, None));
+                    return;
                 }
-                PopupEvent::ClosedSilently => {
+                Step::Popup(PopupEvent::ClosedSilently) => {
                     state.try_set(AuthState::ClosedSilently);
                     ctx.announce(ctx.t(Key::still_waiting));
+                    return;
+                }
+            };
+            let (Some(api), Some((instance_id, slot, _))) = (ctx.client(), target.try_get_value())
+            else {
+                return;
+            };
+            match api.attach_auth(&instance_id, &slot, &auth_id).await {
+                Ok(attached) => {
+                    state.try_set(AuthState::Idle);
+                    // With the step gone by now (its setup closed), the widget still
+                    // shows what the proxy attached.
+                    if on_done.try_run(attached.clone()).is_none() {
+                        ctx.show(attached).await;
+                    }
+                }
+                Err(err) => {
+                    let unattached = err.outcome_unknown().then_some(auth_id);
+                    state.try_set(AuthState::Failed(ctx.fail(&err), unattached));
                 }
             }
         });
@@ -96,14 +111,14 @@ pub fn AuthButton(
     let watch_popup = move |window: web_sys::Window, dialog: &AuthDialog| match PopupWatch::new(
         window,
         dialog.origin.clone(),
-        on_event,
+        move |event| on_step(Step::Popup(event)),
     ) {
         Ok(new_watch) => {
             let _ = new_watch.navigate(&dialog.url);
             watch.set_value(Some(new_watch));
             state.set(AuthState::Waiting);
         }
-        Err(_) => state.set(AuthState::Failed(ctx.t(Key::popup_blocked))),
+        Err(_) => state.set(AuthState::Failed(ctx.t(Key::popup_blocked), None)),
     };
 
     // Bumped by every start and cancel: the answer to an older request is dropped (and
@@ -153,7 +168,7 @@ pub fn AuthButton(
                     if let Some(window) = popup {
                         let _ = window.close();
                     }
-                    state.try_set(AuthState::Failed(ctx.fail(&err)));
+                    state.try_set(AuthState::Failed(ctx.fail(&err), None));
                 }
             }
         });
@@ -198,13 +213,24 @@ pub fn AuthButton(
             </div>
         }
         .into_any(),
-        AuthState::Failed(message) => view! {
-            <div class="tm-auth-failed">
-                <p class="tm-field-error" role="alert">{message}</p>
-                <button class="tm-button tm-authorize" on:click=start>{button_label.clone()}</button>
-            </div>
+        AuthState::Failed(message, unattached) => {
+            // "Try again" sends a kept sign-in again; else the user signs in again.
+            let (class, next_label) = match &unattached {
+                Some(_) => ("tm-button tm-retry", ctx.t(Key::retry)),
+                None => ("tm-button tm-authorize", button_label.clone()),
+            };
+            let next = move |click| match &unattached {
+                Some(auth_id) => on_step(Step::Attach(auth_id.clone())),
+                None => start(click),
+            };
+            view! {
+                <div class="tm-auth-failed">
+                    <p class="tm-field-error" role="alert">{message}</p>
+                    <button class=class on:click=next>{next_label}</button>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
     }
     };
     view! { <div class="tm-auth tm-focus-scope">{current}</div> }
