@@ -76,6 +76,7 @@ strings! {
     open_popup: "Open sign-in window", "Anmeldefenster öffnen";
     still_waiting: "Still waiting? The sign-in window was closed.", "Noch da? Das Anmeldefenster wurde geschlossen.";
     reopen: "Reopen", "Erneut öffnen";
+    attaching: "Saving the sign-in…", "Anmeldung wird gespeichert…";
     sign_in_cancelled: "Sign-in cancelled.", "Anmeldung abgebrochen.";
     dialog_failed: "Sign-in failed: {}", "Anmeldung fehlgeschlagen: {}";
     dialog_failed_unexplained: "Sign-in failed. Please try again.", "Anmeldung fehlgeschlagen. Bitte versuchen Sie es erneut.";

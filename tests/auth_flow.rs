@@ -45,6 +45,9 @@ fn install_fakes() -> web_sys::Window {
                 return json({ url: 'about:blank', origin: 'http://dialog.example' });
             }
             if (request.method === 'PUT') {
+                if (window.__holdPuts) {
+                    await new Promise((resolve) => { window.__releasePut = resolve; });
+                }
                 // Failures queued by a test as [status, code], answered first.
                 const failure = window.__putFailures.shift();
                 if (failure) {
@@ -295,9 +298,7 @@ fn attach_bodies() -> Vec<String> {
 }
 
 fn queue_attach_failure(status: u16, code: &str) {
-    js_sys::Function::new_with_args("status, code", "window.__putFailures.push([status, code]);")
-        .call2(&JsValue::NULL, &status.into(), &code.into())
-        .unwrap();
+    run_js(&format!("window.__putFailures.push([{status}, '{code}']);"));
 }
 
 async fn until(done: impl Fn() -> bool) {
@@ -309,26 +310,43 @@ async fn until(done: impl Fn() -> bool) {
     }
 }
 
+fn run_js(code: &str) {
+    js_sys::Function::new_no_args(code)
+        .call0(&JsValue::NULL)
+        .unwrap();
+}
+
+fn failure_shown(host: &HtmlElement) -> String {
+    host.query_selector(".tm-auth-failed")
+        .unwrap()
+        .and_then(|failed| failed.text_content())
+        .unwrap_or_default()
+}
+
 #[wasm_bindgen_test]
 async fn a_sign_in_tray_could_not_take_is_sent_again_without_signing_in_again() {
     let popup = install_fakes();
     queue_attach_failure(503, "tray_unavailable");
+    run_js("window.__holdPuts = true;");
     let (host, done, _handle) = mount_button();
     click_authorize(&host).await;
     finish_sign_in(&popup, "auth-9");
-    until(|| host.query_selector(".tm-auth-failed").unwrap().is_some()).await;
-    let failed = host
-        .query_selector(".tm-auth-failed")
-        .unwrap()
-        .expect("the failure shown")
-        .text_content()
-        .unwrap();
+    until(|| host.query_selector(".tm-auth-saving").unwrap().is_some()).await;
+    assert_eq!(announced(&host), "Saving the sign-in…");
+    assert!(
+        host.query_selector("button").unwrap().is_none(),
+        "no second attach or sign-in while the first is on its way"
+    );
+    run_js("window.__releasePut();");
+    until(|| !failure_shown(&host).is_empty()).await;
+    let failed = failure_shown(&host);
     assert!(failed.contains("not answering right now"), "{failed}");
     assert!(
-        host.query_selector(".tm-authorize").unwrap().is_none(),
-        "no second sign-in asked for"
+        host.query_selector(".tm-authorize").unwrap().is_some(),
+        "signing in again stays possible"
     );
 
+    run_js("window.__holdPuts = false;");
     press(&host, ".tm-retry");
     until(|| done.get_untracked()).await;
     assert!(done.get_untracked(), "attached on the second try");
@@ -352,7 +370,9 @@ async fn a_sign_in_tray_refused_asks_for_another_sign_in() {
     let (host, done, _handle) = mount_button();
     click_authorize(&host).await;
     finish_sign_in(&popup, "auth-9");
-    until(|| host.query_selector(".tm-auth-failed").unwrap().is_some()).await;
+    until(|| !failure_shown(&host).is_empty()).await;
+    let failed = failure_shown(&host);
+    assert!(failed.contains("failed with bad_request"), "{failed}");
     assert!(
         host.query_selector(".tm-retry").unwrap().is_none(),
         "sending a refused auth again would only be refused again"

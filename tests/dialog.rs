@@ -128,6 +128,16 @@ fn mount_modal(
     step: RwSignal<bool>,
     announcement: RwSignal<String>,
 ) -> (HtmlElement, web_sys::ShadowRoot, RwSignal<bool>, impl Drop) {
+    mount_modal_with(step, announcement, false)
+}
+
+/// As `mount_modal`; with `to_status`, the second step is a status that stands in for
+/// the button (as an auth's "Saving the sign-in…" does) instead of another button.
+fn mount_modal_with(
+    step: RwSignal<bool>,
+    announcement: RwSignal<String>,
+    to_status: bool,
+) -> (HtmlElement, web_sys::ShadowRoot, RwSignal<bool>, impl Drop) {
     let (host, shadow, target) = shadow_host();
     let open = RwSignal::new(true);
     let for_view = host.clone();
@@ -143,7 +153,9 @@ fn mount_modal(
                     <button class="elsewhere">"Elsewhere"</button>
                     <div class="tm-focus-scope">
                         <span>"Step"</span>
-                        {move || if step.get() {
+                        {move || if step.get() && to_status {
+                            view! { <p class="second" tabindex="-1">"Saving…"</p> }.into_any()
+                        } else if step.get() {
                             view! { <button class="second">"Cancel"</button> }.into_any()
                         } else {
                             view! { <button class="first">"Authorize"</button> }.into_any()
@@ -199,6 +211,24 @@ async fn a_rerender_that_removes_the_focused_button_keeps_focus_in_its_scope() {
         "second",
         "focus went to the next control of the same step, not to the page"
     );
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_status_that_replaces_the_focused_button_holds_focus_in_its_scope() {
+    let step = RwSignal::new(false);
+    let (host, shadow, _open, _handle) = mount_modal_with(step, RwSignal::new(String::new()), true);
+    tick().await;
+    let first: HtmlElement = shadow
+        .query_selector(".first")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    first.focus().unwrap();
+    step.set(true);
+    tick().await;
+    // Not the dialog's first control: when the step moves on, focus follows it.
+    assert_eq!(active_class(&shadow), "second");
     host.remove();
 }
 

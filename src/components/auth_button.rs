@@ -16,9 +16,12 @@ enum AuthState {
     Blocked,
     /// The popup closed without a word: maybe the user is still busy, maybe not.
     ClosedSilently,
+    /// The sign-in finished; the proxy is attaching its auth.
+    Attaching,
     /// With the auth of a finished sign-in when attaching it failed in a way that may
-    /// pass (an outage, a lost answer): "Try again" sends that auth again instead of
-    /// asking the user to sign in again. (The proxy keeps it too, and attaches it once.)
+    /// pass (an outage, a lost answer): "Try again" sends that auth again, so the user
+    /// need not sign in again (the proxy keeps it too, and attaches it once Tray is
+    /// back); signing in again stays possible for a failure that does not pass.
     Failed(String, Option<String>),
 }
 
@@ -92,6 +95,9 @@ pub fn AuthButton(
             else {
                 return;
             };
+            // Its buttons go meanwhile: one attach at a time.
+            state.try_set(AuthState::Attaching);
+            ctx.announce(ctx.t(Key::attaching));
             match api.attach_auth(&instance_id, &slot, &auth_id).await {
                 Ok(attached) => {
                     state.try_set(AuthState::Idle);
@@ -213,20 +219,23 @@ pub fn AuthButton(
             </div>
         }
         .into_any(),
+        AuthState::Attaching => view! {
+            <p class="tm-auth-saving" tabindex="-1">{ctx.t(Key::attaching)}</p>
+        }
+        .into_any(),
         AuthState::Failed(message, unattached) => {
-            // "Try again" sends a kept sign-in again; else the user signs in again.
-            let (class, next_label) = match &unattached {
-                Some(_) => ("tm-button tm-retry", ctx.t(Key::retry)),
-                None => ("tm-button tm-authorize", button_label.clone()),
-            };
-            let next = move |click| match &unattached {
-                Some(auth_id) => on_step(Step::Attach(auth_id.clone())),
-                None => start(click),
-            };
+            let retry = unattached.map(|auth_id| {
+                view! {
+                    <button class="tm-button tm-retry" on:click=move |_| {
+                        on_step(Step::Attach(auth_id.clone()))
+                    }>{ctx.t(Key::retry)}</button>
+                }
+            });
             view! {
                 <div class="tm-auth-failed">
                     <p class="tm-field-error" role="alert">{message}</p>
-                    <button class=class on:click=next>{next_label}</button>
+                    {retry}
+                    <button class="tm-button tm-authorize" on:click=start>{button_label.clone()}</button>
                 </div>
             }
             .into_any()

@@ -138,9 +138,13 @@ fn watch_focus_loss(
     Some((observer, on_change))
 }
 
+/// A `tabindex="-1"` status standing in for the buttons it replaced (an auth being
+/// saved) counts: focus waits there, so it follows the step when the step moves on.
 fn first_control(within: &Element) -> Option<HtmlElement> {
     within
-        .query_selector("button:not(.tm-close):not([disabled]), input, textarea, select")
+        .query_selector(
+            "button:not(.tm-close):not([disabled]), input, textarea, select, [tabindex=\"-1\"]",
+        )
         .ok()
         .flatten()
         .and_then(|e| e.dyn_into().ok())

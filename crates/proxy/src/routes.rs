@@ -47,6 +47,12 @@ pub fn router(state: Arc<AppState>) -> Router {
     if let Some(dir) = &state.market.config.widget_dir {
         let assets = Router::new()
             .fallback_service(ServeDir::new(dir).precompressed_br().precompressed_gzip())
+            // One URL, three encodings: a shared cache must not hand brotli to a client
+            // that asked for gzip.
+            .layer(SetResponseHeaderLayer::appending(
+                header::VARY,
+                HeaderValue::from_static("accept-encoding"),
+            ))
             .layer(SetResponseHeaderLayer::overriding(
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=300"),

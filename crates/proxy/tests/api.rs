@@ -816,6 +816,7 @@ async fn widget_assets_demo_page_demo_token_and_health() {
     assert_eq!(headers["content-type"], "application/wasm");
     assert_eq!(headers["access-control-allow-origin"], "*");
     assert_eq!(headers["cache-control"], "public, max-age=300");
+    assert_eq!(headers["vary"], "accept-encoding", "cached per encoding");
     assert!(headers.contains_key("last-modified"));
     assert!(
         !headers.contains_key("content-encoding"),
