@@ -379,6 +379,16 @@ impl Browser {
     /// Runs a whole auth dialog: click `trigger` in the widget, then in the popup fill
     /// the API key (when the dialog asks for one) and press Allow/Connect.
     pub async fn authorize_in_popup(&self, trigger: &str, api_key: &str) -> Result<(), Error> {
+        let main = self.open_consent_popup(trigger).await?;
+        self.consent_in_popup(main, api_key).await
+    }
+
+    /// Clicks `trigger` and waits in the popup for Tray's consent page; returns the
+    /// main window, for `consent_in_popup`.
+    pub async fn open_consent_popup(
+        &self,
+        trigger: &str,
+    ) -> Result<fantoccini::wd::WindowHandle, Error> {
         self.widget_click(trigger).await?;
         let main = self.switch_to_popup().await?;
         self.client
@@ -386,6 +396,16 @@ impl Browser {
             .at_most(Duration::from_secs(20))
             .for_element(fantoccini::Locator::Css("#consent"))
             .await?;
+        Ok(main)
+    }
+
+    /// Consents on the popup's page (with `api_key` where it asks for one) and goes
+    /// back to `main` once the popup has closed.
+    pub async fn consent_in_popup(
+        &self,
+        main: fantoccini::wd::WindowHandle,
+        api_key: &str,
+    ) -> Result<(), Error> {
         if let Ok(input) = self.client.find(fantoccini::Locator::Css("#api_key")).await {
             input.send_keys(api_key).await?;
             self.popup_click("#connect").await?;

@@ -215,6 +215,41 @@ async fn a_reload_in_the_middle_resumes_the_setup() -> Result<(), Error> {
     browser.close().await
 }
 
+/// Tray fails while the sign-in the user just made is attached: the step offers "Try
+/// again", which attaches that same sign-in once Tray is back, with no second sign-in.
+#[tokio::test]
+async fn a_sign_in_tray_failed_to_take_is_attached_by_try_again() -> Result<(), Error> {
+    let (stack, browser) = open_demo().await?;
+    browser.click_card_action("Stripe payments").await?;
+    let main = browser.open_consent_popup(".tm-authorize").await?;
+    stack.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        ..Faults::default()
+    });
+    browser.consent_in_popup(main, "sk_test_e2e").await?;
+    let failure_shown = browser
+        .widget_wait_text(".tm-auth-failed", "not answering right now")
+        .await;
+    stack.sandbox.set_faults(Faults::default());
+    failure_shown?;
+
+    browser.widget_click(".tm-retry").await?;
+    browser
+        .widget_wait_text(".tm-setup-done", "Stripe payments is set up.")
+        .await?;
+    let held = stack
+        .sandbox
+        .execute(
+            tray_sandbox::DEMO_MASTER_TOKEN,
+            "{ viewer { solutionInstances { edges { node { authValues { externalId } } } } } }",
+            json!({}),
+        )
+        .await;
+    let attached = &held["data"]["viewer"]["solutionInstances"]["edges"][0]["node"]["authValues"];
+    assert_eq!(attached.as_array().map(Vec::len), Some(1), "{held}");
+    browser.close().await
+}
+
 /// Connect on Stripe's card while Tray carries out every request and loses its answer:
 /// Tray makes the instance, the card shows the failure.
 async fn connect_stripe_losing_the_answer(stack: &Stack, browser: &Browser) -> Result<(), Error> {
