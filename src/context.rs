@@ -211,12 +211,12 @@ impl Ctx {
         instance_id: String,
         configured: bool,
         answered: Option<Instance>,
-    ) {
+    ) -> Result<(), String> {
         if let Some(instance) = answered {
             self.show(instance).await;
         }
         let Some((integration, instance)) = self.instance(&solution_id, &instance_id) else {
-            return;
+            return Ok(());
         };
         let mut step = next_setup_step(&integration, &instance, configured);
         if step == SetupStep::Enable {
@@ -226,13 +226,12 @@ impl Ctx {
                 name: None,
                 enabled: Some(true),
             };
-            let Some(api) = self.client() else { return };
+            let Some(api) = self.client() else {
+                return Ok(());
+            };
             match api.update_instance(&instance_id, &enable).await {
                 Ok(enabled) => self.show(enabled).await,
-                Err(err) => {
-                    self.fail(&err);
-                    return;
-                }
+                Err(err) => return Err(self.fail(&err)),
             }
             step = SetupStep::Done;
         }
@@ -243,6 +242,7 @@ impl Ctx {
                 &[("solutionId", &solution_id), ("instanceId", &instance_id)],
             );
         }
+        Ok(())
     }
 
     /// After a change to an instance: shows it as the proxy answered (`None`: it was

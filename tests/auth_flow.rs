@@ -155,6 +155,15 @@ fn mount_button() -> (HtmlElement, RwSignal<bool>, impl Drop) {
 }
 
 fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
+    mount_button_while(locale, RwSignal::new(true))
+}
+
+/// As `mount_button_in`; the button is there while `shown` is true, as a step of a
+/// setup is while the setup shows it.
+fn mount_button_while(
+    locale: Locale,
+    shown: RwSignal<bool>,
+) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&host).unwrap();
     let done = RwSignal::new(false);
@@ -175,20 +184,27 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
             open: RwSignal::new(None),
         };
         provide_context(ctx);
+        let button = move || {
+            shown.get().then(|| {
+                view! {
+                    <AuthButton
+                        instance_id="i-1".to_owned()
+                        slot_id="slack".to_owned()
+                        auth_id=None
+                        label="Authorize Slack".to_owned()
+                        on_done=Callback::new(move |attached: Instance| {
+                            // The caller shows it (here, as a setup would).
+                            leptos::task::spawn_local(async move {
+                                ctx.show(attached).await;
+                                done.set(true);
+                            })
+                        })
+                    />
+                }
+            })
+        };
         view! {
-            <AuthButton
-                instance_id="i-1".to_owned()
-                slot_id="slack".to_owned()
-                auth_id=None
-                label="Authorize Slack".to_owned()
-                on_done=Callback::new(move |attached: Instance| {
-                    // The caller shows it (here, as a setup would).
-                    leptos::task::spawn_local(async move {
-                        ctx.show(attached).await;
-                        done.set(true);
-                    })
-                })
-            />
+            {button}
             <p class="test-live">{move || announcement.get()}</p>
             <p class="test-attached">
                 {move || catalog.with(|c| c.integration("sol-slack")
@@ -363,6 +379,25 @@ async fn a_sign_in_tray_could_not_take_is_sent_again_without_signing_in_again() 
     host.remove();
 }
 
+/// The answer may have been lost after Tray attached the auth, or the proxy may attach
+/// it later: a step closed with its sign-in unattached fetches the catalog again.
+#[wasm_bindgen_test]
+async fn closing_a_step_whose_sign_in_is_unattached_fetches_the_catalog_again() {
+    let popup = install_fakes();
+    queue_attach_failure(504, "tray_unavailable");
+    let shown = RwSignal::new(true);
+    let (host, _done, _handle) = mount_button_while(Locale::En, shown);
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| !failure_shown(&host).is_empty()).await;
+    let catalog_fetches = || calls().iter().filter(|c| c[0] == "GET").count();
+    assert_eq!(catalog_fetches(), 0);
+    shown.set(false);
+    until(|| catalog_fetches() > 0).await;
+    assert_eq!(catalog_fetches(), 1);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_sign_in_tray_refused_asks_for_another_sign_in() {
     let popup = install_fakes();
@@ -413,6 +448,11 @@ async fn close_returns_to_the_step_and_error_shows_the_message() {
         .text_content()
         .unwrap()
         .contains("Sign-in failed: Access denied"));
+    assert_eq!(
+        announced(&host),
+        "Sign-in failed: Access denied",
+        "no longer announced as waiting"
+    );
     assert!(!done.get_untracked());
     assert!(
         calls().iter().all(|c| c[0].as_string().unwrap() != "PUT"),

@@ -1063,24 +1063,112 @@ async fn enable_sends_one_request_however_often_it_is_pressed() {
     let (item, state) = awaiting_enable();
     let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
     tick().await;
-    click(&host, ".tm-enable");
-    tick().await;
-    click(&host, ".tm-enable");
-    tick().await;
     let enable: HtmlElement = host
         .query_selector(".tm-enable")
         .unwrap()
-        .expect("still on the Enable step")
+        .expect("on the Enable step")
         .unchecked_into();
-    assert!(
-        enable.has_attribute("disabled"),
+    enable.focus().unwrap();
+    click(&host, ".tm-enable");
+    tick().await;
+    click(&host, ".tm-enable");
+    tick().await;
+    assert_eq!(
+        enable.get_attribute("aria-disabled").as_deref(),
+        Some("true"),
         "Enable is disabled meanwhile"
     );
     assert_eq!(enable.get_attribute("aria-busy").as_deref(), Some("true"));
+    // The browser drops the focus of a disabled button when it next renders.
+    next_frames().await;
+    assert_eq!(
+        focused_class(),
+        "tm-button tm-enable",
+        "and keeps its focus"
+    );
     assert_eq!(
         fetch.requests(),
         vec!["PATCH /api/v1/instances/Slack-0"],
         "the second press sent nothing"
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// A few rendering steps of the browser.
+async fn next_frames() {
+    for _ in 0..3 {
+        let frame = js_sys::Promise::new(&mut |resolve, _| {
+            web_sys::window()
+                .unwrap()
+                .request_animation_frame(&resolve)
+                .unwrap();
+        });
+        wasm_bindgen_futures::JsFuture::from(frame).await.unwrap();
+    }
+}
+
+/// The proxy's answer while Tray is down.
+const TRAY_DOWN: &str = "return new Response(JSON.stringify({ error: { code: 'tray_unavailable',
+     message: 'Tray is unavailable: HTTP 503' } }),
+     { status: 503, headers: { 'Content-Type': 'application/json' } });";
+
+/// What the setup shows under its step.
+async fn setup_failure(host: &HtmlElement) -> String {
+    for _ in 0..20 {
+        tick().await;
+        let shown = texts(host, ".tm-setup .tm-field-error").concat();
+        if !shown.is_empty() {
+            return shown;
+        }
+    }
+    String::new()
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_enable_is_shown_under_the_step() {
+    let _fetch = FakeFetch::install(TRAY_DOWN);
+    let host = container();
+    let (item, state) = awaiting_enable();
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
+    tick().await;
+    click(&host, ".tm-enable");
+    let shown = setup_failure(&host).await;
+    assert!(shown.contains("not answering right now"), "{shown:?}");
+    let enable = host
+        .query_selector(".tm-enable")
+        .unwrap()
+        .expect("Enable offered again");
+    assert_eq!(
+        enable.get_attribute("aria-disabled").as_deref(),
+        Some("false")
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_failed_settings_save_is_shown_under_the_step() {
+    let _fetch = FakeFetch::install(TRAY_DOWN);
+    let host = container();
+    let (mut item, _) = awaiting_enable();
+    item.config_slots = vec![ConfigSlot {
+        external_id: "channel".into(),
+        title: "Channel".into(),
+        default_value: "\"#general\"".into(),
+    }];
+    let state = RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
+    tick().await;
+    click(&host, ".tm-setup button[type=submit]");
+    let shown = setup_failure(&host).await;
+    assert!(shown.contains("not answering right now"), "{shown:?}");
+    assert!(
+        host.query_selector(".tm-setup form").unwrap().is_some(),
+        "still at the settings"
     );
     drop(handle);
     host.remove();

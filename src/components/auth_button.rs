@@ -50,6 +50,17 @@ pub fn AuthButton(
     let target = StoredValue::new((instance_id, slot_id, auth_id));
     on_cleanup(move || {
         watch.try_update_value(|w| *w = None);
+        // Closed with a sign-in whose attach may yet have happened (a lost answer), or
+        // will (the proxy attaches what it kept once Tray is back): the catalog is
+        // fetched again, so the next look at this instance shows what is true.
+        if matches!(
+            state.try_get_untracked(),
+            Some(AuthState::Failed(_, Some(_)))
+        ) {
+            leptos::task::spawn_local(async move {
+                ctx.reload().await;
+            });
+        }
     });
 
     let on_step = move |step: Step| {
@@ -82,6 +93,7 @@ pub fn AuthButton(
                         "error",
                         &[("message", message.as_deref().unwrap_or(&shown))],
                     );
+                    ctx.announce(shown.clone());
                     state.try_set(AuthState::Failed(shown, None));
                     return;
                 }

@@ -36,6 +36,8 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     // True while a step is being completed (enabling waits 2 s after creation): the
     // Enable button must not send a second request meanwhile.
     let busy = RwSignal::new(false);
+    // Why the last save or enable failed, shown under the step until the next try.
+    let failure = RwSignal::new(None::<String>);
     // After a step, with the instance as the proxy answered it (if it did). Also run
     // after a request, when the setup may have closed meanwhile.
     let advance = move |answered: Option<Instance>| {
@@ -47,10 +49,13 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             return;
         };
         busy.try_set(true);
+        failure.try_set(None);
         let configured = configured.try_get_untracked().unwrap_or(false);
         leptos::task::spawn_local(async move {
-            ctx.advance_setup(solution_id, instance_id, configured, answered)
+            let advanced = ctx
+                .advance_setup(solution_id, instance_id, configured, answered)
                 .await;
+            failure.try_set(advanced.err());
             busy.try_set(false);
         });
     };
@@ -91,6 +96,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                         return;
                     }
                     busy.set(true);
+                    failure.set(None);
                     let (_, instance_id) = ids.get_value();
                     leptos::task::spawn_local(async move {
                         let Some(api) = ctx.client() else { return };
@@ -101,7 +107,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                             }
                             Err(err) => {
                                 busy.try_set(false);
-                                ctx.fail(&err);
+                                failure.try_set(Some(ctx.fail(&err)));
                             }
                         }
                     });
@@ -117,11 +123,16 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                 .into_any()
             }
             SetupStep::Enable => view! {
+                // `aria-disabled`, not `disabled`: a disabled button drops its focus.
                 <button
                     class="tm-button tm-enable"
-                    disabled=move || busy.get()
+                    aria-disabled=move || busy.get().to_string()
                     aria-busy=move || busy.get().to_string()
-                    on:click=move |_| advance(None)
+                    on:click=move |_| {
+                        if !busy.get_untracked() {
+                            advance(None)
+                        }
+                    }
                 >
                     {ctx.t(Key::enable)}
                 </button>
@@ -141,6 +152,8 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
         <div class="tm-setup tm-focus-scope">
             <ol class="tm-steps">{progress}</ol>
             <div class="tm-step-action">{action}</div>
+            // Announced by the live region already (ctx.fail): not an alert a second time.
+            <p class="tm-field-error">{move || failure.get()}</p>
             // A setup may be abandoned: the instance list is where it can be deleted.
             <button class="tm-button tm-ghost tm-show-all" on:click=move |_| on_done.run(())>
                 {ctx.t(Key::all_connections)}
