@@ -869,9 +869,24 @@ async fn the_german_config_form_reads_a_decimal_comma() {
         ctx.strings.set_value(Strings::new(Locale::De, vec![]));
         provide_context(ctx);
         view! {
-            <ConfigForm slots=vec![slot("interval", "15")] saved=vec![] submit_label="Speichern".into() on_save />
+            <ConfigForm
+                slots=vec![slot("interval", "15")]
+                saved=vec![ConfigValue { external_id: "interval".into(), value: Some("2.5".into()) }]
+                submit_label="Speichern".into()
+                on_save
+            />
         }
     });
+    let shown = host
+        .query_selector("[name=interval]")
+        .unwrap()
+        .and_then(|input| js_sys::Reflect::get(&input, &"value".into()).ok())
+        .and_then(|value| value.as_string());
+    assert_eq!(
+        shown.as_deref(),
+        Some("2,5"),
+        "a saved 2.5 as a German writes it"
+    );
     set_control(&host, "[name=interval]", "1,5");
     click(&host, ".tm-save");
     tick().await;

@@ -51,11 +51,14 @@ pub fn ConfigForm(
             }
         }
     };
+    let decimal = ctx
+        .strings
+        .with_value(|strings| strings.decimal_separator());
     let fields = slots
         .into_iter()
         .map(|slot| {
             let kind = kind_of(&slot.default_value);
-            let initial = input_text(kind, &current_value(&slot, &saved));
+            let initial = input_text(kind, &current_value(&slot, &saved), decimal);
             let error_id = format!("tm-error-{}", slot.external_id);
             let external_id = slot.external_id.clone();
             let problem = move || {

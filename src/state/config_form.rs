@@ -27,13 +27,17 @@ pub fn kind_of(default_value: &str) -> FieldKind {
     }
 }
 
-/// What the input shows for a stored JSON value: text unquoted, everything else as is.
-pub fn input_text(kind: FieldKind, json: &str) -> String {
+/// What the input shows for a stored JSON value: text unquoted, a number with the
+/// user's `decimal` separator (what `encode` reads back), everything else as is.
+pub fn input_text(kind: FieldKind, json: &str, decimal: char) -> String {
     match kind {
         FieldKind::Text => js_sys::JSON::parse(json)
             .ok()
             .and_then(|v| v.as_string())
             .unwrap_or_default(),
+        FieldKind::Number => json
+            .trim()
+            .replacen('.', decimal.encode_utf8(&mut [0; 4]), 1),
         _ => json.trim().to_owned(),
     }
 }
@@ -49,6 +53,12 @@ pub fn encode(kind: FieldKind, input: &str, decimal: char) -> Result<String, Key
         FieldKind::Checkbox => Ok(if input == "true" { "true" } else { "false" }.into()),
         FieldKind::Number => {
             let trimmed = input.trim();
+            // Where the comma is the decimal separator, the dot groups thousands:
+            // "1.500" means 1500 there, not 1.5. As "1,500" in English, it is refused
+            // rather than guessed.
+            if decimal == ',' && groups_thousands(trimmed) {
+                return Err(Key::not_a_number);
+            }
             // "1,5" is 1.5 in German; with a dot in it as well, the intent is unclear.
             // (Byte scans and slices: a char-by-char rebuild cost the wasm 0.5 KB.)
             let separator = (!trimmed.bytes().any(|b| b == b'.'))
@@ -71,6 +81,14 @@ pub fn encode(kind: FieldKind, input: &str, decimal: char) -> Result<String, Key
                 .map_err(|_| Key::not_json)
         }
     }
+}
+
+/// "1.500", "-12.000": a dot followed by exactly three digits that end the number.
+fn groups_thousands(number: &str) -> bool {
+    number
+        .rfind('.')
+        .map(|dot| &number.as_bytes()[dot + 1..])
+        .is_some_and(|after| after.len() == 3 && after.iter().all(u8::is_ascii_digit))
 }
 
 /// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
@@ -174,6 +192,16 @@ mod tests {
             encode(FieldKind::Number, "1,500", '.'),
             Err(Key::not_a_number)
         );
+        // In German "1.500" is fifteen hundred: not silently 1.5 either.
+        for thousands in ["1.500", "-12.000"] {
+            assert_eq!(
+                encode(FieldKind::Number, thousands, ','),
+                Err(Key::not_a_number),
+                "{thousands}"
+            );
+        }
+        assert_eq!(encode(FieldKind::Number, "1.500", '.'), Ok("1.500".into()));
+        assert_eq!(encode(FieldKind::Number, "1.25", ','), Ok("1.25".into()));
     }
 
     #[test]
