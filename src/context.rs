@@ -142,6 +142,10 @@ impl Ctx {
         busy: RwSignal<bool>,
         failure: RwSignal<Option<String>>,
     ) {
+        // Its button is only `aria-disabled` meanwhile (a disabled button drops focus).
+        if busy.get_untracked() {
+            return;
+        }
         busy.set(true);
         failure.set(None);
         leptos::task::spawn_local(async move {

@@ -1128,6 +1128,40 @@ const TRAY_DOWN: &str = "return new Response(JSON.stringify({ error: { code: 'tr
      message: 'Tray is unavailable: HTTP 503' } }),
      { status: 503, headers: { 'Content-Type': 'application/json' } });";
 
+#[wasm_bindgen_test]
+async fn a_failed_connect_is_shown_and_its_button_keeps_focus() {
+    // Slow enough for the browser to render while the button is busy.
+    let _fetch = FakeFetch::install(&format!(
+        "await new Promise((resolve) => setTimeout(resolve, 100)); {TRAY_DOWN}"
+    ));
+    let host = container();
+    let item = integration("Slack", &[], &[]);
+    let for_view = host.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        provide_context(test_ctx(&for_view, CatalogState::Loading));
+        view! { <ul><IntegrationCard integration=item.clone() /></ul> }
+    });
+    let connect: HtmlElement = host
+        .query_selector(".tm-card-action")
+        .unwrap()
+        .expect("Connect")
+        .unchecked_into();
+    connect.focus().unwrap();
+    connect.click();
+    let mut shown = String::new();
+    for _ in 0..20 {
+        next_frames().await;
+        shown = texts(&host, ".tm-card .tm-field-error").concat();
+        if !shown.is_empty() {
+            break;
+        }
+    }
+    assert!(shown.contains("not answering right now"), "{shown:?}");
+    assert_eq!(focused_class(), "tm-button tm-card-action");
+    drop(handle);
+    host.remove();
+}
+
 /// What the setup shows under its step.
 async fn setup_failure(host: &HtmlElement) -> String {
     for _ in 0..20 {

@@ -72,6 +72,10 @@ pub fn InstanceRow(
     };
     let enabled = instance.enabled;
     let toggle = move |_| {
+        // Only `aria-disabled` while busy: a disabled button drops its focus.
+        if busy.get_untracked() {
+            return;
+        }
         run(
             "updated",
             Change::Update(UpdateInstance {
@@ -274,7 +278,7 @@ pub fn InstanceRow(
                     }.into_any()
                 } else {
                     view! {
-                        <button class="tm-button tm-toggle" disabled=move || busy.get() on:click=toggle>
+                        <button class="tm-button tm-toggle" aria-disabled=move || busy.get().to_string() on:click=toggle>
                             {ctx.t(if enabled { Key::disable } else { Key::enable })}
                         </button>
                     }.into_any()

@@ -50,7 +50,7 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
                 <button
                     class="tm-button tm-card-action"
                     aria-describedby=title_id
-                    disabled=move || busy.get()
+                    aria-disabled=move || busy.get().to_string()
                     aria-busy=move || busy.get().to_string()
                     on:click=on_click
                 >

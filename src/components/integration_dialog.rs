@@ -68,7 +68,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                 {rows}
             </ul>
             {move || can_add().then(|| view! {
-                <button class="tm-button tm-add" disabled=move || adding.get() on:click=add_another>
+                <button class="tm-button tm-add" aria-disabled=move || adding.get().to_string() on:click=add_another>
                     {ctx.t(Key::add_another)}
                 </button>
             }.into_any())}

@@ -246,7 +246,7 @@ impl Browser {
     pub async fn widget_click(&self, selector: &str) -> Result<(), Error> {
         self.widget_wait(
             "const el = root.querySelector(arguments[0]);
-             if (!el || el.disabled) return null;
+             if (!el || el.disabled || el.ariaDisabled === 'true') return null;
              el.click();
              return true;",
             vec![json!(selector)],
@@ -323,7 +323,7 @@ impl Browser {
             "const card = Array.from(root.querySelectorAll('.tm-card'))
                  .find(c => c.querySelector('.tm-title')?.textContent.trim() === arguments[0]);
              const button = card && card.querySelector('.tm-card-action');
-             if (!button || button.disabled) return null;
+             if (!button || button.disabled || button.ariaDisabled === 'true') return null;
              button.click();
              return true;",
             vec![json!(title)],
