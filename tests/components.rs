@@ -188,6 +188,9 @@ fn search_filters_by_text_tag_and_connection() {
     assert_eq!(by(query("  HUBSPOT description ")), "HubSpot");
     assert_eq!(by(query("marketing")), "HubSpot", "tags are searched too");
     assert_eq!(by(query("nothing like it")), "");
+    // Each word anywhere: a title and a tag, but both in one integration.
+    assert_eq!(by(query("salesforce crm")), "Salesforce");
+    assert_eq!(by(query("slack  crm")), "");
     let tag = Filter {
         tag: Some("crm".into()),
         ..Filter::default()
@@ -1162,6 +1165,26 @@ async fn a_failed_connect_is_shown_and_its_button_keeps_focus() {
     host.remove();
 }
 
+#[wasm_bindgen_test]
+async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another() {
+    for (statuses, offered) in [
+        (&[][..], "Connect"),
+        (&[Status::Connected][..], "Add another"),
+    ] {
+        let host = container();
+        let item = integration("Slack", &[], statuses);
+        let state = RwSignal::new(CatalogState::Loaded(Catalog {
+            integrations: vec![item.clone()],
+            dialog_origin: DIALOG_ORIGIN.into(),
+        }));
+        let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
+        tick().await;
+        assert_eq!(texts(&host, ".tm-add"), vec![offered]);
+        drop(handle);
+        host.remove();
+    }
+}
+
 /// What the setup shows under its step.
 async fn setup_failure(host: &HtmlElement) -> String {
     for _ in 0..20 {
@@ -1493,6 +1516,20 @@ async fn an_editor_that_opens_takes_focus() {
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
     assert_eq!(focused_class(), "tm-name", "the rename field has focus");
+    let field: web_sys::HtmlInputElement = web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .active_element()
+        .unwrap()
+        .unchecked_into();
+    let length = field.value().len() as u32;
+    assert!(length > 0);
+    assert_eq!(
+        (field.selection_start(), field.selection_end()),
+        (Ok(Some(0)), Ok(Some(length))),
+        "the name selected: typing replaces it"
+    );
     click(&host, ".tm-rename .tm-ghost");
     tick().await;
     assert!(

@@ -306,6 +306,10 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>) {
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = first.focus();
+        // A name opens selected: typing replaces it rather than prepending to it.
+        if let Some(input) = first.dyn_ref::<web_sys::HtmlInputElement>() {
+            input.select();
+        }
     }
 }
 

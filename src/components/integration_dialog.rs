@@ -62,6 +62,15 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
             .collect_view()
     };
     let can_add = move || integration.with(|i| i.as_ref().is_some_and(can_add_instance));
+    // With every connection deleted, there is nothing to add another to.
+    let add_label = move || {
+        let first = integration.with(|i| i.as_ref().is_some_and(|i| i.instances.is_empty()));
+        ctx.t(if first {
+            Key::connect
+        } else {
+            Key::add_another
+        })
+    };
     let instance_list = move || {
         view! {
             <ul class="tm-instances" role="list">
@@ -69,7 +78,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
             </ul>
             {move || can_add().then(|| view! {
                 <button class="tm-button tm-add" aria-disabled=move || adding.get().to_string() on:click=add_another>
-                    {ctx.t(Key::add_another)}
+                    {add_label}
                 </button>
             }.into_any())}
             <p class="tm-field-error">{move || add_failure.get()}</p>

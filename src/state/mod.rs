@@ -37,16 +37,18 @@ pub struct Filter {
 }
 
 impl Filter {
-    /// Text matches title, description or a tag, ignoring case.
+    /// Every word of the text is in the title, the description or a tag, ignoring
+    /// case: "jira slack" finds Jira issues to Slack.
     pub fn matches(&self, integration: &Integration) -> bool {
-        let query: String = js_sys::JsString::from(self.query.trim())
+        let query: String = js_sys::JsString::from(self.query.as_str())
             .to_lower_case()
             .into();
-        let found = |text: &str| contains_ignoring_case(text, &query);
-        let text_matches = query.is_empty()
-            || found(&integration.title)
-            || integration.description.as_deref().is_some_and(found)
-            || integration.tags.iter().any(|t| found(t));
+        let text_matches = query.split_whitespace().all(|word| {
+            let found = |text: &str| contains_ignoring_case(text, word);
+            found(&integration.title)
+                || integration.description.as_deref().is_some_and(found)
+                || integration.tags.iter().any(|t| found(t))
+        });
         let tag_matches = self
             .tag
             .as_ref()
