@@ -440,7 +440,7 @@ main{max-width:420px;margin:48px auto;background:#fff;border-radius:12px;box-sha
 header{display:flex;align-items:center;gap:16px}header img{width:48px;height:48px}
 h1{font-size:20px;margin:0}p{line-height:1.5;color:#4a5160}
 label{display:block;font-weight:600;margin:16px 0 6px}input[type=password]{width:100%;box-sizing:border-box;padding:10px;border:1px solid #c9ced6;border-radius:6px}
-.actions{display:flex;gap:8px;justify-content:flex-end;margin-top:24px}
+.actions{display:flex;flex-direction:row-reverse;gap:8px;justify-content:flex-start;margin-top:24px}
 button{padding:10px 18px;border-radius:6px;border:1px solid #c9ced6;background:#fff;cursor:pointer;font-size:14px}
 button.primary{background:#2a6bf2;border-color:#2a6bf2;color:#fff}
 .problem{background:#fdecea;color:#8a1c12;padding:10px;border-radius:6px}
@@ -492,9 +492,9 @@ fn consent_page(state: &SandboxState, session_id: String, problem: Option<&str>)
 <input type="hidden" name="session" value="{session}">
 {fields}
 <div class="actions">
-<button type="submit" name="action" value="cancel" id="cancel">Cancel</button>
-<button type="submit" name="action" value="deny" id="deny">Deny</button>
 {primary}
+<button type="submit" name="action" value="deny" id="deny">Deny</button>
+<button type="submit" name="action" value="cancel" id="cancel">Cancel</button>
 </div>
 </form>
 <footer>Tray.io Embedded sandbox · authorisation for {title}</footer>

@@ -44,6 +44,12 @@ async fn the_consent_page_shows_the_service_and_its_choices() {
     assert!(html.contains("Connect Slack"));
     assert!(html.contains(r#"<img src="/icons/slack.svg""#));
     assert!(html.contains(r#"value="allow""#) && html.contains(r#"value="cancel""#));
+    // Enter in the form submits its first submit button: that must be the consent.
+    let first_choice = html
+        .split(r#"type="submit" name="action" value=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next());
+    assert_eq!(first_choice, Some("allow"), "Enter allows, it does not cancel");
     assert!(!html.contains("api_key"), "OAuth services show no key form");
     let icon = client
         .http
