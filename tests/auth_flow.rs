@@ -582,6 +582,64 @@ async fn a_blocked_popup_is_opened_by_a_fresh_click_with_a_fresh_dialog_url() {
 /// Reconnecting from a connection's row: the row shows the instance the proxy answered
 /// (no longer expiring), and the host hears `updated`, though showing the answer
 /// rebuilds the row the sign-in started from.
+/// Mounts Slack's dialog from `catalog` in `host`, at the setup of `setup` if given.
+fn mount_dialog(host: &HtmlElement, catalog: Catalog, setup: Option<&str>) -> impl Drop {
+    let for_view = host.clone();
+    let setup = setup.map(str::to_owned);
+    leptos::mount::mount_to(host.clone(), move || {
+        let announcement = RwSignal::new(String::new());
+        provide_context(Ctx {
+            api: StoredValue::new_local(ApiClient::with_token(
+                "http://proxy.test",
+                Some("jwt".into()),
+                None,
+            )),
+            events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
+            strings: StoredValue::new(Strings::new(Locale::En, vec![])),
+            catalog: RwSignal::new(CatalogState::Loaded(catalog.clone())),
+            announcement,
+            open: RwSignal::new(None),
+        });
+        let panel = OpenPanel {
+            solution_id: "sol-slack".into(),
+            setup: setup.clone(),
+        };
+        view! {
+            <IntegrationDialog panel />
+            <p class="test-live">{move || announcement.get()}</p>
+        }
+    })
+}
+
+#[wasm_bindgen_test]
+async fn an_authorized_step_is_announced_as_the_next_one_shows() {
+    let popup = install_fakes();
+    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&host).unwrap();
+    let mut two_services = slack_catalog();
+    two_services.integrations[0].auth_slots.push(AuthSlot {
+        external_id: "jira".into(),
+        title: "Jira".into(),
+    });
+    let _handle = mount_dialog(&host, two_services, Some("i-1"));
+    tick().await;
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    let next_step = || {
+        host.query_selector(".tm-authorize")
+            .unwrap()
+            .and_then(|button| button.text_content())
+    };
+    until(|| next_step().as_deref() == Some("Authorize Jira")).await;
+    assert_eq!(next_step().as_deref(), Some("Authorize Jira"));
+    assert_eq!(
+        announced(&host),
+        "Slack authorized",
+        "not still \"Saving…\""
+    );
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
     let popup = install_fakes();
@@ -606,26 +664,7 @@ async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
         auth_id: "auth-old".into(),
         expiring: true,
     }];
-    let for_view = host.clone();
-    let _handle = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(Ctx {
-            api: StoredValue::new_local(ApiClient::with_token(
-                "http://proxy.test",
-                Some("jwt".into()),
-                None,
-            )),
-            events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
-            strings: StoredValue::new(Strings::new(Locale::En, vec![])),
-            catalog: RwSignal::new(CatalogState::Loaded(expiring.clone())),
-            announcement: RwSignal::new(String::new()),
-            open: RwSignal::new(None),
-        });
-        let panel = OpenPanel {
-            solution_id: "sol-slack".into(),
-            setup: None,
-        };
-        view! { <IntegrationDialog panel /> }
-    });
+    let _handle = mount_dialog(&host, expiring, None);
     tick().await;
     let badge = || {
         host.query_selector(".tm-instance .tm-badge")

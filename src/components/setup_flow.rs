@@ -79,16 +79,23 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     let action = move || {
         let (integration, instance) = untrack(current)?;
         let view = match step.get()? {
-            SetupStep::Authorize(slot) => view! {
-                <AuthButton
-                    instance_id=instance.id.clone()
-                    slot_id=slot.external_id.clone()
-                    auth_id=None
-                    label=ctx.fill(Key::authorize, &slot.title)
-                    on_done=Callback::new(move |attached| advance(Some(attached)))
-                />
+            SetupStep::Authorize(slot) => {
+                // Heard in place of "Saving the sign-in…" as the next step shows.
+                let authorized = ctx.fill(Key::authorized, &slot.title);
+                view! {
+                    <AuthButton
+                        instance_id=instance.id.clone()
+                        slot_id=slot.external_id.clone()
+                        auth_id=None
+                        label=ctx.fill(Key::authorize, &slot.title)
+                        on_done=Callback::new(move |attached| {
+                            ctx.announce(authorized.clone());
+                            advance(Some(attached))
+                        })
+                    />
+                }
+                .into_any()
             }
-            .into_any(),
             SetupStep::Configure => {
                 let save = Callback::new(move |values| {
                     // One save at a time: a second answer would advance the setup twice.

@@ -49,7 +49,11 @@ async fn the_consent_page_shows_the_service_and_its_choices() {
         .split(r#"type="submit" name="action" value=""#)
         .nth(1)
         .and_then(|rest| rest.split('"').next());
-    assert_eq!(first_choice, Some("allow"), "Enter allows, it does not cancel");
+    assert_eq!(
+        first_choice,
+        Some("allow"),
+        "Enter allows, it does not cancel"
+    );
     assert!(!html.contains("api_key"), "OAuth services show no key form");
     let icon = client
         .http
