@@ -230,16 +230,22 @@ async fn a_status_that_replaces_the_focused_button_holds_focus_in_its_scope() {
 
 #[wasm_bindgen_test]
 async fn announcements_are_read_from_inside_an_open_dialog() {
-    let announcement = RwSignal::new(String::new());
+    // What the widget announced before this dialog opened.
+    let announcement = RwSignal::new("Jira connected".to_owned());
     let (host, shadow, _open, _handle) = mount_modal(RwSignal::new(false), announcement);
-    tick().await;
-    announcement.set("Slack connected".to_owned());
     tick().await;
     // Everything outside a modal dialog is inert, live regions included.
     let region = shadow
         .query_selector("dialog [role=status]")
         .unwrap()
         .expect("a live region inside the dialog");
+    assert_eq!(
+        region.text_content().unwrap(),
+        "",
+        "not the last dialog's news"
+    );
+    announcement.set("Slack connected".to_owned());
+    tick().await;
     assert_eq!(region.text_content().unwrap(), "Slack connected");
     host.remove();
 }

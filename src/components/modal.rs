@@ -19,6 +19,9 @@ pub fn Modal(
     children: Children,
 ) -> impl IntoView {
     let ctx = use_ctx();
+    // Its live region starts empty: a screen reader may read out what it holds when it
+    // appears, and that would be the last dialog's news.
+    ctx.announcement.set(String::new());
     let dialog = NodeRef::<Dialog>::new();
     // The shadow root is looked up while the dialog is mounted: once it is gone, the
     // opener is found in it.
