@@ -403,7 +403,9 @@ impl Marketplace {
         })
     }
 
-    /// Instances made elsewhere (before this database existed) become known as the user's.
+    /// Instances made elsewhere (before this database existed, or by a create whose answer
+    /// was lost) become known as the user's, with Tray's creation time: one made a moment
+    /// ago must still wait out the 2 s before it is enabled.
     async fn adopt(
         &self,
         session: &Session,
@@ -421,7 +423,7 @@ impl Marketplace {
                     id: instance.id.clone(),
                     owner: session.external_user_id.clone(),
                     solution_id: instance.solution.id.clone(),
-                    created_at: 0,
+                    created_at: created_ms(instance),
                     ever_enabled: instance.enabled,
                     config_unconfirmed: false,
                 },
@@ -1048,6 +1050,19 @@ fn enc(segment: &str) -> String {
         }
     }
     out
+}
+
+/// When Tray made `instance`, in ms since the epoch. Without a readable time it counts
+/// as made now: waiting 2 s too many before enabling is harmless, enabling too early
+/// leaves its triggers without a working URL.
+fn created_ms(instance: &SolutionInstance) -> i64 {
+    instance
+        .created
+        .as_deref()
+        .and_then(|text| {
+            time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .map_or_else(now_ms, |at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
 /// The caller's auth values plus the ones kept for the upgrade; a kept one wins per slot

@@ -1412,6 +1412,47 @@ async fn an_instance_of_a_solution_no_longer_offered_stays_visible_authorizable_
 }
 
 #[tokio::test]
+async fn an_instance_made_elsewhere_a_moment_ago_waits_out_the_enable_delay() {
+    // Made on Tray behind the proxy's back (another tab's create whose answer was lost,
+    // say), then found by a catalog load: its age is Tray's, not "long ago".
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("adopted");
+    // The first visit makes the user's Tray user.
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let id = harness.create_on_tray(&user, STRIPE).await;
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{catalog}");
+    assert_eq!(
+        find_integration(&catalog, STRIPE)["instances"][0]["id"],
+        id.as_str()
+    );
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    let (status, attached) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+
+    let (status, enabled) = harness
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/instances/{id}"),
+            &user,
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    assert_eq!(enabled["status"], "connected", "{enabled}");
+    assert_eq!(
+        harness.sandbox.stats().early_enables,
+        0,
+        "enabled sooner than 2 s after Tray created it"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     let harness = Harness::start("sqlite::memory:").await;
     let user = unique_user("manual");
