@@ -72,6 +72,15 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS unconfirmed_configs (
         instance_id TEXT PRIMARY KEY
     )",
+    // When each idempotency key's first create began (its claim is restamped while held
+    // and taken over after a crash): a create whose answer was lost made an instance no
+    // older than this.
+    "CREATE TABLE IF NOT EXISTS creation_starts (
+        owner TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        started_at BIGINT NOT NULL,
+        PRIMARY KEY (owner, idempotency_key)
+    )",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
@@ -322,6 +331,38 @@ impl Db {
             });
         }
         Ok(Claim::InFlight)
+    }
+
+    /// Notes that a create under `key` began at `at` (a key is claimed afresh only when
+    /// no create holds it: an earlier start is of a create that made nothing).
+    pub async fn note_creation_start(
+        &self,
+        owner: &str,
+        key: &str,
+        at: i64,
+    ) -> Result<(), ProxyError> {
+        sqlx::query(
+            "INSERT INTO creation_starts (owner, idempotency_key, started_at) VALUES ($1, $2, $3)
+             ON CONFLICT (owner, idempotency_key) DO UPDATE SET started_at = excluded.started_at",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// When `key`'s first create began, if noted.
+    pub async fn creation_start(&self, owner: &str, key: &str) -> Result<Option<i64>, ProxyError> {
+        let row = sqlx::query(
+            "SELECT started_at FROM creation_starts WHERE owner = $1 AND idempotency_key = $2",
+        )
+        .bind(owner)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| row.get(0)))
     }
 
     /// Move an unfinished claim from stamp `held` to a new one; `None` if `held` no

@@ -30,6 +30,9 @@ const STALE_CLAIM_MS: i64 = 60_000;
 const CLAIM_RENEWAL: Duration = Duration::from_secs(15);
 /// Keys the proxy claims for itself start with this; a client's key may not.
 const RESERVED_KEY_PREFIX: &str = "proxy:";
+/// How far Tray's clock may be ahead of or behind ours, when comparing its creation
+/// times with the moments our creates began.
+const CLOCK_SKEW_MS: i64 = 30_000;
 
 pub struct Marketplace {
     pub config: crate::Config,
@@ -508,19 +511,35 @@ impl Marketplace {
                 "idempotencyKey must not start with {RESERVED_KEY_PREFIX}"
             )));
         }
+        if request
+            .name
+            .as_deref()
+            .is_some_and(|name| name.trim().len() > 200)
+        {
+            return Err(ProxyError::BadRequest(
+                "name must be at most 200 characters".into(),
+            ));
+        }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
         let lease = match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
-            Claim::Done(id) => return self.instance(session, &id).await,
+            Claim::Done(id) => return self.made_before(session, &solution, key, &id).await,
             Claim::InFlight => {
                 return Err(ProxyError::Conflict(
                     "this instance is being created; try again in a moment".into(),
                 ))
             }
-            Claim::Won(stamp) => Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL),
+            Claim::Won(stamp) => {
+                let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
+                self.db.note_creation_start(owner, key, stamp).await?;
+                lease
+            }
             Claim::TakenOver(stamp) => {
                 let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
-                match self.adopt_lost_creation(session, &solution, key).await {
+                match self
+                    .adopt_lost_creation(session, &solution, request, key)
+                    .await
+                {
                     Ok(Some(found)) => return Ok(found),
                     Ok(None) => lease,
                     Err(err) => {
@@ -544,6 +563,29 @@ impl Marketplace {
             tracing::warn!(error = %settling, "an idempotency claim was left to go stale");
         }
         Err(err)
+    }
+
+    /// A repeated create: the instance its key made, if the request is the same one.
+    async fn made_before(
+        &self,
+        session: &Session,
+        solution: &Solution,
+        key: &str,
+        id: &str,
+    ) -> Result<Instance, ProxyError> {
+        match self
+            .db
+            .owned_instance(&session.external_user_id, id)
+            .await?
+        {
+            Some(made) if made.solution_id != solution.id => Err(ProxyError::BadRequest(format!(
+                "idempotencyKey {key} was used to connect another integration; send a new key"
+            ))),
+            Some(_) => self.instance(session, id).await,
+            None => Err(ProxyError::Conflict(format!(
+                "the connection made with idempotencyKey {key} was deleted; send a new key"
+            ))),
+        }
     }
 
     /// A one-per-user solution is created under a second claim, on the solution, so that
@@ -600,12 +642,7 @@ impl Marketplace {
         request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Instance, CreateFailure> {
-        let name = request
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .unwrap_or(&solution.title);
+        let name = instance_name(request, solution);
         let created = match self
             .tray
             .create_instance(&session.token, &solution.id, name)
@@ -614,7 +651,10 @@ impl Marketplace {
             Ok(created) => created,
             // The outcome is unknown (Tray may have created it and the answer was lost).
             Err(err @ ProxyError::TrayUnavailable(_)) => {
-                match self.reconcile_lost_creation(session, &solution.id).await {
+                match self
+                    .reconcile_lost_creation(session, solution, request, key)
+                    .await
+                {
                     Ok(Some(found)) => found,
                     Ok(None) => return Err(CreateFailure::NothingMade(err)),
                     Err(_) => return Err(CreateFailure::MaybeMade(err)),
@@ -683,34 +723,49 @@ impl Marketplace {
         &self,
         session: &Session,
         solution: &Solution,
+        request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Option<Instance>, ProxyError> {
-        let Some(found) = self.reconcile_lost_creation(session, &solution.id).await? else {
+        let Some(found) = self
+            .reconcile_lost_creation(session, solution, request, key)
+            .await?
+        else {
             return Ok(None);
         };
         let stored = self.record_made(session, solution, &found, key).await?;
         Ok(Some(self.present(&found, &stored).await?))
     }
 
-    /// An instance of `solution_id` that Tray holds for the user and no idempotency key
-    /// stands for: the creation whose answer was lost. (The catalog may have listed it,
-    /// and so recorded it, meanwhile; a half-done record counts as none.) An error means
-    /// the list itself failed, so the creation's outcome stays unknown.
+    /// The instance the create under `key` made, when its answer was lost: one Tray holds
+    /// for the user, of this solution, under the name the create sent, made since the
+    /// create began, and that no other idempotency key stands for. (The catalog may have
+    /// listed it, and so recorded it, meanwhile; a half-done record counts as none.) Any
+    /// other instance is not this create's: taking it would answer this request with
+    /// something the user made before, and leave its own create to be made twice. An
+    /// error means the list itself failed, so the creation's outcome stays unknown.
     async fn reconcile_lost_creation(
         &self,
         session: &Session,
-        solution_id: &str,
+        solution: &Solution,
+        request: &wire::CreateInstance,
+        key: &str,
     ) -> Result<Option<SolutionInstance>, ProxyError> {
-        let keyed = self
-            .db
-            .keyed_instance_ids(&session.external_user_id)
-            .await?;
+        let owner = &session.external_user_id;
+        let keyed = self.db.keyed_instance_ids(owner).await?;
+        // Tray's clock and ours may disagree a little.
+        let since = self.db.creation_start(owner, key).await?.unwrap_or(0) - CLOCK_SKEW_MS;
+        let name = instance_name(request, solution);
         Ok(self
             .tray
             .list_instances(&session.token)
             .await?
             .into_iter()
-            .find(|instance| instance.solution.id == solution_id && !keyed.contains(&instance.id)))
+            .find(|instance| {
+                instance.solution.id == solution.id
+                    && instance.name == name
+                    && !keyed.contains(&instance.id)
+                    && created_ms(instance) >= since
+            }))
     }
 
     pub async fn update(
@@ -1050,6 +1105,16 @@ fn enc(segment: &str) -> String {
         }
     }
     out
+}
+
+/// The name a create gives its instance: the one asked for, else the solution's title.
+fn instance_name<'a>(request: &'a wire::CreateInstance, solution: &'a Solution) -> &'a str {
+    request
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .unwrap_or(&solution.title)
 }
 
 /// When Tray made `instance`, in ms since the epoch. Without a readable time it counts

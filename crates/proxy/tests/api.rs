@@ -358,6 +358,106 @@ async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honou
     }
 }
 
+/// A create with a name, as the widget's "Add another" sends.
+async fn create_named(harness: &Harness, user: &str, key: &str, name: &str) -> (StatusCode, Value) {
+    let body = json!({ "solutionId": STRIPE, "idempotencyKey": key, "name": name });
+    harness
+        .call(reqwest::Method::POST, "/instances", user, Some(body))
+        .await
+}
+
+#[tokio::test]
+async fn a_failed_create_is_never_answered_with_an_instance_another_create_made() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("lost");
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    // "First" is made, but neither its answer nor the list that looks for it arrives.
+    harness.sandbox.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, lost) = create_named(&harness, &user, "click-1", "First").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{lost}");
+    harness.sandbox.set_faults(Faults::default());
+    // A catalog load lists it (and records it).
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let first_id = find_integration(&catalog, STRIPE)["instances"][0]["id"].clone();
+    assert!(first_id.is_string(), "{catalog}");
+
+    // "Second" fails before Tray makes it: the user must hear so, not get "First".
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    });
+    let (status, failed) = create_named(&harness, &user, "click-2", "Second").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{failed}");
+    harness.sandbox.set_faults(Faults::default());
+
+    // Each retried click gets its own instance, and nothing is made twice.
+    let (status, first) = create_named(&harness, &user, "click-1", "First").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    assert_eq!(first["id"], first_id);
+    let (status, second) = create_named(&harness, &user, "click-2", "Second").await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    assert_eq!(second["name"], "Second");
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let mut names: Vec<&str> = find_integration(&catalog, STRIPE)["instances"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|instance| instance["name"].as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["First", "Second"], "{catalog}");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_stands_for_one_request() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("keys");
+    let (status, made) = harness.create(&user, STRIPE, "key-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    // The same key for another integration is a client's mistake, not a repeat.
+    let (status, other) = harness.create(&user, ZENDESK_MANUAL, "key-1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{other}");
+    assert!(
+        other["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another integration")),
+        "{other}"
+    );
+    // Once its connection is deleted, the key answers so instead of "not found".
+    let path = format!("/instances/{}", made["id"].as_str().expect("id"));
+    let (status, _) = harness
+        .call(reqwest::Method::DELETE, &path, &user, None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, again) = harness.create(&user, STRIPE, "key-1").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    assert!(
+        again["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("deleted")),
+        "{again}"
+    );
+    // A name is held to the same limit as a rename.
+    let long = "n".repeat(201);
+    let body = json!({ "solutionId": STRIPE, "idempotencyKey": "key-2", "name": long });
+    let (status, refused) = harness
+        .call(reqwest::Method::POST, "/instances", &user, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn a_one_per_user_connection_tray_removed_does_not_block_a_new_one() {
     let harness = Harness::start("sqlite::memory:").await;

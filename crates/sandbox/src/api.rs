@@ -112,7 +112,11 @@ async fn graphql_handler(
         bump(&state.counters.rate_limited);
         return (StatusCode::TOO_MANY_REQUESTS, Json(rate_limit_body())).into_response();
     }
-    if faults.failure_rate > 0.0 && rand::thread_rng().gen::<f64>() < faults.failure_rate {
+    let targeted = faults.target(&body);
+    if targeted
+        && faults.failure_rate > 0.0
+        && rand::thread_rng().gen::<f64>() < faults.failure_rate
+    {
         bump(&state.counters.injected_failures);
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -135,7 +139,10 @@ async fn graphql_handler(
     };
     bump(&state.counters.requests_served);
     let answer = schema.execute(request.data(caller)).await;
-    if faults.lost_answer_rate > 0.0 && rand::thread_rng().gen::<f64>() < faults.lost_answer_rate {
+    if targeted
+        && faults.lost_answer_rate > 0.0
+        && rand::thread_rng().gen::<f64>() < faults.lost_answer_rate
+    {
         bump(&state.counters.lost_answers);
         return (
             StatusCode::GATEWAY_TIMEOUT,
@@ -226,7 +233,7 @@ async fn set_faults(
         Ok(faults) => faults,
         Err(err) => {
             return error_response(SandboxError::Invalid(format!(
-                "faults must be JSON {{latency (ms), failureRate (0..1), lostAnswerRate (0..1), forceRateLimit}}: {err}"
+                "faults must be JSON {{latency (ms), failureRate (0..1), lostAnswerRate (0..1), forceRateLimit, only (a field name)}}: {err}"
             )))
         }
     };
