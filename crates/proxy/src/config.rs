@@ -164,6 +164,8 @@ pub struct Config {
     pub catalog_ttl: std::time::Duration,
     /// Tray's rule: never enable an instance sooner than this after its creation.
     pub enable_delay: std::time::Duration,
+    /// A request still unanswered after this gets a 504 (Tray too slow).
+    pub request_timeout: std::time::Duration,
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,
     pub tray_rate_burst: u32,
@@ -263,6 +265,7 @@ impl Config {
             body_limit: 64 * 1024,
             catalog_ttl: std::time::Duration::from_secs(60),
             enable_delay: std::time::Duration::from_secs(2),
+            request_timeout: std::time::Duration::from_secs(30),
             tray_rate_per_second: 25,
             tray_rate_burst: 40,
             system_values: BTreeMap::new(),
@@ -330,6 +333,7 @@ impl Config {
             body_limit: args.body_limit,
             catalog_ttl: std::time::Duration::from_secs(args.catalog_ttl_secs),
             enable_delay: std::time::Duration::from_secs(2),
+            request_timeout: std::time::Duration::from_secs(30),
             tray_rate_per_second: args.tray_rate_per_second,
             tray_rate_burst: args.tray_rate_burst,
             listen: args.listen,

@@ -552,6 +552,20 @@ impl Db {
         Ok(())
     }
 
+    /// Whether `auth` is still the one kept in `list` for its slot.
+    pub async fn kept_auth(&self, list: AuthList, auth: &PendingAuth) -> Result<bool, ProxyError> {
+        let table = list.table();
+        let row = sqlx::query(&format!(
+            "SELECT 1 FROM {table} WHERE instance_id = $1 AND slot = $2 AND auth_id = $3"
+        ))
+        .bind(&auth.instance_id)
+        .bind(&auth.slot)
+        .bind(&auth.auth_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
     /// Every auth in `list`, or only `owner`'s.
     pub async fn auths(
         &self,

@@ -59,6 +59,8 @@ impl Verifier {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
         validation.leeway = 30;
+        // A token signed for later is not valid yet.
+        validation.validate_nbf = true;
         match audience {
             Some(audience) => validation.set_audience(&[audience]),
             None => validation.validate_aud = false,

@@ -3,12 +3,14 @@
 use axum::{
     extract::{rejection::JsonRejection, DefaultBodyLimit, Path, Query, State},
     http::{header, HeaderValue, StatusCode},
+    middleware,
+    response::{IntoResponse, Response},
     routing::{get, post, put},
     Json, Router,
 };
 use marketplace_wire::{self as wire, Catalog, API_PREFIX};
 use serde::Deserialize;
-use std::{sync::Arc, time::Duration};
+use std::sync::Arc;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     services::{ServeDir, ServeFile},
@@ -69,12 +71,73 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     router
         .layer(DefaultBodyLimit::max(state.market.config.body_limit))
+        // Past this, Tray (retried with backoff) has not answered in time.
         .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(30),
+            StatusCode::GATEWAY_TIMEOUT,
+            state.market.config.request_timeout,
         ))
+        // Outside the timeout, so that its answer gets the error shape too.
+        .layer(middleware::map_response(json_errors))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every error leaves in the one JSON shape, also those no handler wrote: an unknown
+/// route, a method not allowed, a path or query that does not parse, a timeout. A 429
+/// says when to come back.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        parts
+            .headers
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    }
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/json"));
+    if is_json {
+        return Response::from_parts(parts, body);
+    }
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_owned())
+        .unwrap_or_default();
+    let (code, message) = match status {
+        StatusCode::GATEWAY_TIMEOUT => (
+            "tray_unavailable",
+            "Tray did not answer in time; try again in a moment".to_owned(),
+        ),
+        StatusCode::NOT_FOUND => ("not_found", "no such resource".to_owned()),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this method is not allowed here".to_owned(),
+        ),
+        StatusCode::UNAUTHORIZED => ("unauthenticated", text),
+        StatusCode::FORBIDDEN => ("forbidden", text),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", text),
+        status if status.is_server_error() => ("internal", "internal error".to_owned()),
+        _ => ("bad_request", text),
+    };
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    // The parts' headers are laid over the new body's: drop those of the old one.
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let body = Json(wire::ErrorBody {
+        error: wire::ErrorDetail {
+            code: code.into(),
+            message,
+        },
+    });
+    (parts, body).into_response()
 }
 
 fn cors(allowed: &[String]) -> CorsLayer {

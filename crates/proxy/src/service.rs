@@ -50,7 +50,12 @@ pub struct Marketplace {
     system_upgrade_failed: Mutex<HashMap<String, Instant>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
+    /// Attaching to a slot is one at a time (striped by instance and slot): an auth kept
+    /// through an outage, sent again, must not land after a newer one the user attached.
+    slot_locks: [Mutex<()>; SLOT_LOCKS],
 }
+
+const SLOT_LOCKS: usize = 64;
 
 /// Why a create failed, and so what becomes of its idempotency key.
 enum CreateFailure {
@@ -86,6 +91,7 @@ impl Marketplace {
             catalog: Mutex::new(None),
             awaiting_update: Mutex::new(HashSet::new()),
             system_upgrade_failed: Mutex::new(HashMap::new()),
+            slot_locks: std::array::from_fn(|_| Mutex::new(())),
             user_tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -792,13 +798,10 @@ impl Marketplace {
             input["enabled"] = json!(enabled);
             input["errorOnEnablingWithMissingValues"] = json!(true);
         }
-        // A refusal here is of what the user asked (enabling with a value still
-        // missing, a name Tray will not take): a 400 with Tray's reason.
-        let updated = self
-            .tray
-            .update_instance(&session.token, input)
-            .await
-            .map_err(refused_values)?;
+        let updated = match self.tray.update_instance(&session.token, input).await {
+            Ok(updated) => updated,
+            Err(err) => return Err(self.refusal(session, id, err).await),
+        };
         if update.enabled == Some(true) {
             self.db.mark_enabled(id).await?;
         }
@@ -851,6 +854,7 @@ impl Marketplace {
                 return self.present(&instance, &stored).await;
             }
         }
+        let _slot = self.lock_slot(&pending).await;
         // Durable first: if Tray fails now, the auth is attached when it recovers.
         self.db.save_auth(AuthList::Pending, &pending).await?;
         match self.attach(session, &pending).await {
@@ -911,10 +915,29 @@ impl Marketplace {
             return;
         };
         for auth in pending {
+            let _slot = self.lock_slot(&auth).await;
+            // Read again under the lock: the user may have attached a newer auth since.
+            match self.db.kept_auth(AuthList::Pending, &auth).await {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(err) => {
+                    tracing::warn!(error = %err, "pending auths could not be read");
+                    return;
+                }
+            }
             if let Err(err) = self.attach(session, &auth).await {
                 tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
             }
         }
+    }
+
+    async fn lock_slot(&self, auth: &PendingAuth) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&auth.instance_id, &auth.slot).hash(&mut hasher);
+        self.slot_locks[hasher.finish() as usize % SLOT_LOCKS]
+            .lock()
+            .await
     }
 
     pub async fn set_config(
@@ -926,11 +949,10 @@ impl Marketplace {
         let mut stored = self.owned(session, id).await?;
         let input =
             json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
-        let updated = self
-            .tray
-            .update_instance(&session.token, input)
-            .await
-            .map_err(refused_values)?;
+        let updated = match self.tray.update_instance(&session.token, input).await {
+            Ok(updated) => updated,
+            Err(err) => return Err(self.refusal(session, id, err).await),
+        };
         if stored.config_unconfirmed {
             self.db.confirm_config(id).await?;
             stored.config_unconfirmed = false;
@@ -957,11 +979,10 @@ impl Marketplace {
             "authValues": upgrade_auth_values(&upgrade.auth_values, &kept),
             "configValues": tray_config_values(&upgrade.config_values)?,
         });
-        let upgraded = self
-            .tray
-            .upgrade_instance(&session.token, input)
-            .await
-            .map_err(refused_values)?;
+        let upgraded = match self.tray.upgrade_instance(&session.token, input).await {
+            Ok(upgraded) => upgraded,
+            Err(err) => return Err(self.refusal(session, id, err).await),
+        };
         for auth in &kept {
             self.db.clear_auth(AuthList::Upgrade, auth).await?;
             self.db.clear_expiring(&auth.auth_id).await?;
@@ -976,14 +997,36 @@ impl Marketplace {
         self.present(&upgraded, &stored).await
     }
 
+    /// Whether Tray still holds the user's instance `id`.
+    async fn on_tray(&self, session: &Session, id: &str) -> Result<bool, ProxyError> {
+        let instances = self.tray.list_instances(&session.token).await?;
+        Ok(instances.iter().any(|instance| instance.id == id))
+    }
+
+    /// What to answer when Tray refused a change to `id`. Refused because the instance is
+    /// gone (removed on Tray, or by a delete in another tab): 404, and it is forgotten.
+    /// Otherwise a refusal is of what the user asked (enabling with a value still
+    /// missing, a name or a value Tray will not take): a 400 with Tray's reason.
+    async fn refusal(&self, session: &Session, id: &str, err: ProxyError) -> ProxyError {
+        if !matches!(err, ProxyError::TrayRejected(_)) {
+            return err;
+        }
+        match self.on_tray(session, id).await {
+            Ok(false) => match self.db.forget_instance(id).await {
+                Ok(()) => ProxyError::NotFound(format!("connection {id} no longer exists")),
+                Err(forgetting) => forgetting,
+            },
+            _ => refused_values(err),
+        }
+    }
+
     pub async fn delete(&self, session: &Session, id: &str) -> Result<(), ProxyError> {
         self.owned(session, id).await?;
         match self.tray.remove_instance(&session.token, id).await {
             Ok(()) => {}
             // Refused because it is gone already: an earlier try whose answer was lost.
             Err(ProxyError::TrayRejected(reason)) => {
-                let instances = self.tray.list_instances(&session.token).await?;
-                if instances.iter().any(|instance| instance.id == id) {
+                if self.on_tray(session, id).await? {
                     return Err(ProxyError::TrayRejected(reason));
                 }
             }

@@ -152,7 +152,8 @@ impl Harness {
 
     /// An instance made on Tray directly (by the host's backend, or before this proxy's
     /// database existed), not through the proxy; returns its id.
-    async fn create_on_tray(&self, user: &str, solution_id: &str) -> String {
+    /// A Tray user token for `user`, as the host's backend could mint one.
+    async fn tray_user_token(&self, user: &str) -> String {
         let tray_user = self.tray_user_id(user).await;
         let token = self
             .sandbox
@@ -162,13 +163,29 @@ impl Harness {
                 json!({ "u": tray_user }),
             )
             .await;
-        let user_token = token["data"]["authorize"]["accessToken"]
+        token["data"]["authorize"]["accessToken"]
             .as_str()
-            .expect("a user token");
+            .expect("a user token")
+            .to_owned()
+    }
+
+    async fn remove_on_tray(&self, user: &str, id: &str) {
+        let removed = self
+            .sandbox
+            .execute(
+                &self.tray_user_token(user).await,
+                "mutation($i: ID!) { removeSolutionInstance(input: { solutionInstanceId: $i }) { clientMutationId } }",
+                json!({ "i": id }),
+            )
+            .await;
+        assert!(removed["errors"].is_null(), "{removed}");
+    }
+
+    async fn create_on_tray(&self, user: &str, solution_id: &str) -> String {
         let created = self
             .sandbox
             .execute(
-                user_token,
+                &self.tray_user_token(user).await,
                 "mutation($s: ID!) { createSolutionInstance(input: { solutionId: $s, instanceName: \"Old\" }) { solutionInstance { id } } }",
                 json!({ "s": solution_id }),
             )
@@ -505,6 +522,33 @@ async fn a_one_per_user_connection_tray_removed_does_not_block_a_new_one() {
 }
 
 #[tokio::test]
+async fn changing_an_instance_removed_on_tray_is_not_found() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("gone");
+    let changes = [
+        (reqwest::Method::PATCH, "", json!({ "name": "Renamed" })),
+        (reqwest::Method::PUT, "/config", json!({ "values": [] })),
+        (
+            reqwest::Method::POST,
+            "/upgrade",
+            json!({ "authValues": [], "configValues": [] }),
+        ),
+    ];
+    for (n, (method, rest, body)) in changes.into_iter().enumerate() {
+        let (status, made) = harness.create(&user, STRIPE, &format!("gone-{n}")).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        let id = made["id"].as_str().expect("id");
+        // Removed on Tray (by another tab's delete, or the host's backend).
+        harness.remove_on_tray(&user, id).await;
+        let path = format!("/instances/{id}{rest}");
+        let (status, answer) = harness.call(method, &path, &user, Some(body)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "not_found", "{path}: {answer}");
+    }
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn another_users_instance_is_not_found() {
     for url in database_urls() {
         let harness = Harness::start(&url).await;
@@ -613,6 +657,14 @@ async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algori
                 json!({ "sub": "u1", "exp": now + 600, "aud": "other" }),
             )),
         ),
+        (
+            "not valid yet",
+            Some(sign(
+                Algorithm::HS256,
+                DEMO_JWT_SECRET,
+                json!({ "sub": "u1", "nbf": now + 3600, "exp": now + 7200, "aud": "marketplace" }),
+            )),
+        ),
         ("garbage", Some("not.a.jwt".to_owned())),
     ];
     for (case, bearer) in cases {
@@ -687,6 +739,74 @@ async fn bad_input_gets_a_clear_400() {
 }
 
 #[tokio::test]
+async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.request_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let base = harness.proxy.url().to_owned();
+    let bearer = token("u", Algorithm::HS256, DEMO_JWT_SECRET, 600);
+    let cases = [
+        (
+            reqwest::Method::GET,
+            "/api/v1/instances",
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+        ),
+        (
+            reqwest::Method::GET,
+            "/api/v1/nope",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            reqwest::Method::DELETE,
+            "/api/v1/instances/%ff",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+        (
+            reqwest::Method::POST,
+            "/webhooks/tray/auth-expiring?secret=a&secret=b",
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+        ),
+    ];
+    for (method, path, status, code) in cases {
+        let response = harness
+            .http
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(&bearer)
+            .json(&json!({ "authId": "x" }))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), status, "{path}");
+        let body: Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"]["code"], code, "{path}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{path}: {body}"
+        );
+    }
+
+    // Tray slower than the proxy waits: a 504 the widget reads as an outage.
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_secs(2),
+        ..Faults::default()
+    });
+    let (status, body) = harness
+        .call(reqwest::Method::GET, "/integrations", "u", None)
+        .await;
+    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    assert_eq!(body["error"]["code"], "tray_unavailable", "{body}");
+    harness.sandbox.set_faults(Faults::default());
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
     for url in database_urls() {
         let harness = Harness::start(&url).await;
@@ -723,6 +843,61 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
         }
         harness.stop().await;
     }
+}
+
+#[tokio::test]
+async fn an_auth_kept_through_an_outage_never_replaces_one_the_user_attached_later() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("stale");
+    let (status, made) = harness.create(&user, STRIPE, "stale-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().expect("id").to_owned();
+    let kept = harness.authorize_slot(&user, &id).await;
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, _) = harness.attach(&user, &id, STRIPE_SLOT, &kept).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    harness.sandbox.set_faults(Faults::default());
+    let newer = harness.authorize_slot(&user, &id).await;
+
+    // Tray is slow: a catalog load attaches the kept auth while the user attaches the
+    // newer one.
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(300),
+        ..Faults::default()
+    });
+    let listing = harness.call(reqwest::Method::GET, "/integrations", &user, None);
+    let attaching = async {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        harness.attach(&user, &id, STRIPE_SLOT, &newer).await
+    };
+    let ((status, _), (attached_status, attached)) = tokio::join!(listing, attaching);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(attached_status, StatusCode::OK, "{attached}");
+    harness.sandbox.set_faults(Faults::default());
+    // Another load attaches whatever is still kept.
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+
+    let (_, instance) = harness
+        .call(
+            reqwest::Method::GET,
+            &format!("/instances/{id}"),
+            &user,
+            None,
+        )
+        .await;
+    let auth = instance["authValues"]
+        .as_array()
+        .expect("auths")
+        .iter()
+        .find(|auth| auth["externalId"] == STRIPE_SLOT)
+        .map(|auth| auth["authId"].clone());
+    assert_eq!(auth, Some(json!(newer)), "{instance}");
+    harness.stop().await;
 }
 
 #[tokio::test]
@@ -848,8 +1023,17 @@ async fn tray_rate_limit_becomes_a_429_and_the_proxy_stays_under_it() {
         force_rate_limit: true,
         ..Faults::default()
     });
-    let (status, body) = harness.call(reqwest::Method::GET, &path, &user, None).await;
-    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let response = harness
+        .http
+        .get(format!("{}/api/v1{path}", harness.proxy.url()))
+        .bearer_auth(token(&user, Algorithm::HS256, DEMO_JWT_SECRET, 600))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    // It says when to come back.
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "rate_limited");
     harness.sandbox.set_faults(Faults::default());
     harness.stop().await;
