@@ -261,6 +261,10 @@ impl Ctx {
     ) -> Result<(), String> {
         match result {
             Ok(changed) => {
+                // A rename is heard by its new name.
+                let title = changed
+                    .as_ref()
+                    .map_or(title, |instance| instance.name.clone());
                 match changed {
                     Some(instance) => self.show(instance).await,
                     None => self.forget(&instance_id),

@@ -1613,3 +1613,168 @@ fn the_same_announcement_twice_is_still_a_change_for_screen_readers() {
     });
     host.remove();
 }
+
+/// Whether focus is on `class` in the row of instance `id`.
+fn focus_is_in_row(id: &str, class: &str) -> bool {
+    document().active_element().is_some_and(|e| {
+        e.class_list().contains(class)
+            && e.closest(".tm-instance")
+                .ok()
+                .flatten()
+                .and_then(|row| row.get_attribute("data-instance-id"))
+                .as_deref()
+                == Some(id)
+    })
+}
+
+#[wasm_bindgen_test]
+async fn a_rename_is_sent_once_then_focus_returns_to_rename_and_the_new_name_is_heard() {
+    let mut renamed = instance("Slack-0", Status::Connected);
+    renamed.solution_id = "sol-Slack".into();
+    renamed.name = "Renamed".into();
+    // Answered only when the test says so: meanwhile the save is under way.
+    let fetch = FakeFetch::install(&format!(
+        "await new Promise((resolve) => window.__answer = resolve);
+         return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&renamed)
+    ));
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field = host.query_selector(".tm-name").unwrap().unwrap();
+    js_sys::Reflect::set(&field, &"value".into(), &"Renamed".into()).unwrap();
+    click(&host, ".tm-save");
+    tick().await;
+    click(&host, ".tm-save");
+    tick().await;
+    let save = host.query_selector(".tm-save").unwrap().unwrap();
+    assert_eq!(
+        save.get_attribute("aria-disabled").as_deref(),
+        Some("true"),
+        "Save says it is busy"
+    );
+    assert_eq!(
+        fetch.requests(),
+        vec!["PATCH /api/v1/instances/Slack-0"],
+        "the second press sent nothing"
+    );
+    js_sys::Function::new_no_args("window.__answer()")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+    next_frames().await;
+    assert!(
+        focus_is_in_row("Slack-0", "tm-rename-open"),
+        "focus is back on Rename, not on {:?}",
+        focused_class()
+    );
+    let heard = texts(&host, ".tm-dialog .tm-sr");
+    assert!(
+        heard.iter().any(|t| t.contains("Renamed")),
+        "the rename is heard by the new name: {heard:?}"
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle() {
+    let _fetch = FakeFetch::install("return new Response(null, { status: 204 });");
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let solution_id = item.solution_id.clone();
+    let state = RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    let handle = mount_dialog(&host, state, solution_id, None);
+    tick().await;
+    click(&host, "[data-instance-id=\"Slack-1\"] .tm-delete");
+    tick().await;
+    click(&host, ".tm-confirm-delete");
+    for _ in 0..10 {
+        tick().await;
+    }
+    next_frames().await;
+    assert!(
+        host.query_selector("[data-instance-id=\"Slack-1\"]")
+            .unwrap()
+            .is_none(),
+        "the row is gone"
+    );
+    assert!(
+        focused_class().contains("tm-add"),
+        "focus is on Add another, not on {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn all_connections_puts_focus_on_the_row_of_the_connection_being_set_up() {
+    let host = container();
+    let (item, state) = awaiting_enable();
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
+    tick().await;
+    click(&host, ".tm-show-all");
+    tick().await;
+    next_frames().await;
+    assert!(
+        focus_is_in_row("Slack-0", "tm-rename-open"),
+        "focus is on its row, not on {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions() {
+    let host = container();
+    let mut item = integration("Slack", &[], &[Status::NeedsUpdate]);
+    // The new version adds "region"; the instance has values for its own "channel".
+    item.config_slots = vec![slot("channel", "\"general\""), slot("region", "\"eu\"")];
+    item.instances[0].auth_values = vec![AuthValue {
+        external_id: "auth".into(),
+        auth_id: "a-1".into(),
+        expiring: false,
+    }];
+    item.instances[0].config_values = vec![ConfigValue {
+        external_id: "channel".into(),
+        value: Some("\"sales\"".into()),
+    }];
+    let solution_id = item.solution_id.clone();
+    let state = RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    let handle = mount_dialog(&host, state, solution_id, None);
+    tick().await;
+    let fields = |host: &HtmlElement| {
+        let inputs = host.query_selector_all(".tm-config input").unwrap();
+        (0..inputs.length())
+            .filter_map(|i| inputs.item(i)?.dyn_into::<Element>().ok())
+            .filter_map(|e| e.get_attribute("name"))
+            .collect::<Vec<_>>()
+    };
+    click(&host, ".tm-settings");
+    tick().await;
+    assert_eq!(
+        fields(&host),
+        vec!["channel"],
+        "Settings: the current version's"
+    );
+    click(&host, ".tm-config .tm-ghost");
+    tick().await;
+    click(&host, ".tm-update");
+    tick().await;
+    assert_eq!(
+        fields(&host),
+        vec!["channel", "region"],
+        "Update: the new version's"
+    );
+    drop(handle);
+    host.remove();
+}

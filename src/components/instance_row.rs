@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use marketplace_wire::{Instance, Integration, SetConfig, Status, UpdateInstance, UpgradeInstance};
 use wasm_bindgen::JsCast;
 
-use super::submitted_data;
+use super::{focus_after_render, submitted_data};
 use crate::{
     components::{AuthButton, ConfigForm, StatusBadge},
     context::use_ctx,
@@ -39,12 +39,28 @@ pub fn InstanceRow(
     let id = move || stored.with_value(|i| i.id.clone());
     let title = move || stored.with_value(|i| i.name.clone());
 
-    // Every change: run it, show its outcome, announce, tell the host.
+    let editor_box = NodeRef::<leptos::html::Div>::new();
+    // Every change: run it, show its outcome, announce, tell the host. One at a time:
+    // a second press while one is under way sends nothing.
     let run = move |event: &'static str, work: Change| {
+        if busy.get_untracked() {
+            return;
+        }
         busy.set(true);
         failure.set(None);
         // Read now: the row may be gone when the answer comes (its dialog closed).
         let (instance_id, name) = (id(), title());
+        // Where focus goes once the change shows: back to what opened the editor, or
+        // for a deletion (the row is gone) to the dialog's Add button.
+        let dialog = editor_box
+            .get_untracked()
+            .and_then(|b| b.closest(".tm-dialog").ok().flatten());
+        let then_focus: (Option<String>, &'static [&'static str]) = match editing.get_untracked() {
+            Editing::Settings => (Some(instance_id.clone()), &[".tm-settings"]),
+            Editing::ConfirmDelete => (None, &[".tm-add", ".tm-close"]),
+            Editing::Nothing => (Some(instance_id.clone()), &[".tm-toggle"]),
+            Editing::Rename | Editing::Update => (Some(instance_id.clone()), &[".tm-rename-open"]),
+        };
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
             let result = match work {
@@ -63,6 +79,10 @@ pub fn InstanceRow(
             match outcome {
                 Ok(()) => {
                     editing.try_set(Editing::Nothing);
+                    if let Some(dialog) = dialog {
+                        let (row, selectors) = then_focus;
+                        focus_after_render(dialog, row, selectors);
+                    }
                 }
                 Err(message) => {
                     failure.try_set(Some(message));
@@ -116,7 +136,6 @@ pub fn InstanceRow(
                 .await;
         });
     });
-    let editor_box = NodeRef::<leptos::html::Div>::new();
     // Cancel or Escape: the editor closes (not the dialog around it) and focus goes
     // back to the button that opened it.
     let close_editor = Callback::new(move |()| {
@@ -194,7 +213,7 @@ pub fn InstanceRow(
                 </label>
                 <p class="tm-field-error" id=name_error_id.clone() role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
                 <div class="tm-actions">
-                    <button class="tm-button tm-save" type="submit">{ctx.t(Key::save)}</button>
+                    <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.get().to_string()>{ctx.t(Key::save)}</button>
                     <button class="tm-button tm-ghost" type="button" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                 </div>
             </form>
@@ -217,11 +236,12 @@ pub fn InstanceRow(
             });
             view! {
                 <ConfigForm
-                    slots=slots.get_value()
+                    slots=stored.with_value(|i| slots.with_value(|slots| editable_slots(slots, i, upgrade)))
                     saved=stored.with_value(|i| i.config_values.clone())
                     submit_label=ctx.t(if upgrade { Key::update } else { Key::save })
                     on_save
                     on_cancel=close_editor
+                    busy
                 />
             }
             .into_any()
@@ -233,7 +253,7 @@ pub fn InstanceRow(
                 <p>{ctx.fill(Key::confirm_delete, &title())}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-ghost tm-cancel-delete" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
-                    <button class="tm-button tm-danger tm-confirm-delete" on:click=move |_| run("deleted", Change::Delete)>
+                    <button class="tm-button tm-danger tm-confirm-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| run("deleted", Change::Delete)>
                         {ctx.t(Key::delete)}
                     </button>
                 </div>
@@ -324,6 +344,28 @@ fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selector: &str) {
     {
         let _ = control.focus();
     }
+}
+
+/// The settings an editor shows. An instance awaiting the user on a new version is
+/// still on its old one, whose settings are those it has values for: the new version's
+/// are Update's (Tray refuses them in a plain change).
+fn editable_slots(
+    slots: &[marketplace_wire::ConfigSlot],
+    instance: &Instance,
+    upgrade: bool,
+) -> Vec<marketplace_wire::ConfigSlot> {
+    slots
+        .iter()
+        .filter(|slot| {
+            upgrade
+                || instance.status != Status::NeedsUpdate
+                || instance
+                    .config_values
+                    .iter()
+                    .any(|value| value.external_id == slot.external_id)
+        })
+        .cloned()
+        .collect()
 }
 
 /// A change to the instance, sent by `run`.

@@ -31,3 +31,41 @@ fn submitted_data(ev: &leptos::ev::SubmitEvent) -> Option<web_sys::FormData> {
     let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
     web_sys::FormData::new_with_form(&form).ok()
 }
+
+/// Focuses the first of `selectors` (in that order) found in `within`, or in its row of
+/// instance `row`, on the next frame: a change re-renders the row the user acted in, and
+/// the control they used is a new element by then. Without this, focus would fall to
+/// whatever comes first in the dialog, a Disable button say, where the next Enter does
+/// harm.
+fn focus_after_render(
+    within: web_sys::Element,
+    row: Option<String>,
+    selectors: &'static [&'static str],
+) {
+    use wasm_bindgen::JsCast;
+    leptos::prelude::request_animation_frame(move || {
+        let scope = match row {
+            Some(id) => row_element(&within, &id),
+            None => Some(within),
+        };
+        let target = scope
+            .and_then(|scope| {
+                selectors
+                    .iter()
+                    .find_map(|selector| scope.query_selector(selector).ok().flatten())
+            })
+            .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok());
+        if let Some(target) = target {
+            let _ = target.focus();
+        }
+    });
+}
+
+/// The row of instance `id` (compared, not put in a selector: an id is Tray's text).
+fn row_element(within: &web_sys::Element, id: &str) -> Option<web_sys::Element> {
+    use wasm_bindgen::JsCast;
+    let rows = within.query_selector_all(".tm-instance").ok()?;
+    (0..rows.length())
+        .filter_map(|i| rows.item(i)?.dyn_into::<web_sys::Element>().ok())
+        .find(|row| row.get_attribute("data-instance-id").as_deref() == Some(id))
+}

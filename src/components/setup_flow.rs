@@ -1,6 +1,8 @@
 use leptos::prelude::*;
 use marketplace_wire::{Instance, SetConfig};
+use wasm_bindgen::JsCast;
 
+use super::focus_after_render;
 use crate::{
     components::{AuthButton, ConfigForm},
     context::use_ctx,
@@ -38,6 +40,17 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     let busy = RwSignal::new(false);
     // Why the last save or enable failed, shown under the step until the next try.
     let failure = RwSignal::new(None::<String>);
+    // Back to the list, with focus on this connection's row.
+    let finish = move |ev: leptos::ev::MouseEvent| {
+        let dialog = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|e| e.closest(".tm-dialog").ok().flatten());
+        on_done.run(());
+        if let Some(dialog) = dialog {
+            focus_after_render(dialog, Some(ids.get_value().1), &[".tm-rename-open"]);
+        }
+    };
     // After a step, with the instance as the proxy answered it (if it did). Also run
     // after a request, when the setup may have closed meanwhile.
     let advance = move |answered: Option<Instance>| {
@@ -125,6 +138,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                         saved=instance.config_values.clone()
                         submit_label=ctx.t(Key::save)
                         on_save=save
+                        busy
                     />
                 }
                 .into_any()
@@ -148,7 +162,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             SetupStep::Done => view! {
                 <div class="tm-setup-done">
                     <p role="status">{ctx.fill(Key::setup_done, &integration.title)}</p>
-                    <button class="tm-button tm-done" on:click=move |_| on_done.run(())>{ctx.t(Key::done)}</button>
+                    <button class="tm-button tm-done" on:click=finish>{ctx.t(Key::done)}</button>
                 </div>
             }
             .into_any(),
@@ -162,7 +176,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             // Announced by the live region already (ctx.fail): not an alert a second time.
             <p class="tm-field-error">{move || failure.get()}</p>
             // A setup may be abandoned: the instance list is where it can be deleted.
-            <button class="tm-button tm-ghost tm-show-all" on:click=move |_| on_done.run(())>
+            <button class="tm-button tm-ghost tm-show-all" on:click=finish>
                 {ctx.t(Key::all_connections)}
             </button>
         </div>
