@@ -17,8 +17,8 @@ pub fn ConfigForm(
     on_save: Callback<Vec<ConfigValue>>,
     #[prop(optional)] on_cancel: Option<Callback<()>>,
     /// While the owner saves: the button says so (`aria-disabled` keeps its focus).
-    #[prop(optional, into)]
-    busy: Signal<bool>,
+    #[prop(optional)]
+    busy: Option<RwSignal<bool>>,
 ) -> impl IntoView {
     let ctx = use_ctx();
     let errors = RwSignal::new(Vec::<(String, Key)>::new());
@@ -118,7 +118,7 @@ pub fn ConfigForm(
                 {fields}
             </fieldset>
             <div class="tm-actions">
-                <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.get().to_string()>{submit_label}</button>
+                <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.is_some_and(|busy| busy.get()).to_string()>{submit_label}</button>
                 {on_cancel.map(|cancel| view! {
                     <button class="tm-button tm-ghost" type="button" on:click=move |_| cancel.run(())>{ctx.t(Key::cancel)}</button>
                 }.into_any())}

@@ -1424,8 +1424,10 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
         assert!(authorized_slots(listed).contains(&JIRA_SLOT), "{listed}");
         assert_eq!(listed["status"], "needs_update", "{listed}");
 
-        // The widget sends the values it showed before the new auth; the kept one joins.
-        let (status, upgraded) = harness
+        // The widget sends the auths it showed before the new one, and the new version's
+        // settings (Tray fills no default for a version that needs the user's input).
+        let new_settings = json!([{ "externalId": "external_project", "value": "\"OPS\"" }]);
+        let (status, refused) = harness
             .call(
                 reqwest::Method::POST,
                 &format!("{path}/upgrade"),
@@ -1433,6 +1435,19 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
                 Some(json!({
                     "authValues": [{ "externalId": STRIPE_SLOT, "authId": stripe_auth }],
                     "configValues": [],
+                })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        // The kept auth joins them.
+        let (status, upgraded) = harness
+            .call(
+                reqwest::Method::POST,
+                &format!("{path}/upgrade"),
+                &user,
+                Some(json!({
+                    "authValues": [{ "externalId": STRIPE_SLOT, "authId": stripe_auth }],
+                    "configValues": new_settings,
                 })),
             )
             .await;

@@ -1147,6 +1147,7 @@ impl Mutation {
         let user_id = require_user(ctx)?;
         let state = state(ctx)?;
         let mut row = owned_instance(state, &input.solution_instance_id, &user_id).await?;
+        let flags = state.refresh_versions(&mut row).await.map_err(gql)?;
         let base = state.published_solution(&row.solution_id).map_err(gql)?;
         let (solution, latest) = state.latest_solution(base).await.map_err(gql)?;
         state
@@ -1180,6 +1181,27 @@ impl Mutation {
                 "Cannot upgrade solution instance {}: the new version needs auth values for {}",
                 row.id,
                 missing_auth.join(", ")
+            )
+            .into());
+        }
+        let missing_config: Vec<&str> = solution
+            .config_slots
+            .iter()
+            .filter(|slot| {
+                !row.config_values
+                    .iter()
+                    .any(|v| v.external_id == slot.external_id)
+            })
+            .map(|slot| slot.external_id.as_str())
+            .collect();
+        // A version that needs the user's or the host's input gets it here: its new
+        // settings are not filled from their defaults (only a lazy update does that).
+        let needs_input = flags.requires_user_input || flags.requires_system_input;
+        if latest > row.version && needs_input && !missing_config.is_empty() {
+            return Err(format!(
+                "Cannot upgrade solution instance {}: the new version needs config values for {}",
+                row.id,
+                missing_config.join(", ")
             )
             .into());
         }
