@@ -192,7 +192,9 @@ impl User {
         loop {
             tries += 1;
             let (status, answer) = self.call(method.clone(), path, body.clone()).await;
+            // An outage, a rate limit, or Tray too slow for the proxy's time limit.
             let busy = status == StatusCode::SERVICE_UNAVAILABLE
+                || status == StatusCode::GATEWAY_TIMEOUT
                 || status == StatusCode::TOO_MANY_REQUESTS
                 || status == StatusCode::CONFLICT && answer.to_string().contains("being created");
             if !busy || tries >= MAX_TRIES {

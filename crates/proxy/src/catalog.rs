@@ -2,9 +2,11 @@
 
 use marketplace_wire::{self as wire, Integration};
 
-use crate::tray::Solution;
+use crate::{tray::Solution, Config};
 
-pub fn to_integration(solution: &Solution) -> Integration {
+/// The widget's view of `solution`. Settings the host supplies (`SYSTEM_VALUES_FILE`)
+/// are the host's: not shown, and never sent to the browser.
+pub fn to_integration(solution: &Solution, config: &Config) -> Integration {
     Integration {
         solution_id: solution.id.clone(),
         title: solution.title.clone(),
@@ -24,6 +26,7 @@ pub fn to_integration(solution: &Solution) -> Integration {
         config_slots: solution
             .config_slots
             .iter()
+            .filter(|slot| !config.host_supplies(&solution.id, &slot.external_id))
             .map(|slot| wire::ConfigSlot {
                 external_id: slot.external_id.clone(),
                 title: slot.title.clone(),

@@ -273,6 +273,11 @@ impl Config {
     }
 
     /// The host's value for `slot` of `solution_id`, if it supplies one.
+    /// Whether the host supplies `slot` of `solution_id`: the user neither sees nor sets it.
+    pub fn host_supplies(&self, solution_id: &str, slot: &str) -> bool {
+        self.system_value(solution_id, slot).is_some()
+    }
+
     pub fn system_value(&self, solution_id: &str, slot: &str) -> Option<&serde_json::Value> {
         self.system_values
             .get(&format!("{solution_id}/{slot}"))

@@ -261,7 +261,10 @@ impl Marketplace {
             .db
             .auths(AuthList::Upgrade, Some(&session.external_user_id))
             .await?;
-        let mut integrations: Vec<Integration> = solutions.iter().map(to_integration).collect();
+        let mut integrations: Vec<Integration> = solutions
+            .iter()
+            .map(|solution| to_integration(solution, &self.config))
+            .collect();
         for instance in &instances {
             self.adopt(session, instance, &stored).await?;
             let shown = to_instance(
@@ -269,6 +272,7 @@ impl Marketplace {
                 &expiring,
                 stored.get(&instance.id),
                 &upgrade_auths,
+                &self.config,
             );
             match integrations
                 .iter_mut()
@@ -278,7 +282,7 @@ impl Marketplace {
                 // No longer published (or filtered out by tags) but still running: listed
                 // from Tray's own view of it, so the user can still see, disable or delete it.
                 None => {
-                    let mut integration = to_integration(&instance.solution);
+                    let mut integration = to_integration(&instance.solution, &self.config);
                     // Not offered any more: no new instance can be made from it, so the
                     // widget must not offer "Add another".
                     integration.force_unique = true;
@@ -383,13 +387,13 @@ impl Marketplace {
                     .iter()
                     .find(|value| value.external_id == slot.external_id)
                     .and_then(|value| value.value.clone());
-                // Config values travel as JSON text.
-                let value = own
-                    .or_else(|| {
-                        self.config
-                            .system_value(&latest.id, &slot.external_id)
-                            .map(Value::to_string)
-                    })
+                // Config values travel as JSON text. The host's value, where it gives
+                // one, is its current one (it may have changed since the last version).
+                let value = self
+                    .config
+                    .system_value(&latest.id, &slot.external_id)
+                    .map(Value::to_string)
+                    .or(own)
                     .unwrap_or_else(|| slot.default_value.clone());
                 json!({ "externalId": slot.external_id, "value": value })
             })
@@ -483,6 +487,45 @@ impl Marketplace {
             .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))
     }
 
+    /// The host's values (`SYSTEM_VALUES_FILE`) for the settings of `solution` it
+    /// supplies, as Tray's `configValues` (JSON text).
+    fn host_config_values(&self, solution: &Solution) -> Vec<Value> {
+        solution
+            .config_slots
+            .iter()
+            .filter_map(|slot| {
+                let value = self.config.system_value(&solution.id, &slot.external_id)?;
+                Some(json!({ "externalId": slot.external_id, "value": value.to_string() }))
+            })
+            .collect()
+    }
+
+    /// Whether `solution` has settings the user fills (not all the host's).
+    fn has_user_settings(&self, solution: &Solution) -> bool {
+        solution
+            .config_slots
+            .iter()
+            .any(|slot| !self.config.host_supplies(&solution.id, &slot.external_id))
+    }
+
+    /// A setting the host supplies is not the user's to change.
+    fn refuse_host_settings(
+        &self,
+        solution_id: &str,
+        values: &[wire::ConfigValue],
+    ) -> Result<(), ProxyError> {
+        match values
+            .iter()
+            .find(|value| self.config.host_supplies(solution_id, &value.external_id))
+        {
+            Some(value) => Err(ProxyError::BadRequest(format!(
+                "{} is set by the host app, not by its users",
+                value.external_id
+            ))),
+            None => Ok(()),
+        }
+    }
+
     async fn present(
         &self,
         instance: &SolutionInstance,
@@ -498,6 +541,7 @@ impl Marketplace {
             &expiring,
             Some(stored),
             &upgrade_auths,
+            &self.config,
         ))
     }
 
@@ -651,7 +695,12 @@ impl Marketplace {
         let name = instance_name(request, solution);
         let created = match self
             .tray
-            .create_instance(&session.token, &solution.id, name)
+            .create_instance(
+                &session.token,
+                &solution.id,
+                name,
+                &self.host_config_values(solution),
+            )
             .await
         {
             Ok(created) => created,
@@ -696,7 +745,7 @@ impl Marketplace {
                 solution_id: solution.id.clone(),
                 created_at: now_ms(),
                 ever_enabled: made.enabled,
-                config_unconfirmed: !made.enabled && !solution.config_slots.is_empty(),
+                config_unconfirmed: !made.enabled && self.has_user_settings(solution),
             },
         };
         self.db.record_instance(owner, key, &stored).await?;
@@ -947,6 +996,7 @@ impl Marketplace {
         values: &[wire::ConfigValue],
     ) -> Result<Instance, ProxyError> {
         let mut stored = self.owned(session, id).await?;
+        self.refuse_host_settings(&stored.solution_id, values)?;
         let input =
             json!({ "solutionInstanceId": id, "configValues": tray_config_values(values)? });
         let updated = match self.tray.update_instance(&session.token, input).await {
@@ -974,10 +1024,14 @@ impl Marketplace {
             .into_iter()
             .filter(|auth| auth.instance_id == id)
             .collect();
+        self.refuse_host_settings(&stored.solution_id, &upgrade.config_values)?;
+        // The host's values for the new version's settings go with the user's.
+        let mut config_values = tray_config_values(&upgrade.config_values)?;
+        config_values.extend(self.host_config_values(&self.solution_of(session, &stored).await?));
         let input = json!({
             "solutionInstanceId": id,
             "authValues": upgrade_auth_values(&upgrade.auth_values, &kept),
-            "configValues": tray_config_values(&upgrade.config_values)?,
+            "configValues": config_values,
         });
         let upgraded = match self.tray.upgrade_instance(&session.token, input).await {
             Ok(upgraded) => upgraded,
@@ -1222,7 +1276,10 @@ fn to_instance(
     expiring: &HashSet<String>,
     stored: Option<&StoredInstance>,
     upgrade_auths: &[PendingAuth],
+    config: &crate::Config,
 ) -> Instance {
+    // The host's settings are not the user's to see, nor to be missing.
+    let users = |slot: &str| !config.host_supplies(&instance.solution.id, slot);
     let kept: Vec<&PendingAuth> = upgrade_auths
         .iter()
         .filter(|auth| auth.instance_id == instance.id)
@@ -1242,6 +1299,7 @@ fn to_instance(
     let config_values: Vec<wire::ConfigValue> = instance
         .config_values
         .iter()
+        .filter(|config| users(&config.external_id))
         .map(|config| wire::ConfigValue {
             external_id: config.external_id.clone(),
             value: config.value.clone(),
@@ -1256,9 +1314,10 @@ fn to_instance(
             .any(|a| a.external_id == slot.external_id)
     });
     let missing_config = solution.config_slots.iter().any(|slot| {
-        !config_values
-            .iter()
-            .any(|c| c.external_id == slot.external_id && c.value.is_some())
+        users(&slot.external_id)
+            && !config_values
+                .iter()
+                .any(|c| c.external_id == slot.external_id && c.value.is_some())
     });
     let status = if auth_values.iter().any(|a| a.expiring) {
         Status::AuthExpiring

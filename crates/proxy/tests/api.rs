@@ -169,6 +169,28 @@ impl Harness {
             .to_owned()
     }
 
+    /// The value Tray holds for `slot` of instance `id` (JSON text).
+    async fn value_on_tray(&self, user: &str, id: &str, slot: &str) -> Option<String> {
+        let listed = self
+            .sandbox
+            .execute(
+                &self.tray_user_token(user).await,
+                "{ viewer { solutionInstances { edges { node { id configValues { externalId value } } } } } }",
+                json!({}),
+            )
+            .await;
+        listed["data"]["viewer"]["solutionInstances"]["edges"]
+            .as_array()?
+            .iter()
+            .map(|edge| &edge["node"])
+            .find(|node| node["id"] == id)?["configValues"]
+            .as_array()?
+            .iter()
+            .find(|value| value["externalId"] == slot)?["value"]
+            .as_str()
+            .map(str::to_owned)
+    }
+
     async fn remove_on_tray(&self, user: &str, id: &str) {
         let removed = self
             .sandbox
@@ -1576,12 +1598,19 @@ async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{instance}");
-    // On the new version, its new slots filled by upgradeSolutionInstance: the host's
-    // value where it gave one, else the default (which the sandbox would also fill in
-    // itself: that check only catches a wrong value sent, not a missing one).
+    // On the new version, its new slots filled by upgradeSolutionInstance (Tray fills
+    // none itself for a version that needs input): the host's value where it gives one
+    // (the host's, so not shown to the user), else the default.
+    assert_eq!(
+        harness
+            .value_on_tray(&user, &id, "external_region")
+            .await
+            .as_deref(),
+        Some("\"us-west\""),
+    );
     assert_eq!(
         config_value(&instance, "external_region"),
-        Some(&json!("\"us-west\"")),
+        None,
         "{instance}"
     );
     assert_eq!(
@@ -1590,6 +1619,122 @@ async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
         "{instance}"
     );
     assert_eq!(instance["status"], "setting_up", "never enabled yet");
+    harness.stop().await;
+}
+
+const SLACK: &str = "3f1c9a52-6d0e-4d8b-9a51-0c1f6f2e7a01";
+
+#[tokio::test]
+async fn settings_the_host_supplies_are_set_by_the_proxy_and_never_shown() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.catalog_ttl = Duration::ZERO;
+        // The host picks the channel (a value the user must not see or change).
+        config
+            .system_values
+            .insert(format!("{SLACK}/external_channel"), json!("#host-alerts"));
+        config
+            .system_values
+            .insert("external_workspace".into(), json!("acme"));
+    })
+    .await;
+    let user = unique_user("host-values");
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let slots: Vec<&str> = find_integration(&catalog, SLACK)["configSlots"]
+        .as_array()
+        .expect("slots")
+        .iter()
+        .filter_map(|slot| slot["externalId"].as_str())
+        .collect();
+    assert_eq!(
+        slots,
+        ["external_mention_here"],
+        "only the user's: {catalog}"
+    );
+
+    // Made with the host's value; the user's view of it has none.
+    let body = json!({ "solutionId": SLACK, "idempotencyKey": "host-1" });
+    let (status, made) = harness
+        .call(reqwest::Method::POST, "/instances", &user, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        harness
+            .value_on_tray(&user, &id, "external_channel")
+            .await
+            .as_deref(),
+        Some("\"#host-alerts\"")
+    );
+    assert_eq!(config_value(&made, "external_channel"), None, "{made}");
+
+    // The user cannot set it.
+    let path = format!("/instances/{id}/config");
+    let mine = json!({ "values": [{ "externalId": "external_channel", "value": "\"#mine\"" }] });
+    let (status, refused) = harness
+        .call(reqwest::Method::PUT, &path, &user, Some(mine))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let theirs = json!({ "values": [{ "externalId": "external_mention_here", "value": "true" }] });
+    let (status, saved) = harness
+        .call(reqwest::Method::PUT, &path, &user, Some(theirs))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(
+        harness
+            .value_on_tray(&user, &id, "external_channel")
+            .await
+            .as_deref(),
+        Some("\"#host-alerts\""),
+        "the host's value stays"
+    );
+
+    // A version that needs the user's input and adds a host setting: the user's Update
+    // sends theirs, the proxy adds the host's.
+    let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
+        "configSlots": [
+            { "externalId": "external_workspace", "title": "Workspace", "defaultValue": "\"\"" },
+            { "externalId": "external_digest", "title": "Daily digest", "defaultValue": "false" },
+        ],
+        "needs": "user",
+    }))
+    .expect("a version");
+    harness
+        .sandbox
+        .publish_version(SLACK, version)
+        .await
+        .expect("published");
+    let auth_id = harness
+        .authorize(&user, &id, "external_slack_auth", "action=allow")
+        .await;
+    let (status, attached) = harness
+        .attach(&user, &id, "external_slack_auth", &auth_id)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    let update = json!({
+        "authValues": [{ "externalId": "external_slack_auth", "authId": auth_id }],
+        "configValues": [
+            { "externalId": "external_mention_here", "value": "true" },
+            { "externalId": "external_digest", "value": "true" },
+        ],
+    });
+    let (status, upgraded) = harness
+        .call(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/upgrade"),
+            &user,
+            Some(update),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
+    assert_eq!(
+        harness
+            .value_on_tray(&user, &id, "external_workspace")
+            .await
+            .as_deref(),
+        Some("\"acme\"")
+    );
     harness.stop().await;
 }
 

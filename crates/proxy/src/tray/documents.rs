@@ -97,8 +97,8 @@ mutation GenerateAuthorizationCode($userId: ID!) {
 
 pub const CREATE_INSTANCE: &str = concat!(
     r#"
-mutation CreateInstance($solutionId: ID!, $instanceName: String!) {
-  createSolutionInstance(input: { solutionId: $solutionId, instanceName: $instanceName }) {
+mutation CreateInstance($solutionId: ID!, $instanceName: String!, $configValues: [ConfigValue!]) {
+  createSolutionInstance(input: { solutionId: $solutionId, instanceName: $instanceName, configValues: $configValues }) {
     solutionInstance {"#,
     instance_fields!(),
     r#"}

@@ -186,13 +186,18 @@ impl TrayClient {
         user_token: &str,
         solution_id: &str,
         name: &str,
+        config_values: &[Value],
     ) -> Result<SolutionInstance, ProxyError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
         struct Data {
             create_solution_instance: Payload,
         }
-        let variables = json!({ "solutionId": solution_id, "instanceName": name });
+        let variables = json!({
+            "solutionId": solution_id,
+            "instanceName": name,
+            "configValues": config_values,
+        });
         let data: Data = self
             .call(
                 user_token,
