@@ -1778,3 +1778,56 @@ async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions(
     drop(handle);
     host.remove();
 }
+
+#[wasm_bindgen_test]
+async fn a_toggle_pressed_with_an_editor_open_keeps_focus_on_the_toggle() {
+    let mut disabled = instance("Slack-0", Status::Disabled);
+    disabled.solution_id = "sol-Slack".into();
+    let _fetch = FakeFetch::install(&format!(
+        "return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&disabled)
+    ));
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    click(&host, ".tm-toggle");
+    for _ in 0..10 {
+        tick().await;
+    }
+    next_frames().await;
+    assert!(
+        focus_is_in_row("Slack-0", "tm-toggle"),
+        "focus is on the toggle, not on {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn settings_show_the_instances_own_settings_whatever_its_status() {
+    let host = container();
+    // Awaiting an update and with an expiring sign-in: the badge says the latter.
+    let mut item = integration("Slack", &[], &[Status::AuthExpiring]);
+    item.config_slots = vec![slot("channel", "\"general\""), slot("region", "\"eu\"")];
+    item.instances[0].config_values = vec![ConfigValue {
+        external_id: "channel".into(),
+        value: Some("\"sales\"".into()),
+    }];
+    let solution_id = item.solution_id.clone();
+    let state = RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    let handle = mount_dialog(&host, state, solution_id, None);
+    tick().await;
+    click(&host, ".tm-settings");
+    tick().await;
+    let inputs = host.query_selector_all(".tm-config input").unwrap();
+    let names: Vec<String> = (0..inputs.length())
+        .filter_map(|i| inputs.item(i)?.dyn_into::<Element>().ok())
+        .filter_map(|e| e.get_attribute("name"))
+        .collect();
+    assert_eq!(names, vec!["channel"]);
+    drop(handle);
+    host.remove();
+}

@@ -50,17 +50,20 @@ pub fn InstanceRow(
         failure.set(None);
         // Read now: the row may be gone when the answer comes (its dialog closed).
         let (instance_id, name) = (id(), title());
-        // Where focus goes once the change shows: back to what opened the editor, or
-        // for a deletion (the row is gone) to the dialog's Add button.
+        // Where focus goes once the change shows: back to the control that made it (or
+        // opened its editor), or for a deletion (the row is gone) to the Add button.
         let dialog = editor_box
             .get_untracked()
             .and_then(|b| b.closest(".tm-dialog").ok().flatten());
-        let then_focus: (Option<String>, &'static [&'static str]) = match editing.get_untracked() {
-            Editing::Settings => (Some(instance_id.clone()), &[".tm-settings"]),
-            Editing::ConfirmDelete => (None, &[".tm-add", ".tm-close"]),
-            Editing::Nothing => (Some(instance_id.clone()), &[".tm-toggle"]),
-            Editing::Rename | Editing::Update => (Some(instance_id.clone()), &[".tm-rename-open"]),
+        let then_focus: &'static [&'static str] = match &work {
+            Change::Update(update) if update.enabled.is_some() => {
+                &[".tm-toggle", ".tm-resume", ".tm-rename-open"]
+            }
+            Change::Config(_) => &[".tm-settings", ".tm-rename-open"],
+            Change::Update(_) | Change::Upgrade(_) => &[".tm-rename-open"],
+            Change::Delete => &[".tm-add", ".tm-close"],
         };
+        let row = (!matches!(work, Change::Delete)).then(|| instance_id.clone());
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
             let result = match work {
@@ -80,8 +83,7 @@ pub fn InstanceRow(
                 Ok(()) => {
                     editing.try_set(Editing::Nothing);
                     if let Some(dialog) = dialog {
-                        let (row, selectors) = then_focus;
-                        focus_after_render(dialog, row, selectors);
+                        focus_after_render(dialog, row, then_focus);
                     }
                 }
                 Err(message) => {
@@ -346,9 +348,10 @@ fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selector: &str) {
     }
 }
 
-/// The settings an editor shows. An instance awaiting the user on a new version is
-/// still on its old one, whose settings are those it has values for: the new version's
-/// are Update's (Tray refuses them in a plain change).
+/// The settings an editor shows: for Update the new version's (the integration's), for
+/// Settings the instance's own version's, which are those it has values for (Tray fills
+/// them at creation). An instance still on an older version would have Tray refuse the
+/// new version's in a plain change.
 fn editable_slots(
     slots: &[marketplace_wire::ConfigSlot],
     instance: &Instance,
@@ -358,7 +361,7 @@ fn editable_slots(
         .iter()
         .filter(|slot| {
             upgrade
-                || instance.status != Status::NeedsUpdate
+                || instance.config_values.is_empty()
                 || instance
                     .config_values
                     .iter()

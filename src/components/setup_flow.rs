@@ -46,9 +46,10 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
             .and_then(|e| e.closest(".tm-dialog").ok().flatten());
+        let (_, instance_id) = ids.get_value();
         on_done.run(());
         if let Some(dialog) = dialog {
-            focus_after_render(dialog, Some(ids.get_value().1), &[".tm-rename-open"]);
+            focus_after_render(dialog, Some(instance_id), &[".tm-rename-open"]);
         }
     };
     // After a step, with the instance as the proxy answered it (if it did). Also run

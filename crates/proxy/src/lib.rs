@@ -42,6 +42,11 @@ pub struct Proxy {
 impl Proxy {
     pub async fn start(config: Config) -> Result<Proxy, ProxyError> {
         let verifier = Verifier::new(&config.host_key, config.host_jwt_audience.as_deref())?;
+        if !config.system_values.is_empty() {
+            // A bare key names that setting in every solution that has it.
+            let settings: Vec<&String> = config.system_values.keys().collect();
+            tracing::info!(?settings, "SYSTEM_VALUES_FILE: the host supplies these settings; users neither see nor set them");
+        }
         let db = db::Db::connect(&config.database_url).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|err| {
             ProxyError::Config(format!("cannot listen on {}: {err}", config.listen))

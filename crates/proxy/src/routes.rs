@@ -38,9 +38,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/instances/{id}/auths/{slot}", put(attach_auth))
         .route("/instances/{id}/config", put(set_config))
         .route("/instances/{id}/upgrade", post(upgrade_instance))
-        .layer(cors(&state.market.config.allowed_origins));
+        .fallback(|| async { ProxyError::NotFound("no such resource".into()) });
+    // Inside the CORS layer, so that a host page on another origin can read these
+    // answers too.
+    let api = with_error_shape(api, &state).layer(cors(&state.market.config.allowed_origins));
     let mut router = Router::new()
-        .nest(API_PREFIX, api)
         .route("/healthz", get(|| async { "ok" }))
         .route("/webhooks/tray/auth-expiring", post(auth_expiring));
     if state.market.config.demo {
@@ -69,17 +71,22 @@ pub fn router(state: Arc<AppState>) -> Router {
             router = router.route_service("/", ServeFile::new(dir.join("index.html")));
         }
     }
-    router
+    with_error_shape(router, &state)
+        .nest(API_PREFIX, api)
         .layer(DefaultBodyLimit::max(state.market.config.body_limit))
-        // Past this, Tray (retried with backoff) has not answered in time.
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// A time limit (past it, Tray, retried with backoff, has not answered in time), and
+/// every error in the one JSON shape, the timeout's included.
+fn with_error_shape(router: Router<Arc<AppState>>, state: &AppState) -> Router<Arc<AppState>> {
+    router
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             state.market.config.request_timeout,
         ))
-        // Outside the timeout, so that its answer gets the error shape too.
         .layer(middleware::map_response(json_errors))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 /// Every error leaves in the one JSON shape, also those no handler wrote: an unknown
@@ -128,9 +135,19 @@ async fn json_errors(response: Response) -> Response {
     } else {
         message
     };
-    // The parts' headers are laid over the new body's: drop those of the old one.
-    parts.headers.remove(header::CONTENT_LENGTH);
-    parts.headers.remove(header::CONTENT_TYPE);
+    // The parts' headers are laid over the new body's: drop those of the old one (a
+    // precompressed asset's 416 names its encoding and range).
+    for name in [
+        header::CONTENT_LENGTH,
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::CONTENT_RANGE,
+        header::ACCEPT_RANGES,
+        header::LAST_MODIFIED,
+        header::ETAG,
+    ] {
+        parts.headers.remove(name);
+    }
     let body = Json(wire::ErrorBody {
         error: wire::ErrorDetail {
             code: code.into(),

@@ -48,14 +48,15 @@ pub struct Marketplace {
     awaiting_update: Mutex<HashSet<String>>,
     /// Instances whose system upgrade Tray refused, and when.
     system_upgrade_failed: Mutex<HashMap<String, Instant>>,
+    /// Instances for which Tray refused the host's settings, and when.
+    host_values_failed: Mutex<HashMap<String, Instant>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
-    /// Attaching to a slot is one at a time (striped by instance and slot): an auth kept
-    /// through an outage, sent again, must not land after a newer one the user attached.
-    slot_locks: [Mutex<()>; SLOT_LOCKS],
 }
 
-const SLOT_LOCKS: usize = 64;
+/// How long a user's attach waits for another attach to the same slot (a retry of an
+/// auth kept through an outage, on any replica) before it answers 409.
+const SLOT_WAIT: Duration = Duration::from_secs(20);
 
 /// Why a create failed, and so what becomes of its idempotency key.
 enum CreateFailure {
@@ -91,7 +92,7 @@ impl Marketplace {
             catalog: Mutex::new(None),
             awaiting_update: Mutex::new(HashSet::new()),
             system_upgrade_failed: Mutex::new(HashMap::new()),
-            slot_locks: std::array::from_fn(|_| Mutex::new(())),
+            host_values_failed: Mutex::new(HashMap::new()),
             user_tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -249,6 +250,7 @@ impl Marketplace {
         self.attach_pending(session).await;
         let mut instances = self.tray.list_instances(&session.token).await?;
         self.upgrade_for_system(session, &mut instances).await;
+        self.sync_host_values(session, &mut instances).await;
         let max_age = match self.awaiting_update(&instances).await {
             Awaiting::Newly => Duration::ZERO,
             Awaiting::Still => self.catalog_ttl.min(CATALOG_TTL_AWAITING_UPDATE),
@@ -470,6 +472,8 @@ impl Marketplace {
         let mut tray_instance = self.tray_instance(session, id).await?;
         self.upgrade_for_system(session, std::slice::from_mut(&mut tray_instance))
             .await;
+        self.sync_host_values(session, std::slice::from_mut(&mut tray_instance))
+            .await;
         self.present(&tray_instance, &stored).await
     }
 
@@ -498,6 +502,81 @@ impl Marketplace {
                 Some(json!({ "externalId": slot.external_id, "value": value.to_string() }))
             })
             .collect()
+    }
+
+    /// The host's values for the version an upgrade of `id` moves to: the catalog read
+    /// afresh (a cached one may predate the version), else Tray's view of the instance.
+    async fn host_values_for_upgrade(
+        &self,
+        session: &Session,
+        id: &str,
+    ) -> Result<Vec<Value>, ProxyError> {
+        if self.config.system_values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stored = self.owned(session, id).await?;
+        let latest = match self
+            .solution_within(&stored.solution_id, Duration::ZERO)
+            .await
+        {
+            Err(ProxyError::NotFound(_)) => self.tray_instance(session, id).await?.solution,
+            other => other?,
+        };
+        Ok(self.host_config_values(&latest))
+    }
+
+    /// Instances whose settings the host supplies but which hold another value (made
+    /// before the host named the setting, made elsewhere, or the host's value changed)
+    /// get the host's, for the settings of their own version. Best effort: a failure
+    /// leaves an instance as it is, and a refusal is tried again only after
+    /// `SYSTEM_UPGRADE_RETRY`.
+    async fn sync_host_values(&self, session: &Session, instances: &mut [SolutionInstance]) {
+        if self.config.system_values.is_empty() {
+            return;
+        }
+        for instance in instances.iter_mut() {
+            let differing: Vec<Value> = self
+                .host_config_values(&instance.solution)
+                .into_iter()
+                .filter(|host| {
+                    let held = instance
+                        .config_values
+                        .iter()
+                        .find(|value| value.external_id == host["externalId"])
+                        .and_then(|value| value.value.as_deref())
+                        .and_then(|text| serde_json::from_str::<Value>(text).ok());
+                    let wanted = host["value"]
+                        .as_str()
+                        .and_then(|text| serde_json::from_str::<Value>(text).ok());
+                    held != wanted
+                })
+                .collect();
+            if differing.is_empty() {
+                continue;
+            }
+            let backed_off = self
+                .host_values_failed
+                .lock()
+                .await
+                .get(&instance.id)
+                .is_some_and(|when| when.elapsed() < SYSTEM_UPGRADE_RETRY);
+            if backed_off {
+                continue;
+            }
+            let input = json!({ "solutionInstanceId": instance.id, "configValues": differing });
+            match self.tray.update_instance(&session.token, input).await {
+                Ok(updated) => *instance = updated,
+                Err(err) => {
+                    tracing::warn!(instance = %instance.id, error = %err, "the host's settings could not be set");
+                    if !err.is_transient() {
+                        self.host_values_failed
+                            .lock()
+                            .await
+                            .insert(instance.id.clone(), Instant::now());
+                    }
+                }
+            }
+        }
     }
 
     /// Whether `solution` has settings the user fills (not all the host's).
@@ -564,7 +643,7 @@ impl Marketplace {
         if request
             .name
             .as_deref()
-            .is_some_and(|name| name.trim().len() > 200)
+            .is_some_and(|name| name.trim().chars().count() > 200)
         {
             return Err(ProxyError::BadRequest(
                 "name must be at most 200 characters".into(),
@@ -581,7 +660,13 @@ impl Marketplace {
             }
             Claim::Won(stamp) => {
                 let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
-                self.db.note_creation_start(owner, key, stamp).await?;
+                if let Err(err) = self.db.note_creation_start(owner, key, stamp).await {
+                    // Nothing was asked of Tray yet: the key is free for the retry.
+                    if let Err(releasing) = lease.release().await {
+                        tracing::warn!(error = %releasing, "an idempotency claim was left to go stale");
+                    }
+                    return Err(err);
+                }
                 lease
             }
             Claim::TakenOver(stamp) => {
@@ -806,21 +891,22 @@ impl Marketplace {
         key: &str,
     ) -> Result<Option<SolutionInstance>, ProxyError> {
         let owner = &session.external_user_id;
-        let keyed = self.db.keyed_instance_ids(owner).await?;
         // Tray's clock and ours may disagree a little.
         let since = self.db.creation_start(owner, key).await?.unwrap_or(0) - CLOCK_SKEW_MS;
         let name = instance_name(request, solution);
-        Ok(self
-            .tray
-            .list_instances(&session.token)
-            .await?
+        let listed = self.tray.list_instances(&session.token).await?;
+        // Read after the list: a create that recorded its instance meanwhile counts.
+        let keyed = self.db.keyed_instance_ids(owner).await?;
+        Ok(listed
             .into_iter()
-            .find(|instance| {
+            .filter(|instance| {
                 instance.solution.id == solution.id
                     && instance.name == name
                     && !keyed.contains(&instance.id)
                     && created_ms(instance) >= since
-            }))
+            })
+            // Of two, the earlier is the older request's.
+            .min_by_key(created_ms))
     }
 
     pub async fn update(
@@ -833,7 +919,7 @@ impl Marketplace {
         let mut input = json!({ "solutionInstanceId": id });
         if let Some(name) = &update.name {
             let name = name.trim();
-            if name.is_empty() || name.len() > 200 {
+            if name.is_empty() || name.chars().count() > 200 {
                 return Err(ProxyError::BadRequest(
                     "name must be 1 to 200 characters".into(),
                 ));
@@ -903,11 +989,28 @@ impl Marketplace {
                 return self.present(&instance, &stored).await;
             }
         }
-        let _slot = self.lock_slot(&pending).await;
+        let Some(slot_claim) = self.claim_slot(&pending, SLOT_WAIT).await? else {
+            return Err(ProxyError::Conflict(
+                "another sign-in for this service is being saved; try again in a moment".into(),
+            ));
+        };
+        let attached = self.attach_claimed(session, &stored, &pending).await;
+        settle(slot_claim).await;
+        attached
+    }
+
+    /// Attaches `pending` while its slot is claimed.
+    async fn attach_claimed(
+        &self,
+        session: &Session,
+        stored: &StoredInstance,
+        pending: &PendingAuth,
+    ) -> Result<Instance, ProxyError> {
+        let id = &pending.instance_id;
         // Durable first: if Tray fails now, the auth is attached when it recovers.
-        self.db.save_auth(AuthList::Pending, &pending).await?;
-        match self.attach(session, &pending).await {
-            Ok(updated) => self.present(&updated, &stored).await,
+        self.db.save_auth(AuthList::Pending, pending).await?;
+        match self.attach(session, pending).await {
+            Ok(updated) => self.present(&updated, stored).await,
             // The slot may exist only in a new version the instance awaits (one this
             // replica did not know of), which updateSolutionInstance refuses: then the
             // auth waits for the user's upgrade. (Looked up only after a refusal: the
@@ -920,10 +1023,46 @@ impl Marketplace {
                 {
                     return Err(ProxyError::BadRequest(reason));
                 }
-                self.db.save_auth(AuthList::Upgrade, &pending).await?;
-                self.present(&instance, &stored).await
+                self.db.save_auth(AuthList::Upgrade, pending).await?;
+                self.present(&instance, stored).await
             }
             Err(err) => Err(err),
+        }
+    }
+
+    /// Attaching to a slot is one at a time, across replicas (a claim in the database,
+    /// like a create's): an auth kept through an outage, sent again, must not land after
+    /// a newer one the user attached. `None` if another attach still holds it after `wait`.
+    async fn claim_slot(
+        &self,
+        auth: &PendingAuth,
+        wait: Duration,
+    ) -> Result<Option<Lease>, ProxyError> {
+        let key = format!(
+            "{RESERVED_KEY_PREFIX}slot:{}:{}",
+            auth.instance_id, auth.slot
+        );
+        let deadline = Instant::now() + wait;
+        loop {
+            match self
+                .db
+                .claim_creation(&auth.owner, &key, STALE_CLAIM_MS)
+                .await?
+            {
+                Claim::Won(stamp) | Claim::TakenOver(stamp) => {
+                    return Ok(Some(Lease::hold(
+                        &self.db,
+                        &auth.owner,
+                        &key,
+                        stamp,
+                        CLAIM_RENEWAL,
+                    )))
+                }
+                Claim::InFlight | Claim::Done(_) if Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+                Claim::InFlight | Claim::Done(_) => return Ok(None),
+            }
         }
     }
 
@@ -939,7 +1078,8 @@ impl Marketplace {
         let updated = match self.tray.update_instance(&session.token, input).await {
             Ok(updated) => updated,
             // Not the caller's auth, or one of another service: refused for good, so it
-            // is not kept for another try.
+            // is not kept for another try. (An instance gone from Tray is found so by
+            // the caller, which looks it up after a refusal.)
             Err(ProxyError::TrayRejected(reason)) => {
                 self.db.clear_auth(AuthList::Pending, pending).await?;
                 return Err(ProxyError::BadRequest(format!(
@@ -964,29 +1104,27 @@ impl Marketplace {
             return;
         };
         for auth in pending {
-            let _slot = self.lock_slot(&auth).await;
-            // Read again under the lock: the user may have attached a newer auth since.
-            match self.db.kept_auth(AuthList::Pending, &auth).await {
-                Ok(true) => {}
-                Ok(false) => continue,
+            // A slot another attach holds is left for the next round.
+            let slot_claim = match self.claim_slot(&auth, Duration::ZERO).await {
+                Ok(Some(claim)) => claim,
+                Ok(None) => continue,
                 Err(err) => {
-                    tracing::warn!(error = %err, "pending auths could not be read");
+                    tracing::warn!(error = %err, "a slot could not be claimed");
                     return;
                 }
+            };
+            // Read again under the claim: the user may have attached a newer auth since.
+            match self.db.kept_auth(AuthList::Pending, &auth).await {
+                Ok(true) => {
+                    if let Err(err) = self.attach(session, &auth).await {
+                        tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
+                    }
+                }
+                Ok(false) => {}
+                Err(err) => tracing::warn!(error = %err, "pending auths could not be read"),
             }
-            if let Err(err) = self.attach(session, &auth).await {
-                tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
-            }
+            settle(slot_claim).await;
         }
-    }
-
-    async fn lock_slot(&self, auth: &PendingAuth) -> tokio::sync::MutexGuard<'_, ()> {
-        use std::hash::{Hash, Hasher};
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        (&auth.instance_id, &auth.slot).hash(&mut hasher);
-        self.slot_locks[hasher.finish() as usize % SLOT_LOCKS]
-            .lock()
-            .await
     }
 
     pub async fn set_config(
@@ -1027,7 +1165,7 @@ impl Marketplace {
         self.refuse_host_settings(&stored.solution_id, &upgrade.config_values)?;
         // The host's values for the new version's settings go with the user's.
         let mut config_values = tray_config_values(&upgrade.config_values)?;
-        config_values.extend(self.host_config_values(&self.solution_of(session, &stored).await?));
+        config_values.extend(self.host_values_for_upgrade(session, id).await?);
         let input = json!({
             "solutionInstanceId": id,
             "authValues": upgrade_auth_values(&upgrade.auth_values, &kept),
@@ -1066,11 +1204,16 @@ impl Marketplace {
             return err;
         }
         match self.on_tray(session, id).await {
-            Ok(false) => match self.db.forget_instance(id).await {
-                Ok(()) => ProxyError::NotFound(format!("connection {id} no longer exists")),
-                Err(forgetting) => forgetting,
-            },
+            Ok(false) => self.forget_gone(id).await,
             _ => refused_values(err),
+        }
+    }
+
+    /// Forgets instance `id`, which Tray no longer holds: the answer is a 404.
+    async fn forget_gone(&self, id: &str) -> ProxyError {
+        match self.db.forget_instance(id).await {
+            Ok(()) => ProxyError::NotFound(format!("connection {id} no longer exists")),
+            Err(forgetting) => forgetting,
         }
     }
 
@@ -1202,6 +1345,13 @@ fn enc(segment: &str) -> String {
         }
     }
     out
+}
+
+/// Frees a slot's claim; one that cannot be freed goes stale and is taken over.
+async fn settle(claim: Lease) {
+    if let Err(err) = claim.release().await {
+        tracing::warn!(error = %err, "a slot's claim was left to go stale");
+    }
 }
 
 /// The name a create gives its instance: the one asked for, else the solution's title.

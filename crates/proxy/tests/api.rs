@@ -487,7 +487,13 @@ async fn an_idempotency_key_stands_for_one_request() {
             .is_some_and(|m| m.contains("deleted")),
         "{again}"
     );
-    // A name is held to the same limit as a rename.
+    // A name is held to the same limit as a rename, in characters.
+    let accented = "é".repeat(200);
+    let body = json!({ "solutionId": STRIPE, "idempotencyKey": "key-3", "name": accented });
+    let (status, made) = harness
+        .call(reqwest::Method::POST, "/instances", &user, Some(body))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
     let long = "n".repeat(201);
     let body = json!({ "solutionId": STRIPE, "idempotencyKey": "key-2", "name": long });
     let (status, refused) = harness
@@ -555,11 +561,19 @@ async fn changing_an_instance_removed_on_tray_is_not_found() {
             "/upgrade",
             json!({ "authValues": [], "configValues": [] }),
         ),
+        (
+            reqwest::Method::PUT,
+            "/auths/external_stripe_auth",
+            Value::Null,
+        ),
     ];
-    for (n, (method, rest, body)) in changes.into_iter().enumerate() {
+    for (n, (method, rest, mut body)) in changes.into_iter().enumerate() {
         let (status, made) = harness.create(&user, STRIPE, &format!("gone-{n}")).await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
         let id = made["id"].as_str().expect("id");
+        if body.is_null() {
+            body = json!({ "authId": harness.authorize_slot(&user, id).await });
+        }
         // Removed on Tray (by another tab's delete, or the host's backend).
         harness.remove_on_tray(&user, id).await;
         let path = format!("/instances/{id}{rest}");
@@ -760,10 +774,13 @@ async fn bad_input_gets_a_clear_400() {
     harness.stop().await;
 }
 
+const HOST_ORIGIN: &str = "https://app.example";
+
 #[tokio::test]
 async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.request_timeout = Duration::from_millis(500);
+        config.allowed_origins = vec![HOST_ORIGIN.into()];
     })
     .await;
     let base = harness.proxy.url().to_owned();
@@ -778,6 +795,12 @@ async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
         (
             reqwest::Method::GET,
             "/api/v1/nope",
+            StatusCode::NOT_FOUND,
+            "not_found",
+        ),
+        (
+            reqwest::Method::GET,
+            "/nope",
             StatusCode::NOT_FOUND,
             "not_found",
         ),
@@ -799,11 +822,23 @@ async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
             .http
             .request(method, format!("{base}{path}"))
             .bearer_auth(&bearer)
+            .header("origin", HOST_ORIGIN)
             .json(&json!({ "authId": "x" }))
             .send()
             .await
             .expect("answers");
         assert_eq!(response.status(), status, "{path}");
+        if path.starts_with("/api/") {
+            // The widget on the host's page can read it.
+            assert_eq!(
+                response
+                    .headers()
+                    .get("access-control-allow-origin")
+                    .map(|v| v.as_bytes()),
+                Some(HOST_ORIGIN.as_bytes()),
+                "{path}"
+            );
+        }
         let body: Value = response.json().await.expect("a JSON body");
         assert_eq!(body["error"]["code"], code, "{path}: {body}");
         assert!(
@@ -819,10 +854,19 @@ async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
         latency: Duration::from_secs(2),
         ..Faults::default()
     });
-    let (status, body) = harness
-        .call(reqwest::Method::GET, "/integrations", "u", None)
-        .await;
-    assert_eq!(status, StatusCode::GATEWAY_TIMEOUT, "{body}");
+    let response = harness
+        .http
+        .get(format!("{base}/api/v1/integrations"))
+        .bearer_auth(&bearer)
+        .header("origin", HOST_ORIGIN)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(response.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert!(response
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let body: Value = response.json().await.expect("json");
     assert_eq!(body["error"]["code"], "tray_unavailable", "{body}");
     harness.sandbox.set_faults(Faults::default());
     harness.stop().await;
@@ -884,15 +928,16 @@ async fn an_auth_kept_through_an_outage_never_replaces_one_the_user_attached_lat
     harness.sandbox.set_faults(Faults::default());
     let newer = harness.authorize_slot(&user, &id).await;
 
-    // Tray is slow: a catalog load attaches the kept auth while the user attaches the
-    // newer one.
+    // A catalog load sends the kept auth, which Tray is slow to take, while the user
+    // attaches the newer one (which Tray would take at once).
     harness.sandbox.set_faults(Faults {
-        latency: Duration::from_millis(300),
+        latency: Duration::from_millis(1000),
+        only: Some(kept.clone()),
         ..Faults::default()
     });
     let listing = harness.call(reqwest::Method::GET, "/integrations", &user, None);
     let attaching = async {
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(150)).await;
         harness.attach(&user, &id, STRIPE_SLOT, &newer).await
     };
     let ((status, _), (attached_status, attached)) = tokio::join!(listing, attaching);
@@ -1668,6 +1713,20 @@ async fn settings_the_host_supplies_are_set_by_the_proxy_and_never_shown() {
         Some("\"#host-alerts\"")
     );
     assert_eq!(config_value(&made, "external_channel"), None, "{made}");
+
+    // One made elsewhere (or before the host named the setting) gets the host's value
+    // when it is listed.
+    let elsewhere = harness.create_on_tray(&user, SLACK).await;
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(
+        harness
+            .value_on_tray(&user, &elsewhere, "external_channel")
+            .await
+            .as_deref(),
+        Some("\"#host-alerts\"")
+    );
 
     // The user cannot set it.
     let path = format!("/instances/{id}/config");

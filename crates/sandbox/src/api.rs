@@ -105,14 +105,14 @@ async fn graphql_handler(
 ) -> Response {
     state.counters.arrival();
     let faults = state.faults();
-    if !faults.latency.is_zero() {
+    let targeted = faults.target(&body);
+    if targeted && !faults.latency.is_zero() {
         tokio::time::sleep(faults.latency).await;
     }
     if faults.force_rate_limit || !state.bucket.try_take() {
         bump(&state.counters.rate_limited);
         return (StatusCode::TOO_MANY_REQUESTS, Json(rate_limit_body())).into_response();
     }
-    let targeted = faults.target(&body);
     if targeted
         && faults.failure_rate > 0.0
         && rand::thread_rng().gen::<f64>() < faults.failure_rate

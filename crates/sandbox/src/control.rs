@@ -41,18 +41,21 @@ pub struct Faults {
     pub lost_answer_rate: f64,
     /// Answer every GraphQL request with Tray's rate-limit error.
     pub force_rate_limit: bool,
-    /// Apply `failureRate` and `lostAnswerRate` only to requests whose document names
-    /// this field (`createSolutionInstance`, say): one step of a flow fails, the rest work.
+    /// Apply `latency`, `failureRate` and `lostAnswerRate` only to requests whose body
+    /// (document or variables) contains this text: a field name (`createSolutionInstance`)
+    /// fails one step of a flow, an id slows one request. Empty: every request.
     pub only: Option<String>,
 }
 
 impl Faults {
-    /// Whether the failure rates apply to a request with this body.
+    /// Whether the faults apply to a request with this body.
     pub fn target(&self, body: &[u8]) -> bool {
-        self.only.as_deref().is_none_or(|field| {
-            body.windows(field.len().max(1))
-                .any(|window| window == field.as_bytes())
-        })
+        match self.only.as_deref() {
+            None | Some("") => true,
+            Some(text) => body
+                .windows(text.len())
+                .any(|window| window == text.as_bytes()),
+        }
     }
 }
 

@@ -11,7 +11,7 @@ Admin endpoints (API origin, `Authorization: Bearer <master token>`):
   GET  /_sandbox/stats                      counters (requests, rate-limited, early enables, ...)
   GET  /_sandbox/faults                     the injected faults
   POST /_sandbox/faults                     {\"latency\":ms,\"failureRate\":0..1,\"lostAnswerRate\":0..1,\"forceRateLimit\":bool}
-                                            (\"only\":\"<field>\": the rates hit only requests naming it)
+                                            (\"only\":\"<text>\": the faults hit only requests whose body contains it)
   POST /_sandbox/solutions/{id}/versions    publish a solution version:
        {\"authSlots\":[{\"externalId\",\"title\",\"service\"}],
         \"configSlots\":[{\"externalId\",\"title\",\"defaultValue\"}],
