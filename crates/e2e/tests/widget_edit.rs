@@ -55,6 +55,15 @@ async fn edit_and_delete_a_connection() -> Result<(), Error> {
         .widget_type("input[name=external_channel]", "#ops")
         .await?;
     browser.widget_click(".tm-config .tm-save").await?;
+    // Saved: the editor closes (the live region already says "Team alerts updated",
+    // from the rename).
+    browser
+        .widget_wait(
+            "return !root.querySelector('.tm-config');",
+            vec![],
+            Duration::from_secs(20),
+        )
+        .await?;
     browser
         .widget_wait_text(".tm-sr", "Team alerts updated")
         .await?;
