@@ -1956,6 +1956,29 @@ async fn an_instance_made_elsewhere_a_moment_ago_waits_out_the_enable_delay() {
 }
 
 #[tokio::test]
+async fn more_instances_than_one_page_of_tray_are_all_listed() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("many");
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    // The proxy asks Tray for 100 at a time.
+    for _ in 0..101 {
+        harness.create_on_tray(&user, STRIPE).await;
+    }
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = find_integration(&catalog, STRIPE)["instances"]
+        .as_array()
+        .expect("instances")
+        .len();
+    assert_eq!(listed, 101);
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     let harness = Harness::start("sqlite::memory:").await;
     let user = unique_user("manual");
