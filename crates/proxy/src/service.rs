@@ -52,11 +52,15 @@ pub struct Marketplace {
     host_values_failed: Mutex<HashMap<String, Instant>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
+    /// Attaching to a slot is one at a time (striped by instance and slot): an auth kept
+    /// through an outage, sent again, must not land after a newer one the user attached.
+    /// A lock in the process, not a claim in the database: a request dropped by its
+    /// timeout frees it at once, and a user's attach may wait as long as a retry takes
+    /// in Tray's rate limit. (Across replicas the two may still cross; see docs.)
+    slot_locks: [Mutex<()>; SLOT_LOCKS],
 }
 
-/// How long a user's attach waits for another attach to the same slot (a retry of an
-/// auth kept through an outage, on any replica) before it answers 409.
-const SLOT_WAIT: Duration = Duration::from_secs(20);
+const SLOT_LOCKS: usize = 64;
 
 /// Why a create failed, and so what becomes of its idempotency key.
 enum CreateFailure {
@@ -93,6 +97,7 @@ impl Marketplace {
             awaiting_update: Mutex::new(HashSet::new()),
             system_upgrade_failed: Mutex::new(HashMap::new()),
             host_values_failed: Mutex::new(HashMap::new()),
+            slot_locks: std::array::from_fn(|_| Mutex::new(())),
             user_tokens: Mutex::new(HashMap::new()),
         }
     }
@@ -989,18 +994,12 @@ impl Marketplace {
                 return self.present(&instance, &stored).await;
             }
         }
-        let Some(slot_claim) = self.claim_slot(&pending, SLOT_WAIT).await? else {
-            return Err(ProxyError::Conflict(
-                "another sign-in for this service is being saved; try again in a moment".into(),
-            ));
-        };
-        let attached = self.attach_claimed(session, &stored, &pending).await;
-        settle(slot_claim).await;
-        attached
+        let _slot = self.lock_slot(&pending).await;
+        self.attach_locked(session, &stored, &pending).await
     }
 
-    /// Attaches `pending` while its slot is claimed.
-    async fn attach_claimed(
+    /// Attaches `pending` while its slot is locked.
+    async fn attach_locked(
         &self,
         session: &Session,
         stored: &StoredInstance,
@@ -1030,40 +1029,13 @@ impl Marketplace {
         }
     }
 
-    /// Attaching to a slot is one at a time, across replicas (a claim in the database,
-    /// like a create's): an auth kept through an outage, sent again, must not land after
-    /// a newer one the user attached. `None` if another attach still holds it after `wait`.
-    async fn claim_slot(
-        &self,
-        auth: &PendingAuth,
-        wait: Duration,
-    ) -> Result<Option<Lease>, ProxyError> {
-        let key = format!(
-            "{RESERVED_KEY_PREFIX}slot:{}:{}",
-            auth.instance_id, auth.slot
-        );
-        let deadline = Instant::now() + wait;
-        loop {
-            match self
-                .db
-                .claim_creation(&auth.owner, &key, STALE_CLAIM_MS)
-                .await?
-            {
-                Claim::Won(stamp) | Claim::TakenOver(stamp) => {
-                    return Ok(Some(Lease::hold(
-                        &self.db,
-                        &auth.owner,
-                        &key,
-                        stamp,
-                        CLAIM_RENEWAL,
-                    )))
-                }
-                Claim::InFlight | Claim::Done(_) if Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-                Claim::InFlight | Claim::Done(_) => return Ok(None),
-            }
-        }
+    async fn lock_slot(&self, auth: &PendingAuth) -> tokio::sync::MutexGuard<'_, ()> {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        (&auth.instance_id, &auth.slot).hash(&mut hasher);
+        self.slot_locks[hasher.finish() as usize % SLOT_LOCKS]
+            .lock()
+            .await
     }
 
     async fn attach(
@@ -1104,16 +1076,8 @@ impl Marketplace {
             return;
         };
         for auth in pending {
-            // A slot another attach holds is left for the next round.
-            let slot_claim = match self.claim_slot(&auth, Duration::ZERO).await {
-                Ok(Some(claim)) => claim,
-                Ok(None) => continue,
-                Err(err) => {
-                    tracing::warn!(error = %err, "a slot could not be claimed");
-                    return;
-                }
-            };
-            // Read again under the claim: the user may have attached a newer auth since.
+            let _slot = self.lock_slot(&auth).await;
+            // Read again under the lock: the user may have attached a newer auth since.
             match self.db.kept_auth(AuthList::Pending, &auth).await {
                 Ok(true) => {
                     if let Err(err) = self.attach(session, &auth).await {
@@ -1123,7 +1087,6 @@ impl Marketplace {
                 Ok(false) => {}
                 Err(err) => tracing::warn!(error = %err, "pending auths could not be read"),
             }
-            settle(slot_claim).await;
         }
     }
 
@@ -1345,13 +1308,6 @@ fn enc(segment: &str) -> String {
         }
     }
     out
-}
-
-/// Frees a slot's claim; one that cannot be freed goes stale and is taken over.
-async fn settle(claim: Lease) {
-    if let Err(err) = claim.release().await {
-        tracing::warn!(error = %err, "a slot's claim was left to go stale");
-    }
 }
 
 /// The name a create gives its instance: the one asked for, else the solution's title.
