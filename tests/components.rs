@@ -1730,20 +1730,35 @@ async fn all_connections_puts_focus_on_the_row_of_the_connection_being_set_up() 
     host.remove();
 }
 
+/// A Slack connection still on the version before "region" was added: it holds a value
+/// for its own "channel" only.
+fn slack_on_an_older_version(status: Status) -> Integration {
+    let mut item = integration("Slack", &[], &[status]);
+    item.config_slots = vec![slot("channel", "\"general\""), slot("region", "\"eu\"")];
+    item.instances[0].config_values = vec![ConfigValue {
+        external_id: "channel".into(),
+        value: Some("\"sales\"".into()),
+    }];
+    item
+}
+
+/// The names of the fields of the open settings form.
+fn config_field_names(host: &HtmlElement) -> Vec<String> {
+    let inputs = host.query_selector_all(".tm-config input").unwrap();
+    (0..inputs.length())
+        .filter_map(|i| inputs.item(i)?.dyn_into::<Element>().ok())
+        .filter_map(|e| e.get_attribute("name"))
+        .collect()
+}
+
 #[wasm_bindgen_test]
 async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions() {
     let host = container();
-    let mut item = integration("Slack", &[], &[Status::NeedsUpdate]);
-    // The new version adds "region"; the instance has values for its own "channel".
-    item.config_slots = vec![slot("channel", "\"general\""), slot("region", "\"eu\"")];
+    let mut item = slack_on_an_older_version(Status::NeedsUpdate);
     item.instances[0].auth_values = vec![AuthValue {
         external_id: "auth".into(),
         auth_id: "a-1".into(),
         expiring: false,
-    }];
-    item.instances[0].config_values = vec![ConfigValue {
-        external_id: "channel".into(),
-        value: Some("\"sales\"".into()),
     }];
     let solution_id = item.solution_id.clone();
     let state = RwSignal::new(CatalogState::Loaded(Catalog {
@@ -1752,17 +1767,10 @@ async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions(
     }));
     let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
-    let fields = |host: &HtmlElement| {
-        let inputs = host.query_selector_all(".tm-config input").unwrap();
-        (0..inputs.length())
-            .filter_map(|i| inputs.item(i)?.dyn_into::<Element>().ok())
-            .filter_map(|e| e.get_attribute("name"))
-            .collect::<Vec<_>>()
-    };
     click(&host, ".tm-settings");
     tick().await;
     assert_eq!(
-        fields(&host),
+        config_field_names(&host),
         vec!["channel"],
         "Settings: the current version's"
     );
@@ -1771,7 +1779,7 @@ async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions(
     click(&host, ".tm-update");
     tick().await;
     assert_eq!(
-        fields(&host),
+        config_field_names(&host),
         vec!["channel", "region"],
         "Update: the new version's"
     );
@@ -1807,12 +1815,7 @@ async fn a_toggle_pressed_with_an_editor_open_keeps_focus_on_the_toggle() {
 async fn settings_show_the_instances_own_settings_whatever_its_status() {
     let host = container();
     // Awaiting an update and with an expiring sign-in: the badge says the latter.
-    let mut item = integration("Slack", &[], &[Status::AuthExpiring]);
-    item.config_slots = vec![slot("channel", "\"general\""), slot("region", "\"eu\"")];
-    item.instances[0].config_values = vec![ConfigValue {
-        external_id: "channel".into(),
-        value: Some("\"sales\"".into()),
-    }];
+    let item = slack_on_an_older_version(Status::AuthExpiring);
     let solution_id = item.solution_id.clone();
     let state = RwSignal::new(CatalogState::Loaded(Catalog {
         integrations: vec![item],
@@ -1822,12 +1825,7 @@ async fn settings_show_the_instances_own_settings_whatever_its_status() {
     tick().await;
     click(&host, ".tm-settings");
     tick().await;
-    let inputs = host.query_selector_all(".tm-config input").unwrap();
-    let names: Vec<String> = (0..inputs.length())
-        .filter_map(|i| inputs.item(i)?.dyn_into::<Element>().ok())
-        .filter_map(|e| e.get_attribute("name"))
-        .collect();
-    assert_eq!(names, vec!["channel"]);
+    assert_eq!(config_field_names(&host), vec!["channel"]);
     drop(handle);
     host.remove();
 }
