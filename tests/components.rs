@@ -955,6 +955,14 @@ fn setup_resumes_at_the_first_missing_slot() {
     );
 }
 
+/// A loaded catalog of `item` alone.
+fn showing(item: &Integration) -> RwSignal<CatalogState> {
+    RwSignal::new(CatalogState::Loaded(Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }))
+}
+
 /// An integration's dialog over `state`: its connections, or the setup of `setup`.
 fn mount_dialog(
     host: &HtmlElement,
@@ -981,10 +989,7 @@ async fn a_refresh_rebuilds_only_the_row_whose_instance_changed() {
     let host = container();
     let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
     let solution_id = item.solution_id.clone();
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item.clone()],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
     // The user starts renaming the second connection...
@@ -1066,10 +1071,7 @@ fn awaiting_enable() -> (Integration, RwSignal<CatalogState>) {
         auth_id: "a-1".into(),
         expiring: false,
     }];
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item.clone()],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     (item, state)
 }
 
@@ -1173,10 +1175,7 @@ async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another
     ] {
         let host = container();
         let item = integration("Slack", &[], statuses);
-        let state = RwSignal::new(CatalogState::Loaded(Catalog {
-            integrations: vec![item.clone()],
-            dialog_origin: DIALOG_ORIGIN.into(),
-        }));
+        let state = showing(&item);
         let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
         tick().await;
         assert_eq!(texts(&host, ".tm-add"), vec![offered]);
@@ -1229,10 +1228,7 @@ async fn a_failed_settings_save_is_shown_under_the_step() {
         title: "Channel".into(),
         default_value: "\"#general\"".into(),
     }];
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item.clone()],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
     tick().await;
     click(&host, ".tm-setup button[type=submit]");
@@ -1500,10 +1496,7 @@ async fn rename_in_a_slack_dialog(
 ) -> leptos::mount::UnmountHandle<impl Mountable> {
     let item = integration("Slack", &[], &[Status::Connected]);
     let solution_id = item.solution_id.clone();
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     let handle = mount_dialog(host, state, solution_id, None);
     tick().await;
     click(host, ".tm-rename-open");
@@ -1684,10 +1677,7 @@ async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle()
     let host = container();
     let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
     let solution_id = item.solution_id.clone();
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
     click(&host, "[data-instance-id=\"Slack-1\"] .tm-delete");
@@ -1761,10 +1751,7 @@ async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions(
         expiring: false,
     }];
     let solution_id = item.solution_id.clone();
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
     click(&host, ".tm-settings");
@@ -1817,10 +1804,7 @@ async fn settings_show_the_instances_own_settings_whatever_its_status() {
     // Awaiting an update and with an expiring sign-in: the badge says the latter.
     let item = slack_on_an_older_version(Status::AuthExpiring);
     let solution_id = item.solution_id.clone();
-    let state = RwSignal::new(CatalogState::Loaded(Catalog {
-        integrations: vec![item],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let state = showing(&item);
     let handle = mount_dialog(&host, state, solution_id, None);
     tick().await;
     click(&host, ".tm-settings");
