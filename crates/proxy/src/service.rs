@@ -514,17 +514,16 @@ impl Marketplace {
     async fn host_values_for_upgrade(
         &self,
         session: &Session,
-        id: &str,
+        stored: &StoredInstance,
     ) -> Result<Vec<Value>, ProxyError> {
         if self.config.system_values.is_empty() {
             return Ok(Vec::new());
         }
-        let stored = self.owned(session, id).await?;
         let latest = match self
             .solution_within(&stored.solution_id, Duration::ZERO)
             .await
         {
-            Err(ProxyError::NotFound(_)) => self.tray_instance(session, id).await?.solution,
+            Err(ProxyError::NotFound(_)) => self.tray_instance(session, &stored.id).await?.solution,
             other => other?,
         };
         Ok(self.host_config_values(&latest))
@@ -540,20 +539,26 @@ impl Marketplace {
             return;
         }
         for instance in instances.iter_mut() {
-            let differing: Vec<Value> = self
-                .host_config_values(&instance.solution)
-                .into_iter()
-                .filter(|host| {
-                    let held = instance
-                        .config_values
-                        .iter()
-                        .find(|value| value.external_id == host["externalId"])
-                        .and_then(|value| value.value.as_deref())
-                        .and_then(|text| serde_json::from_str::<Value>(text).ok());
-                    let wanted = host["value"]
-                        .as_str()
-                        .and_then(|text| serde_json::from_str::<Value>(text).ok());
-                    held != wanted
+            // Compared as JSON, not as text: `"a"` and `"a" ` are the same value.
+            let held = |slot: &str| {
+                instance
+                    .config_values
+                    .iter()
+                    .find(|value| value.external_id == slot)
+                    .and_then(|value| value.value.as_deref())
+                    .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            };
+            let differing: Vec<Value> = instance
+                .solution
+                .config_slots
+                .iter()
+                .filter_map(|slot| {
+                    let host = self
+                        .config
+                        .system_value(&instance.solution.id, &slot.external_id)?;
+                    (held(&slot.external_id).as_ref() != Some(host)).then(
+                        || json!({ "externalId": slot.external_id, "value": host.to_string() }),
+                    )
                 })
                 .collect();
             if differing.is_empty() {
@@ -1128,7 +1133,7 @@ impl Marketplace {
         self.refuse_host_settings(&stored.solution_id, &upgrade.config_values)?;
         // The host's values for the new version's settings go with the user's.
         let mut config_values = tray_config_values(&upgrade.config_values)?;
-        config_values.extend(self.host_values_for_upgrade(session, id).await?);
+        config_values.extend(self.host_values_for_upgrade(session, &stored).await?);
         let input = json!({
             "solutionInstanceId": id,
             "authValues": upgrade_auth_values(&upgrade.auth_values, &kept),
