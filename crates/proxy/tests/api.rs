@@ -874,19 +874,36 @@ async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
 
 #[tokio::test]
 async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
-    for url in database_urls() {
+    // Tray failing as an HTTP 503, and as Tray reports its own failures: an
+    // `InternalError` in a 200 answer (it must not read as a refusal of the auth).
+    let outages = [
+        Faults {
+            failure_rate: 1.0,
+            ..Faults::default()
+        },
+        Faults {
+            internal_error_rate: 1.0,
+            only: Some("updateSolutionInstance".into()),
+            ..Faults::default()
+        },
+    ];
+    for (url, outage) in database_urls()
+        .into_iter()
+        .flat_map(|url| outages.clone().map(|outage| (url.clone(), outage)))
+    {
         let harness = Harness::start(&url).await;
         let user = unique_user("carol");
         let (_, instance) = harness.create(&user, STRIPE, "k").await;
         let id = instance["id"].as_str().expect("id").to_owned();
         let auth_id = harness.authorize_slot(&user, &id).await;
 
-        harness.sandbox.set_faults(Faults {
-            failure_rate: 1.0,
-            ..Faults::default()
-        });
+        harness.sandbox.set_faults(outage.clone());
         let (status, body) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
-        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{outage:?}: {body}"
+        );
         assert_eq!(body["error"]["code"], "tray_unavailable");
         harness.sandbox.set_faults(Faults::default());
 

@@ -1,5 +1,5 @@
 //! Tray users and user tokens going wrong: a refused `authorize`, a user Tray holds under
-//! another id, a user token that expired early. A small front between the proxy and the
+//! another id, a user token that expired early; and a rate limit said in plain text. A small front between the proxy and the
 //! sandbox counts and alters Tray's answers where the sandbox has no switch for it.
 
 use axum::{
@@ -32,6 +32,8 @@ struct Front {
     refuse_authorize: AtomicBool,
     /// Replace the body of Tray's 401 answers with plain text.
     plain_401: AtomicBool,
+    /// Answer this many requests with a plain-text 429, as a gateway in front of Tray may.
+    plain_429: AtomicUsize,
     create_user_calls: AtomicUsize,
 }
 
@@ -42,6 +44,14 @@ async fn forward(State(front): State<Arc<Front>>, headers: HeaderMap, body: Byte
         .unwrap_or_default();
     if query.contains("createExternalUser(") {
         front.create_user_calls.fetch_add(1, Ordering::SeqCst);
+    }
+    let limited = front
+        .plain_429
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+            left.checked_sub(1)
+        });
+    if limited.is_ok() {
+        return (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests").into_response();
     }
     if query.contains("authorize(") && front.refuse_authorize.load(Ordering::SeqCst) {
         let refusal =
@@ -64,15 +74,19 @@ async fn forward(State(front): State<Arc<Front>>, headers: HeaderMap, body: Byte
     (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
-/// The front's GraphQL URL.
-async fn start_front(front: Arc<Front>) -> String {
+/// A front forwarding to `sandbox`, and its GraphQL URL.
+async fn start_front(sandbox: &Sandbox, front: Front) -> (Arc<Front>, String) {
+    let front = Arc::new(Front {
+        graphql_url: sandbox.graphql_url().to_owned(),
+        ..front
+    });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("binds");
     let addr = listener.local_addr().expect("address");
-    let app = Router::new().fallback(forward).with_state(front);
+    let app = Router::new().fallback(forward).with_state(front.clone());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}/graphql")
+    (front, format!("http://{addr}/graphql"))
 }
 
 async fn start_proxy(graphql_url: &str, sandbox: &Sandbox, database_url: &str) -> Proxy {
@@ -140,11 +154,7 @@ async fn a_refused_authorize_for_a_user_tray_still_holds_keeps_the_mapping() {
     let sandbox = Sandbox::start(SandboxConfig::default())
         .await
         .expect("sandbox starts");
-    let front = Arc::new(Front {
-        graphql_url: sandbox.graphql_url().to_owned(),
-        ..Front::default()
-    });
-    let graphql_url = start_front(front.clone()).await;
+    let (front, graphql_url) = start_front(&sandbox, Front::default()).await;
     let (file, database_url) = temporary_database();
     let user = "kept";
 
@@ -200,11 +210,7 @@ async fn a_user_tray_holds_under_another_id_is_remapped_without_creating_it() {
         )
         .await;
     assert!(created["errors"].is_null(), "{created}");
-    let front = Arc::new(Front {
-        graphql_url: second.graphql_url().to_owned(),
-        ..Front::default()
-    });
-    let graphql_url = start_front(front.clone()).await;
+    let (front, graphql_url) = start_front(&second, Front::default()).await;
     let proxy = start_proxy(&graphql_url, &second, &database_url).await;
     let (status, body) = call(&proxy, reqwest::Method::GET, "/integrations", user, None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -222,12 +228,14 @@ async fn an_expired_user_token_is_renewed_on_every_call_whatever_the_401_body() 
     })
     .await
     .expect("sandbox starts");
-    let front = Arc::new(Front {
-        graphql_url: sandbox.graphql_url().to_owned(),
-        plain_401: AtomicBool::new(true),
-        ..Front::default()
-    });
-    let graphql_url = start_front(front).await;
+    let (_, graphql_url) = start_front(
+        &sandbox,
+        Front {
+            plain_401: AtomicBool::new(true),
+            ..Front::default()
+        },
+    )
+    .await;
     let proxy = start_proxy(&graphql_url, &sandbox, "sqlite::memory:").await;
     let user = "expiring-token";
     let body = json!({ "solutionId": STRIPE, "idempotencyKey": "k" });
@@ -252,6 +260,35 @@ async fn an_expired_user_token_is_renewed_on_every_call_whatever_the_401_body() 
         let (status, answer) = call(&proxy, method.clone(), &path, user, body).await;
         assert_eq!(status, StatusCode::OK, "{method}: {answer}");
     }
+    proxy.stop().await;
+    sandbox.stop().await;
+}
+
+#[tokio::test]
+async fn a_plain_text_429_is_tray_rate_limiting_and_is_waited_out() {
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let (front, graphql_url) = start_front(&sandbox, Front::default()).await;
+    let proxy = start_proxy(&graphql_url, &sandbox, "sqlite::memory:").await;
+
+    // A short burst of 429s is waited out: the user never sees it.
+    front.plain_429.store(2, Ordering::SeqCst);
+    let (status, body) = call(&proxy, reqwest::Method::GET, "/integrations", "paced", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    // A lasting one is said as what it is, not as Tray being down.
+    front.plain_429.store(usize::MAX, Ordering::SeqCst);
+    let (status, body) = call(
+        &proxy,
+        reqwest::Method::GET,
+        "/integrations",
+        "limited",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
     proxy.stop().await;
     sandbox.stop().await;
 }

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use crate::{
     control::{bump, Faults},
-    graphql::{Caller, TraySchema},
+    graphql::{name_graphql_errors, Caller, TraySchema},
     store::now_ms,
     NewVersion, SandboxError, SandboxState,
 };
@@ -43,6 +43,17 @@ pub fn rate_limit_body() -> Value {
         "errors": [{
             "message": "Rate limit exceeded",
             "extensions": {"name": "PreconditionError", "code": "access_not_allowed"}
+        }]
+    })
+}
+
+/// Tray's own failure as it reports one: a GraphQL error with an id to quote to support.
+pub fn internal_error_body() -> Value {
+    json!({
+        "data": null,
+        "errors": [{
+            "message": "An internal error occurred (injected by the sandbox)",
+            "extensions": {"name": "InternalError", "errorId": uuid::Uuid::new_v4().to_string()}
         }]
     })
 }
@@ -94,7 +105,9 @@ pub async fn execute_as(
     let request = async_graphql::Request::new(query)
         .variables(async_graphql::Variables::from_json(variables))
         .data(caller);
-    serde_json::to_value(schema.execute(request).await)
+    let mut answer = schema.execute(request).await;
+    name_graphql_errors(&mut answer);
+    serde_json::to_value(answer)
         .unwrap_or_else(|err| json!({"data": null, "errors": [{"message": err.to_string()}]}))
 }
 
@@ -124,6 +137,13 @@ async fn graphql_handler(
         )
             .into_response();
     }
+    if targeted
+        && faults.internal_error_rate > 0.0
+        && rand::thread_rng().gen::<f64>() < faults.internal_error_rate
+    {
+        bump(&state.counters.injected_failures);
+        return Json(internal_error_body()).into_response();
+    }
     let request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(err) => {
@@ -138,7 +158,8 @@ async fn graphql_handler(
         Err(message) => return graphql_error(StatusCode::UNAUTHORIZED, &message),
     };
     bump(&state.counters.requests_served);
-    let answer = schema.execute(request.data(caller)).await;
+    let mut answer = schema.execute(request.data(caller)).await;
+    name_graphql_errors(&mut answer);
     if targeted
         && faults.lost_answer_rate > 0.0
         && rand::thread_rng().gen::<f64>() < faults.lost_answer_rate
@@ -233,13 +254,14 @@ async fn set_faults(
         Ok(faults) => faults,
         Err(err) => {
             return error_response(SandboxError::Invalid(format!(
-                "faults must be JSON {{latency (ms), failureRate (0..1), lostAnswerRate (0..1), forceRateLimit, only (a field name)}}: {err}"
+                "faults must be JSON {{latency (ms), failureRate, lostAnswerRate, internalErrorRate (each 0..1), forceRateLimit, only (a text)}}: {err}"
             )))
         }
     };
     for (name, rate) in [
         ("failureRate", faults.failure_rate),
         ("lostAnswerRate", faults.lost_answer_rate),
+        ("internalErrorRate", faults.internal_error_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return error_response(SandboxError::Invalid(format!(

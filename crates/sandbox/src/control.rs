@@ -39,9 +39,12 @@ pub struct Faults {
     /// Share of GraphQL requests carried out and then answered with HTTP 504, as when a
     /// gateway times out after Tray did the work: the caller cannot tell it happened.
     pub lost_answer_rate: f64,
+    /// Share of GraphQL requests answered, without being carried out, with Tray's
+    /// `InternalError`: HTTP 200 and a GraphQL error, as Tray reports its own failures.
+    pub internal_error_rate: f64,
     /// Answer every GraphQL request with Tray's rate-limit error.
     pub force_rate_limit: bool,
-    /// Apply `latency`, `failureRate` and `lostAnswerRate` only to requests whose body
+    /// Apply `latency` and the rates of failures only to requests whose body
     /// (document or variables) contains this text: a field name (`createSolutionInstance`)
     /// fails one step of a flow, an id slows one request. Empty: every request.
     pub only: Option<String>,

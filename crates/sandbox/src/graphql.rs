@@ -2,8 +2,8 @@
 //! with Tray's token rules: each resolver says which token it accepts.
 
 use async_graphql::{
-    Context, EmptySubscription, InputObject, InputValueError, InputValueResult, Interface, Object,
-    Scalar, ScalarType, Schema, SimpleObject, Value, ID,
+    Context, EmptySubscription, ErrorExtensions, InputObject, InputValueError, InputValueResult,
+    Interface, Object, Scalar, ScalarType, Schema, SimpleObject, Value, ID,
 };
 use std::sync::Arc;
 
@@ -49,14 +49,14 @@ const USER_ONLY: &str =
 fn require_master(ctx: &Context<'_>) -> async_graphql::Result<()> {
     match ctx.data_opt::<Caller>() {
         Some(Caller::Master) => Ok(()),
-        _ => Err(MASTER_ONLY.into()),
+        _ => Err(precondition(MASTER_ONLY, ACCESS_NOT_ALLOWED)),
     }
 }
 
 fn require_user(ctx: &Context<'_>) -> async_graphql::Result<String> {
     match ctx.data_opt::<Caller>() {
         Some(Caller::User(id)) => Ok(id.clone()),
-        _ => Err(USER_ONLY.into()),
+        _ => Err(precondition(USER_ONLY, ACCESS_NOT_ALLOWED)),
     }
 }
 
@@ -64,8 +64,44 @@ fn state<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<SandboxState>> 
     ctx.data::<Arc<SandboxState>>()
 }
 
+// Tray's error shape: `extensions.name` says whose failure it is (`GraphQLError`: the
+// document; `PreconditionError`: the state of things or the values sent, `code` saying
+// which when Tray has one; `InternalError`: Tray's own, with an `errorId`). The schema's
+// own parse and validation errors are named in `name_graphql_errors`.
+const ACCESS_NOT_ALLOWED: Option<&str> = Some("access_not_allowed");
+const RESOURCE_DOES_NOT_EXIST: Option<&str> = Some("resource_does_not_exist");
+const USER_DOES_NOT_EXIST: Option<&str> = Some("user_does_not_exist");
+
+fn precondition(message: impl Into<String>, code: Option<&'static str>) -> async_graphql::Error {
+    async_graphql::Error::new(message).extend_with(|_, extensions| {
+        extensions.set("name", "PreconditionError");
+        if let Some(code) = code {
+            extensions.set("code", code);
+        }
+    })
+}
+
 fn gql(err: SandboxError) -> async_graphql::Error {
-    async_graphql::Error::new(err.to_string())
+    match err {
+        SandboxError::NotFound(message) => precondition(message, RESOURCE_DOES_NOT_EXIST),
+        SandboxError::Conflict(message) => precondition(message, Some("resource_already_exists")),
+        SandboxError::Invalid(message) => precondition(message, None),
+        other => async_graphql::Error::new(other.to_string()).extend_with(|_, extensions| {
+            extensions.set("name", "InternalError");
+            extensions.set("errorId", uuid::Uuid::new_v4().to_string());
+        }),
+    }
+}
+
+/// Errors no resolver named come from parsing and validating the document: Tray's
+/// `GraphQLError`.
+pub fn name_graphql_errors(response: &mut async_graphql::Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("name").is_none() {
+            extensions.set("name", "GraphQLError");
+        }
+    }
 }
 
 /// Tray's `Json` scalar: JSON text carried as a GraphQL string.
@@ -356,7 +392,7 @@ impl Viewer {
         let own = match ctx.data_opt::<Caller>() {
             Some(Caller::Master) => None,
             Some(Caller::User(id)) => Some(id.clone()),
-            None => return Err(MASTER_ONLY.into()),
+            None => return Err(precondition(MASTER_ONLY, ACCESS_NOT_ALLOWED)),
         };
         let criteria = criteria.unwrap_or_default();
         let rows: Vec<InstanceRow> = state
@@ -990,7 +1026,12 @@ async fn owned_instance(
         .await
         .map_err(gql)?
         .filter(|row| row.owner == user_id)
-        .ok_or_else(|| format!("Solution instance {id} not found").into())
+        .ok_or_else(|| {
+            precondition(
+                format!("Solution instance {id} not found"),
+                RESOURCE_DOES_NOT_EXIST,
+            )
+        })
 }
 
 async fn existing_user(state: &SandboxState, id: &str) -> async_graphql::Result<UserRow> {
@@ -999,19 +1040,20 @@ async fn existing_user(state: &SandboxState, id: &str) -> async_graphql::Result<
         .user(id)
         .await
         .map_err(gql)?
-        .ok_or_else(|| format!("User {id} not found").into())
+        .ok_or_else(|| precondition(format!("User {id} not found"), USER_DOES_NOT_EXIST))
 }
 
 fn non_empty(name: &str, value: &str) -> async_graphql::Result<()> {
     if value.trim().is_empty() {
-        Err(format!("`{name}` must not be empty").into())
+        Err(precondition(format!("`{name}` must not be empty"), None))
     } else {
         Ok(())
     }
 }
 
 fn parse_json(name: &str, text: &str) -> async_graphql::Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(|err| format!("`{name}` is not valid JSON: {err}").into())
+    serde_json::from_str(text)
+        .map_err(|err| precondition(format!("`{name}` is not valid JSON: {err}"), None))
 }
 
 pub struct Mutation;
@@ -1116,12 +1158,14 @@ impl Mutation {
                 if input.error_on_enabling_with_missing_values == Some(true) {
                     let missing = state.missing_values(&solution, &row);
                     if !missing.is_empty() {
-                        return Err(format!(
-                            "Cannot enable solution instance {}: missing values for {}",
-                            row.id,
-                            missing.join(", ")
-                        )
-                        .into());
+                        return Err(precondition(
+                            format!(
+                                "Cannot enable solution instance {}: missing values for {}",
+                                row.id,
+                                missing.join(", ")
+                            ),
+                            None,
+                        ));
                     }
                 }
                 state.note_enable(&mut row);
@@ -1177,12 +1221,14 @@ impl Mutation {
             .map(|slot| slot.external_id.clone())
             .collect();
         if latest > row.version && !missing_auth.is_empty() {
-            return Err(format!(
-                "Cannot upgrade solution instance {}: the new version needs auth values for {}",
-                row.id,
-                missing_auth.join(", ")
-            )
-            .into());
+            return Err(precondition(
+                format!(
+                    "Cannot upgrade solution instance {}: the new version needs auth values for {}",
+                    row.id,
+                    missing_auth.join(", ")
+                ),
+                None,
+            ));
         }
         let missing_config: Vec<&str> = solution
             .config_slots
@@ -1198,12 +1244,14 @@ impl Mutation {
         // settings are not filled from their defaults (only a lazy update does that).
         let needs_input = flags.requires_user_input || flags.requires_system_input;
         if latest > row.version && needs_input && !missing_config.is_empty() {
-            return Err(format!(
-                "Cannot upgrade solution instance {}: the new version needs config values for {}",
-                row.id,
-                missing_config.join(", ")
-            )
-            .into());
+            return Err(precondition(
+                format!(
+                    "Cannot upgrade solution instance {}: the new version needs config values for {}",
+                    row.id,
+                    missing_config.join(", ")
+                ),
+                None,
+            ));
         }
         for slot in &solution.config_slots {
             if !row
@@ -1253,7 +1301,12 @@ impl Mutation {
             .store
             .create_user(&input.external_user_id, &input.name)
             .await
-            .map_err(gql)?;
+            .map_err(|err| match err {
+                SandboxError::Conflict(message) => {
+                    precondition(message, Some("user_already_exists"))
+                }
+                other => gql(other),
+            })?;
         Ok(CreateExternalUserPayload {
             user_id: user.id.into(),
             client_mutation_id: input.client_mutation_id,
@@ -1273,7 +1326,10 @@ impl Mutation {
             .await
             .map_err(gql)?
         {
-            return Err(format!("User {} not found", input.user_id.as_str()).into());
+            return Err(precondition(
+                format!("User {} not found", input.user_id.as_str()),
+                USER_DOES_NOT_EXIST,
+            ));
         }
         Ok(RemoveExternalUserPayload {
             client_mutation_id: input.client_mutation_id,
@@ -1326,16 +1382,18 @@ impl Mutation {
         non_empty("name", &input.name)?;
         state.service(&input.service_id).map_err(gql)?;
         if input.service_environment_id != environment_id(&input.service_id) {
-            return Err(format!(
-                "Service environment {} not found for service {} (use {})",
-                input.service_environment_id,
-                input.service_id,
-                environment_id(&input.service_id)
-            )
-            .into());
+            return Err(precondition(
+                format!(
+                    "Service environment {} not found for service {} (use {})",
+                    input.service_environment_id,
+                    input.service_id,
+                    environment_id(&input.service_id)
+                ),
+                RESOURCE_DOES_NOT_EXIST,
+            ));
         }
         if !parse_json("data", &input.data.0)?.is_object() {
-            return Err("`data` must be a JSON object".into());
+            return Err(precondition("`data` must be a JSON object", None));
         }
         if let Some(form_data) = &input.form_data {
             parse_json("formData", &form_data.0)?;
@@ -1367,7 +1425,12 @@ impl Mutation {
             .await
             .map_err(gql)?
             .filter(|auth| auth.user_id == user_id)
-            .ok_or_else(|| format!("Authentication {id} not found"))?;
+            .ok_or_else(|| {
+                precondition(
+                    format!("Authentication {id} not found"),
+                    RESOURCE_DOES_NOT_EXIST,
+                )
+            })?;
         state.store.remove_auth(id).await.map_err(gql)?;
         Ok(RemoveUserAuthenticationPayload {
             client_mutation_id: input.client_mutation_id,
@@ -1390,7 +1453,12 @@ impl Mutation {
                 .await
                 .map_err(gql)?
                 .filter(|auth| auth.user_id == user_id)
-                .ok_or_else(|| format!("Authentication {auth_id} not found"))?;
+                .ok_or_else(|| {
+                    precondition(
+                        format!("Authentication {auth_id} not found"),
+                        RESOURCE_DOES_NOT_EXIST,
+                    )
+                })?;
         }
         let output = serde_json::json!({
             "connector": input.connector,

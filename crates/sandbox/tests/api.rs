@@ -656,6 +656,62 @@ async fn injected_faults_fail_or_rate_limit_until_cleared() {
     assert_eq!(stats["requestsServed"], 1);
 }
 
+/// Tray's `extensions`: `name` says whose failure it is, `code` why a precondition failed.
+#[tokio::test]
+async fn errors_say_their_kind_and_code_as_trays_do() {
+    let client = Client::default().await;
+    let user = client.create_user("dana").await;
+    let token = client.user_token(&user).await;
+    let id = client
+        .create_instance(&token, SLACK_SOLUTION, "Alerts")
+        .await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let extensions = |body: Value| body["errors"][0]["extensions"].clone();
+    let cases = [
+        (Some(token.as_str()), "{ users { edges { node { id } } } }".to_owned(), json!({}), json!({"name": "PreconditionError", "code": "access_not_allowed"})),
+        (Some(MASTER), "mutation { createExternalUser(input: {externalUserId: \"dana\", name: \"D\"}) { userId } }".into(), json!({}), json!({"name": "PreconditionError", "code": "user_already_exists"})),
+        (Some(MASTER), "mutation { removeExternalUser(input: {userId: \"nobody\"}) { clientMutationId } }".into(), json!({}), json!({"name": "PreconditionError", "code": "user_does_not_exist"})),
+        (Some(token.as_str()), UPDATE.into(), json!({"input": {"solutionInstanceId": "gone", "enabled": false}}), json!({"name": "PreconditionError", "code": "resource_does_not_exist"})),
+        (Some(token.as_str()), UPDATE.into(), json!({"input": {"solutionInstanceId": id, "enabled": true, "errorOnEnablingWithMissingValues": true}}), json!({"name": "PreconditionError"})),
+        (Some(MASTER), "{ viewer { nope } }".into(), json!({}), json!({"name": "GraphQLError"})),
+    ];
+    for (token, query, variables, expected) in cases {
+        let (status, body) = client.post(token, &query, variables).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert_eq!(extensions(body), expected, "{query}");
+    }
+
+    // Tray's own failure: an id to report, and nothing was done.
+    client.sandbox.set_faults(Faults {
+        internal_error_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, body) = client
+        .post(
+            Some(MASTER),
+            "mutation { createExternalUser(input: {externalUserId: \"erin\", name: \"E\"}) { userId } }",
+            json!({}),
+        )
+        .await;
+    client.sandbox.set_faults(Faults::default());
+    assert_eq!(status, 200, "{body}");
+    let extensions = extensions(body);
+    assert_eq!(extensions["name"], "InternalError");
+    assert!(extensions["errorId"]
+        .as_str()
+        .is_some_and(|id| !id.is_empty()));
+    let users = client
+        .ok(
+            MASTER,
+            "query($e: String) { users(criteria: {externalUserId: $e}) { edges { node { id } } } }",
+            json!({"e": "erin"}),
+        )
+        .await;
+    assert_eq!(users["users"]["edges"], json!([]));
+}
+
 /// A lost answer is the fault a retry must be careful with: the work was done.
 #[tokio::test]
 async fn a_lost_answer_still_carries_out_the_request() {

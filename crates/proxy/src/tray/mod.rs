@@ -325,6 +325,10 @@ impl TrayClient {
         if status.is_server_error() {
             return Err(ProxyError::TrayUnavailable(format!("HTTP {status}")));
         }
+        // Past the limit, whatever the body (an edge in front of Tray may answer for it).
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            return Err(ProxyError::TrayRateLimited);
+        }
         // A refused token is a 401 whatever the body (JSON, text, empty): never retried
         // as an outage, always a reason to renew the token.
         if status == reqwest::StatusCode::UNAUTHORIZED {
@@ -335,10 +339,7 @@ impl TrayClient {
             ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
         })?;
         if let Some(error) = body.errors.into_iter().next() {
-            if error.message == RATE_LIMIT_MESSAGE {
-                return Err(ProxyError::TrayRateLimited);
-            }
-            return Err(ProxyError::TrayRejected(error.message));
+            return Err(error.into());
         }
         body.data
             .ok_or_else(|| ProxyError::TrayUnavailable("response carried no data".into()))
@@ -366,9 +367,39 @@ struct GraphqlResponse<T> {
     errors: Vec<GraphqlError>,
 }
 
+/// A GraphQL error as Tray words it: `extensions.name` is `GraphQLError` (the document),
+/// `PreconditionError` (the state of things or the values sent, `code` says which) or
+/// `InternalError` (Tray's own failure, `errorId` to report).
 #[derive(Deserialize)]
 struct GraphqlError {
     message: String,
+    #[serde(default)]
+    extensions: Option<ErrorExtensions>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct ErrorExtensions {
+    name: Option<String>,
+    error_id: Option<String>,
+}
+
+impl From<GraphqlError> for ProxyError {
+    fn from(error: GraphqlError) -> Self {
+        let extensions = error.extensions.unwrap_or_default();
+        if error.message == RATE_LIMIT_MESSAGE {
+            return ProxyError::TrayRateLimited;
+        }
+        // Tray failed, not the request: like an HTTP 5xx, the outcome is unknown and the
+        // request is not the caller's mistake (an auth being attached is kept, not dropped).
+        if extensions.name.as_deref() == Some("InternalError") {
+            let id = extensions
+                .error_id
+                .map_or_else(String::new, |id| format!(" (Tray error id {id})"));
+            return ProxyError::TrayUnavailable(format!("{}{id}", error.message));
+        }
+        ProxyError::TrayRejected(error.message)
+    }
 }
 
 #[derive(Deserialize)]
@@ -509,4 +540,51 @@ pub struct VersionFlags {
     pub has_newer_version: bool,
     pub requires_user_input_to_update_version: bool,
     pub requires_system_input_to_update_version: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_error(body: Value) -> ProxyError {
+        let body: GraphqlResponse<Value> = serde_json::from_value(body).expect("a GraphQL answer");
+        body.errors.into_iter().next().expect("an error").into()
+    }
+
+    #[test]
+    fn trays_internal_error_is_an_outage_not_a_refusal() {
+        let err = first_error(json!({"data": null, "errors": [{
+            "message": "Something went wrong",
+            "extensions": {"name": "InternalError", "errorId": "e-42"}
+        }]}));
+        assert!(err.is_transient(), "{err:?}");
+        assert!(
+            err.to_string().contains("e-42"),
+            "the id to report is kept: {err}"
+        );
+    }
+
+    #[test]
+    fn a_precondition_or_a_plain_error_is_a_refusal() {
+        for error in [
+            json!({"message": "Solution instance x not found",
+                   "extensions": {"name": "PreconditionError", "code": "resource_does_not_exist"}}),
+            json!({"message": "Cannot enable: missing values"}),
+        ] {
+            let err = first_error(json!({"data": null, "errors": [error]}));
+            assert!(matches!(err, ProxyError::TrayRejected(_)), "{err:?}");
+        }
+    }
+
+    #[test]
+    fn the_rate_limit_error_is_recognised() {
+        let err = first_error(quoted_rate_limit_body());
+        assert!(matches!(err, ProxyError::TrayRateLimited), "{err:?}");
+    }
+
+    /// Tray's answer past the limit, as shared/tray/README.md quotes it.
+    fn quoted_rate_limit_body() -> Value {
+        json!({"data": null, "errors": [{"message": "Rate limit exceeded",
+            "extensions": {"name": "PreconditionError", "code": "access_not_allowed"}}]})
+    }
 }
