@@ -54,6 +54,7 @@ strings! {
     connected_only: "Connected only", "Nur verbundene";
     loading: "Loading integrations…", "Integrationen werden geladen…";
     empty: "No integrations match your search.", "Keine Integration passt zu Ihrer Suche.";
+    matches: "Integrations shown: {}", "Angezeigte Integrationen: {}";
     load_failed: "Could not load integrations: {}", "Integrationen konnten nicht geladen werden: {}";
     retry: "Try again", "Erneut versuchen";
     status_not_connected: "Not connected", "Nicht verbunden";

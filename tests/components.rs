@@ -260,10 +260,15 @@ async fn the_toolbar_controls_filter_the_catalog() {
     let filter = RwSignal::new(Filter::default());
     let state = loaded_catalog();
     let for_view = host.clone();
+    let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
+    let ctx_slot = ctx_out.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
-        provide_context(test_ctx(&for_view, state.clone()));
+        let ctx = test_ctx(&for_view, state.clone());
+        *ctx_slot.borrow_mut() = Some(ctx);
+        provide_context(ctx);
         view! { <Toolbar filter /> <CatalogView filter /> }
     });
+    let ctx = ctx_out.borrow().expect("the view was mounted");
     tick().await;
     assert_eq!(
         texts(&host, ".tm-tag option")[1..],
@@ -273,6 +278,14 @@ async fn the_toolbar_controls_filter_the_catalog() {
     set_control(&host, ".tm-search", "sales");
     tick().await;
     assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+    // Screen readers hear what sighted users see change.
+    assert_eq!(ctx.announcement.get_untracked(), "Integrations shown: 1");
+    set_control(&host, ".tm-search", "nothing like it");
+    tick().await;
+    assert_eq!(
+        ctx.announcement.get_untracked(),
+        "No integrations match your search."
+    );
 
     set_control(&host, ".tm-search", "");
     set_control(&host, ".tm-tag", "crm");
@@ -1479,6 +1492,94 @@ async fn a_successful_retry_tells_the_host_it_is_ready() {
         1,
         "ready once the retry loaded the catalog"
     );
+    handle.unmount();
+    host.remove();
+}
+
+/// A retry that fails again leaves focus on the new Try again, not on the region.
+#[wasm_bindgen_test]
+async fn a_failed_retry_returns_focus_to_try_again() {
+    let _fetch = FakeFetch::install("return new Response('', { status: 502 });");
+    let host = container();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let retry_button = || shadow.query_selector(".tm-retry").unwrap();
+    for _ in 0..50 {
+        tick().await;
+        if retry_button().is_some() {
+            break;
+        }
+    }
+    let first: HtmlElement = retry_button().expect("a retry").unchecked_into();
+    first.focus().unwrap();
+    first.click();
+    let mut focused = None;
+    for _ in 0..50 {
+        tick().await;
+        focused = shadow.active_element().map(|e| e.class_name());
+        if focused.as_deref().is_some_and(|c| c.contains("tm-retry")) {
+            break;
+        }
+    }
+    assert_eq!(focused.as_deref(), Some("tm-button tm-retry"));
+    let second = retry_button().expect("a retry again");
+    assert!(!second.is_same_node(Some(&first)), "a new button, focused");
+    handle.unmount();
+    host.remove();
+}
+
+/// Deleting the last connection while "Connected only" is ticked hides its card: closing
+/// the dialog then puts focus on the search, not on the page.
+#[wasm_bindgen_test]
+async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
+    let catalog = Catalog {
+        integrations: vec![integration("Slack", &[], &[Status::Connected])],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::install(&format!(
+        "if (request.method === 'DELETE') return new Response(null, {{ status: 204 }});
+         return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&catalog)
+    ));
+    let host = container();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let find = |selector: &str| shadow.query_selector(selector).unwrap();
+    let press = |selector: &str| {
+        find(selector)
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .unchecked_into::<HtmlElement>()
+            .click()
+    };
+    for _ in 0..50 {
+        tick().await;
+        if find(".tm-card-action").is_some() {
+            break;
+        }
+    }
+    press(".tm-connected");
+    tick().await;
+    press(".tm-card-action");
+    for _ in 0..5 {
+        tick().await;
+    }
+    press(".tm-delete");
+    tick().await;
+    press(".tm-confirm-delete");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert!(find(".tm-card").is_none(), "the filter hides the card now");
+    press(".tm-close");
+    for _ in 0..5 {
+        tick().await;
+    }
+    let focused = shadow.active_element().map(|e| e.class_name());
+    assert_eq!(focused.as_deref(), Some("tm-search"), "{focused:?}");
     handle.unmount();
     host.remove();
 }

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::{
-    components::IntegrationCard,
+    components::{focus_after_render, IntegrationCard},
     context::use_ctx,
     state::{visible_integrations, CatalogState, Filter},
     strings::Key,
@@ -16,11 +16,13 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
     let retry = move |ev: leptos::ev::MouseEvent| {
         // The button goes with the error: focus moves to the widget's region (it stays),
         // not to the page.
-        if let Some(region) = ev
+        let region = ev
             .target()
             .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            .and_then(|button| button.closest(".tm-root").ok().flatten())
-            .and_then(|root| root.dyn_into::<web_sys::HtmlElement>().ok())
+            .and_then(|button| button.closest(".tm-root").ok().flatten());
+        if let Some(region) = region
+            .clone()
+            .and_then(|r| r.dyn_into::<web_sys::HtmlElement>().ok())
         {
             let _ = region.focus();
         }
@@ -29,6 +31,9 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
             // The first load failed, so the host has not had its `ready` yet.
             if ctx.reload().await {
                 ctx.emit("ready", &[]);
+            } else if let Some(region) = region {
+                // Failed again: back to the new Try again button.
+                focus_after_render(region, None, &[".tm-retry"]);
             }
         });
     };

@@ -57,10 +57,11 @@ pub fn Modal(
         };
         // Closed first: while it is modal, everything outside it is inert and unfocusable.
         element.close();
-        let target = root
-            .query_selector(&return_focus)
-            .ok()
-            .flatten()
+        // The opener may be gone (a filter hides the card of a connection just
+        // deleted): then the search, where the user filtered, rather than the page.
+        let target = [return_focus.as_str(), ".tm-search"]
+            .into_iter()
+            .find_map(|selector| root.query_selector(selector).ok().flatten())
             .and_then(|e| e.dyn_into::<HtmlElement>().ok());
         if let Some(target) = target {
             let _ = target.focus();

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 
 use crate::{
-    context::use_ctx,
+    context::{use_ctx, Ctx},
     state::{all_tags, CatalogState, Filter},
     strings::Key,
 };
@@ -14,6 +14,10 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
         CatalogState::Loaded(catalog) => all_tags(&catalog.integrations),
         _ => Vec::new(),
     });
+    let refine = move |change: &dyn Fn(&mut Filter)| {
+        filter.update(|f| change(f));
+        announce_matches(ctx, &filter.read_untracked());
+    };
     view! {
         <div class="tm-toolbar" role="search">
             <input
@@ -21,14 +25,17 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
                 type="search"
                 aria-label=ctx.t(Key::search_label)
                 placeholder=ctx.t(Key::search_placeholder)
-                on:input=move |ev| filter.update(|f| f.query = event_target_value(&ev))
+                on:input=move |ev| {
+                    let query = event_target_value(&ev);
+                    refine(&|f| f.query.clone_from(&query));
+                }
             />
             <select
                 class="tm-tag"
                 aria-label=ctx.t(Key::tag_label)
                 on:change=move |ev| {
                     let tag = event_target_value(&ev);
-                    filter.update(|f| f.tag = (!tag.is_empty()).then_some(tag));
+                    refine(&|f| f.tag = (!tag.is_empty()).then(|| tag.clone()));
                 }
             >
                 <option value="">{ctx.t(Key::all_tags)}</option>
@@ -43,10 +50,32 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
                 <input
                     class="tm-connected"
                     type="checkbox"
-                    on:change=move |ev| filter.update(|f| f.connected_only = event_target_checked(&ev))
+                    on:change=move |ev| {
+                        let checked = event_target_checked(&ev);
+                        refine(&|f| f.connected_only = checked);
+                    }
                 />
                 {ctx.t(Key::connected_only)}
             </label>
         </div>
+    }
+}
+
+/// Tells screen readers what a search or filter left, as the grid shows it.
+fn announce_matches(ctx: Ctx, filter: &Filter) {
+    let shown = ctx.catalog.with_untracked(|catalog| match catalog {
+        CatalogState::Loaded(catalog) => Some(
+            catalog
+                .integrations
+                .iter()
+                .filter(|i| filter.matches(i))
+                .count(),
+        ),
+        _ => None,
+    });
+    match shown {
+        Some(0) => ctx.announce(ctx.t(Key::empty)),
+        Some(count) => ctx.announce(ctx.fill(Key::matches, &count.to_string())),
+        None => {}
     }
 }
