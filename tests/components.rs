@@ -579,6 +579,27 @@ fn mount_options() -> js_sys::Object {
     options
 }
 
+/// The browser draws checkboxes, selects and scrollbars in the theme's scheme.
+#[wasm_bindgen_test]
+async fn form_controls_follow_the_dark_theme() {
+    let host = container();
+    let mut handle =
+        integrations_widget::mount(host.clone().into(), mount_options().into()).unwrap();
+    tick().await;
+    let root = host
+        .shadow_root()
+        .unwrap()
+        .query_selector(".tm-root")
+        .unwrap()
+        .unwrap();
+    let scheme = js_sys::Function::new_with_args("el", "return getComputedStyle(el).colorScheme")
+        .call1(&JsValue::NULL, &root)
+        .unwrap();
+    assert_eq!(scheme.as_string().as_deref(), Some("dark"));
+    handle.unmount();
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn mounting_twice_and_unmounting_leaves_nothing_behind() {
     install_counters();
