@@ -159,7 +159,19 @@ impl Ctx {
     /// Creates an instance and opens its setup.
     async fn connect(self, integration: Integration) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
-        let instance = api.create_instance(&integration).await?;
+        let instance = match api.create_instance(&integration).await {
+            // One per user, and another tab made it meanwhile: the fresh catalog shows
+            // it, and its dialog is where the user goes on.
+            Err(ApiError::Server { status: 409, .. }) if integration.force_unique => {
+                self.reload().await;
+                self.open.try_set(Some(OpenPanel {
+                    solution_id: integration.solution_id,
+                    setup: None,
+                }));
+                return Ok(());
+            }
+            other => other?,
+        };
         let id = instance.id.clone();
         self.show(instance).await;
         self.open.try_set(Some(OpenPanel {
@@ -259,6 +271,18 @@ impl Ctx {
         event: &'static str,
         result: Result<Option<Instance>, ApiError>,
     ) -> Result<(), String> {
+        // Gone already (deleted in another tab, or on Tray's side): a deletion is done;
+        // any other change has nothing left to change, and the row goes.
+        let result = match result {
+            Err(ApiError::Server { status: 404, .. }) if event == "deleted" => Ok(None),
+            Err(ApiError::Server { status: 404, .. }) => {
+                self.forget(&instance_id);
+                let message = self.fill(Key::gone, &title);
+                self.announce(message.clone());
+                return Err(message);
+            }
+            other => other,
+        };
         match result {
             Ok(changed) => {
                 // A rename is heard by its new name.

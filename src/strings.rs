@@ -106,6 +106,7 @@ strings! {
     session_expired: "Your session has expired. Reload the page to sign in again.", "Ihre Sitzung ist abgelaufen. Laden Sie die Seite neu, um sich wieder anzumelden.";
     connected_announce: "{} connected", "{} verbunden";
     updated_announce: "{} updated", "{} aktualisiert";
+    gone: "{} no longer exists.", "{} existiert nicht mehr.";
     deleted_announce: "{} deleted", "{} gelöscht";
     failed: "Something went wrong: {}", "Etwas ist schiefgelaufen: {}";
 }

@@ -242,6 +242,7 @@ impl FromJs for Instance {
             auth_values: f.list("authValues"),
             config_values: f.list("configValues"),
             created_at: f.whole_number("createdAt"),
+            settings_confirmed: f.bool_or("settingsConfirmed", false),
         };
         f.done(instance)
     }

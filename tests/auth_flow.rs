@@ -142,6 +142,7 @@ fn slack_catalog() -> Catalog {
                 auth_values: vec![],
                 config_values: vec![],
                 created_at: 0,
+                settings_confirmed: false,
             }],
         }],
         dialog_origin: DIALOG_ORIGIN.into(),

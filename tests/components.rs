@@ -82,6 +82,7 @@ fn instance(id: &str, status: Status) -> Instance {
         auth_values: vec![],
         config_values: vec![],
         created_at: 0,
+        settings_confirmed: false,
     }
 }
 
@@ -977,6 +978,10 @@ fn setup_resumes_at_the_first_missing_slot() {
     // Values Tray pre-filled from defaults still need the user's look.
     assert_eq!(next_setup_step(&item, &inst, false), SetupStep::Configure);
     assert_eq!(next_setup_step(&item, &inst, true), SetupStep::Enable);
+    // Saved before a reload: the resumed setup goes on to enabling.
+    inst.settings_confirmed = true;
+    assert_eq!(next_setup_step(&item, &inst, false), SetupStep::Enable);
+    inst.settings_confirmed = false;
     inst.enabled = true;
     assert_eq!(next_setup_step(&item, &inst, true), SetupStep::Done);
     item.auto_enable = false;
@@ -1602,6 +1607,129 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     let focused = shadow.active_element().map(|e| e.class_name());
     assert_eq!(focused.as_deref(), Some("tm-search"), "{focused:?}");
     handle.unmount();
+    host.remove();
+}
+
+/// A connection deleted in another tab: a change to it takes its row away and says
+/// so; deleting it counts as done.
+#[wasm_bindgen_test]
+async fn a_connection_gone_elsewhere_leaves_the_list_on_any_change() {
+    let _fetch = FakeFetch::install(
+        "return new Response(JSON.stringify({ error: { code: 'not_found', message: 'no instance Slack-1' } }),
+             { status: 404, headers: { 'Content-Type': 'application/json' } });",
+    );
+    for (presses, heard) in [
+        (&[".tm-toggle"][..], "Slack-1 no longer exists."),
+        (&[".tm-delete", ".tm-confirm-delete"][..], "Slack-1 deleted"),
+    ] {
+        let host = container();
+        let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+        let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+        tick().await;
+        for press in presses {
+            click(&host, &format!("[data-instance-id=\"Slack-1\"] {press}"));
+            tick().await;
+        }
+        for _ in 0..10 {
+            tick().await;
+        }
+        assert!(
+            host.query_selector("[data-instance-id=\"Slack-1\"]")
+                .unwrap()
+                .is_none(),
+            "{presses:?}: the row is gone"
+        );
+        assert!(host
+            .query_selector("[data-instance-id=\"Slack-0\"]")
+            .unwrap()
+            .is_some());
+        let said = texts(&host, ".tm-dialog .tm-sr");
+        assert!(said.iter().any(|t| t == heard), "{presses:?}: {said:?}");
+        drop(handle);
+        host.remove();
+    }
+}
+
+/// Connect on a one-per-user integration another tab connected meanwhile: the proxy
+/// refuses a second, and the widget shows the one the user has.
+#[wasm_bindgen_test]
+async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connection() {
+    let mut before = integration("Salesforce", &[], &[]);
+    before.force_unique = true;
+    let mut after = before.clone();
+    after
+        .instances
+        .push(instance("Salesforce-0", Status::SettingUp));
+    let catalog = |item: &Integration| Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let fetch = FakeFetch::install(&format!(
+        "if (request.method === 'POST') return new Response(
+             JSON.stringify({{ error: {{ code: 'conflict', message: 'one connection per user' }} }}),
+             {{ status: 409, headers: {{ 'Content-Type': 'application/json' }} }});
+         window.__uniqueLoads = (window.__uniqueLoads || 0) + 1;
+         return new Response(window.__uniqueLoads === 1 ? {} : {},
+             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&catalog(&before)),
+        json_literal(&catalog(&after)),
+    ));
+    let host = container();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let find = |selector: &str| shadow.query_selector(selector).unwrap();
+    for _ in 0..50 {
+        tick().await;
+        if find(".tm-card-action").is_some() {
+            break;
+        }
+    }
+    find(".tm-card-action")
+        .expect("Connect")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    for _ in 0..50 {
+        tick().await;
+        if find(".tm-dialog [data-instance-id=\"Salesforce-0\"]").is_some() {
+            break;
+        }
+    }
+    assert!(
+        find(".tm-dialog [data-instance-id=\"Salesforce-0\"]").is_some(),
+        "the dialog shows the connection made elsewhere: {:?}",
+        fetch.requests()
+    );
+    assert!(find(".tm-card .tm-field-error")
+        .is_none_or(|e| e.text_content().unwrap_or_default().is_empty()));
+    handle.unmount();
+    host.remove();
+}
+
+/// An instance awaiting an update whose own version had no settings: Settings would
+/// offer the new version's, which Tray refuses outside an upgrade. Update has them.
+#[wasm_bindgen_test]
+async fn a_connection_awaiting_an_update_offers_the_new_settings_only_through_update() {
+    let mut item = integration("GitHub", &[], &[Status::NeedsUpdate]);
+    item.config_slots.push(ConfigSlot {
+        external_id: "label".into(),
+        title: "Label".into(),
+        default_value: "\"roadmap\"".into(),
+    });
+    item.instances[0].auth_values.push(AuthValue {
+        external_id: "auth".into(),
+        auth_id: "a1".into(),
+        expiring: false,
+    });
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    assert!(host.query_selector(".tm-settings").unwrap().is_none());
+    click(&host, ".tm-update");
+    tick().await;
+    assert_eq!(config_field_names(&host), vec!["label"]);
+    drop(handle);
     host.remove();
 }
 

@@ -66,6 +66,7 @@ fn instance(status: Status) -> Instance {
             },
         ],
         created_at: 1_763_856_000_123,
+        settings_confirmed: true,
     }
 }
 

@@ -264,7 +264,7 @@ pub fn InstanceRow(
         .into_any(),
     }
     };
-    let has_config = !integration.config_slots.is_empty();
+    let has_config = !editable_slots(&integration.config_slots, &instance, false).is_empty();
     // A new version's added services are authorized (the buttons below) before it can
     // be applied: until then the hint says so and there is no Update to fail.
     let awaiting_auth = integration
@@ -351,7 +351,8 @@ fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selector: &str) {
 /// The settings an editor shows: for Update the new version's (the integration's), for
 /// Settings the instance's own version's, which are those it has values for (Tray fills
 /// them at creation). An instance still on an older version would have Tray refuse the
-/// new version's in a plain change.
+/// new version's in a plain change: one awaiting an update that holds no values has none
+/// of its own (its version had no settings).
 fn editable_slots(
     slots: &[marketplace_wire::ConfigSlot],
     instance: &Instance,
@@ -361,7 +362,7 @@ fn editable_slots(
         .iter()
         .filter(|slot| {
             upgrade
-                || instance.config_values.is_empty()
+                || (instance.config_values.is_empty() && instance.status != Status::NeedsUpdate)
                 || instance
                     .config_values
                     .iter()

@@ -191,6 +191,7 @@ pub fn next_setup_step(
             .any(|v| v.external_id == slot.external_id && v.value.is_some())
     });
     let unconfirmed = !configured
+        && !instance.settings_confirmed
         && !integration.config_slots.is_empty()
         && !instance.enabled
         && (instance.status == Status::SettingUp || !integration.auto_enable);
@@ -238,6 +239,7 @@ mod tests {
             auth_values: vec![],
             config_values: vec![],
             created_at: 0,
+            settings_confirmed: false,
         };
         Integration {
             solution_id: "slack".into(),

@@ -1462,5 +1462,6 @@ fn to_instance(
         auth_values,
         config_values,
         created_at: stored.map_or(0, |s| s.created_at),
+        settings_confirmed: stored.is_some_and(|s| !s.config_unconfirmed),
     }
 }

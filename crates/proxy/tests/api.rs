@@ -2008,9 +2008,16 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     // Tray filled the settings with their defaults, but the user has not seen them: a
     // reload here must resume the setup, not show a finished connection.
     assert_eq!(attached["status"], "setting_up", "{attached}");
+    assert_eq!(attached["settingsConfirmed"], false, "{attached}");
     assert_eq!(listed_status(&harness, &user, &id).await, "setting_up");
     let (status, configured) = save_zendesk_settings(&harness, &user, &id).await;
     assert_eq!(status, StatusCode::OK, "{configured}");
+    // A setup resumed after a reload goes on past the settings the user saved.
+    assert_eq!(configured["settingsConfirmed"], true, "{configured}");
+    assert_eq!(
+        listed(&harness, &user, &id).await["settingsConfirmed"],
+        true
+    );
     assert_eq!(configured["enabled"], false, "the proxy does not enable it");
     assert_eq!(
         configured["status"], "disabled",
@@ -2101,6 +2108,11 @@ async fn save_zendesk_settings(harness: &Harness, user: &str, id: &str) -> (Stat
 
 /// The status the catalog lists for instance `id`.
 async fn listed_status(harness: &Harness, user: &str, id: &str) -> Value {
+    listed(harness, user, id).await["status"].clone()
+}
+
+/// Instance `id` as the catalog lists it.
+async fn listed(harness: &Harness, user: &str, id: &str) -> Value {
     let (status, catalog) = harness
         .call(reqwest::Method::GET, "/integrations", user, None)
         .await;
@@ -2111,6 +2123,6 @@ async fn listed_status(harness: &Harness, user: &str, id: &str) -> Value {
         .flatten()
         .flat_map(|integration| integration["instances"].as_array().into_iter().flatten())
         .find(|instance| instance["id"] == id)
-        .map(|instance| instance["status"].clone())
+        .cloned()
         .unwrap_or(Value::Null)
 }

@@ -91,6 +91,10 @@ pub struct Instance {
     pub config_values: Vec<ConfigValue>,
     /// Unix milliseconds.
     pub created_at: i64,
+    /// The user saved its settings (or it was enabled once): a setup resumed after a
+    /// reload goes on past them instead of asking again.
+    #[serde(default)]
+    pub settings_confirmed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -253,6 +257,7 @@ mod tests {
             auth_values: vec![],
             config_values: vec![],
             created_at: 0,
+            settings_confirmed: false,
         }
     }
 
