@@ -1486,10 +1486,7 @@ async fn a_successful_retry_tells_the_host_it_is_ready() {
         listener.as_ref().unchecked_ref(),
     )
     .unwrap();
-    let options = mount_options();
-    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
-    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
-    let shadow = host.shadow_root().unwrap();
+    let (mut handle, shadow) = mount_against_fake_fetch(&host);
     let mut retry = None;
     for _ in 0..50 {
         tick().await;
@@ -1522,15 +1519,22 @@ async fn a_successful_retry_tells_the_host_it_is_ready() {
     host.remove();
 }
 
+/// The whole widget in `host`, its requests answered by a `FakeFetch`.
+fn mount_against_fake_fetch(
+    host: &HtmlElement,
+) -> (integrations_widget::MountHandle, web_sys::ShadowRoot) {
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    (handle, host.shadow_root().unwrap())
+}
+
 /// A retry that fails again leaves focus on the new Try again, not on the region.
 #[wasm_bindgen_test]
 async fn a_failed_retry_returns_focus_to_try_again() {
     let _fetch = FakeFetch::install("return new Response('', { status: 502 });");
     let host = container();
-    let options = mount_options();
-    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
-    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
-    let shadow = host.shadow_root().unwrap();
+    let (mut handle, shadow) = mount_against_fake_fetch(&host);
     let retry_button = || shadow.query_selector(".tm-retry").unwrap();
     for _ in 0..50 {
         tick().await;
@@ -1570,10 +1574,7 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
         json_literal(&catalog)
     ));
     let host = container();
-    let options = mount_options();
-    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
-    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
-    let shadow = host.shadow_root().unwrap();
+    let (mut handle, shadow) = mount_against_fake_fetch(&host);
     let find = |selector: &str| shadow.query_selector(selector).unwrap();
     let press = |selector: &str| {
         find(selector)
@@ -1675,10 +1676,7 @@ async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connect
         json_literal(&catalog(&after)),
     ));
     let host = container();
-    let options = mount_options();
-    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
-    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
-    let shadow = host.shadow_root().unwrap();
+    let (mut handle, shadow) = mount_against_fake_fetch(&host);
     let find = |selector: &str| shadow.query_selector(selector).unwrap();
     for _ in 0..50 {
         tick().await;
