@@ -72,6 +72,7 @@ strings! {
     authorize: "Authorize {}", "{} autorisieren";
     authorized: "{} authorized", "{} autorisiert";
     reauthorize: "Reconnect {}", "{} neu verbinden";
+    reauthorize_expiring: "Reconnect {}: its sign-in expires soon", "{} neu verbinden: die Anmeldung läuft bald ab";
     waiting: "Waiting for the sign-in window…", "Warte auf das Anmeldefenster…";
     popup_blocked: "Your browser blocked the sign-in window.", "Ihr Browser hat das Anmeldefenster blockiert.";
     open_popup: "Open sign-in window", "Anmeldefenster öffnen";

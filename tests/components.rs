@@ -1731,6 +1731,72 @@ async fn a_connection_awaiting_an_update_offers_the_new_settings_only_through_up
     host.remove();
 }
 
+/// Two rows' settings open at once: every id in the dialog is its own, so a field's
+/// `aria-describedby` names its own error, not the other form's.
+#[wasm_bindgen_test]
+async fn two_open_settings_forms_share_no_element_id() {
+    let mut item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    item.config_slots.push(ConfigSlot {
+        external_id: "channel".into(),
+        title: "Channel".into(),
+        default_value: "\"#general\"".into(),
+    });
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    for row in ["Slack-0", "Slack-1"] {
+        click(&host, &format!("[data-instance-id=\"{row}\"] .tm-settings"));
+        tick().await;
+    }
+    assert_eq!(host.query_selector_all(".tm-config").unwrap().length(), 2);
+    let with_id = host.query_selector_all("[id]").unwrap();
+    let ids: Vec<String> = (0..with_id.length())
+        .filter_map(|i| with_id.item(i)?.dyn_into::<Element>().ok())
+        .map(|e| e.id())
+        .collect();
+    let mut unique = ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "{ids:?}");
+    drop(handle);
+    host.remove();
+}
+
+/// "Reconnect needed" with two services: the button of the one whose sign-in expires
+/// says so.
+#[wasm_bindgen_test]
+async fn reconnect_needed_names_the_service_whose_sign_in_expires() {
+    let mut item = integration("Slack", &[], &[Status::AuthExpiring]);
+    item.auth_slots.push(AuthSlot {
+        external_id: "jira".into(),
+        title: "Jira".into(),
+    });
+    item.instances[0].auth_values = vec![
+        AuthValue {
+            external_id: "auth".into(),
+            auth_id: "a1".into(),
+            expiring: false,
+        },
+        AuthValue {
+            external_id: "jira".into(),
+            auth_id: "a2".into(),
+            expiring: true,
+        },
+    ];
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    assert_eq!(
+        texts(&host, ".tm-reauth .tm-authorize"),
+        vec![
+            "Reconnect Slack",
+            "Reconnect Jira: its sign-in expires soon"
+        ]
+    );
+    drop(handle);
+    host.remove();
+}
+
 fn focused_class() -> String {
     document()
         .active_element()

@@ -8,6 +8,9 @@ use crate::{
     strings::Key,
 };
 
+/// Numbers the forms, for ids no other open form has.
+static NEXT_FORM: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// A form generated from config slots' default values; validated before `on_save`.
 #[component]
 pub fn ConfigForm(
@@ -57,12 +60,14 @@ pub fn ConfigForm(
     let decimal = ctx
         .strings
         .with_value(|strings| strings.decimal_separator());
+    let form = NEXT_FORM.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let fields = slots
         .into_iter()
         .map(|slot| {
             let kind = kind_of(&slot.default_value);
             let initial = input_text(kind, &current_value(&slot, &saved), decimal);
-            let error_id = format!("tm-error-{}", slot.external_id);
+            // Unique across the forms open at once (two rows' settings, say).
+            let error_id = format!("tm-error-{form}-{}", slot.external_id);
             let external_id = slot.external_id.clone();
             let problem = move || {
                 errors.with(|e| e.iter().find(|(id, _)| *id == external_id).map(|(_, key)| *key))

@@ -169,13 +169,15 @@ pub fn InstanceRow(
             let existing = instance
                 .auth_values
                 .iter()
-                .find(|v| v.external_id == slot.external_id)
-                .map(|v| v.auth_id.clone());
-            let label = if existing.is_some() {
-                ctx.fill(Key::reauthorize, &slot.title)
-            } else {
-                ctx.fill(Key::authorize, &slot.title)
+                .find(|v| v.external_id == slot.external_id);
+            // "Reconnect needed" names the service whose sign-in expires.
+            let key = match existing {
+                Some(auth) if auth.expiring => Key::reauthorize_expiring,
+                Some(_) => Key::reauthorize,
+                None => Key::authorize,
             };
+            let label = ctx.fill(key, &slot.title);
+            let existing = existing.map(|v| v.auth_id.clone());
             view! {
                 <AuthButton
                     instance_id=instance.id.clone()

@@ -116,6 +116,44 @@ async fn edit_and_delete_a_connection() -> Result<(), Error> {
     browser.close().await
 }
 
+/// A 200-character name without a space, on a phone-sized window: the dialog wraps it
+/// in its row and in the delete confirmation instead of growing past the screen.
+#[tokio::test]
+async fn a_long_unbroken_name_fits_a_narrow_window() -> Result<(), Error> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    browser.client.set_window_size(320, 800).await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+    connect_slack(&browser).await?;
+    let name = "SalesNotificationsEMEA".repeat(9);
+    browser.widget_click(".tm-rename-open").await?;
+    browser.widget_type(".tm-name", &name[..200]).await?;
+    browser.widget_click(".tm-rename .tm-save").await?;
+    browser
+        .widget_wait_text(".tm-instance-name", &name[..200])
+        .await?;
+    browser.widget_click(".tm-delete").await?;
+    browser.widget_wait_text(".tm-confirm", "Delete").await?;
+    let overflow = browser
+        .widget_wait(
+            "const dialog = root.querySelector('.tm-dialog');
+             const page = document.documentElement;
+             return [dialog.scrollWidth - dialog.clientWidth, page.scrollWidth - page.clientWidth];",
+            vec![],
+            Duration::from_secs(5),
+        )
+        .await?;
+    assert_eq!(
+        overflow,
+        serde_json::json!([0, 0]),
+        "sideways overflow (dialog, page)"
+    );
+    browser.close().await
+}
+
 #[tokio::test]
 async fn a_new_version_that_adds_a_service_is_authorized_and_applied() -> Result<(), Error> {
     // A fresh catalog on every page load: the new version's slot shows at once.
