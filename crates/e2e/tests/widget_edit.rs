@@ -128,20 +128,22 @@ async fn a_long_unbroken_name_fits_a_narrow_window() -> Result<(), Error> {
         .widget_texts(".tm-title", Duration::from_secs(20))
         .await?;
     connect_slack(&browser).await?;
-    let name = "SalesNotificationsEMEA".repeat(9);
+    let name: String = "SalesNotificationsEMEA"
+        .repeat(10)
+        .chars()
+        .take(200)
+        .collect();
     browser.widget_click(".tm-rename-open").await?;
-    browser.widget_type(".tm-name", &name[..200]).await?;
+    browser.widget_type(".tm-name", &name).await?;
     browser.widget_click(".tm-rename .tm-save").await?;
-    browser
-        .widget_wait_text(".tm-instance-name", &name[..200])
-        .await?;
+    browser.widget_wait_text(".tm-instance-name", &name).await?;
     browser.widget_click(".tm-delete").await?;
     browser.widget_wait_text(".tm-confirm", "Delete").await?;
     let overflow = browser
         .widget_wait(
             "const dialog = root.querySelector('.tm-dialog');
-             const page = document.documentElement;
-             return [dialog.scrollWidth - dialog.clientWidth, page.scrollWidth - page.clientWidth];",
+             const widget = root.querySelector('.tm-root');
+             return [dialog.scrollWidth - dialog.clientWidth, widget.scrollWidth - widget.clientWidth];",
             vec![],
             Duration::from_secs(5),
         )
@@ -149,7 +151,7 @@ async fn a_long_unbroken_name_fits_a_narrow_window() -> Result<(), Error> {
     assert_eq!(
         overflow,
         serde_json::json!([0, 0]),
-        "sideways overflow (dialog, page)"
+        "sideways overflow (dialog, widget)"
     );
     browser.close().await
 }
