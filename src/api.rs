@@ -298,13 +298,14 @@ impl ApiClient {
         let Some(get_token) = &self.credentials.get_token else {
             return Ok(false);
         };
-        let mut value = get_token.call0(&JsValue::NULL).map_err(network)?;
+        let failed = |err: JsValue| token_failure(&describe(&err));
+        let mut value = get_token.call0(&JsValue::NULL).map_err(failed)?;
         if let Some(promise) = value.dyn_ref::<js_sys::Promise>() {
-            value = JsFuture::from(promise.clone()).await.map_err(network)?;
+            value = JsFuture::from(promise.clone()).await.map_err(failed)?;
         }
         let token = value
             .as_string()
-            .ok_or_else(|| ApiError::Network("getToken returned no token".into()))?;
+            .ok_or_else(|| token_failure("it returned no token"))?;
         *self.credentials.token.borrow_mut() = Some(token);
         Ok(true)
     }
@@ -388,6 +389,16 @@ fn body<T: ToJs>(value: &T) -> Result<String, ApiError> {
     js_sys::JSON::stringify(&value.to_js())
         .map(String::from)
         .map_err(decode)
+}
+
+/// The host could not sign the user in: a sign-in problem for the user (not the
+/// server's), with the host's reason for the host's `error` event.
+fn token_failure(reason: &str) -> ApiError {
+    ApiError::Server {
+        status: 401,
+        code: "unauthenticated".into(),
+        message: format!("getToken failed: {reason}"),
+    }
 }
 
 fn network(err: JsValue) -> ApiError {

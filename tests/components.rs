@@ -1529,6 +1529,61 @@ fn mount_against_fake_fetch(
     (handle, host.shadow_root().unwrap())
 }
 
+/// The host's `getToken` failing is a sign-in problem, not the server's: the user reads
+/// that, and the host's `error` event carries the host's own reason.
+#[wasm_bindgen_test]
+async fn a_failing_get_token_reads_as_a_sign_in_problem() {
+    let _fetch = FakeFetch::install(
+        "return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'sign in first' } }),
+             { status: 401, headers: { 'Content-Type': 'application/json' } });",
+    );
+    let host = container();
+    let errors = Rc::new(RefCell::new(Vec::<String>::new()));
+    let sink = errors.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::CustomEvent)>::new(
+        move |event: web_sys::CustomEvent| {
+            let message = js_sys::Reflect::get(&event.detail(), &"message".into()).unwrap();
+            sink.borrow_mut()
+                .push(message.as_string().unwrap_or_default());
+        },
+    );
+    host.add_event_listener_with_callback(
+        "tray-marketplace:error",
+        listener.as_ref().unchecked_ref(),
+    )
+    .unwrap();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let get_token =
+        js_sys::Function::new_no_args("return Promise.reject(new Error('backend down'));");
+    js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let mut shown = String::new();
+    for _ in 0..50 {
+        tick().await;
+        shown = shadow
+            .query_selector(".tm-error")
+            .unwrap()
+            .and_then(|e| e.text_content())
+            .unwrap_or_default();
+        if !shown.is_empty() {
+            break;
+        }
+    }
+    assert!(shown.contains("Your session has expired"), "{shown:?}");
+    assert!(
+        errors
+            .borrow()
+            .iter()
+            .any(|m| m.contains("getToken failed: backend down")),
+        "{:?}",
+        errors.borrow()
+    );
+    handle.unmount();
+    host.remove();
+}
+
 /// A retry that fails again leaves focus on the new Try again, not on the region.
 #[wasm_bindgen_test]
 async fn a_failed_retry_returns_focus_to_try_again() {
