@@ -1,8 +1,8 @@
 // Loader for host pages: <script type="module" src="https://<proxy>/widget/embed.js">.
 // Importing it mounts every <div data-tray-marketplace data-proxy-url data-token> on the
 // page (except those marked data-manual); `mount(element, options)` (also
-// `window.TrayMarketplace.mount`) mounts one container by hand and returns a handle with
-// `unmount()`. See docs/widget.md.
+// `window.TrayMarketplace.mount`, there once `tray-marketplace:loaded` fired on window)
+// mounts one container by hand and returns a handle with `unmount()`. See docs/widget.md.
 //
 // Everything starts at once: the JS glue, the wasm and, for script-tag containers, the
 // catalog request, so the catalog is already here when the wasm has compiled.
@@ -63,4 +63,6 @@ if (document.readyState === "loading") {
   mountScriptTagContainers();
 }
 
+// Module scripts run after classic ones: a classic script mounts once this says so.
 window.TrayMarketplace = { mount, ready };
+window.dispatchEvent(new Event("tray-marketplace:loaded"));

@@ -26,29 +26,44 @@ async fn host_token(browser: &Browser, proxy: &str) -> Result<String> {
     Ok(token.as_str().ok_or("no demo token")?.to_owned())
 }
 
-#[tokio::test]
-async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result {
+/// A host page on an origin of its own, which a fresh stack's proxy allows, open in a
+/// browser; `html` is given the proxy's URL and a host user's token.
+async fn open_host_page(
+    html: impl FnOnce(&str, &str) -> String,
+) -> Result<(Stack, Browser, tokio::task::JoinHandle<()>)> {
     let page = HostPage::bind().await?;
     let host_origin = page.origin.clone();
     let stack = Stack::start_allowing(vec![host_origin.clone()]).await?;
     let browser = Browser::start().await?;
     let proxy = stack.proxy.url();
     let token = host_token(&browser, &proxy).await?;
-    let html = format!(
+    let server = page.serve(html(&proxy, &token));
+    browser.client.goto(&host_origin).await?;
+    Ok((stack, browser, server))
+}
+
+/// Waits until the widget shows every integration the sandbox offers.
+async fn the_whole_catalog_shows(browser: &Browser) -> Result {
+    let titles = browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+    assert_eq!(titles.len(), 9, "{titles:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result {
+    let (_stack, browser, _host) = open_host_page(|proxy, token| format!(
         r#"<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'wasm-unsafe-eval'; connect-src {proxy}; img-src {proxy}; style-src 'self'">
 <script type="module" src="{proxy}/widget/embed.js"></script></head><body>
 <div id="auto" data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}" data-locale="de"></div>
 <div id="manual" data-tray-marketplace data-manual></div>
 </body></html>"#
-    );
-    let _host = page.serve(html);
-    browser.client.goto(&host_origin).await?;
+    ))
+    .await?;
 
-    let titles = browser
-        .widget_texts(".tm-title", Duration::from_secs(20))
-        .await?;
-    assert_eq!(titles.len(), 9, "{titles:?}");
+    the_whole_catalog_shows(&browser).await?;
     // data-locale="de" reached the widget.
     let actions = browser
         .widget_texts(".tm-card-action", Duration::from_secs(5))
@@ -73,6 +88,40 @@ async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result 
         json!({"manualMounted": false, "catalogRequests": 1, "cardRadius": "8px"}),
         "the data-manual container is the host's; the early catalog request is the only \
          one; the widget's stylesheet applies under a CSP without 'unsafe-inline'"
+    );
+    browser.close().await?;
+    Ok(())
+}
+
+/// A module script runs after the page's classic scripts: a classic script mounts as
+/// docs/widget.md says, when `tray-marketplace:loaded` fires (or at once if it did).
+#[tokio::test]
+async fn a_classic_script_mounts_once_the_loader_says_it_is_there() -> Result {
+    let (_stack, browser, _host) = open_host_page(|proxy, token| format!(
+        r#"<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'nonce-e2e' 'wasm-unsafe-eval'; connect-src {proxy}; img-src {proxy}; style-src 'self'">
+<script type="module" src="{proxy}/widget/embed.js"></script>
+<script nonce="e2e">
+  window.sawGlobalAtOnce = !!window.TrayMarketplace;
+  function startMarketplace() {{
+    window.TrayMarketplace.mount(document.getElementById("classic"), {{ proxyUrl: "{proxy}", token: "{token}" }});
+  }}
+  if (window.TrayMarketplace) startMarketplace();
+  else window.addEventListener("tray-marketplace:loaded", startMarketplace, {{ once: true }});
+</script></head><body>
+<div id="classic" data-tray-marketplace data-manual></div>
+</body></html>"#
+    ))
+    .await?;
+    the_whole_catalog_shows(&browser).await?;
+    let saw = browser
+        .client
+        .execute("return window.sawGlobalAtOnce;", vec![])
+        .await?;
+    assert_eq!(
+        saw,
+        json!(false),
+        "the classic script ran before the module"
     );
     browser.close().await?;
     Ok(())
