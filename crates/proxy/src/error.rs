@@ -22,6 +22,10 @@ pub enum ProxyError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// A 409 of its own code: the idempotency key stood for a connection since deleted,
+    /// so sending it again can never succeed (a client drops it for a new one).
+    #[error("{0}")]
+    KeySpent(String),
     #[error("the request body is larger than this proxy accepts")]
     TooLarge,
     #[error("Tray's rate limit was reached; try again in a moment")]
@@ -32,6 +36,10 @@ pub enum ProxyError {
     TrayRejected(String),
     #[error("Tray refused the proxy's credentials: {0}")]
     TrayUnauthorized(String),
+    /// Tray could not parse or validate a document the proxy sent: the proxy's bug,
+    /// neither the user's nor Tray's.
+    #[error("Tray did not accept the proxy's GraphQL document: {0}")]
+    TrayDocument(String),
     #[error("database error: {0}")]
     Database(String),
     #[error("invalid configuration: {0}")]
@@ -54,12 +62,13 @@ impl ProxyError {
             ProxyError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ProxyError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ProxyError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ProxyError::KeySpent(_) => (StatusCode::CONFLICT, "key_spent"),
             ProxyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ProxyError::TrayRateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             ProxyError::TrayUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
             ProxyError::TrayRejected(_) => (StatusCode::BAD_GATEWAY, "tray_error"),
             ProxyError::TrayUnauthorized(_) => (StatusCode::BAD_GATEWAY, "tray_credentials"),
-            ProxyError::Database(_) | ProxyError::Config(_) => {
+            ProxyError::Database(_) | ProxyError::Config(_) | ProxyError::TrayDocument(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
         }
@@ -92,7 +101,9 @@ impl IntoResponse for ProxyError {
         }
         let message = match &self {
             // Internal details stay in the log.
-            ProxyError::Database(_) | ProxyError::Config(_) => "internal error".to_owned(),
+            ProxyError::Database(_) | ProxyError::Config(_) | ProxyError::TrayDocument(_) => {
+                "internal error".to_owned()
+            }
             other => other.to_string(),
         };
         let body = ErrorBody {

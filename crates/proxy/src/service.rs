@@ -445,7 +445,10 @@ impl Marketplace {
                     solution_id: instance.solution.id.clone(),
                     created_at: created_ms(instance),
                     ever_enabled: instance.enabled,
-                    config_unconfirmed: false,
+                    // Nobody has shown these settings to the user: a setup resumed from
+                    // here shows them first.
+                    config_unconfirmed: !instance.enabled
+                        && self.has_user_settings(&instance.solution),
                 },
             )
             .await
@@ -727,7 +730,7 @@ impl Marketplace {
                 "idempotencyKey {key} was used to connect another integration; send a new key"
             ))),
             Some(_) => self.instance(session, id).await,
-            None => Err(ProxyError::Conflict(format!(
+            None => Err(ProxyError::KeySpent(format!(
                 "the connection made with idempotencyKey {key} was deleted; send a new key"
             ))),
         }
@@ -947,8 +950,11 @@ impl Marketplace {
             Ok(updated) => updated,
             Err(err) => return Err(self.refusal(session, id, err).await),
         };
+        let mut stored = stored;
         if update.enabled == Some(true) {
             self.db.mark_enabled(id).await?;
+            stored.ever_enabled = true;
+            stored.config_unconfirmed = false;
         }
         self.present(&updated, &stored).await
     }

@@ -481,6 +481,8 @@ async fn an_idempotency_key_stands_for_one_request() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, again) = harness.create(&user, STRIPE, "key-1").await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    // A code of its own: a client stops sending the key, which can never succeed again.
+    assert_eq!(again["error"]["code"], "key_spent");
     assert!(
         again["error"]["message"]
             .as_str()
@@ -2027,6 +2029,29 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     harness.stop().await;
 }
 
+/// Enabling ends the setup: the answer already says its settings need no other look.
+#[tokio::test]
+async fn the_answer_to_an_enable_says_the_settings_are_confirmed() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("enabler");
+    let (status, instance) = harness.create(&user, ZENDESK_MANUAL, "k").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    assert_eq!(instance["settingsConfirmed"], false, "{instance}");
+    let id = instance["id"].as_str().expect("id").to_owned();
+    authorize_zendesk(&harness, &user, &id).await;
+    let (status, enabled) = harness
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/instances/{id}"),
+            &user,
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    assert_eq!(enabled["settingsConfirmed"], true, "{enabled}");
+    harness.stop().await;
+}
+
 /// A create whose answer Tray lost left an instance; a catalog load listed it, and the
 /// user set it up from there. The create's retry finds that instance and must not undo
 /// what the user did: it stays set up, not "setting up" again.
@@ -2058,10 +2083,21 @@ async fn a_retried_create_keeps_the_setup_the_user_finished_meanwhile() {
         .find_map(|instance| instance["id"].as_str())
         .expect("the catalog lists what Tray made")
         .to_owned();
+    // Adopted from the listing: nobody showed the user its settings yet, whatever the
+    // listing.
     authorize_zendesk(&harness, &user, &id).await;
+    assert_eq!(
+        listed(&harness, &user, &id).await["settingsConfirmed"],
+        false
+    );
+    assert_eq!(
+        listed(&harness, &user, &id).await["settingsConfirmed"],
+        false
+    );
     let (status, configured) = save_zendesk_settings(&harness, &user, &id).await;
     assert_eq!(status, StatusCode::OK, "{configured}");
     assert_eq!(configured["status"], "disabled", "{configured}");
+    assert_eq!(configured["settingsConfirmed"], true, "{configured}");
 
     let (status, retried) = harness.create(&user, ZENDESK_MANUAL, "click-lost").await;
     assert!(status.is_success(), "{status} {retried}");

@@ -185,12 +185,12 @@ fn decode_cursor(cursor: &str) -> async_graphql::Result<i64> {
     cursor
         .strip_prefix("cursor:")
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| format!("Invalid cursor: {cursor}").into())
+        .ok_or_else(|| precondition(format!("Invalid cursor: {cursor}"), None))
 }
 
 fn count(name: &str, value: Option<i32>) -> async_graphql::Result<Option<usize>> {
     match value {
-        Some(n) if n < 0 => Err(format!("`{name}` must not be negative").into()),
+        Some(n) if n < 0 => Err(precondition(format!("`{name}` must not be negative"), None)),
         Some(n) => Ok(Some(n as usize)),
         None => Ok(None),
     }
@@ -453,12 +453,12 @@ impl Viewer {
         let state = state(ctx)?;
         match ctx.data_opt::<Caller>() {
             Some(Caller::User(id)) => {
-                let user = state
-                    .store
-                    .user(id)
-                    .await
-                    .map_err(gql)?
-                    .ok_or("The user of this token no longer exists")?;
+                let user = state.store.user(id).await.map_err(gql)?.ok_or_else(|| {
+                    precondition(
+                        "The user of this token no longer exists",
+                        USER_DOES_NOT_EXIST,
+                    )
+                })?;
                 Ok(UserDetails {
                     email: format!("{}@users.sandbox.invalid", user.external_user_id),
                     username: user.external_user_id,

@@ -381,7 +381,8 @@ struct GraphqlError {
 #[serde(rename_all = "camelCase")]
 struct ErrorExtensions {
     name: Option<String>,
-    error_id: Option<String>,
+    /// Text or a number: kept for the log either way.
+    error_id: Option<Value>,
 }
 
 impl From<GraphqlError> for ProxyError {
@@ -392,13 +393,16 @@ impl From<GraphqlError> for ProxyError {
         }
         // Tray failed, not the request: like an HTTP 5xx, the outcome is unknown and the
         // request is not the caller's mistake (an auth being attached is kept, not dropped).
-        if extensions.name.as_deref() == Some("InternalError") {
-            let id = extensions
-                .error_id
-                .map_or_else(String::new, |id| format!(" (Tray error id {id})"));
-            return ProxyError::TrayUnavailable(format!("{}{id}", error.message));
+        match extensions.name.as_deref() {
+            Some("InternalError") => {
+                let id = extensions
+                    .error_id
+                    .map_or_else(String::new, |id| format!(" (Tray error id {id})"));
+                ProxyError::TrayUnavailable(format!("{}{id}", error.message))
+            }
+            Some("GraphQLError") => ProxyError::TrayDocument(error.message),
+            _ => ProxyError::TrayRejected(error.message),
         }
-        ProxyError::TrayRejected(error.message)
     }
 }
 
@@ -562,6 +566,25 @@ mod tests {
             err.to_string().contains("e-42"),
             "the id to report is kept: {err}"
         );
+    }
+
+    #[test]
+    fn a_document_tray_cannot_read_is_the_proxys_fault_not_the_users() {
+        let err = first_error(json!({"data": null, "errors": [{
+            "message": "Cannot query field \"nope\"",
+            "extensions": {"name": "GraphQLError"}
+        }]}));
+        assert!(matches!(err, ProxyError::TrayDocument(_)), "{err:?}");
+        assert!(!err.is_transient());
+    }
+
+    #[test]
+    fn a_numeric_error_id_is_kept_too() {
+        let err = first_error(json!({"data": null, "errors": [{
+            "message": "Something went wrong",
+            "extensions": {"name": "InternalError", "errorId": 4242}
+        }]}));
+        assert!(err.to_string().contains("4242"), "{err}");
     }
 
     #[test]
