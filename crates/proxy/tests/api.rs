@@ -126,6 +126,17 @@ impl Harness {
         message["authId"].as_str().expect("authId").to_owned()
     }
 
+    /// `PATCH /instances/{id}`: rename, enable or disable.
+    async fn patch(&self, user: &str, id: &str, change: Value) -> (StatusCode, Value) {
+        self.call(
+            reqwest::Method::PATCH,
+            &format!("/instances/{id}"),
+            user,
+            Some(change),
+        )
+        .await
+    }
+
     /// `PUT /instances/{id}/auths/{slot}`: attach an auth the dialog returned.
     async fn attach(&self, user: &str, id: &str, slot: &str, auth_id: &str) -> (StatusCode, Value) {
         let path = format!("/instances/{id}/auths/{slot}");
@@ -278,12 +289,7 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
         assert_eq!(attached["status"], "setting_up", "never enabled yet");
 
         let (status, enabled) = harness
-            .call(
-                reqwest::Method::PATCH,
-                &format!("/instances/{id}"),
-                &user,
-                Some(json!({ "enabled": true, "name": "Billing" })),
-            )
+            .patch(&user, &id, json!({ "enabled": true, "name": "Billing" }))
             .await;
         assert_eq!(status, StatusCode::OK, "{enabled}");
         assert_eq!(enabled["status"], "connected");
@@ -302,14 +308,7 @@ async fn a_user_connects_enables_and_deletes_an_integration() {
             "connected"
         );
 
-        let (status, disabled) = harness
-            .call(
-                reqwest::Method::PATCH,
-                &format!("/instances/{id}"),
-                &user,
-                Some(json!({ "enabled": false })),
-            )
-            .await;
+        let (status, disabled) = harness.patch(&user, &id, json!({ "enabled": false })).await;
         assert_eq!(status, StatusCode::OK, "{disabled}");
         assert_eq!(disabled["status"], "disabled");
 
@@ -1614,14 +1613,7 @@ async fn enabling_an_instance_with_missing_values_is_a_400_naming_them() {
     let (status, instance) = harness.create(&user, STRIPE, "early-1").await;
     assert_eq!(status, StatusCode::CREATED, "{instance}");
     let id = instance["id"].as_str().expect("id");
-    let (status, body) = harness
-        .call(
-            reqwest::Method::PATCH,
-            &format!("/instances/{id}"),
-            &user,
-            Some(json!({ "enabled": true })),
-        )
-        .await;
+    let (status, body) = harness.patch(&user, id, json!({ "enabled": true })).await;
     // The user's own request is refused (no Stripe account yet), not a failing Tray.
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let message = body["error"]["message"].as_str().expect("message");
@@ -1956,14 +1948,7 @@ async fn an_instance_made_elsewhere_a_moment_ago_waits_out_the_enable_delay() {
     let (status, attached) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
     assert_eq!(status, StatusCode::OK, "{attached}");
 
-    let (status, enabled) = harness
-        .call(
-            reqwest::Method::PATCH,
-            &format!("/instances/{id}"),
-            &user,
-            Some(json!({ "enabled": true })),
-        )
-        .await;
+    let (status, enabled) = harness.patch(&user, &id, json!({ "enabled": true })).await;
     assert_eq!(status, StatusCode::OK, "{enabled}");
     assert_eq!(enabled["status"], "connected", "{enabled}");
     assert_eq!(
@@ -2039,14 +2024,7 @@ async fn the_answer_to_an_enable_says_the_settings_are_confirmed() {
     assert_eq!(instance["settingsConfirmed"], false, "{instance}");
     let id = instance["id"].as_str().expect("id").to_owned();
     authorize_zendesk(&harness, &user, &id).await;
-    let (status, enabled) = harness
-        .call(
-            reqwest::Method::PATCH,
-            &format!("/instances/{id}"),
-            &user,
-            Some(json!({ "enabled": true })),
-        )
-        .await;
+    let (status, enabled) = harness.patch(&user, &id, json!({ "enabled": true })).await;
     assert_eq!(status, StatusCode::OK, "{enabled}");
     assert_eq!(enabled["settingsConfirmed"], true, "{enabled}");
     harness.stop().await;
