@@ -1436,13 +1436,15 @@ fn to_instance(
                 .iter()
                 .any(|c| c.external_id == slot.external_id && c.value.is_some())
     });
-    let status = if auth_values.iter().any(|a| a.expiring) {
-        Status::AuthExpiring
-    } else if instance
+    // An update the user must make first: only it blocks something (Settings of the new
+    // version), and the row still names an expiring sign-in on its Reconnect button.
+    let status = if instance
         .solution_version_flags
         .requires_user_input_to_update_version
     {
         Status::NeedsUpdate
+    } else if auth_values.iter().any(|a| a.expiring) {
+        Status::AuthExpiring
     } else if missing_auth
         || missing_config
         || (!instance.enabled

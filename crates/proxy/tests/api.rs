@@ -126,6 +126,26 @@ impl Harness {
         message["authId"].as_str().expect("authId").to_owned()
     }
 
+    /// `GET /instances/{id}`.
+    async fn instance(&self, user: &str, id: &str) -> (StatusCode, Value) {
+        self.call(
+            reqwest::Method::GET,
+            &format!("/instances/{id}"),
+            user,
+            None,
+        )
+        .await
+    }
+
+    /// Publishes a new version of `solution_id` (`tray_sandbox::NewVersion` as JSON).
+    async fn publish(&self, solution_id: &str, version: Value) {
+        let version: tray_sandbox::NewVersion = serde_json::from_value(version).expect("a version");
+        self.sandbox
+            .publish_version(solution_id, version)
+            .await
+            .expect("published");
+    }
+
     /// `PATCH /instances/{id}`: rename, enable or disable.
     async fn patch(&self, user: &str, id: &str, change: Value) -> (StatusCode, Value) {
         self.call(
@@ -911,14 +931,7 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
         // The proxy retries on its own; wait (bounded) until Tray holds the auth.
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let (_, instance) = harness
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/instances/{id}"),
-                    &user,
-                    None,
-                )
-                .await;
+            let (_, instance) = harness.instance(&user, &id).await;
             if instance["authValues"][0]["authId"] == auth_id.as_str() {
                 break;
             }
@@ -967,14 +980,7 @@ async fn an_auth_kept_through_an_outage_never_replaces_one_the_user_attached_lat
         .call(reqwest::Method::GET, "/integrations", &user, None)
         .await;
 
-    let (_, instance) = harness
-        .call(
-            reqwest::Method::GET,
-            &format!("/instances/{id}"),
-            &user,
-            None,
-        )
-        .await;
+    let (_, instance) = harness.instance(&user, &id).await;
     let auth = instance["authValues"]
         .as_array()
         .expect("auths")
@@ -982,6 +988,44 @@ async fn an_auth_kept_through_an_outage_never_replaces_one_the_user_attached_lat
         .find(|auth| auth["externalId"] == STRIPE_SLOT)
         .map(|auth| auth["authId"].clone());
     assert_eq!(auth, Some(json!(newer)), "{instance}");
+    harness.stop().await;
+}
+
+/// Tray's notice that `auth_id` of `user` expires soon, sent with `secret`.
+async fn expiring_notice(harness: &Harness, user: &str, auth_id: &str, secret: &str) -> StatusCode {
+    let notice = json!({ "authentication_name": "Stripe", "service_name": "stripe", "user_id": "x", "authId": auth_id, "external_user_id": user });
+    harness
+        .http
+        .post(format!(
+            "{}/webhooks/tray/auth-expiring?secret={secret}",
+            harness.proxy.url()
+        ))
+        .json(&notice)
+        .send()
+        .await
+        .expect("answers")
+        .status()
+}
+
+/// Both at once: the status is the update (only it blocks anything; its row says what
+/// to authorize), and the auth still says it expires (its Reconnect says so).
+#[tokio::test]
+async fn an_update_the_user_must_make_outranks_an_expiring_sign_in() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let (user, id, auth_id) = stripe_with_auth(&harness, "both").await;
+    assert_eq!(
+        expiring_notice(&harness, &user, &auth_id, WEBHOOK_SECRET).await,
+        StatusCode::NO_CONTENT
+    );
+    let jira = json!({
+        "authSlots": [{ "externalId": "external_jira_auth", "title": "Jira", "service": "jira" }],
+        "needs": "user",
+    });
+    harness.publish(STRIPE, jira).await;
+    let (status, instance) = harness.instance(&user, &id).await;
+    assert_eq!(status, StatusCode::OK, "{instance}");
+    assert_eq!(instance["status"], "needs_update", "{instance}");
+    assert_eq!(instance["authValues"][0]["expiring"], true, "{instance}");
     harness.stop().await;
 }
 
@@ -993,32 +1037,15 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
     let id = instance["id"].as_str().expect("id").to_owned();
     let auth_id = harness.authorize_slot(&user, &id).await;
     harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
-    let notice = json!({ "authentication_name": "Stripe", "service_name": "stripe", "user_id": "x", "authId": auth_id, "external_user_id": user });
-    let hook = format!("{}/webhooks/tray/auth-expiring", harness.proxy.url());
-    let wrong = harness
-        .http
-        .post(format!("{hook}?secret=guess"))
-        .json(&notice)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(wrong.status(), StatusCode::FORBIDDEN);
-    let right = harness
-        .http
-        .post(format!("{hook}?secret={WEBHOOK_SECRET}"))
-        .json(&notice)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(right.status(), StatusCode::NO_CONTENT);
-    let (_, instance) = harness
-        .call(
-            reqwest::Method::GET,
-            &format!("/instances/{id}"),
-            &user,
-            None,
-        )
-        .await;
+    assert_eq!(
+        expiring_notice(&harness, &user, &auth_id, "guess").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        expiring_notice(&harness, &user, &auth_id, WEBHOOK_SECRET).await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, instance) = harness.instance(&user, &id).await;
     assert_eq!(instance["status"], "auth_expiring");
 
     // Re-authorizing: an edit dialog for that auth, then attaching it again clears the flag.
@@ -1036,14 +1063,7 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
         tray_sandbox::DEMO_EMBEDDED_ID
     )));
     harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
-    let (_, instance) = harness
-        .call(
-            reqwest::Method::GET,
-            &format!("/instances/{id}"),
-            &user,
-            None,
-        )
-        .await;
+    let (_, instance) = harness.instance(&user, &id).await;
     assert_eq!(instance["status"], "setting_up");
     harness.stop().await;
 }
@@ -1074,14 +1094,7 @@ async fn idempotent_calls_are_retried_through_tray_failures() {
         ..Faults::default()
     });
     for _ in 0..10 {
-        let (status, body) = harness
-            .call(
-                reqwest::Method::GET,
-                &format!("/instances/{id}"),
-                &user,
-                None,
-            )
-            .await;
+        let (status, body) = harness.instance(&user, &id).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
     harness.sandbox.set_faults(Faults::default());
@@ -1645,14 +1658,7 @@ async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
         .publish_version(STRIPE, version)
         .await
         .expect("published");
-    let (status, instance) = harness
-        .call(
-            reqwest::Method::GET,
-            &format!("/instances/{id}"),
-            &user,
-            None,
-        )
-        .await;
+    let (status, instance) = harness.instance(&user, &id).await;
     assert_eq!(status, StatusCode::OK, "{instance}");
     // On the new version, its new slots filled by upgradeSolutionInstance (Tray fills
     // none itself for a version that needs input): the host's value where it gives one
