@@ -39,19 +39,14 @@ impl ApiError {
     /// Whether the request may have taken effect all the same: the network or Tray
     /// failed on the way back, or it is still running. Only a refusal is certain.
     pub fn outcome_unknown(&self) -> bool {
-        !matches!(
-            self,
-            ApiError::Server {
-                status: 400..=499,
-                ..
+        match self {
+            // Its key stood for a connection since deleted: sending it again never works.
+            ApiError::Server { code, .. } if code == "key_spent" => false,
+            ApiError::Server { status, .. } => {
+                !(400..=499).contains(status) || matches!(status, 409 | 429)
             }
-        ) || matches!(
-            self,
-            ApiError::Server {
-                status: 409 | 429,
-                ..
-            }
-        )
+            _ => true,
+        }
     }
 }
 

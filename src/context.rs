@@ -99,7 +99,13 @@ impl Ctx {
         };
         match api.catalog().await {
             Ok(catalog) => {
-                self.catalog.try_set(CatalogState::Loaded(catalog));
+                // Unchanged, nothing is rendered again: what the cards show (a failure,
+                // focus) stays.
+                let fresh = CatalogState::Loaded(catalog);
+                let changed = self.catalog.try_with_untracked(|shown| *shown != fresh);
+                if changed == Some(true) {
+                    self.catalog.try_set(fresh);
+                }
                 true
             }
             Err(err) => {
@@ -161,9 +167,16 @@ impl Ctx {
         let api = self.client().ok_or_else(unmounted)?;
         let instance = match api.create_instance(&integration).await {
             // One per user, and another tab made it meanwhile: the fresh catalog shows
-            // it, and its dialog is where the user goes on.
-            Err(ApiError::Server { status: 409, .. }) if integration.force_unique => {
+            // it, and its dialog is where the user goes on. (Not listed: still being
+            // made, say; the proxy's answer says so.)
+            Err(err @ ApiError::Server { status: 409, .. }) if integration.force_unique => {
                 self.reload().await;
+                let listed = self
+                    .integration(&integration.solution_id)
+                    .is_some_and(|listed| !listed.instances.is_empty());
+                if !listed {
+                    return Err(err);
+                }
                 self.open.try_set(Some(OpenPanel {
                     solution_id: integration.solution_id,
                     setup: None,
@@ -206,6 +219,19 @@ impl Ctx {
             }
         }
         self.reload().await;
+    }
+
+    /// Whether the catalog shown lists instance `id`.
+    pub fn lists(&self, id: &str) -> bool {
+        self.catalog
+            .try_with_untracked(|catalog| match catalog {
+                CatalogState::Loaded(catalog) => catalog
+                    .integrations
+                    .iter()
+                    .any(|i| i.instances.iter().any(|instance| instance.id == id)),
+                _ => false,
+            })
+            .unwrap_or(false)
     }
 
     /// Takes a deleted instance off the catalog.
@@ -271,15 +297,22 @@ impl Ctx {
         event: &'static str,
         result: Result<Option<Instance>, ApiError>,
     ) -> Result<(), String> {
-        // Gone already (deleted in another tab, or on Tray's side): a deletion is done;
-        // any other change has nothing left to change, and the row goes.
+        // Not found: deleted in another tab or on Tray's side, if a fresh catalog agrees
+        // (the proxy may just not know it yet). Then a deletion is done; any other change
+        // has nothing left to change, and the row is gone with the fresh catalog.
         let result = match result {
-            Err(ApiError::Server { status: 404, .. }) if event == "deleted" => Ok(None),
-            Err(ApiError::Server { status: 404, .. }) => {
-                self.forget(&instance_id);
-                let message = self.fill(Key::gone, &title);
-                self.announce(message.clone());
-                return Err(message);
+            Err(err @ ApiError::Server { status: 404, .. }) => {
+                self.reload().await;
+                if self.lists(&instance_id) {
+                    Err(err)
+                } else if event == "deleted" {
+                    Ok(None)
+                } else {
+                    let message = self.fill(Key::gone, &title);
+                    self.announce(message.clone());
+                    self.emit("error", &[("message", &err.to_string())]);
+                    return Err(message);
+                }
             }
             other => other,
         };

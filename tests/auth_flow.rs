@@ -380,6 +380,28 @@ async fn a_sign_in_tray_could_not_take_is_sent_again_without_signing_in_again() 
     host.remove();
 }
 
+/// A session the host could not renew (401) is no refusal of the new auth: Try again
+/// sends the same auth once the host can sign the user in.
+#[wasm_bindgen_test]
+async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
+    let popup = install_fakes();
+    queue_attach_failure(401, "unauthenticated");
+    let (host, done, _handle) = mount_button();
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| !failure_shown(&host).is_empty()).await;
+    let failed = failure_shown(&host);
+    assert!(failed.contains("session has expired"), "{failed}");
+    press(&host, ".tm-retry");
+    until(|| done.get_untracked()).await;
+    assert!(done.get_untracked(), "attached on the second try");
+    assert_eq!(
+        attach_bodies(),
+        [r#"{"authId":"auth-9"}"#, r#"{"authId":"auth-9"}"#]
+    );
+    host.remove();
+}
+
 /// The answer may have been lost after Tray attached the auth, or the proxy may attach
 /// it later: a step closed with its sign-in unattached fetches the catalog again.
 #[wasm_bindgen_test]

@@ -281,6 +281,10 @@ async fn the_toolbar_controls_filter_the_catalog() {
     assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
     // Screen readers hear what sighted users see change.
     assert_eq!(ctx.announcement.get_untracked(), "Integrations shown: 1");
+    // A keystroke that leaves the number as it was says nothing again.
+    set_control(&host, ".tm-search", "salesf");
+    tick().await;
+    assert_eq!(ctx.announcement.get_untracked(), "Integrations shown: 1");
     set_control(&host, ".tm-search", "nothing like it");
     tick().await;
     assert_eq!(
@@ -1666,20 +1670,35 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     host.remove();
 }
 
+/// The proxy's fake for a change to Slack-1 that is not found: the catalog as `fresh`,
+/// and 404 for everything else.
+fn not_found_for_slack_1(fresh: &Integration) -> FakeFetch {
+    let catalog = Catalog {
+        integrations: vec![fresh.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    FakeFetch::install(&format!(
+        "if (request.method === 'GET') return new Response({},
+             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});
+         return new Response(JSON.stringify({{ error: {{ code: 'not_found', message: 'no instance Slack-1' }} }}),
+             {{ status: 404, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&catalog)
+    ))
+}
+
 /// A connection deleted in another tab: a change to it takes its row away and says
-/// so; deleting it counts as done.
+/// so, with focus left in the dialog; deleting it counts as done.
 #[wasm_bindgen_test]
 async fn a_connection_gone_elsewhere_leaves_the_list_on_any_change() {
-    let _fetch = FakeFetch::install(
-        "return new Response(JSON.stringify({ error: { code: 'not_found', message: 'no instance Slack-1' } }),
-             { status: 404, headers: { 'Content-Type': 'application/json' } });",
-    );
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let mut fresh = item.clone();
+    fresh.instances.truncate(1);
+    let _fetch = not_found_for_slack_1(&fresh);
     for (presses, heard) in [
         (&[".tm-toggle"][..], "Slack-1 no longer exists."),
         (&[".tm-delete", ".tm-confirm-delete"][..], "Slack-1 deleted"),
     ] {
         let host = container();
-        let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
         let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
         tick().await;
         for press in presses {
@@ -1689,6 +1708,7 @@ async fn a_connection_gone_elsewhere_leaves_the_list_on_any_change() {
         for _ in 0..10 {
             tick().await;
         }
+        next_frames().await;
         assert!(
             host.query_selector("[data-instance-id=\"Slack-1\"]")
                 .unwrap()
@@ -1701,13 +1721,40 @@ async fn a_connection_gone_elsewhere_leaves_the_list_on_any_change() {
             .is_some());
         let said = texts(&host, ".tm-dialog .tm-sr");
         assert!(said.iter().any(|t| t == heard), "{presses:?}: {said:?}");
+        assert!(
+            focused_class().contains("tm-add"),
+            "{presses:?}: focus is on Add another, not on {:?}",
+            focused_class()
+        );
         drop(handle);
         host.remove();
     }
 }
 
+/// A 404 a fresh catalog contradicts (the proxy did not know the connection yet): the
+/// row stays, with the proxy's answer.
+#[wasm_bindgen_test]
+async fn a_not_found_the_fresh_catalog_contradicts_keeps_the_row() {
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let _fetch = not_found_for_slack_1(&item);
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    click(&host, "[data-instance-id=\"Slack-1\"] .tm-toggle");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(
+        texts(&host, "[data-instance-id=\"Slack-1\"] .tm-field-error"),
+        vec!["no instance Slack-1"]
+    );
+    drop(handle);
+    host.remove();
+}
+
 /// Connect on a one-per-user integration another tab connected meanwhile: the proxy
-/// refuses a second, and the widget shows the one the user has.
+/// refuses a second, and the widget shows the one the user has. When the fresh catalog
+/// lists none (still being made, say), the proxy's answer is shown instead.
 #[wasm_bindgen_test]
 async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connection() {
     let mut before = integration("Salesforce", &[], &[]);
@@ -1720,44 +1767,59 @@ async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connect
         integrations: vec![item.clone()],
         dialog_origin: DIALOG_ORIGIN.into(),
     };
-    let fetch = FakeFetch::install(&format!(
-        "if (request.method === 'POST') return new Response(
-             JSON.stringify({{ error: {{ code: 'conflict', message: 'one connection per user' }} }}),
-             {{ status: 409, headers: {{ 'Content-Type': 'application/json' }} }});
-         window.__uniqueLoads = (window.__uniqueLoads || 0) + 1;
-         return new Response(window.__uniqueLoads === 1 ? {} : {},
-             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
-        json_literal(&catalog(&before)),
-        json_literal(&catalog(&after)),
-    ));
-    let host = container();
-    let (mut handle, shadow) = mount_against_fake_fetch(&host);
-    let find = |selector: &str| shadow.query_selector(selector).unwrap();
-    for _ in 0..50 {
-        tick().await;
-        if find(".tm-card-action").is_some() {
-            break;
+    for (run, listed_after) in [(1, true), (2, false)] {
+        let fresh = if listed_after { &after } else { &before };
+        let fetch = FakeFetch::install(&format!(
+            "if (request.method === 'POST') return new Response(
+                 JSON.stringify({{ error: {{ code: 'conflict', message: 'one connection per user' }} }}),
+                 {{ status: 409, headers: {{ 'Content-Type': 'application/json' }} }});
+             window.__uniqueLoads{run} = (window.__uniqueLoads{run} || 0) + 1;
+             return new Response(window.__uniqueLoads{run} === 1 ? {} : {},
+                 {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+            json_literal(&catalog(&before)),
+            json_literal(&catalog(fresh)),
+        ));
+        let host = container();
+        let (mut handle, shadow) = mount_against_fake_fetch(&host);
+        let find = |selector: &str| shadow.query_selector(selector).unwrap();
+        let card_error = || {
+            find(".tm-card .tm-field-error")
+                .and_then(|e| e.text_content())
+                .unwrap_or_default()
+        };
+        for _ in 0..50 {
+            tick().await;
+            if find(".tm-card-action").is_some() {
+                break;
+            }
         }
-    }
-    find(".tm-card-action")
-        .expect("Connect")
-        .unchecked_into::<HtmlElement>()
-        .click();
-    for _ in 0..50 {
-        tick().await;
-        if find(".tm-dialog [data-instance-id=\"Salesforce-0\"]").is_some() {
-            break;
+        find(".tm-card-action")
+            .expect("Connect")
+            .unchecked_into::<HtmlElement>()
+            .click();
+        for _ in 0..50 {
+            tick().await;
+            if find(".tm-dialog").is_some() || !card_error().is_empty() {
+                break;
+            }
         }
+        let requests = fetch.requests();
+        if listed_after {
+            assert!(
+                find(".tm-dialog [data-instance-id=\"Salesforce-0\"]").is_some(),
+                "the dialog shows the connection made elsewhere: {requests:?}"
+            );
+            assert_eq!(card_error(), "");
+        } else {
+            assert!(
+                find(".tm-dialog").is_none(),
+                "no empty dialog: {requests:?}"
+            );
+            assert_eq!(card_error(), "one connection per user");
+        }
+        handle.unmount();
+        host.remove();
     }
-    assert!(
-        find(".tm-dialog [data-instance-id=\"Salesforce-0\"]").is_some(),
-        "the dialog shows the connection made elsewhere: {:?}",
-        fetch.requests()
-    );
-    assert!(find(".tm-card .tm-field-error")
-        .is_none_or(|e| e.text_content().unwrap_or_default().is_empty()));
-    handle.unmount();
-    host.remove();
 }
 
 /// An instance awaiting an update whose own version had no settings: Settings would

@@ -120,7 +120,11 @@ pub fn AuthButton(
                     }
                 }
                 Err(err) => {
-                    let unattached = err.outcome_unknown().then_some(auth_id);
+                    // Kept for "Try again" unless the auth itself was refused: a sign-in
+                    // the host could not renew (401) is no refusal of it.
+                    let keep = err.outcome_unknown()
+                        || matches!(err, crate::api::ApiError::Server { status: 401, .. });
+                    let unattached = keep.then_some(auth_id);
                     state.try_set(AuthState::Failed(ctx.fail(&err), unattached));
                 }
             }

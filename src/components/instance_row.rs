@@ -64,6 +64,7 @@ pub fn InstanceRow(
             Change::Delete => &[".tm-add", ".tm-close"],
         };
         let row = (!matches!(work, Change::Delete)).then(|| instance_id.clone());
+        let row_id = instance_id.clone();
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
             let result = match work {
@@ -88,6 +89,12 @@ pub fn InstanceRow(
                 }
                 Err(message) => {
                     failure.try_set(Some(message));
+                    // Gone elsewhere, its row with it: focus stays in the dialog.
+                    if !ctx.lists(&row_id) {
+                        if let Some(dialog) = dialog {
+                            focus_after_render(dialog, None, &[".tm-add", ".tm-close"]);
+                        }
+                    }
                 }
             }
         });

@@ -14,9 +14,11 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
         CatalogState::Loaded(catalog) => all_tags(&catalog.integrations),
         _ => Vec::new(),
     });
+    // Said when the number changes, not on every keystroke that leaves it as it was.
+    let heard = StoredValue::new(None::<usize>);
     let refine = move |change: &dyn Fn(&mut Filter)| {
         filter.update(|f| change(f));
-        announce_matches(ctx, &filter.read_untracked());
+        announce_matches(ctx, &filter.read_untracked(), heard);
     };
     view! {
         <div class="tm-toolbar" role="search">
@@ -62,7 +64,7 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
 }
 
 /// Tells screen readers what a search or filter left, as the grid shows it.
-fn announce_matches(ctx: Ctx, filter: &Filter) {
+fn announce_matches(ctx: Ctx, filter: &Filter, heard: StoredValue<Option<usize>>) {
     let shown = ctx.catalog.with_untracked(|catalog| match catalog {
         CatalogState::Loaded(catalog) => Some(
             catalog
@@ -73,9 +75,13 @@ fn announce_matches(ctx: Ctx, filter: &Filter) {
         ),
         _ => None,
     });
-    match shown {
-        Some(0) => ctx.announce(ctx.t(Key::empty)),
-        Some(count) => ctx.announce(ctx.fill(Key::matches, &count.to_string())),
-        None => {}
-    }
+    let Some(count) = shown.filter(|_| shown != heard.get_value()) else {
+        return;
+    };
+    heard.set_value(shown);
+    ctx.announce(if count == 0 {
+        ctx.t(Key::empty)
+    } else {
+        ctx.fill(Key::matches, &count.to_string())
+    });
 }
