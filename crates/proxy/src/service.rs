@@ -1001,7 +1001,7 @@ impl Marketplace {
                 .solution_version_flags
                 .requires_user_input_to_update_version;
             if awaits && !instance.auth_values.iter().any(|a| a.external_id == slot) {
-                self.db.save_auth(AuthList::Upgrade, &pending).await?;
+                self.keep_for_upgrade(session, &pending).await?;
                 return self.present(&instance, &stored).await;
             }
         }
@@ -1033,11 +1033,32 @@ impl Marketplace {
                 {
                     return Err(ProxyError::BadRequest(reason));
                 }
-                self.db.save_auth(AuthList::Upgrade, pending).await?;
+                self.keep_for_upgrade(session, pending).await?;
                 self.present(&instance, stored).await
             }
             Err(err) => Err(err),
         }
+    }
+
+    /// Keeps `pending` for the user's upgrade. Tray sees it only then, so it is checked
+    /// now to be the user's own: another user's auth id would otherwise sit in this
+    /// instance, and that auth's expiry notices would show here.
+    async fn keep_for_upgrade(
+        &self,
+        session: &Session,
+        pending: &PendingAuth,
+    ) -> Result<(), ProxyError> {
+        if !self
+            .tray
+            .owns_authentication(&session.token, &pending.auth_id)
+            .await?
+        {
+            return Err(ProxyError::BadRequest(format!(
+                "authId {} is not one of your authorizations",
+                pending.auth_id
+            )));
+        }
+        self.db.save_auth(AuthList::Upgrade, pending).await
     }
 
     async fn lock_slot(&self, auth: &PendingAuth) -> tokio::sync::MutexGuard<'_, ()> {

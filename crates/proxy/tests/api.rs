@@ -1501,6 +1501,15 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
         harness
             .call(reqwest::Method::GET, "/integrations", &user, None)
             .await;
+        // Tray sees a kept auth only at the upgrade: another user's is refused now.
+        let (_, _, someone_elses) = stripe_with_auth(&harness, "someone-else").await;
+        let (status, refused) = harness.attach(&user, &id, JIRA_SLOT, &someone_elses).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+        let (_, instance) = harness.instance(&user, &id).await;
+        assert!(
+            !authorized_slots(&instance).contains(&JIRA_SLOT),
+            "{instance}"
+        );
         let before = harness.sandbox.stats().requests_served;
         let (status, attached) = harness.attach(&user, &id, JIRA_SLOT, &jira_auth).await;
         assert_eq!(status, StatusCode::OK, "{attached}");
@@ -1509,9 +1518,10 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
             "{attached}"
         );
         assert_eq!(attached["status"], "needs_update", "{attached}");
-        // The solution and the instance, read: no updateSolutionInstance with a slot the
-        // instance's version lacks (the new version's values go through the upgrade).
-        assert_eq!(harness.sandbox.stats().requests_served - before, 2);
+        // The solution, the instance and the user's auths, read: no updateSolutionInstance
+        // with a slot the instance's version lacks (the new version's values go through
+        // the upgrade).
+        assert_eq!(harness.sandbox.stats().requests_served - before, 3);
 
         // Kept durably, not retried against updateSolutionInstance (which refuses it).
         tokio::time::sleep(Duration::from_secs(3)).await;

@@ -95,6 +95,13 @@ mutation GenerateAuthorizationCode($userId: ID!) {
 }
 "#;
 
+/// The caller's own authentications (a user token sees no one else's).
+pub const OWN_AUTHENTICATIONS: &str = r#"
+query OwnAuthentications {
+  viewer { authentications { edges { node { id } } } }
+}
+"#;
+
 pub const CREATE_INSTANCE: &str = concat!(
     r#"
 mutation CreateInstance($solutionId: ID!, $instanceName: String!, $configValues: [ConfigValue!]) {
@@ -145,6 +152,7 @@ pub const ALL: &[(&str, &str)] = &[
     ("FindUser", FIND_USER),
     ("Authorize", AUTHORIZE),
     ("GenerateAuthorizationCode", GENERATE_CODE),
+    ("OwnAuthentications", OWN_AUTHENTICATIONS),
     ("CreateInstance", CREATE_INSTANCE),
     ("UpdateInstance", UPDATE_INSTANCE),
     ("UpgradeInstance", UPGRADE_INSTANCE),

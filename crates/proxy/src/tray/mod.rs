@@ -136,6 +136,32 @@ impl TrayClient {
         Ok(data.users.edges.into_iter().next().map(|edge| edge.node.id))
     }
 
+    /// Whether `auth_id` is one of the user's own authentications.
+    pub async fn owns_authentication(
+        &self,
+        user_token: &str,
+        auth_id: &str,
+    ) -> Result<bool, ProxyError> {
+        #[derive(Deserialize)]
+        struct Authentications {
+            authentications: Connection<AuthNode>,
+        }
+        #[derive(Deserialize)]
+        struct AuthNode {
+            id: String,
+        }
+        let data: Viewer<Authentications> = self
+            .call(
+                user_token,
+                documents::OWN_AUTHENTICATIONS,
+                json!({}),
+                Retry::Idempotent,
+            )
+            .await?;
+        let edges = data.viewer.authentications.edges;
+        Ok(edges.iter().any(|edge| edge.node.id == auth_id))
+    }
+
     pub async fn authorize(&self, tray_user_id: &str) -> Result<String, ProxyError> {
         #[derive(Deserialize)]
         struct Data {
