@@ -289,6 +289,13 @@ impl Config {
             .master_token
             .ok_or_else(|| ProxyError::Config("TRAY_MASTER_TOKEN is not set".into()))?;
         let host_key = match (&args.host_jwt_public_key, secrets.host_jwt_secret) {
+            // /demo/token signs a token for whoever asks: with the host's real key that
+            // would let anyone sign in as anyone.
+            (Some(_), _) | (_, Some(_)) if args.demo => {
+                return Err(ProxyError::Config(
+                    "--demo signs tokens for anyone at /demo/token, so it runs only with its public demo secret: unset HOST_JWT_SECRET and --host-jwt-public-key, or drop --demo".into(),
+                ))
+            }
             (Some(_), Some(_)) => {
                 return Err(ProxyError::Config(
                     "set either HOST_JWT_SECRET or --host-jwt-public-key, not both".into(),
@@ -381,6 +388,12 @@ mod tests {
         let err = Config::from_args(parse(&[]), no_jwt.clone()).unwrap_err();
         assert!(err.to_string().contains("HOST_JWT_SECRET"));
         assert!(Config::from_args(parse(&["--demo"]), no_jwt).is_ok());
+    }
+
+    #[test]
+    fn demo_mode_never_signs_with_the_hosts_real_secret() {
+        let err = Config::from_args(parse(&["--demo"]), secrets("t")).unwrap_err();
+        assert!(err.to_string().contains("--demo"), "{err}");
     }
 
     #[test]

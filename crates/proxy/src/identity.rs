@@ -8,7 +8,7 @@ use jsonwebtoken::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use crate::{config::HostKey, error::ProxyError, AppState};
+use crate::{config::HostKey, error::ProxyError, AppState, DEMO_JWT_SECRET};
 
 /// The host app's user, as its backend vouched for them.
 #[derive(Debug, Clone)]
@@ -24,8 +24,9 @@ pub struct Claims {
     #[serde(default)]
     pub name: Option<String>,
     pub exp: i64,
+    /// One audience or a list of them (RFC 7519); jsonwebtoken checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<serde_json::Value>,
 }
 
 pub struct Verifier {
@@ -38,10 +39,11 @@ pub struct Verifier {
 impl Verifier {
     pub fn new(host_key: &HostKey, audience: Option<&str>) -> Result<Verifier, ProxyError> {
         let (key, algorithm, signer) = match host_key {
+            // Only the public demo secret signs demo tokens (see `sign_demo`).
             HostKey::Secret(secret) => (
                 DecodingKey::from_secret(secret.as_bytes()),
                 Algorithm::HS256,
-                Some(EncodingKey::from_secret(secret.as_bytes())),
+                (secret == DEMO_JWT_SECRET).then(|| EncodingKey::from_secret(secret.as_bytes())),
             ),
             HostKey::PublicPem(pem) => match DecodingKey::from_rsa_pem(pem) {
                 Ok(key) => (key, Algorithm::RS256, None),
@@ -62,7 +64,12 @@ impl Verifier {
         // A token signed for later is not valid yet.
         validation.validate_nbf = true;
         match audience {
-            Some(audience) => validation.set_audience(&[audience]),
+            // A token without `aud` would pass jsonwebtoken's check: required, so another
+            // token the host signs with the same key (a session's) is not one of ours.
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                validation.set_required_spec_claims(&["exp", "sub", "aud"]);
+            }
             None => validation.validate_aud = false,
         }
         Ok(Verifier {
@@ -96,8 +103,10 @@ impl Verifier {
                 _ => unauthenticated("the user token is invalid"),
             }
         })?;
-        let id = data.claims.sub.trim().to_owned();
-        if id.is_empty() || id.len() > 256 {
+        // Taken as it is: trimmed, " u1" and "u1" (two of the host's users, for all this
+        // proxy knows) would be one.
+        let id = data.claims.sub;
+        if id.trim().is_empty() || id.len() > 256 {
             return Err(unauthenticated(
                 "the user token's `sub` must be 1 to 256 characters",
             ));
@@ -115,7 +124,7 @@ impl Verifier {
     /// Sign a demo token (demo mode only; needs a shared secret).
     pub fn sign_demo(&self, claims: &Claims) -> Result<String, ProxyError> {
         let signer = self.signer.as_ref().ok_or_else(|| {
-            ProxyError::BadRequest("demo tokens need HOST_JWT_SECRET (HS256)".into())
+            ProxyError::BadRequest("demo tokens are signed with the public demo secret only".into())
         })?;
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, signer)
             .map_err(|err| ProxyError::Config(format!("cannot sign a demo token: {err}")))
@@ -143,5 +152,34 @@ impl FromRequestParts<Arc<AppState>> for HostUser {
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
         state.verifier.verify(token.trim())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(sub: &str) -> String {
+        let exp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs() as i64
+            + 600;
+        let claims = serde_json::json!({ "sub": sub, "exp": exp });
+        jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"host-secret"),
+        )
+        .expect("signs")
+    }
+
+    #[test]
+    fn a_sub_is_the_hosts_user_id_exactly() {
+        let verifier =
+            Verifier::new(&HostKey::Secret("host-secret".into()), None).expect("a verifier");
+        let user = verifier.verify(&token(" u1")).expect("valid");
+        assert_eq!(user.id, " u1", "not merged with u1");
+        assert!(verifier.verify(&token("  ")).is_err(), "blank");
     }
 }

@@ -370,7 +370,12 @@ async fn demo_token(
         sub: request.user_id,
         name: Some(request.name),
         exp: expires_at,
-        aud: state.market.config.host_jwt_audience.clone(),
+        aud: state
+            .market
+            .config
+            .host_jwt_audience
+            .clone()
+            .map(Into::into),
     })?;
     Ok(Json(wire::DemoToken { token, expires_at }))
 }

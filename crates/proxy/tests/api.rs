@@ -715,6 +715,15 @@ async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algori
             )),
         ),
         (
+            // Another token the host signs with the same key (a session's, say).
+            "no audience",
+            Some(sign(
+                Algorithm::HS256,
+                DEMO_JWT_SECRET,
+                json!({ "sub": "u1", "exp": now + 600 }),
+            )),
+        ),
+        (
             "not valid yet",
             Some(sign(
                 Algorithm::HS256,
@@ -734,14 +743,18 @@ async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algori
         let body: Value = response.json().await.expect("json error");
         assert_eq!(body["error"]["code"], "unauthenticated", "{case}");
     }
-    let ok = harness
-        .http
-        .get(&url)
-        .bearer_auth(sign(Algorithm::HS256, DEMO_JWT_SECRET, good))
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(ok.status(), StatusCode::OK);
+    // One audience, or a list holding it (RFC 7519 allows both).
+    let listed = json!({ "sub": "u1", "exp": now + 600, "aud": ["other", "marketplace"] });
+    for claims in [good, listed] {
+        let ok = harness
+            .http
+            .get(&url)
+            .bearer_auth(sign(Algorithm::HS256, DEMO_JWT_SECRET, claims.clone()))
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(ok.status(), StatusCode::OK, "{claims}");
+    }
     harness.stop().await;
 }
 
