@@ -211,6 +211,26 @@ fn check_dialog_url(url: &str) -> Result<(), ProxyError> {
     }
 }
 
+/// An allowed origin as browsers send it (`https://app.example.com`: lower case, no
+/// path, no trailing slash), or `*` for any; anything else is a configuration error
+/// rather than an origin that silently never matches.
+fn host_origin(origin: &str) -> Result<String, ProxyError> {
+    if origin == "*" {
+        return Ok(origin.to_owned());
+    }
+    let invalid = || {
+        ProxyError::Config(format!(
+            "--allowed-origins takes origins like https://app.example.com (or *), not {origin:?}"
+        ))
+    };
+    let parsed = reqwest::Url::parse(origin).map_err(|_| invalid())?;
+    let bare = parsed.path() == "/" && parsed.query().is_none() && parsed.fragment().is_none();
+    if !matches!(parsed.scheme(), "http" | "https") || !parsed.has_host() || !bare {
+        return Err(invalid());
+    }
+    Ok(parsed.origin().ascii_serialization())
+}
+
 /// The system values file: one JSON object, its keys slot ids (or `solution/slot`).
 fn read_system_values(
     path: &std::path::Path,
@@ -360,9 +380,10 @@ impl Config {
                 .collect(),
             allowed_origins: args
                 .allowed_origins
-                .into_iter()
+                .iter()
                 .filter(|o| !o.is_empty())
-                .collect(),
+                .map(|o| host_origin(o))
+                .collect::<Result<_, _>>()?,
             widget_dir: args.widget_dir,
             demo: args.demo,
         })
@@ -388,6 +409,32 @@ mod tests {
         let err = Config::from_args(parse(&[]), no_jwt.clone()).unwrap_err();
         assert!(err.to_string().contains("HOST_JWT_SECRET"));
         assert!(Config::from_args(parse(&["--demo"]), no_jwt).is_ok());
+    }
+
+    #[test]
+    fn allowed_origins_are_written_as_browsers_send_them() {
+        let config = Config::from_args(
+            parse(&[
+                "--allowed-origins",
+                "HTTPS://App.Example.com/,http://localhost:3000",
+            ]),
+            secrets("t"),
+        )
+        .expect("valid");
+        assert_eq!(
+            config.allowed_origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        let any = Config::from_args(parse(&["--allowed-origins", "*"]), secrets("t"));
+        assert_eq!(any.expect("valid").allowed_origins, ["*"]);
+        for bad in [
+            "app.example.com",
+            "https://app.example.com/settings",
+            "ftp://x.example",
+        ] {
+            let err = Config::from_args(parse(&["--allowed-origins", bad]), secrets("t"));
+            assert!(err.is_err(), "{bad}");
+        }
     }
 
     #[test]

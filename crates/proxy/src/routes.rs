@@ -73,8 +73,27 @@ pub fn router(state: Arc<AppState>) -> Router {
     }
     with_error_shape(router, &state)
         .nest(API_PREFIX, api)
+        // Answers carry users' connections, dialog codes, demo tokens: no cache keeps
+        // them (the widget's files set their own caching above).
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
         .layer(DefaultBodyLimit::max(state.market.config.body_limit))
-        .layer(TraceLayer::new_for_http())
+        // The path only: a query may carry a secret (the webhook's `?secret=`).
+        .layer(
+            TraceLayer::new_for_http().make_span_with(|request: &axum::extract::Request| {
+                tracing::debug_span!("request", method = %request.method(), path = %request.uri().path())
+            }),
+        )
         .with_state(state)
 }
 
@@ -158,12 +177,17 @@ async fn json_errors(response: Response) -> Response {
 }
 
 fn cors(allowed: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = allowed
-        .iter()
-        .filter_map(|origin| HeaderValue::from_str(origin).ok())
-        .collect();
+    let origins = if allowed.iter().any(|origin| origin == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            allowed
+                .iter()
+                .filter_map(|origin| HeaderValue::from_str(origin).ok()),
+        )
+    };
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(origins)
         .allow_methods(tower_http::cors::Any)
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
 }

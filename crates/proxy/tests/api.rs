@@ -1302,6 +1302,16 @@ async fn widget_assets_demo_page_demo_token_and_health() {
         .await
         .expect("answers");
     assert_eq!(catalog.status(), StatusCode::OK);
+    // A user's connections are kept by no cache; no answer is sniffed for another type.
+    let headers = catalog.headers();
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(
+        js.headers()["x-content-type-options"],
+        "nosniff",
+        "the widget's files too"
+    );
     harness.stop().await;
     let _ = std::fs::remove_dir_all(dir);
 }

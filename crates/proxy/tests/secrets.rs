@@ -11,6 +11,7 @@ use std::{
 use tray_sandbox::{Faults, Sandbox, SandboxConfig};
 
 const JWT_SECRET: &str = "host-jwt-secret-value-42";
+const WEBHOOK_SECRET: &str = "webhook-secret-value-43";
 const STRIPE: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e06";
 
 #[derive(Clone, Default)]
@@ -48,6 +49,7 @@ async fn secrets_never_appear_in_logs_or_responses() {
         tray_sandbox::DEMO_EMBEDDED_ID,
     );
     config.host_key = HostKey::Secret(JWT_SECRET.into());
+    config.webhook_secret = Some(WEBHOOK_SECRET.into());
     tracing::info!(?config, "starting");
     let proxy = Proxy::start(config).await.expect("proxy");
     let http = reqwest::Client::new();
@@ -100,6 +102,12 @@ async fn secrets_never_appear_in_logs_or_responses() {
         http.put(format!("{api}/instances/{id}/auths/external_stripe_auth"))
             .bearer_auth(&jwt)
             .json(&json!({ "authId": "a-1" })),
+        // Tray's webhook carries its secret in the query: the request trace must not.
+        http.post(format!(
+            "{}/webhooks/tray/auth-expiring?secret={WEBHOOK_SECRET}",
+            proxy.url()
+        ))
+        .json(&json!({ "authId": "a-1" })),
     ] {
         responses.push_str(
             &request
@@ -125,6 +133,7 @@ async fn secrets_never_appear_in_logs_or_responses() {
         ("JWT secret", JWT_SECRET),
         ("host JWT", jwt.as_str()),
         ("authorization code", code.as_str()),
+        ("webhook secret", WEBHOOK_SECRET),
     ] {
         assert!(!logs.contains(secret), "{what} in the logs");
         assert!(!responses.contains(secret), "{what} in a response");
