@@ -99,6 +99,13 @@ pub struct Args {
     /// Burst the proxy allows itself (Tray's is 50); shared by replicas on Postgres.
     #[arg(long, env = "TRAY_RATE_BURST", default_value_t = 40)]
     pub tray_rate_burst: u32,
+    /// API requests per second one host user may make (0: no limit), so that one user
+    /// cannot use up the organisation's Tray budget for everyone. Per process.
+    #[arg(long, env = "USER_RATE_PER_SECOND", default_value_t = 10)]
+    pub user_rate_per_second: u32,
+    /// Burst of each user's share (a page load and a connect take a handful).
+    #[arg(long, env = "USER_RATE_BURST", default_value_t = 30)]
+    pub user_rate_burst: u32,
     /// Log lines as JSON objects (for log collectors) instead of text.
     #[arg(long, env = "PROXY_LOG_JSON")]
     pub log_json: bool,
@@ -169,6 +176,9 @@ pub struct Config {
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,
     pub tray_rate_burst: u32,
+    /// Each host user's share of the proxy (0: no limit).
+    pub user_rate_per_second: u32,
+    pub user_rate_burst: u32,
     /// Config values the host supplies for versions that need system input, by
     /// `externalId` or `solutionId/externalId`.
     pub system_values: BTreeMap<String, serde_json::Value>,
@@ -288,6 +298,8 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(30),
             tray_rate_per_second: 25,
             tray_rate_burst: 40,
+            user_rate_per_second: 10,
+            user_rate_burst: 30,
             system_values: BTreeMap::new(),
         }
     }
@@ -368,6 +380,8 @@ impl Config {
             request_timeout: std::time::Duration::from_secs(30),
             tray_rate_per_second: args.tray_rate_per_second,
             tray_rate_burst: args.tray_rate_burst,
+            user_rate_per_second: args.user_rate_per_second,
+            user_rate_burst: args.user_rate_burst,
             listen: args.listen,
             graphql_url,
             dialog_url,

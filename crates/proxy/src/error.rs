@@ -30,6 +30,8 @@ pub enum ProxyError {
     TooLarge,
     #[error("Tray's rate limit was reached; try again in a moment")]
     TrayRateLimited,
+    #[error("too many requests from this user; try again in a moment")]
+    UserRateLimited,
     #[error("Tray is unavailable: {0}")]
     TrayUnavailable(String),
     #[error("Tray refused the request: {0}")]
@@ -64,7 +66,9 @@ impl ProxyError {
             ProxyError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ProxyError::KeySpent(_) => (StatusCode::CONFLICT, "key_spent"),
             ProxyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-            ProxyError::TrayRateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            ProxyError::TrayRateLimited | ProxyError::UserRateLimited => {
+                (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
+            }
             ProxyError::TrayUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
             ProxyError::TrayRejected(_) => (StatusCode::BAD_GATEWAY, "tray_error"),
             ProxyError::TrayUnauthorized(_) => (StatusCode::BAD_GATEWAY, "tray_credentials"),

@@ -151,7 +151,13 @@ impl FromRequestParts<Arc<AppState>> for HostUser {
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
-        state.verifier.verify(token.trim())
+        let user = state.verifier.verify(token.trim())?;
+        if let Some(limiter) = &state.user_limiter {
+            if !limiter.take(&user.id) {
+                return Err(ProxyError::UserRateLimited);
+            }
+        }
+        Ok(user)
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod fairness;
 pub mod identity;
 pub mod lease;
 pub mod routes;
@@ -30,6 +31,8 @@ const PENDING_AUTH_RETRY: Duration = Duration::from_secs(2);
 pub struct AppState {
     pub market: Marketplace,
     pub verifier: Verifier,
+    /// Each host user's share of the proxy; `None`: unlimited.
+    pub user_limiter: Option<fairness::UserLimiter>,
 }
 
 /// A running proxy. Dropping it stops the server.
@@ -75,9 +78,12 @@ impl Proxy {
             config.master_token.clone(),
             limiter,
         );
+        let user_limiter =
+            fairness::UserLimiter::new(config.user_rate_per_second, config.user_rate_burst);
         let state = Arc::new(AppState {
             market: Marketplace::new(config, tray, db),
             verifier,
+            user_limiter,
         });
         let router = routes::router(state.clone());
 

@@ -1114,9 +1114,59 @@ async fn idempotent_calls_are_retried_through_tray_failures() {
     harness.stop().await;
 }
 
+/// One user (or a stolen token) sending as fast as it can is slowed down alone, before
+/// any Tray call: the organisation's Tray budget stays everyone's.
+#[tokio::test]
+async fn one_user_flooding_is_refused_before_tray_and_others_are_served() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.user_rate_per_second = 1;
+        config.user_rate_burst = 5;
+    })
+    .await;
+    let greedy = unique_user("greedy");
+    harness
+        .call(reqwest::Method::GET, "/integrations", &greedy, None)
+        .await;
+    let served_before = harness.sandbox.stats().requests_served;
+    let loads = (0..20).map(|_| harness.call(reqwest::Method::GET, "/integrations", &greedy, None));
+    let answers = futures_join_all(loads).await;
+    let refused: Vec<&Value> = answers
+        .iter()
+        .filter(|(status, _)| *status == StatusCode::TOO_MANY_REQUESTS)
+        .map(|(_, body)| body)
+        .collect();
+    assert!(refused.len() >= 14, "{} of 20 refused", refused.len());
+    assert!(refused
+        .iter()
+        .all(|body| body["error"]["code"] == "rate_limited"));
+    let tray_calls = harness.sandbox.stats().requests_served - served_before;
+    assert!(
+        tray_calls <= 6,
+        "{tray_calls} Tray requests for the refused loads too"
+    );
+    let (status, body) = harness
+        .call(
+            reqwest::Method::GET,
+            "/integrations",
+            &unique_user("patient"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another user is served at once: {body}"
+    );
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn tray_rate_limit_becomes_a_429_and_the_proxy_stays_under_it() {
-    let harness = Harness::start("sqlite::memory:").await;
+    // One user's 80 loads: the Tray limit is measured here, not each user's share.
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.user_rate_per_second = 0;
+    })
+    .await;
     let user = unique_user("frank");
     let (_, instance) = harness.create(&user, STRIPE, "k").await;
     let id = instance["id"].as_str().expect("id").to_owned();

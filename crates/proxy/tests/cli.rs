@@ -36,6 +36,8 @@ fn help_lists_every_contract_option() {
         "--demo",
         "--widget-dir",
         "--solution-tags",
+        "--user-rate-per-second",
+        "USER_RATE_PER_SECOND",
     ] {
         assert!(help.contains(name), "--help does not mention {name}");
     }
