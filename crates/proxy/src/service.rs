@@ -371,7 +371,7 @@ impl Marketplace {
                     *instance = upgraded;
                 }
                 Err(err) => {
-                    tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed; SYSTEM_VALUES_FILE may lack a value this version needs");
+                    tracing::warn!(instance = %instance.id, error = %err, "system upgrade failed (a setting SYSTEM_VALUES_FILE lacks, or a service the user has not authorized yet); tried again later");
                     // A failing Tray is asked again on the next listing; a refusal waits.
                     if !err.is_transient() {
                         self.system_upgrade_failed
@@ -1457,25 +1457,28 @@ fn to_instance(
                 .iter()
                 .any(|c| c.external_id == slot.external_id && c.value.is_some())
     });
-    // An update the user must make first: only it blocks something (Settings of the new
-    // version), and the row still names an expiring sign-in on its Reconnect button.
+    // Never enabled yet: the user is still setting it up (Disabled means turned off).
+    // A solution the user enables by hand is set up once its values are in and the user
+    // saw its settings: it then waits as Disabled, not as "setting up" forever.
+    let setting_up = missing_auth
+        || missing_config
+        || (!instance.enabled
+            && !stored.is_some_and(|s| s.ever_enabled)
+            && (!solution.flag("disableAutoEnable")
+                || stored.is_some_and(|s| s.config_unconfirmed)));
+    // What blocks the user comes first: an update they must make (Settings of the new
+    // version), then a setup to finish (its row offers Finish setting up, not an Enable
+    // Tray refuses); an expiring sign-in shows on its own Reconnect button meanwhile.
     let status = if instance
         .solution_version_flags
         .requires_user_input_to_update_version
     {
         Status::NeedsUpdate
+    } else if setting_up && !instance.enabled {
+        Status::SettingUp
     } else if auth_values.iter().any(|a| a.expiring) {
         Status::AuthExpiring
-    } else if missing_auth
-        || missing_config
-        || (!instance.enabled
-            && !stored.is_some_and(|s| s.ever_enabled)
-            && (!solution.flag("disableAutoEnable")
-                || stored.is_some_and(|s| s.config_unconfirmed)))
-    {
-        // Never enabled yet: the user is still setting it up (Disabled means turned off).
-        // A solution the user enables by hand is set up once its values are in and the
-        // user saw its settings: it then waits as Disabled, not as "setting up" forever.
+    } else if setting_up {
         Status::SettingUp
     } else if instance.enabled {
         Status::Connected

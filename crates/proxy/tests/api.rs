@@ -1042,6 +1042,33 @@ async fn an_update_the_user_must_make_outranks_an_expiring_sign_in() {
     harness.stop().await;
 }
 
+/// A two-service connection with one sign-in done, and that one expiring: the user is
+/// still setting it up (Finish setting up), not looking at a connection to reconnect
+/// whose Enable Tray refuses.
+#[tokio::test]
+async fn a_half_set_up_connection_whose_sign_in_expires_is_still_being_set_up() {
+    const JIRA_TO_SLACK: &str = "9b8a7c6d-5e4f-4a3b-9c2d-1e0f2a3b4c05";
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("half");
+    let (status, instance) = harness.create(&user, JIRA_TO_SLACK, "k").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let jira = harness
+        .authorize(&user, &id, "external_jira_auth", "action=allow")
+        .await;
+    harness
+        .attach(&user, &id, "external_jira_auth", &jira)
+        .await;
+    assert_eq!(
+        expiring_notice(&harness, &user, &jira, WEBHOOK_SECRET).await,
+        StatusCode::NO_CONTENT
+    );
+    let (_, instance) = harness.instance(&user, &id).await;
+    assert_eq!(instance["status"], "setting_up", "{instance}");
+    assert_eq!(instance["authValues"][0]["expiring"], true, "{instance}");
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
     let harness = Harness::start("sqlite::memory:").await;

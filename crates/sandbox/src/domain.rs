@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::{
-    catalog::{AuthKind, ServiceDef, SolutionDef},
+    catalog::{AuthKind, ConfigSlotDef, ServiceDef, SolutionDef},
     control::bump,
     error::SandboxError,
     store::{now_ms, InstanceRow, StoredAuthValue, StoredConfigValue, VersionNeeds, VersionRow},
@@ -82,6 +82,9 @@ impl SandboxState {
             .max()
             .is_some_and(|at| at + self.lazy_update_delay.as_millis() as i64 <= now_ms());
         if !newer.is_empty() && lazy_only && due {
+            // Nobody is asked: the new version's settings start from their defaults.
+            let added = newer.iter().flat_map(|v| &v.config_slots);
+            fill_defaults(&mut instance.config_values, added);
             instance.version = latest_version(&versions);
             self.store.save_instance(instance).await?;
             tracing::info!(instance = %instance.id, version = instance.version, "lazy update applied");
@@ -213,4 +216,19 @@ impl SandboxState {
 
 pub fn latest_version(versions: &[VersionRow]) -> i64 {
     versions.last().map_or(1, |v| v.version)
+}
+
+/// Every slot without a value gets its default (a new instance's, a lazy update's).
+pub fn fill_defaults<'a>(
+    values: &mut Vec<StoredConfigValue>,
+    slots: impl IntoIterator<Item = &'a ConfigSlotDef>,
+) {
+    for slot in slots {
+        if !values.iter().any(|v| v.external_id == slot.external_id) {
+            values.push(StoredConfigValue {
+                external_id: slot.external_id.clone(),
+                value: Some(slot.default_value.clone()),
+            });
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::{
     catalog::SolutionDef,
     control::bump,
+    domain::fill_defaults,
     error::SandboxError,
     store::{
         iso8601, new_id, now_ms, AuthRow, InstanceRow, StoredAuthValue, StoredConfigValue, UserRow,
@@ -1101,18 +1102,7 @@ impl Mutation {
             )
             .map_err(gql)?;
         // Slots the host left out start from their defaults, as on Tray.
-        for slot in &solution.config_slots {
-            if !row
-                .config_values
-                .iter()
-                .any(|v| v.external_id == slot.external_id)
-            {
-                row.config_values.push(StoredConfigValue {
-                    external_id: slot.external_id.clone(),
-                    value: Some(slot.default_value.clone()),
-                });
-            }
-        }
+        fill_defaults(&mut row.config_values, &solution.config_slots);
         row.seq = state.store.insert_instance(&row).await.map_err(gql)?;
         Ok(CreateSolutionInstancePayload {
             solution_instance: SolutionInstance::load(state, row).await.map_err(gql)?,
@@ -1253,18 +1243,7 @@ impl Mutation {
                 None,
             ));
         }
-        for slot in &solution.config_slots {
-            if !row
-                .config_values
-                .iter()
-                .any(|v| v.external_id == slot.external_id)
-            {
-                row.config_values.push(StoredConfigValue {
-                    external_id: slot.external_id.clone(),
-                    value: Some(slot.default_value.clone()),
-                });
-            }
-        }
+        fill_defaults(&mut row.config_values, &solution.config_slots);
         row.version = latest;
         state.store.save_instance(&row).await.map_err(gql)?;
         Ok(UpgradeSolutionInstancePayload {

@@ -9,7 +9,8 @@ use serde_json::{json, Value};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tray_sandbox::{
-    catalog::AuthSlotDef, NewVersion, SandboxConfig, VersionNeeds, DEMO_EMBEDDED_ID,
+    catalog::{AuthSlotDef, ConfigSlotDef},
+    NewVersion, SandboxConfig, VersionNeeds, DEMO_EMBEDDED_ID,
 };
 
 const STRIPE_SOLUTION_SLOT: &str = "external_stripe_auth";
@@ -463,13 +464,30 @@ async fn a_version_needing_no_input_applies_itself_after_the_delay() {
     })
     .await;
     let (_, token, _) = user_with_instance(&client).await;
+    let mut version = new_slot(VersionNeeds::None);
+    version.config_slots.push(ConfigSlotDef {
+        external_id: "external_digest".into(),
+        title: "Daily digest".into(),
+        default_value: "true".into(),
+    });
     client
         .sandbox
-        .publish_version(SLACK_SOLUTION, new_slot(VersionNeeds::None))
+        .publish_version(SLACK_SOLUTION, version)
         .await
         .expect("published");
     let data = client.ok(&token, FLAGS, json!({})).await;
     assert_eq!(flags(&data)["hasNewerVersion"], false);
+    // Nobody was asked: the new setting starts from its default.
+    let values = client
+        .ok(&token, "{ viewer { solutionInstances { edges { node { configValues { externalId value } } } } } }", json!({}))
+        .await;
+    let digest = values["viewer"]["solutionInstances"]["edges"][0]["node"]["configValues"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|v| v["externalId"] == "external_digest")
+        .map(|v| v["value"].clone());
+    assert_eq!(digest, Some(json!("true")));
     assert_eq!(
         data["viewer"]["solutionInstances"]["edges"][0]["node"]["solution"]["authSlots"]
             .as_array()
