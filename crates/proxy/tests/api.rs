@@ -1077,6 +1077,9 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
     let id = instance["id"].as_str().expect("id").to_owned();
     let auth_id = harness.authorize_slot(&user, &id).await;
     harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
+    // Set up and working (a setup still under way would stay "setting up").
+    let (status, enabled) = harness.patch(&user, &id, json!({ "enabled": true })).await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
     assert_eq!(
         expiring_notice(&harness, &user, &auth_id, "guess").await,
         StatusCode::FORBIDDEN
@@ -1104,7 +1107,7 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
     )));
     harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
     let (_, instance) = harness.instance(&user, &id).await;
-    assert_eq!(instance["status"], "setting_up");
+    assert_eq!(instance["status"], "connected");
     harness.stop().await;
 }
 
