@@ -177,21 +177,34 @@ impl Ctx {
                 if !listed {
                     return Err(err);
                 }
-                self.open.try_set(Some(OpenPanel {
+                self.open_if_free(OpenPanel {
                     solution_id: integration.solution_id,
                     setup: None,
-                }));
+                });
                 return Ok(());
             }
             other => other?,
         };
         let id = instance.id.clone();
         self.show(instance).await;
-        self.open.try_set(Some(OpenPanel {
+        self.open_if_free(OpenPanel {
             solution_id: integration.solution_id,
             setup: Some(id),
-        }));
+        });
         Ok(())
+    }
+
+    /// Opens `panel`, unless the user opened another integration's dialog while the
+    /// request ran: what they do there (typing, say) is not taken away, and the card
+    /// offers Finish setting up instead.
+    fn open_if_free(self, panel: OpenPanel) {
+        let free = self.open.try_with_untracked(|open| {
+            open.as_ref()
+                .is_none_or(|open| open.solution_id == panel.solution_id)
+        });
+        if free == Some(true) {
+            self.open.try_set(Some(panel));
+        }
     }
 
     /// Shows `instance` as the proxy answered it, in place of the catalog's copy: a

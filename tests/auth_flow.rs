@@ -476,6 +476,11 @@ async fn close_returns_to_the_step_and_error_shows_the_message() {
         "Sign-in failed: Access denied",
         "no longer announced as waiting"
     );
+    // Heard once, from the live region: not a second time as an alert.
+    assert!(host
+        .query_selector(".tm-auth [role=alert]")
+        .unwrap()
+        .is_none());
     assert!(!done.get_untracked());
     assert!(
         calls().iter().all(|c| c[0].as_string().unwrap() != "PUT"),

@@ -1588,6 +1588,48 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     host.remove();
 }
 
+/// The whole widget against a `FakeFetch`, once its catalog shows.
+struct MountedWidget {
+    host: HtmlElement,
+    shadow: web_sys::ShadowRoot,
+    handle: integrations_widget::MountHandle,
+}
+
+impl MountedWidget {
+    async fn showing_its_catalog() -> MountedWidget {
+        let host = container();
+        let (handle, shadow) = mount_against_fake_fetch(&host);
+        let widget = MountedWidget {
+            host,
+            shadow,
+            handle,
+        };
+        for _ in 0..50 {
+            tick().await;
+            if widget.find(".tm-card-action").is_some() {
+                break;
+            }
+        }
+        widget
+    }
+
+    fn find(&self, selector: &str) -> Option<Element> {
+        self.shadow.query_selector(selector).unwrap()
+    }
+
+    fn press(&self, selector: &str) {
+        self.find(selector)
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .unchecked_into::<HtmlElement>()
+            .click()
+    }
+
+    fn remove(mut self) {
+        self.handle.unmount();
+        self.host.remove();
+    }
+}
+
 /// A retry that fails again leaves focus on the new Try again, not on the region.
 #[wasm_bindgen_test]
 async fn a_failed_retry_returns_focus_to_try_again() {
@@ -1632,21 +1674,8 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
          return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
         json_literal(&catalog)
     ));
-    let host = container();
-    let (mut handle, shadow) = mount_against_fake_fetch(&host);
-    let find = |selector: &str| shadow.query_selector(selector).unwrap();
-    let press = |selector: &str| {
-        find(selector)
-            .unwrap_or_else(|| panic!("no {selector}"))
-            .unchecked_into::<HtmlElement>()
-            .click()
-    };
-    for _ in 0..50 {
-        tick().await;
-        if find(".tm-card-action").is_some() {
-            break;
-        }
-    }
+    let widget = MountedWidget::showing_its_catalog().await;
+    let (find, press) = (|s: &str| widget.find(s), |s: &str| widget.press(s));
     press(".tm-connected");
     tick().await;
     press(".tm-card-action");
@@ -1664,10 +1693,9 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     for _ in 0..5 {
         tick().await;
     }
-    let focused = shadow.active_element().map(|e| e.class_name());
+    let focused = widget.shadow.active_element().map(|e| e.class_name());
     assert_eq!(focused.as_deref(), Some("tm-search"), "{focused:?}");
-    handle.unmount();
-    host.remove();
+    widget.remove();
 }
 
 /// The proxy's fake for a change to Slack-1 that is not found: the catalog as `fresh`,
@@ -1820,6 +1848,52 @@ async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connect
         handle.unmount();
         host.remove();
     }
+}
+
+/// A slow Connect that answers while the user has another integration's dialog open
+/// leaves that dialog (and what is typed in it) alone; the card offers the setup.
+#[wasm_bindgen_test]
+async fn a_slow_connect_does_not_take_over_another_open_dialog() {
+    let slack = integration("Slack", &[], &[]);
+    let hubspot = integration("HubSpot", &[], &[Status::Connected]);
+    let mut made = instance("Slack-0", Status::SettingUp);
+    made.solution_id = slack.solution_id.clone();
+    let catalog = Catalog {
+        integrations: vec![slack, hubspot],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::install(&format!(
+        "if (request.method === 'POST') {{
+             await new Promise((resolve) => setTimeout(resolve, 200));
+             return new Response({}, {{ status: 201, headers: {{ 'Content-Type': 'application/json' }} }});
+         }}
+         return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&made),
+        json_literal(&catalog)
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    let (find, press) = (|s: &str| widget.find(s), |s: &str| widget.press(s));
+    press("[data-solution-id=\"sol-Slack\"] .tm-card-action");
+    tick().await;
+    press("[data-solution-id=\"sol-HubSpot\"] .tm-card-action");
+    let mut slack_card = String::new();
+    for _ in 0..50 {
+        tick().await;
+        slack_card = find("[data-solution-id=\"sol-Slack\"] .tm-card-action")
+            .and_then(|e| e.text_content())
+            .unwrap_or_default();
+        if slack_card == "Finish setting up" {
+            break;
+        }
+    }
+    assert_eq!(slack_card, "Finish setting up");
+    let title = find(".tm-dialog h2").and_then(|e| e.text_content());
+    assert_eq!(
+        title.as_deref(),
+        Some("HubSpot"),
+        "the dialog the user opened"
+    );
+    widget.remove();
 }
 
 /// An instance awaiting an update whose own version had no settings: Settings would

@@ -140,7 +140,10 @@ pub fn AuthButton(
             watch.set_value(Some(new_watch));
             state.set(AuthState::Waiting);
         }
-        Err(_) => state.set(AuthState::Failed(ctx.t(Key::popup_blocked), None)),
+        Err(_) => {
+            ctx.announce(ctx.t(Key::popup_blocked));
+            state.set(AuthState::Failed(ctx.t(Key::popup_blocked), None));
+        }
     };
 
     // Bumped by every start and cancel: the answer to an older request is dropped (and
@@ -220,7 +223,8 @@ pub fn AuthButton(
         }
         .into_any(),
         AuthState::Blocked => view! {
-            <div class="tm-auth-blocked" role="alert">
+            // Announced by the live region already: not an alert a second time.
+            <div class="tm-auth-blocked">
                 <p>{ctx.t(Key::popup_blocked)}</p>
                 <button class="tm-button tm-open-popup" on:click=start>{ctx.t(Key::open_popup)}</button>
                 <button class="tm-button tm-ghost tm-cancel" on:click=cancel>{ctx.t(Key::cancel)}</button>
@@ -249,7 +253,7 @@ pub fn AuthButton(
             });
             view! {
                 <div class="tm-auth-failed">
-                    <p class="tm-field-error" role="alert">{message}</p>
+                    <p class="tm-field-error">{message}</p>
                     {retry}
                     <button class="tm-button tm-authorize" on:click=start>{button_label.clone()}</button>
                 </div>
