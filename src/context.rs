@@ -236,15 +236,22 @@ impl Ctx {
 
     /// Whether the catalog shown lists instance `id`.
     pub fn lists(&self, id: &str) -> bool {
+        self.instance_name(id).is_some()
+    }
+
+    /// The name of instance `id` in the catalog shown.
+    fn instance_name(&self, id: &str) -> Option<String> {
         self.catalog
             .try_with_untracked(|catalog| match catalog {
                 CatalogState::Loaded(catalog) => catalog
                     .integrations
                     .iter()
-                    .any(|i| i.instances.iter().any(|instance| instance.id == id)),
-                _ => false,
+                    .flat_map(|i| &i.instances)
+                    .find(|instance| instance.id == id)
+                    .map(|instance| instance.name.clone()),
+                _ => None,
             })
-            .unwrap_or(false)
+            .flatten()
     }
 
     /// Takes a deleted instance off the catalog.
@@ -286,7 +293,7 @@ impl Ctx {
             };
             match api.update_instance(&instance_id, &enable).await {
                 Ok(enabled) => self.show(enabled).await,
-                Err(err) => return Err(self.fail(&err)),
+                Err(err) => return Err(self.fail_change(&instance_id, &err).await),
             }
             step = SetupStep::Done;
         }
@@ -310,21 +317,14 @@ impl Ctx {
         event: &'static str,
         result: Result<Option<Instance>, ApiError>,
     ) -> Result<(), String> {
-        // Not found: deleted in another tab or on Tray's side, if a fresh catalog agrees
-        // (the proxy may just not know it yet). Then a deletion is done; any other change
-        // has nothing left to change, and the row is gone with the fresh catalog.
+        // Not found, and gone from a fresh catalog too: a deletion is done.
         let result = match result {
-            Err(err @ ApiError::Server { status: 404, .. }) => {
+            Err(err @ ApiError::Server { status: 404, .. }) if event == "deleted" => {
                 self.reload().await;
                 if self.lists(&instance_id) {
                     Err(err)
-                } else if event == "deleted" {
-                    Ok(None)
                 } else {
-                    let message = self.fill(Key::gone, &title);
-                    self.announce(message.clone());
-                    self.emit("error", &[("message", &err.to_string())]);
-                    return Err(message);
+                    Ok(None)
                 }
             }
             other => other,
@@ -354,9 +354,32 @@ impl Ctx {
                 if matches!(err, ApiError::Decode(_)) {
                     self.reload().await;
                 }
-                Err(self.fail(&err))
+                Err(self.fail_change(&instance_id, &err).await)
             }
         }
+    }
+
+    /// Announces a failed change to instance `id` and returns its message. Not found,
+    /// and gone from a fresh catalog too (deleted in another tab, or on Tray's side; the
+    /// proxy may just not have known it yet): it says so by the connection's name, its
+    /// row goes with the fresh catalog, and a setup of it closes.
+    pub async fn fail_change(self, id: &str, err: &ApiError) -> String {
+        if matches!(err, ApiError::Server { status: 404, .. }) {
+            let name = self.instance_name(id).unwrap_or_default();
+            self.reload().await;
+            if !self.lists(id) {
+                self.open.try_update(|open| {
+                    if let Some(panel) = open.as_mut().filter(|p| p.setup.as_deref() == Some(id)) {
+                        panel.setup = None;
+                    }
+                });
+                let message = self.fill(Key::gone, &name);
+                self.announce(message.clone());
+                self.emit("error", &[("message", &err.to_string())]);
+                return message;
+            }
+        }
+        self.fail(err)
     }
 }
 

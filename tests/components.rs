@@ -1227,6 +1227,17 @@ async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another
     }
 }
 
+/// One Slack instance that has its auth, at its settings (a channel).
+fn awaiting_settings() -> Integration {
+    let (mut item, _) = awaiting_enable();
+    item.config_slots = vec![ConfigSlot {
+        external_id: "channel".into(),
+        title: "Channel".into(),
+        default_value: "\"#general\"".into(),
+    }];
+    item
+}
+
 /// What the setup shows under its step.
 async fn setup_failure(host: &HtmlElement) -> String {
     for _ in 0..20 {
@@ -1265,12 +1276,7 @@ async fn a_failed_enable_is_shown_under_the_step() {
 async fn a_failed_settings_save_is_shown_under_the_step() {
     let _fetch = FakeFetch::install(TRAY_DOWN);
     let host = container();
-    let (mut item, _) = awaiting_enable();
-    item.config_slots = vec![ConfigSlot {
-        external_id: "channel".into(),
-        title: "Channel".into(),
-        default_value: "\"#general\"".into(),
-    }];
+    let item = awaiting_settings();
     let state = showing(&item);
     let handle = mount_dialog(&host, state, item.solution_id.clone(), Some("Slack-0"));
     tick().await;
@@ -1280,6 +1286,45 @@ async fn a_failed_settings_save_is_shown_under_the_step() {
     assert!(
         host.query_selector(".tm-setup form").unwrap().is_some(),
         "still at the settings"
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// A setup whose connection another tab deleted: saving says so by its name, not with
+/// the proxy's "no instance <id>".
+#[wasm_bindgen_test]
+async fn saving_the_settings_of_a_connection_deleted_elsewhere_says_it_is_gone() {
+    let host = container();
+    let item = awaiting_settings();
+    let mut fresh = item.clone();
+    fresh.instances.clear();
+    let catalog = Catalog {
+        integrations: vec![fresh],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::install(&format!(
+        "if (request.method === 'GET') return new Response({},
+             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});
+         return new Response(JSON.stringify({{ error: {{ code: 'not_found', message: 'no instance Slack-0' }} }}),
+             {{ status: 404, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&catalog)
+    ));
+    let handle = mount_dialog(
+        &host,
+        showing(&item),
+        item.solution_id.clone(),
+        Some("Slack-0"),
+    );
+    tick().await;
+    click(&host, ".tm-setup button[type=submit]");
+    for _ in 0..20 {
+        tick().await;
+    }
+    let heard = texts(&host, ".tm-dialog .tm-sr");
+    assert!(
+        heard.iter().any(|t| t == "Slack-0 no longer exists."),
+        "{heard:?}"
     );
     drop(handle);
     host.remove();

@@ -125,7 +125,8 @@ pub fn AuthButton(
                     let keep = err.outcome_unknown()
                         || matches!(err, crate::api::ApiError::Server { status: 401, .. });
                     let unattached = keep.then_some(auth_id);
-                    state.try_set(AuthState::Failed(ctx.fail(&err), unattached));
+                    let message = ctx.fail_change(&instance_id, &err).await;
+                    state.try_set(AuthState::Failed(message, unattached));
                 }
             }
         });
@@ -193,7 +194,8 @@ pub fn AuthButton(
                     if let Some(window) = popup {
                         let _ = window.close();
                     }
-                    state.try_set(AuthState::Failed(ctx.fail(&err), None));
+                    let message = ctx.fail_change(&instance_id, &err).await;
+                    state.try_set(AuthState::Failed(message, None));
                 }
             }
         });

@@ -128,7 +128,8 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                             }
                             Err(err) => {
                                 busy.try_set(false);
-                                failure.try_set(Some(ctx.fail(&err)));
+                                let message = ctx.fail_change(&instance_id, &err).await;
+                                failure.try_set(Some(message));
                             }
                         }
                     });
