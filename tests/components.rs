@@ -209,6 +209,30 @@ fn search_filters_by_text_tag_and_connection() {
     );
 }
 
+/// Readers type without accents and expect a dictionary's order.
+#[wasm_bindgen_test]
+fn search_ignores_accents_and_tags_sort_as_a_reader_expects() {
+    let mut cafe = integration("Café Tools", &["Übersetzung", "analytics"], &[]);
+    // Stored decomposed (e + combining acute), as some sources do.
+    cafe.description = Some("Cafe\u{301} orders".into());
+    let istanbul = integration("İstanbul sync", &["Datenbank", "Zahlen"], &[]);
+    let all = vec![cafe, istanbul];
+    let by = |q: &str| {
+        let filter = Filter {
+            query: q.into(),
+            ..Filter::default()
+        };
+        titles(&visible_integrations(&all, &filter)).join(",")
+    };
+    assert_eq!(by("cafe"), "Café Tools");
+    assert_eq!(by("CAFÉ orders"), "Café Tools");
+    assert_eq!(by("istanbul"), "İstanbul sync");
+    assert_eq!(
+        all_tags(&all),
+        vec!["analytics", "Datenbank", "Übersetzung", "Zahlen"]
+    );
+}
+
 #[wasm_bindgen_test]
 async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
     let host = container();

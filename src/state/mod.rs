@@ -38,13 +38,11 @@ pub struct Filter {
 
 impl Filter {
     /// Every word of the text is in the title, the description or a tag, ignoring
-    /// case: "jira slack" finds Jira issues to Slack.
+    /// case and accents: "jira slack" finds Jira issues to Slack, "cafe" finds Café.
     pub fn matches(&self, integration: &Integration) -> bool {
-        let query: String = js_sys::JsString::from(self.query.as_str())
-            .to_lower_case()
-            .into();
+        let query: String = folded(&self.query).into();
         let text_matches = query.split_whitespace().all(|word| {
-            let found = |text: &str| contains_ignoring_case(text, word);
+            let found = |text: &str| folded(text).includes(word, 0);
             found(&integration.title)
                 || integration.description.as_deref().is_some_and(found)
                 || integration.tags.iter().any(|t| found(t))
@@ -63,12 +61,15 @@ impl Filter {
     }
 }
 
-/// Done by the browser: Rust's Unicode case tables and substring search would add
-/// about 9 KB gzip to the wasm.
-fn contains_ignoring_case(text: &str, lowercase_query: &str) -> bool {
+/// `text` as search compares it: decomposed, without its accents, lower case ("Café"
+/// and "cafe" alike, "İstanbul" and "istanbul" too). Done by the browser: Rust's
+/// Unicode tables and substring search would add about 9 KB gzip to the wasm.
+fn folded(text: &str) -> js_sys::JsString {
+    let accents = js_sys::RegExp::new(r"[\u0300-\u036f]", "g");
     js_sys::JsString::from(text)
+        .normalize("NFKD")
+        .replace_by_pattern(&accents, "")
         .to_lower_case()
-        .includes(lowercase_query, 0)
 }
 
 pub fn visible_integrations(integrations: &[Integration], filter: &Filter) -> Vec<Integration> {
@@ -79,12 +80,18 @@ pub fn visible_integrations(integrations: &[Integration], filter: &Filter) -> Ve
         .collect()
 }
 
-/// Every tag of the catalog once, sorted, for the category filter.
+/// Every tag of the catalog once, in the reader's alphabetical order ("Übersetzung"
+/// beside "Tools", not after "z"), for the category filter.
 pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
     // Sorted insertion instead of `sort`: a handful of tags, and std's sort adds 3 KB.
     let mut tags: Vec<String> = Vec::new();
     for tag in integrations.iter().flat_map(|i| &i.tags) {
-        if let Err(position) = tags.binary_search(tag) {
+        let order = |listed: &String| {
+            js_sys::JsString::from(listed.as_str())
+                .locale_compare(tag, &js_sys::Array::new(), &js_sys::Object::new())
+                .cmp(&0)
+        };
+        if let Err(position) = tags.binary_search_by(order) {
             tags.insert(position, tag.clone());
         }
     }
