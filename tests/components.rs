@@ -11,7 +11,7 @@ use integrations_widget::{
     state::{
         all_tags,
         config_form::{encode, kind_of, validate, FieldKind},
-        next_setup_step, visible_integrations, CatalogState, Filter, SetupStep,
+        next_setup_step, own_config_slots, visible_integrations, CatalogState, Filter, SetupStep,
     },
     strings::{Key, Locale, Strings},
 };
@@ -1020,6 +1020,36 @@ fn setup_resumes_at_the_first_missing_slot() {
         SetupStep::Done,
         "disableAutoEnable"
     );
+}
+
+/// A newer version that awaits the host's values (the proxy applies it): the setup asks
+/// for the instance's own settings only, then goes on to enabling, instead of a form
+/// Tray refuses until the upgrade.
+#[wasm_bindgen_test]
+fn a_setup_asks_only_for_its_own_versions_settings() {
+    let mut item = integration("Stripe", &[], &[Status::SettingUp]);
+    item.config_slots = vec![slot("currency", "\"usd\""), slot("mode", "\"live\"")];
+    let instance = &mut item.instances[0];
+    instance.auth_values.push(AuthValue {
+        external_id: "auth".into(),
+        auth_id: "a1".into(),
+        expiring: false,
+    });
+    instance.config_values.push(ConfigValue {
+        external_id: "currency".into(),
+        value: Some("\"usd\"".into()),
+    });
+    let instance = item.instances[0].clone();
+    let own: Vec<String> = own_config_slots(&item.config_slots, &instance)
+        .into_iter()
+        .map(|slot| slot.external_id)
+        .collect();
+    assert_eq!(own, ["currency"]);
+    assert_eq!(
+        next_setup_step(&item, &instance, false),
+        SetupStep::Configure
+    );
+    assert_eq!(next_setup_step(&item, &instance, true), SetupStep::Enable);
 }
 
 /// A loaded catalog of `item` alone.

@@ -6,7 +6,7 @@ use super::{focus_after_render, submitted_data};
 use crate::{
     components::{AuthButton, ConfigForm, StatusBadge},
     context::use_ctx,
-    state::has_auth,
+    state::{has_auth, own_config_slots},
     strings::Key,
 };
 
@@ -358,27 +358,17 @@ fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selector: &str) {
 }
 
 /// The settings an editor shows: for Update the new version's (the integration's), for
-/// Settings the instance's own version's, which are those it has values for (Tray fills
-/// them at creation). An instance still on an older version would have Tray refuse the
-/// new version's in a plain change: one awaiting an update that holds no values has none
-/// of its own (its version had no settings).
+/// Settings the instance's own version's.
 fn editable_slots(
     slots: &[marketplace_wire::ConfigSlot],
     instance: &Instance,
     upgrade: bool,
 ) -> Vec<marketplace_wire::ConfigSlot> {
-    slots
-        .iter()
-        .filter(|slot| {
-            upgrade
-                || (instance.config_values.is_empty() && instance.status != Status::NeedsUpdate)
-                || instance
-                    .config_values
-                    .iter()
-                    .any(|value| value.external_id == slot.external_id)
-        })
-        .cloned()
-        .collect()
+    if upgrade {
+        slots.to_vec()
+    } else {
+        own_config_slots(slots, instance)
+    }
 }
 
 /// A change to the instance, sent by `run`.

@@ -6,7 +6,7 @@ use super::focus_after_render;
 use crate::{
     components::{AuthButton, ConfigForm},
     context::use_ctx,
-    state::{has_auth, next_setup_step, SetupStep},
+    state::{has_auth, next_setup_step, own_config_slots, SetupStep},
     strings::Key,
 };
 
@@ -136,7 +136,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                 });
                 view! {
                     <ConfigForm
-                        slots=integration.config_slots.clone()
+                        slots=own_config_slots(&integration.config_slots, &instance)
                         saved=instance.config_values.clone()
                         submit_label=ctx.t(Key::save)
                         on_save=save

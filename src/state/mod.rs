@@ -3,7 +3,7 @@
 
 pub mod config_form;
 
-use marketplace_wire::{AuthSlot, Catalog, Instance, Integration, Status};
+use marketplace_wire::{AuthSlot, Catalog, ConfigSlot, Instance, Integration, Status};
 
 use crate::{api::ApiError, strings::Key};
 
@@ -177,6 +177,25 @@ pub enum SetupStep {
     Done,
 }
 
+/// The settings of the instance's own version: those it holds values for (Tray fills
+/// them at creation), all of `slots` when it holds none. A newer version's settings are
+/// the upgrade's (a version awaiting the user's or the host's input; Tray refuses them
+/// in a plain change): one awaiting the user that holds no values has none of its own.
+pub fn own_config_slots(slots: &[ConfigSlot], instance: &Instance) -> Vec<ConfigSlot> {
+    let held = |slot: &&ConfigSlot| {
+        instance
+            .config_values
+            .iter()
+            .any(|value| value.external_id == slot.external_id)
+    };
+    let none_held = instance.config_values.is_empty();
+    slots
+        .iter()
+        .filter(|slot| (none_held && instance.status != Status::NeedsUpdate) || held(slot))
+        .cloned()
+        .collect()
+}
+
 pub fn next_setup_step(
     integration: &Integration,
     instance: &Instance,
@@ -191,7 +210,10 @@ pub fn next_setup_step(
     if let Some(slot) = missing_auth {
         return SetupStep::Authorize(slot.clone());
     }
-    let missing_config = integration.config_slots.iter().any(|slot| {
+    // Its own version's: a newer one's settings come with its upgrade (the host's, for
+    // a version that needs only the host), not in this setup.
+    let own_slots = own_config_slots(&integration.config_slots, instance);
+    let missing_config = own_slots.iter().any(|slot| {
         !instance
             .config_values
             .iter()
@@ -199,7 +221,7 @@ pub fn next_setup_step(
     });
     let unconfirmed = !configured
         && !instance.settings_confirmed
-        && !integration.config_slots.is_empty()
+        && !own_slots.is_empty()
         && !instance.enabled
         && (instance.status == Status::SettingUp || !integration.auto_enable);
     if missing_config || unconfirmed {
