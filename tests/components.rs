@@ -819,6 +819,14 @@ fn slot(external_id: &str, default_value: &str) -> ConfigSlot {
     }
 }
 
+fn auth_value(external_id: &str, auth_id: &str, expiring: bool) -> AuthValue {
+    AuthValue {
+        external_id: external_id.into(),
+        auth_id: auth_id.into(),
+        expiring,
+    }
+}
+
 fn click(root: &HtmlElement, selector: &str) {
     let element: HtmlElement = root
         .query_selector(selector)
@@ -984,20 +992,12 @@ fn setup_resumes_at_the_first_missing_slot() {
         next_setup_step(&item, &inst, false),
         SetupStep::Authorize(item.auth_slots[0].clone())
     );
-    inst.auth_values.push(AuthValue {
-        external_id: "auth".into(),
-        auth_id: "a1".into(),
-        expiring: false,
-    });
+    inst.auth_values.push(auth_value("auth", "a1", false));
     assert_eq!(
         next_setup_step(&item, &inst, false),
         SetupStep::Authorize(item.auth_slots[1].clone())
     );
-    inst.auth_values.push(AuthValue {
-        external_id: "slack".into(),
-        auth_id: "a2".into(),
-        expiring: false,
-    });
+    inst.auth_values.push(auth_value("slack", "a2", false));
     assert_eq!(next_setup_step(&item, &inst, false), SetupStep::Configure);
     inst.config_values.push(ConfigValue {
         external_id: "project".into(),
@@ -1030,11 +1030,7 @@ fn a_setup_asks_only_for_its_own_versions_settings() {
     let mut item = integration("Stripe", &[], &[Status::SettingUp]);
     item.config_slots = vec![slot("currency", "\"usd\""), slot("mode", "\"live\"")];
     let instance = &mut item.instances[0];
-    instance.auth_values.push(AuthValue {
-        external_id: "auth".into(),
-        auth_id: "a1".into(),
-        expiring: false,
-    });
+    instance.auth_values.push(auth_value("auth", "a1", false));
     instance.config_values.push(ConfigValue {
         external_id: "currency".into(),
         value: Some("\"usd\"".into()),
@@ -1163,11 +1159,7 @@ fn json_literal(value: &impl serde::Serialize) -> String {
 /// One Slack instance that has its auth and waits to be enabled.
 fn awaiting_enable() -> (Integration, RwSignal<CatalogState>) {
     let mut item = integration("Slack", &[], &[Status::SettingUp]);
-    item.instances[0].auth_values = vec![AuthValue {
-        external_id: "auth".into(),
-        auth_id: "a-1".into(),
-        expiring: false,
-    }];
+    item.instances[0].auth_values = vec![auth_value("auth", "a-1", false)];
     let state = showing(&item);
     (item, state)
 }
@@ -1284,11 +1276,7 @@ async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another
 /// One Slack instance that has its auth, at its settings (a channel).
 fn awaiting_settings() -> Integration {
     let (mut item, _) = awaiting_enable();
-    item.config_slots = vec![ConfigSlot {
-        external_id: "channel".into(),
-        title: "Channel".into(),
-        default_value: "\"#general\"".into(),
-    }];
+    item.config_slots = vec![slot("channel", "\"#general\"")];
     item
 }
 
@@ -2000,16 +1988,10 @@ async fn a_slow_connect_does_not_take_over_another_open_dialog() {
 #[wasm_bindgen_test]
 async fn a_connection_awaiting_an_update_offers_the_new_settings_only_through_update() {
     let mut item = integration("GitHub", &[], &[Status::NeedsUpdate]);
-    item.config_slots.push(ConfigSlot {
-        external_id: "label".into(),
-        title: "Label".into(),
-        default_value: "\"roadmap\"".into(),
-    });
-    item.instances[0].auth_values.push(AuthValue {
-        external_id: "auth".into(),
-        auth_id: "a1".into(),
-        expiring: false,
-    });
+    item.config_slots.push(slot("label", "\"roadmap\""));
+    item.instances[0]
+        .auth_values
+        .push(auth_value("auth", "a1", false));
     let host = container();
     let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
     tick().await;
@@ -2026,11 +2008,7 @@ async fn a_connection_awaiting_an_update_offers_the_new_settings_only_through_up
 #[wasm_bindgen_test]
 async fn two_open_settings_forms_share_no_element_id() {
     let mut item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
-    item.config_slots.push(ConfigSlot {
-        external_id: "channel".into(),
-        title: "Channel".into(),
-        default_value: "\"#general\"".into(),
-    });
+    item.config_slots.push(slot("channel", "\"#general\""));
     let host = container();
     let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
     tick().await;
@@ -2062,16 +2040,8 @@ async fn reconnect_needed_names_the_service_whose_sign_in_expires() {
         title: "Jira".into(),
     });
     item.instances[0].auth_values = vec![
-        AuthValue {
-            external_id: "auth".into(),
-            auth_id: "a1".into(),
-            expiring: false,
-        },
-        AuthValue {
-            external_id: "jira".into(),
-            auth_id: "a2".into(),
-            expiring: true,
-        },
+        auth_value("auth", "a1", false),
+        auth_value("jira", "a2", true),
     ];
     let host = container();
     let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
@@ -2349,11 +2319,7 @@ fn config_field_names(host: &HtmlElement) -> Vec<String> {
 async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions() {
     let host = container();
     let mut item = slack_on_an_older_version(Status::NeedsUpdate);
-    item.instances[0].auth_values = vec![AuthValue {
-        external_id: "auth".into(),
-        auth_id: "a-1".into(),
-        expiring: false,
-    }];
+    item.instances[0].auth_values = vec![auth_value("auth", "a-1", false)];
     let solution_id = item.solution_id.clone();
     let state = showing(&item);
     let handle = mount_dialog(&host, state, solution_id, None);
