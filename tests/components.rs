@@ -1141,6 +1141,14 @@ impl FakeFetch {
         FakeFetch
     }
 
+    /// Every request is answered 200 with `value` as JSON.
+    fn answering(value: &impl serde::Serialize) -> FakeFetch {
+        FakeFetch::install(&format!(
+            "return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+            json_literal(value)
+        ))
+    }
+
     /// `"METHOD /path"` of every request so far.
     fn requests(&self) -> Vec<String> {
         let list = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__fetches".into()).unwrap();
@@ -2341,14 +2349,17 @@ async fn settings_of_a_connection_awaiting_an_update_show_only_its_own_versions(
     host.remove();
 }
 
+/// What the proxy answers to disabling the Slack of `rename_in_a_slack_dialog`.
+fn disabled_slack() -> Instance {
+    Instance {
+        solution_id: "sol-Slack".into(),
+        ..instance("Slack-0", Status::Disabled)
+    }
+}
+
 #[wasm_bindgen_test]
 async fn a_toggle_pressed_with_an_editor_open_keeps_focus_on_the_toggle() {
-    let mut disabled = instance("Slack-0", Status::Disabled);
-    disabled.solution_id = "sol-Slack".into();
-    let _fetch = FakeFetch::install(&format!(
-        "return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
-        json_literal(&disabled)
-    ));
+    let _fetch = FakeFetch::answering(&disabled_slack());
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
     click(&host, ".tm-toggle");
@@ -2361,6 +2372,67 @@ async fn a_toggle_pressed_with_an_editor_open_keeps_focus_on_the_toggle() {
         "focus is on the toggle, not on {:?}",
         focused_class()
     );
+    drop(handle);
+    host.remove();
+}
+
+/// The value of the control matching `selector` in `host`.
+fn field_value(host: &HtmlElement, selector: &str) -> String {
+    let field = host.query_selector(selector).unwrap().expect(selector);
+    js_sys::Reflect::get(&field, &"value".into())
+        .unwrap()
+        .as_string()
+        .unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn disabling_a_connection_keeps_its_open_editor_and_what_was_typed() {
+    let _fetch = FakeFetch::answering(&disabled_slack());
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field = host.query_selector(".tm-name").unwrap().unwrap();
+    js_sys::Reflect::set(&field, &"value".into(), &"Team alerts".into()).unwrap();
+    click(&host, ".tm-toggle");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(
+        texts(&host, ".tm-badge"),
+        vec!["Disabled"],
+        "the change shows"
+    );
+    assert_eq!(texts(&host, ".tm-toggle"), vec!["Enable"]);
+    assert_eq!(
+        field_value(&host, ".tm-rename .tm-name"),
+        "Team alerts",
+        "the rename the user was typing is still there"
+    );
+    drop(handle);
+    host.remove();
+}
+
+#[wasm_bindgen_test]
+async fn a_refresh_of_a_connection_keeps_the_settings_being_edited_in_its_row() {
+    let mut item = integration("Slack", &[], &[Status::Connected]);
+    item.config_slots.push(slot("channel", "\"#general\""));
+    let state = showing(&item);
+    let host = container();
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
+    tick().await;
+    click(&host, ".tm-settings");
+    tick().await;
+    let field = host.query_selector(".tm-config input").unwrap().unwrap();
+    js_sys::Reflect::set(&field, &"value".into(), &"#alerts".into()).unwrap();
+    // Its sign-in starts to expire (the catalog fetched again, another tab...).
+    let mut changed = item.clone();
+    changed.instances[0].status = Status::AuthExpiring;
+    state.set(CatalogState::Loaded(Catalog {
+        integrations: vec![changed],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    tick().await;
+    assert_eq!(texts(&host, ".tm-badge"), vec!["Reconnect needed"]);
+    assert_eq!(field_value(&host, ".tm-config input"), "#alerts");
     drop(handle);
     host.remove();
 }

@@ -22,10 +22,14 @@ enum Editing {
 
 /// One instance: status, re-authorize, rename, settings, enable/disable, update, delete.
 /// An instance whose setup never finished offers `resume_setup` instead of Enable.
+///
+/// `row` is the integration with just this instance. A change to it redraws the status
+/// and the buttons only: an editor the user has open (and what they typed in it), a
+/// change under way and its outcome belong to the row and stay.
 #[component]
 pub fn InstanceRow(
-    integration: Integration,
-    instance: Instance,
+    instance_id: String,
+    row: Memo<Option<Integration>>,
     resume_setup: Callback<()>,
 ) -> impl IntoView {
     let ctx = use_ctx();
@@ -34,10 +38,12 @@ pub fn InstanceRow(
     let name_error = RwSignal::new(false);
     // What the last change Tray or the proxy refused said, shown in the row.
     let failure = RwSignal::new(None::<String>);
-    // Read by the handlers when they run (id, name, saved values).
-    let stored = StoredValue::new(instance.clone());
-    let id = move || stored.with_value(|i| i.id.clone());
-    let title = move || stored.with_value(|i| i.name.clone());
+    // Read by the handlers when they run: the instance as it is then.
+    let current =
+        move || row.with_untracked(|r| r.as_ref().and_then(|i| i.instances.first().cloned()));
+    let stored_id = StoredValue::new(instance_id.clone());
+    let id = move || stored_id.get_value();
+    let title = move || current().map(|i| i.name).unwrap_or_default();
 
     let editor_box = NodeRef::<leptos::html::Div>::new();
     // Every change: run it, show its outcome, announce, tell the host. One at a time:
@@ -64,6 +70,8 @@ pub fn InstanceRow(
             Change::Delete => &[".tm-add", ".tm-close"],
         };
         let row = (!matches!(work, Change::Delete)).then(|| instance_id.clone());
+        // Enable/Disable is no editor's doing: an editor open meanwhile stays open.
+        let closes_editor = !matches!(&work, Change::Update(update) if update.enabled.is_some());
         let row_id = instance_id.clone();
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
@@ -82,7 +90,9 @@ pub fn InstanceRow(
             busy.try_set(false);
             match outcome {
                 Ok(()) => {
-                    editing.try_set(Editing::Nothing);
+                    if closes_editor {
+                        editing.try_set(Editing::Nothing);
+                    }
                     if let Some(dialog) = dialog {
                         focus_after_render(dialog, row, then_focus);
                     }
@@ -99,17 +109,16 @@ pub fn InstanceRow(
             }
         });
     };
-    let enabled = instance.enabled;
     let toggle = move |_| {
         // Only `aria-disabled` while busy: a disabled button drops its focus.
-        if busy.get_untracked() {
+        let Some(instance) = current().filter(|_| !busy.get_untracked()) else {
             return;
-        }
+        };
         run(
             "updated",
             Change::Update(UpdateInstance {
                 name: None,
-                enabled: Some(!enabled),
+                enabled: Some(!instance.enabled),
             }),
         )
     };
@@ -135,8 +144,8 @@ pub fn InstanceRow(
             );
         }
     };
-    // Showing the re-authorized instance rebuilds this row: nothing of the row is read
-    // once the task runs.
+    // Showing the re-authorized instance redraws its button: nothing of it is read once
+    // the task runs.
     let reauthorized = Callback::new(move |attached| {
         let (instance_id, name) = (id(), title());
         leptos::task::spawn_local(async move {
@@ -169,36 +178,37 @@ pub fn InstanceRow(
     // One handler shape for every editor button (one closure type, not four).
     let open_editor = move |which: Editing| move |_| editing.set(which);
 
-    let reauth_buttons = integration
-        .auth_slots
-        .iter()
-        .map(|slot| {
-            let existing = instance
-                .auth_values
-                .iter()
-                .find(|v| v.external_id == slot.external_id);
-            // "Reconnect needed" names the service whose sign-in expires.
-            let key = match existing {
-                Some(auth) if auth.expiring => Key::reauthorize_expiring,
-                Some(_) => Key::reauthorize,
-                None => Key::authorize,
-            };
-            let label = ctx.fill(key, &slot.title);
-            let existing = existing.map(|v| v.auth_id.clone());
-            view! {
-                <AuthButton
-                    instance_id=instance.id.clone()
-                    slot_id=slot.external_id.clone()
-                    auth_id=existing
-                    label
-                    on_done=reauthorized
-                />
-            }
-        })
-        .collect_view();
+    let reauth_buttons = move |integration: &Integration, instance: &Instance| {
+        integration
+            .auth_slots
+            .iter()
+            .map(|slot| {
+                let existing = instance
+                    .auth_values
+                    .iter()
+                    .find(|v| v.external_id == slot.external_id);
+                // "Reconnect needed" names the service whose sign-in expires.
+                let key = match existing {
+                    Some(auth) if auth.expiring => Key::reauthorize_expiring,
+                    Some(_) => Key::reauthorize,
+                    None => Key::authorize,
+                };
+                let label = ctx.fill(key, &slot.title);
+                let existing = existing.map(|v| v.auth_id.clone());
+                view! {
+                    <AuthButton
+                        instance_id=instance.id.clone()
+                        slot_id=slot.external_id.clone()
+                        auth_id=existing
+                        label
+                        on_done=reauthorized
+                    />
+                }
+            })
+            .collect_view()
+    };
 
-    let slots = StoredValue::new(integration.config_slots.clone());
-    let name_error_id = format!("tm-name-error-{}", instance.id);
+    let name_error_id = format!("tm-name-error-{instance_id}");
     let editor = move || {
         let which = editing.get();
         if which != Editing::Nothing {
@@ -237,7 +247,7 @@ pub fn InstanceRow(
                     run(
                         "updated",
                         Change::Upgrade(UpgradeInstance {
-                            auth_values: stored.with_value(|i| i.auth_values.clone()),
+                            auth_values: current().map(|i| i.auth_values).unwrap_or_default(),
                             config_values: values,
                         }),
                     )
@@ -245,10 +255,18 @@ pub fn InstanceRow(
                     run("updated", Change::Config(values))
                 }
             });
+            // The values and settings of when it opened: a change to the instance
+            // meanwhile does not reset what the user is typing.
+            let Some((slots, instance)) = row.with_untracked(|r| {
+                let integration = r.as_ref()?;
+                Some((integration.config_slots.clone(), integration.instances.first()?.clone()))
+            }) else {
+                return ().into_any();
+            };
             view! {
                 <ConfigForm
-                    slots=stored.with_value(|i| slots.with_value(|slots| editable_slots(slots, i, upgrade)))
-                    saved=stored.with_value(|i| i.config_values.clone())
+                    slots=editable_slots(&slots, &instance, upgrade)
+                    saved=instance.config_values
                     submit_label=ctx.t(if upgrade { Key::update } else { Key::save })
                     on_save
                     on_cancel=close_editor
@@ -273,56 +291,75 @@ pub fn InstanceRow(
         .into_any(),
     }
     };
-    let has_config = !editable_slots(&integration.config_slots, &instance, false).is_empty();
-    // A new version's added services are authorized (the buttons below) before it can
-    // be applied: until then the hint says so and there is no Update to fail.
-    let awaiting_auth = integration
-        .auth_slots
-        .iter()
-        .any(|slot| !has_auth(&instance, slot));
-    let needs_update = instance.status == Status::NeedsUpdate;
-    // Never enabled: its setup (auths, settings, enabling) is where the user goes on.
-    // (An enabled one missing a value a new version added keeps its Disable.)
-    let setting_up = instance.status == Status::SettingUp && !instance.enabled;
-    let can_update = needs_update && !awaiting_auth;
-    let hint = if awaiting_auth {
-        Key::update_authorize_first
-    } else {
-        Key::update_hint
+    // What the instance shows (redrawn when it changes), and its sign-ins.
+    let summary = move || {
+        row.with(|r| {
+            let integration = r.as_ref()?;
+            let instance = integration.instances.first()?;
+            let has_config =
+                !editable_slots(&integration.config_slots, instance, false).is_empty();
+            // A new version's added services are authorized (the buttons below) before
+            // it can be applied: until then the hint says so and there is no Update to fail.
+            let awaiting_auth = integration
+                .auth_slots
+                .iter()
+                .any(|slot| !has_auth(instance, slot));
+            let needs_update = instance.status == Status::NeedsUpdate;
+            // Never enabled: its setup (auths, settings, enabling) is where the user goes
+            // on. (An enabled one missing a value a new version added keeps its Disable.)
+            let setting_up = instance.status == Status::SettingUp && !instance.enabled;
+            let can_update = needs_update && !awaiting_auth;
+            let hint = if awaiting_auth {
+                Key::update_authorize_first
+            } else {
+                Key::update_hint
+            };
+            let enabled = instance.enabled;
+            Some(view! {
+                <div class="tm-instance-head">
+                    <strong class="tm-instance-name">{instance.name.clone()}</strong>
+                    <StatusBadge status=instance.status />
+                </div>
+                {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(hint)}</p> }.into_any())}
+                <div class="tm-actions" aria-busy=move || busy.get().to_string()>
+                    {can_update.then(|| view! {
+                        <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
+                    }.into_any())}
+                    {if setting_up {
+                        view! {
+                            <button class="tm-button tm-resume" on:click=move |_| resume_setup.run(())>
+                                {ctx.t(Key::finish_setup)}
+                            </button>
+                        }.into_any()
+                    } else {
+                        view! {
+                            <button class="tm-button tm-toggle" aria-disabled=move || busy.get().to_string() on:click=toggle>
+                                {ctx.t(if enabled { Key::disable } else { Key::enable })}
+                            </button>
+                        }.into_any()
+                    }}
+                    <button class="tm-button tm-ghost tm-rename-open" on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
+                    {has_config.then(|| view! {
+                        <button class="tm-button tm-ghost tm-settings" on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>
+                    }.into_any())}
+                    <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
+                </div>
+            }
+            .into_any())
+        })
+    };
+    let sign_ins = move || {
+        row.with(|r| {
+            let integration = r.as_ref()?;
+            Some(reauth_buttons(integration, integration.instances.first()?))
+        })
     };
     view! {
-        <li class="tm-instance tm-focus-scope" data-instance-id=instance.id.clone()>
-            <div class="tm-instance-head">
-                <strong class="tm-instance-name">{instance.name.clone()}</strong>
-                <StatusBadge status=instance.status />
-            </div>
-            {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(hint)}</p> }.into_any())}
-            <div class="tm-actions" aria-busy=move || busy.get().to_string()>
-                {can_update.then(|| view! {
-                    <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
-                }.into_any())}
-                {if setting_up {
-                    view! {
-                        <button class="tm-button tm-resume" on:click=move |_| resume_setup.run(())>
-                            {ctx.t(Key::finish_setup)}
-                        </button>
-                    }.into_any()
-                } else {
-                    view! {
-                        <button class="tm-button tm-toggle" aria-disabled=move || busy.get().to_string() on:click=toggle>
-                            {ctx.t(if enabled { Key::disable } else { Key::enable })}
-                        </button>
-                    }.into_any()
-                }}
-                <button class="tm-button tm-ghost tm-rename-open" on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
-                {has_config.then(|| view! {
-                    <button class="tm-button tm-ghost tm-settings" on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>
-                }.into_any())}
-                <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
-            </div>
+        <li class="tm-instance tm-focus-scope" data-instance-id=instance_id>
+            {summary}
             // Announced by the live region already (ctx.fail): not an alert a second time.
             <p class="tm-field-error">{move || failure.get()}</p>
-            <div class="tm-reauth">{reauth_buttons}</div>
+            <div class="tm-reauth">{sign_ins}</div>
             <div class="tm-editor" node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
         </li>
     }

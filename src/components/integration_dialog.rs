@@ -34,8 +34,8 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         };
         ctx.start_connect(integration, adding, add_failure);
     };
-    // A refresh rebuilds only the rows whose instance changed, so an editor or a
-    // sign-in open in another row survives it.
+    // Keyed by instance: a refresh redraws only what changed in a row, so an editor or
+    // a sign-in open in it, or in another row, survives it.
     let instance_ids = Memo::new(move |_| {
         integration.with(|i| {
             i.as_ref()
@@ -43,24 +43,14 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                 .unwrap_or_default()
         })
     });
-    let rows = move || {
-        instance_ids
-            .get()
-            .into_iter()
-            .map(|instance_id| {
-                let row =
-                    Memo::new(move |_| integration.with(|i| row_of(i.as_ref()?, &instance_id)));
-                move || {
-                    row.get().and_then(|mut integration| {
-                        let instance = integration.instances.pop()?;
-                        let id = instance.id.clone();
-                        let resume_setup = Callback::new(move |()| setup.set(Some(id.clone())));
-                        Some(view! { <InstanceRow integration instance resume_setup /> })
-                    })
-                }
-            })
-            .collect_view()
+    let row = move |instance_id: String| {
+        let id = instance_id.clone();
+        let row = Memo::new(move |_| integration.with(|i| row_of(i.as_ref()?, &id)));
+        let id = instance_id.clone();
+        let resume_setup = Callback::new(move |()| setup.set(Some(id.clone())));
+        view! { <InstanceRow instance_id row resume_setup /> }
     };
+    let rows = move || instance_ids.get().into_iter().map(row).collect_view();
     let can_add = move || integration.with(|i| i.as_ref().is_some_and(can_add_instance));
     // With every connection deleted, there is nothing to add another to.
     let add_label = move || {
