@@ -28,6 +28,9 @@ pub struct Ctx {
     pub catalog: RwSignal<CatalogState>,
     pub announcement: RwSignal<String>,
     pub open: RwSignal<Option<OpenPanel>>,
+    /// Why a connection left the open dialog (deleted elsewhere): its row is gone, so
+    /// the dialog says it until it closes.
+    pub notice: RwSignal<Option<String>>,
 }
 
 pub fn use_ctx() -> Ctx {
@@ -375,6 +378,7 @@ impl Ctx {
                 });
                 let message = self.fill(Key::gone, &name);
                 self.announce(message.clone());
+                self.notice.try_set(Some(message.clone()));
                 self.emit("error", &[("message", &err.to_string())]);
                 return message;
             }

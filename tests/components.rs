@@ -98,6 +98,7 @@ fn test_ctx(host: &Element, catalog: CatalogState) -> Ctx {
         strings: StoredValue::new(english()),
         catalog: RwSignal::new(catalog),
         announcement: RwSignal::new(String::new()),
+        notice: RwSignal::new(None),
         open: RwSignal::new(None),
     }
 }
@@ -1800,6 +1801,14 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     widget.remove();
 }
 
+/// The hints and notices the dialog in `host` shows.
+fn notices(host: &HtmlElement) -> Vec<String> {
+    texts(host, ".tm-dialog .tm-hint")
+        .into_iter()
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
 /// The proxy's fake for a change to Slack-1 that is not found: the catalog as `fresh`,
 /// and 404 for everything else.
 fn not_found_for_slack_1(fresh: &Integration) -> FakeFetch {
@@ -1824,9 +1833,17 @@ async fn a_connection_gone_elsewhere_leaves_the_list_on_any_change() {
     let mut fresh = item.clone();
     fresh.instances.truncate(1);
     let _fetch = not_found_for_slack_1(&fresh);
-    for (presses, heard) in [
-        (&[".tm-toggle"][..], "Slack-1 no longer exists."),
-        (&[".tm-delete", ".tm-confirm-delete"][..], "Slack-1 deleted"),
+    for (presses, heard, seen) in [
+        (
+            &[".tm-toggle"][..],
+            "Slack-1 no longer exists.",
+            vec!["Slack-1 no longer exists."],
+        ),
+        (
+            &[".tm-delete", ".tm-confirm-delete"][..],
+            "Slack-1 deleted",
+            vec![],
+        ),
     ] {
         let host = container();
         let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
@@ -1846,6 +1863,7 @@ async fn a_connection_gone_elsewhere_leaves_the_list_on_any_change() {
             .is_some());
         let said = texts(&host, ".tm-dialog .tm-sr");
         assert!(said.iter().any(|t| t == heard), "{presses:?}: {said:?}");
+        assert_eq!(notices(&host), seen, "{presses:?}: what the dialog shows");
         assert!(
             focused_class().contains("tm-add"),
             "{presses:?}: focus is on Add another, not on {:?}",

@@ -23,6 +23,7 @@ pub fn App(
         catalog: RwSignal::new(CatalogState::Loading),
         announcement: RwSignal::new(String::new()),
         open: RwSignal::new(None),
+        notice: RwSignal::new(None),
     };
     provide_context(ctx);
     leptos::task::spawn_local(async move {

@@ -21,7 +21,10 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         ctx.catalog
             .with(|c| c.integration(&solution_id.get_value()))
     });
-    let close = Callback::new(move |()| ctx.open.set(None));
+    let close = Callback::new(move |()| {
+        ctx.notice.set(None);
+        ctx.open.set(None);
+    });
     let return_focus = format!(
         "[data-solution-id=\"{}\"] .tm-card-action",
         panel.solution_id
@@ -63,6 +66,8 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
     };
     let instance_list = move || {
         view! {
+            // Announced already (ctx.fail_change): seen here, not heard twice.
+            <p class="tm-hint">{move || ctx.notice.get()}</p>
             <ul class="tm-instances" role="list">
                 {rows}
             </ul>
