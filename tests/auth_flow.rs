@@ -182,6 +182,7 @@ fn mount_button_while(
             strings: StoredValue::new(Strings::new(locale, vec![])),
             catalog,
             announcement,
+            notice: RwSignal::new(None),
             open: RwSignal::new(None),
         };
         provide_context(ctx);
@@ -626,6 +627,7 @@ fn mount_dialog(host: &HtmlElement, catalog: Catalog, setup: Option<&str>) -> im
             strings: StoredValue::new(Strings::new(Locale::En, vec![])),
             catalog: RwSignal::new(CatalogState::Loaded(catalog.clone())),
             announcement,
+            notice: RwSignal::new(None),
             open: RwSignal::new(None),
         });
         let panel = OpenPanel {

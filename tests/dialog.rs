@@ -54,6 +54,7 @@ fn test_ctx(host: &HtmlElement, announcement: RwSignal<String>) -> Ctx {
         strings: StoredValue::new(Strings::new(Locale::En, vec![])),
         catalog: RwSignal::new(CatalogState::Loading),
         announcement,
+        notice: RwSignal::new(None),
         open: RwSignal::new(None),
     }
 }
