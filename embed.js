@@ -15,18 +15,41 @@ const ready = import("./integrations-widget.js").then(async (glue) => {
 
 /// The catalog request the widget would make first, started and parsed now. Any
 /// failure rejects, and the widget then asks again itself (renewing the token if needed).
+/// Once it has arrived, `value` holds it.
 function prefetchCatalog(proxyUrl, token) {
   const base = (proxyUrl || "").replace(/\/+$/, "");
-  return fetch(`${base}/api/v1/integrations`, {
+  const promise = fetch(`${base}/api/v1/integrations`, {
     headers: { Accept: "application/json", Authorization: `Bearer ${token}` },
   }).then((response) => (response.ok ? response.json() : Promise.reject(response.status)));
+  const prefetched = { promise };
+  promise.then((value) => (prefetched.value = value), () => {});
+  return prefetched;
+}
+
+/// Waits, after the wasm is ready, for a catalog on its way for at most `ms`: a loading
+/// state shown for a moment and replaced at once is only a flicker.
+function arrivedWithin(prefetched, ms) {
+  if (!prefetched || "value" in prefetched) return Promise.resolve();
+  let timer;
+  const waited = new Promise((resolve) => (timer = setTimeout(resolve, ms)));
+  return Promise.race([prefetched.promise.catch(() => {}), waited]).finally(() =>
+    clearTimeout(timer),
+  );
 }
 
 export function mount(element, options = {}) {
+  return mountWith(element, options, null);
+}
+
+/// `mount`, with the catalog request embed.js started for a script-tag container.
+function mountWith(element, options, prefetched) {
   let handle = null;
   let unmounted = false;
-  const mounted = ready.then((glue) => {
-    if (!unmounted) handle = glue.mount(element, options);
+  const mounted = ready.then(async (glue) => {
+    await arrivedWithin(prefetched, 100);
+    // A catalog here before the wasm is shown at once, with no loading state first.
+    const catalog = prefetched && (prefetched.value || prefetched.promise);
+    if (!unmounted) handle = glue.mount(element, catalog ? { ...options, catalog } : options);
     return handle;
   });
   return {
@@ -51,9 +74,9 @@ function mountScriptTagContainers() {
       theme: data.theme,
       locale: data.locale,
     };
-    if (options.token) options.catalog = prefetchCatalog(options.proxyUrl, options.token);
+    const prefetched = options.token ? prefetchCatalog(options.proxyUrl, options.token) : null;
     // Script-tag widgets live as long as the page.
-    mount(element, options);
+    mountWith(element, options, prefetched);
   }
 }
 

@@ -5,6 +5,7 @@
 use std::cell::{Cell, RefCell};
 
 use leptos::prelude::*;
+use marketplace_wire::Catalog;
 use wasm_bindgen::prelude::*;
 use web_sys::{CssStyleSheet, Element, HtmlElement, ShadowRoot, ShadowRootInit, ShadowRootMode};
 
@@ -13,6 +14,7 @@ use crate::{
     components::App,
     events::Emitter,
     strings::{Locale, Strings},
+    wire_js::FromJs,
 };
 
 /// The widget's own stylesheet, placed inside its shadow root (`style/widget.css`,
@@ -84,8 +86,9 @@ pub struct MountOptions {
     pub theme: String,
     pub strings: Strings,
     pub on_event: Option<js_sys::Function>,
-    /// A `fetch()` of the catalog the host (or embed.js) started early.
-    pub catalog: Option<js_sys::Promise>,
+    /// The catalog the host (or embed.js) fetched early: a promise of the parsed answer
+    /// of `GET /api/v1/integrations`, or the answer itself once it is here.
+    pub catalog: Option<JsValue>,
 }
 
 impl MountOptions {
@@ -109,7 +112,7 @@ impl MountOptions {
             theme: theme.to_owned(),
             strings: Strings::new(locale, string_overrides(&get("strings"))),
             on_event: function("onEvent"),
-            catalog: get("catalog").dyn_into().ok(),
+            catalog: Some(get("catalog")).filter(|c| c.is_object()),
         }
     }
 }
@@ -159,15 +162,21 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
     // The widget's language may differ from the host page's (WCAG 3.1.2).
     target.set_attribute("lang", options.strings.lang())?;
     let api = ApiClient::with_token(options.proxy_url, options.token, options.get_token);
-    if let Some(response) = options.catalog {
-        api.use_prefetched_catalog(response);
-    }
+    // Here already: shown by the first render. Still on its way: the first load awaits it.
+    let catalog = match options.catalog.map(JsCast::dyn_into::<js_sys::Promise>) {
+        Some(Ok(promise)) => {
+            api.use_prefetched_catalog(promise);
+            None
+        }
+        Some(Err(answer)) => Catalog::from_js(&answer).ok(),
+        None => None,
+    };
     let emitter = Emitter::new(element.clone(), options.on_event);
     let strings = options.strings;
     let handle = leptos::mount::mount_to(target, move || {
         let api = StoredValue::new_local(api.clone());
         let events = StoredValue::new_local(emitter.clone());
-        view! { <App api events strings=strings.clone() /> }.into_any()
+        view! { <App api events strings=strings.clone() catalog=catalog.clone() /> }.into_any()
     });
     let id = NEXT_ID.replace(NEXT_ID.get().wrapping_add(1));
     MOUNTED.with_borrow_mut(|all| {

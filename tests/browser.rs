@@ -203,3 +203,51 @@ async fn buttons_are_legible_in_both_themes_as_rendered() {
         }
     }
 }
+
+/// A catalog handed over already fetched (embed.js does when it is there before the
+/// wasm): mount returns with the cards on screen, no loading state first, and the
+/// widget says it is ready without asking the proxy (nothing listens at its URL here).
+#[wasm_bindgen_test]
+async fn a_catalog_handed_over_is_on_screen_when_mount_returns() {
+    let catalog = js_sys::JSON::parse(
+        r#"{"dialogOrigin": "http://127.0.0.1:9", "integrations": [
+            {"solutionId": "s1", "title": "Stripe", "description": "Payments", "tags": [],
+             "authSlots": [], "instances": []},
+            {"solutionId": "s2", "title": "Slack", "description": "Chat", "tags": [],
+             "authSlots": [], "instances": []}]}"#,
+    )
+    .unwrap();
+    let element = container();
+    let events = js_sys::Array::new();
+    let on_event = {
+        let events = events.clone();
+        wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            events.push(&js_sys::Reflect::get(&event, &"type".into()).unwrap());
+        })
+    };
+    let options = js_sys::Object::new();
+    for (key, value) in [
+        ("proxyUrl", JsValue::from("http://127.0.0.1:9")),
+        ("token", "t".into()),
+        ("catalog", catalog),
+        ("onEvent", on_event.as_ref().clone()),
+    ] {
+        js_sys::Reflect::set(&options, &key.into(), &value).unwrap();
+    }
+    let mut handle = mount(element.clone(), options.into()).expect("mounts");
+    let shadow = element.shadow_root().unwrap();
+    let titles = shadow.query_selector_all(".tm-title").unwrap();
+    assert_eq!(titles.length(), 2, "both cards, at once");
+    assert!(shadow.query_selector(".tm-skeleton").unwrap().is_none());
+    sleep(50).await;
+    assert_eq!(events.to_vec(), vec![JsValue::from("ready")]);
+    assert_eq!(
+        shadow.query_selector_all(".tm-title").unwrap().length(),
+        2,
+        "no failed load replaced them"
+    );
+    handle.unmount();
+    let _ = element
+        .dyn_into::<web_sys::HtmlElement>()
+        .map(|e| e.remove());
+}

@@ -1,4 +1,5 @@
 use leptos::prelude::*;
+use marketplace_wire::Catalog;
 
 use crate::{
     api::ApiClient,
@@ -15,19 +16,24 @@ pub fn App(
     api: StoredValue<ApiClient, LocalStorage>,
     events: StoredValue<Emitter, LocalStorage>,
     strings: Strings,
+    /// Already fetched (by embed.js, say): shown at once, with no loading state first.
+    catalog: Option<Catalog>,
 ) -> impl IntoView {
     let ctx = Ctx {
         api,
         events,
         strings: StoredValue::new(strings),
-        catalog: RwSignal::new(CatalogState::Loading),
+        catalog: RwSignal::new(catalog.map_or(CatalogState::Loading, CatalogState::Loaded)),
         announcement: RwSignal::new(String::new()),
         open: RwSignal::new(None),
         notice: RwSignal::new(None),
     };
     provide_context(ctx);
+    let fetched = ctx
+        .catalog
+        .with_untracked(|c| matches!(c, CatalogState::Loaded(_)));
     leptos::task::spawn_local(async move {
-        if ctx.reload().await {
+        if fetched || ctx.reload().await {
             ctx.emit("ready", &[]);
         }
     });
