@@ -7,6 +7,7 @@
 use e2e::{Browser, HostPage, Stack};
 use serde_json::json;
 use std::time::Duration;
+use tray_sandbox::Faults;
 
 type Result<T = ()> = std::result::Result<T, e2e::Error>;
 
@@ -31,12 +32,21 @@ async fn host_token(browser: &Browser, proxy: &str) -> Result<String> {
 async fn open_host_page(
     html: impl FnOnce(&str, &str) -> String,
 ) -> Result<(Stack, Browser, tokio::task::JoinHandle<()>)> {
+    open_host_page_with(Faults::default(), html).await
+}
+
+/// `open_host_page`, with Tray (the sandbox) misbehaving as `faults` say.
+async fn open_host_page_with(
+    faults: Faults,
+    html: impl FnOnce(&str, &str) -> String,
+) -> Result<(Stack, Browser, tokio::task::JoinHandle<()>)> {
     let page = HostPage::bind().await?;
     let host_origin = page.origin.clone();
     let stack = Stack::start_allowing(vec![host_origin.clone()]).await?;
     let browser = Browser::start().await?;
     let proxy = stack.proxy.url();
     let token = host_token(&browser, &proxy).await?;
+    stack.sandbox.set_faults(faults);
     let server = page.serve(html(&proxy, &token));
     browser.client.goto(&host_origin).await?;
     Ok((stack, browser, server))
@@ -122,6 +132,48 @@ async fn a_classic_script_mounts_once_the_loader_says_it_is_there() -> Result {
         saw,
         json!(false),
         "the classic script ran before the module"
+    );
+    browser.close().await?;
+    Ok(())
+}
+
+/// A catalog slower than the wasm (Tray answering slowly): the widget shows its loading
+/// state meanwhile, then the catalog embed.js asked for, without asking again.
+#[tokio::test]
+async fn a_slow_catalog_shows_the_loading_state_and_is_asked_for_once() -> Result {
+    let slow_tray = Faults {
+        latency: Duration::from_millis(400),
+        ..Faults::default()
+    };
+    let (_stack, browser, _host) = open_host_page_with(slow_tray, |proxy, token| {
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8">
+<script type="module" src="{proxy}/widget/embed.js"></script></head><body>
+<div data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}"></div>
+</body></html>"#
+        )
+    })
+    .await?;
+    browser
+        .widget_wait(
+            "return !!root.querySelector('.tm-skeleton');",
+            vec![],
+            Duration::from_secs(10),
+        )
+        .await?;
+    the_whole_catalog_shows(&browser).await?;
+    let requests = browser
+        .client
+        .execute(
+            "return performance.getEntriesByType('resource')
+               .filter(e => e.name.endsWith('/api/v1/integrations')).length;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(
+        requests,
+        json!(1),
+        "the early request was awaited, not repeated"
     );
     browser.close().await?;
     Ok(())
