@@ -41,15 +41,23 @@ export function mount(element, options = {}) {
   return mountWith(element, options, null);
 }
 
+/// The latest `mount` call of each container: only it mounts (a host's mount made while
+/// a script-tag container waited for its catalog is not replaced by that wait's end).
+const latestMount = new WeakMap();
+
 /// `mount`, with the catalog request embed.js started for a script-tag container.
 function mountWith(element, options, prefetched) {
   let handle = null;
   let unmounted = false;
+  const call = {};
+  latestMount.set(element, call);
   const mounted = ready.then(async (glue) => {
     await arrivedWithin(prefetched, 100);
     // A catalog here before the wasm is shown at once, with no loading state first.
     const catalog = prefetched && (prefetched.value || prefetched.promise);
-    if (!unmounted) handle = glue.mount(element, catalog ? { ...options, catalog } : options);
+    if (!unmounted && latestMount.get(element) === call) {
+      handle = glue.mount(element, catalog ? { ...options, catalog } : options);
+    }
     return handle;
   });
   return {

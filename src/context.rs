@@ -244,14 +244,18 @@ impl Ctx {
 
     /// The name of instance `id` in the catalog shown.
     fn instance_name(&self, id: &str) -> Option<String> {
+        self.listing(id).map(|(_, name)| name)
+    }
+
+    /// The integration (its solution id) and the name of instance `id` in the catalog
+    /// shown.
+    fn listing(&self, id: &str) -> Option<(String, String)> {
         self.catalog
             .try_with_untracked(|catalog| match catalog {
-                CatalogState::Loaded(catalog) => catalog
-                    .integrations
-                    .iter()
-                    .flat_map(|i| &i.instances)
-                    .find(|instance| instance.id == id)
-                    .map(|instance| instance.name.clone()),
+                CatalogState::Loaded(catalog) => catalog.integrations.iter().find_map(|i| {
+                    let instance = i.instances.iter().find(|instance| instance.id == id)?;
+                    Some((i.solution_id.clone(), instance.name.clone()))
+                }),
                 _ => None,
             })
             .flatten()
@@ -368,7 +372,7 @@ impl Ctx {
     /// row goes with the fresh catalog, and a setup of it closes.
     pub async fn fail_change(self, id: &str, err: &ApiError) -> String {
         if matches!(err, ApiError::Server { status: 404, .. }) {
-            let name = self.instance_name(id).unwrap_or_default();
+            let (solution_id, name) = self.listing(id).unwrap_or_default();
             self.reload().await;
             if !self.lists(id) {
                 self.open.try_update(|open| {
@@ -378,7 +382,13 @@ impl Ctx {
                 });
                 let message = self.fill(Key::gone, &name);
                 self.announce(message.clone());
-                self.notice.try_set(Some(message.clone()));
+                // Shown in its integration's dialog, if that is (still) the one open.
+                let in_view = self.open.try_with_untracked(|open| {
+                    open.as_ref().is_some_and(|p| p.solution_id == solution_id)
+                });
+                if in_view == Some(true) {
+                    self.notice.try_set(Some(message.clone()));
+                }
                 self.emit("error", &[("message", &err.to_string())]);
                 return message;
             }

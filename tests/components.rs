@@ -1074,13 +1074,15 @@ fn mount_dialog(
     let for_view = host.clone();
     let setup = setup.map(str::to_owned);
     leptos::mount::mount_to(host.clone(), move || {
-        let mut ctx = test_ctx(&for_view, CatalogState::Loading);
-        ctx.catalog = state;
-        provide_context(ctx);
         let panel = OpenPanel {
             solution_id: solution_id.clone(),
             setup: setup.clone(),
         };
+        let mut ctx = test_ctx(&for_view, CatalogState::Loading);
+        ctx.catalog = state;
+        // As the widget has it while the dialog shows.
+        ctx.open = RwSignal::new(Some(panel.clone()));
+        provide_context(ctx);
         view! { <IntegrationDialog panel /> }
     })
 }
@@ -2375,12 +2377,69 @@ fn disabled_slack() -> Instance {
     }
 }
 
+/// Focuses the button matching `selector` in `root`, then clicks it: a user's press.
+fn press(root: &HtmlElement, selector: &str) {
+    let button: HtmlElement = root
+        .query_selector(selector)
+        .unwrap()
+        .expect(selector)
+        .unchecked_into();
+    button.focus().unwrap();
+    button.click();
+}
+
+/// Back in the rename editor while Disable is on its way: its answer leaves focus there.
+#[wasm_bindgen_test]
+async fn typing_in_an_editor_while_a_toggle_is_answered_keeps_focus_in_the_editor() {
+    let _fetch = FakeFetch::answering(&disabled_slack());
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    press(&host, ".tm-toggle");
+    let field: HtmlElement = host
+        .query_selector(".tm-rename .tm-name")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    field.focus().unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+    next_frames().await;
+    assert_eq!(texts(&host, ".tm-toggle"), vec!["Enable"], "answered");
+    assert!(
+        focused_class().contains("tm-name"),
+        "focus stayed in the editor, not on {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// Disable leaves the row's sign-in buttons as they are: a sign-in under way in one (its
+/// popup watched by that button) goes on.
+#[wasm_bindgen_test]
+async fn disabling_a_connection_leaves_its_sign_in_buttons_alone() {
+    let _fetch = FakeFetch::answering(&disabled_slack());
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let sign_in = host.query_selector(".tm-reauth button").unwrap().unwrap();
+    press(&host, ".tm-toggle");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(texts(&host, ".tm-toggle"), vec!["Enable"], "answered");
+    assert!(sign_in.is_connected(), "the same button, not a new one");
+    drop(handle);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_toggle_pressed_with_an_editor_open_keeps_focus_on_the_toggle() {
     let _fetch = FakeFetch::answering(&disabled_slack());
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
-    click(&host, ".tm-toggle");
+    // Pressed as a user does: the press focuses it.
+    press(&host, ".tm-toggle");
     for _ in 0..10 {
         tick().await;
     }

@@ -93,7 +93,9 @@ pub fn InstanceRow(
                     if closes_editor {
                         editing.try_set(Editing::Nothing);
                     }
-                    if let Some(dialog) = dialog {
+                    // Typing in the editor meanwhile: focus stays there.
+                    let typing = !closes_editor && focus_within(editor_box);
+                    if let Some(dialog) = dialog.filter(|_| !typing) {
                         focus_after_render(dialog, row, then_focus);
                     }
                 }
@@ -166,7 +168,8 @@ pub fn InstanceRow(
         };
         editing.set(Editing::Nothing);
         failure.set(None);
-        focus_in_row(editor_box, opener);
+        // Its button may be gone meanwhile (Update, once another tab updated it).
+        focus_in_row(editor_box, &[opener, ".tm-rename-open"]);
     });
     let on_editor_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if ev.key() == "Escape" && editing.get_untracked() != Editing::Nothing {
@@ -178,35 +181,38 @@ pub fn InstanceRow(
     // One handler shape for every editor button (one closure type, not four).
     let open_editor = move |which: Editing| move |_| editing.set(which);
 
-    let reauth_buttons = move |integration: &Integration, instance: &Instance| {
-        integration
-            .auth_slots
-            .iter()
-            .map(|slot| {
-                let existing = instance
-                    .auth_values
-                    .iter()
-                    .find(|v| v.external_id == slot.external_id);
-                // "Reconnect needed" names the service whose sign-in expires.
-                let key = match existing {
-                    Some(auth) if auth.expiring => Key::reauthorize_expiring,
-                    Some(_) => Key::reauthorize,
-                    None => Key::authorize,
-                };
-                let label = ctx.fill(key, &slot.title);
-                let existing = existing.map(|v| v.auth_id.clone());
-                view! {
-                    <AuthButton
-                        instance_id=instance.id.clone()
-                        slot_id=slot.external_id.clone()
-                        auth_id=existing
-                        label
-                        on_done=reauthorized
-                    />
-                }
-            })
-            .collect_view()
-    };
+    // What the sign-in buttons show, apart: a rename or Enable/Disable leaves them (and
+    // a sign-in under way in one) alone.
+    let sign_in_slots = Memo::new(move |_| {
+        row.with(|r| {
+            let integration = r.as_ref()?;
+            let instance = integration.instances.first()?;
+            let slots: Vec<(String, Option<String>, String)> = integration
+                .auth_slots
+                .iter()
+                .map(|slot| {
+                    let existing = instance
+                        .auth_values
+                        .iter()
+                        .find(|v| v.external_id == slot.external_id);
+                    // "Reconnect needed" names the service whose sign-in expires.
+                    let key = match existing {
+                        Some(auth) if auth.expiring => Key::reauthorize_expiring,
+                        Some(_) => Key::reauthorize,
+                        None => Key::authorize,
+                    };
+                    let auth_id = existing.map(|v| v.auth_id.clone());
+                    (
+                        slot.external_id.clone(),
+                        auth_id,
+                        ctx.fill(key, &slot.title),
+                    )
+                })
+                .collect();
+            Some(slots)
+        })
+        .unwrap_or_default()
+    });
 
     let name_error_id = format!("tm-name-error-{instance_id}");
     let editor = move || {
@@ -349,10 +355,15 @@ pub fn InstanceRow(
         })
     };
     let sign_ins = move || {
-        row.with(|r| {
-            let integration = r.as_ref()?;
-            Some(reauth_buttons(integration, integration.instances.first()?))
-        })
+        sign_in_slots
+            .get()
+            .into_iter()
+            .map(|(slot_id, auth_id, label)| {
+                view! {
+                    <AuthButton instance_id=id() slot_id auth_id label on_done=reauthorized />
+                }
+            })
+            .collect_view()
     };
     view! {
         <li class="tm-instance tm-focus-scope" data-instance-id=instance_id>
@@ -381,13 +392,25 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>) {
     }
 }
 
-/// Focuses the control matching `selector` in the row around `editor_box`.
-fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selector: &str) {
+/// Whether focus is in `editor_box` (an input of an open editor, say).
+fn focus_within(editor_box: NodeRef<leptos::html::Div>) -> bool {
+    editor_box
+        .try_get_untracked()
+        .flatten()
+        .is_some_and(|b| b.matches(":focus-within").unwrap_or(false))
+}
+
+/// Focuses the first control matching one of `selectors` in the row around `editor_box`.
+fn focus_in_row(editor_box: NodeRef<leptos::html::Div>, selectors: &[&str]) {
     if let Some(control) = editor_box
         .try_get_untracked()
         .flatten()
         .and_then(|b| b.parent_element())
-        .and_then(|row| row.query_selector(selector).ok().flatten())
+        .and_then(|row| {
+            selectors
+                .iter()
+                .find_map(|selector| row.query_selector(selector).ok().flatten())
+        })
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = control.focus();

@@ -37,8 +37,9 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         };
         ctx.start_connect(integration, adding, add_failure);
     };
-    // Keyed by instance: a refresh redraws only what changed in a row, so an editor or
-    // a sign-in open in it, or in another row, survives it.
+    // One row per instance: a change to an instance redraws only what changed in its row,
+    // so an editor or a sign-in open in it, or in another row, survives it. (A new or
+    // deleted instance rebuilds the rows: a keyed <For> costs 6.8 KB gzip.)
     let instance_ids = Memo::new(move |_| {
         integration.with(|i| {
             i.as_ref()

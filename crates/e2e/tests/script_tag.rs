@@ -142,7 +142,8 @@ async fn a_classic_script_mounts_once_the_loader_says_it_is_there() -> Result {
 #[tokio::test]
 async fn a_slow_catalog_shows_the_loading_state_and_is_asked_for_once() -> Result {
     let slow_tray = Faults {
-        latency: Duration::from_millis(400),
+        // Several Tray requests make a first catalog: seconds, while the wasm takes less.
+        latency: Duration::from_millis(800),
         ..Faults::default()
     };
     let (_stack, browser, _host) = open_host_page_with(slow_tray, |proxy, token| {
