@@ -1020,7 +1020,12 @@ impl Marketplace {
         // Durable first: if Tray fails now, the auth is attached when it recovers.
         self.db.save_auth(AuthList::Pending, pending).await?;
         match self.attach(session, pending).await {
-            Ok(updated) => self.present(&updated, stored).await,
+            Ok(updated) => {
+                // A system upgrade refused for want of this sign-in may pass now: the
+                // next listing tries it, not the one after the back-off.
+                self.system_upgrade_failed.lock().await.remove(id);
+                self.present(&updated, stored).await
+            }
             // The slot may exist only in a new version the instance awaits (one this
             // replica did not know of), which updateSolutionInstance refuses: then the
             // auth waits for the user's upgrade. (Looked up only after a refusal: the

@@ -1797,6 +1797,40 @@ async fn a_version_needing_only_system_input_is_upgraded_by_the_proxy() {
     harness.stop().await;
 }
 
+/// A system upgrade Tray refused because the user had not signed in yet is tried again
+/// once they have, not only after the back-off.
+#[tokio::test]
+async fn a_system_upgrade_refused_for_a_missing_sign_in_is_tried_again_once_it_is_attached() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.catalog_ttl = Duration::ZERO;
+    })
+    .await;
+    let user = unique_user("system-late");
+    let (status, instance) = harness.create(&user, STRIPE, "k").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let batch = json!({ "externalId": "external_batch", "title": "Batch", "defaultValue": "50" });
+    harness
+        .publish(STRIPE, json!({ "configSlots": [batch], "needs": "system" }))
+        .await;
+    // Refused: the instance has no Stripe sign-in yet.
+    let (status, listed) = harness.instance(&user, &id).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(config_value(&listed, "external_batch"), None, "{listed}");
+
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    let (status, attached) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
+    assert_eq!(status, StatusCode::OK, "{attached}");
+    let (status, listed) = harness.instance(&user, &id).await;
+    assert_eq!(status, StatusCode::OK, "{listed}");
+    assert_eq!(
+        config_value(&listed, "external_batch"),
+        Some(&json!("50")),
+        "upgraded with the sign-in there: {listed}"
+    );
+    harness.stop().await;
+}
+
 const SLACK: &str = "3f1c9a52-6d0e-4d8b-9a51-0c1f6f2e7a01";
 
 #[tokio::test]
