@@ -181,41 +181,38 @@ pub fn InstanceRow(
     // One handler shape for every editor button (one closure type, not four).
     let open_editor = move |which: Editing| move |_| editing.set(which);
 
-    // Which services the row signs in to, apart from what each button shows: a rename,
-    // Enable/Disable or a new sign-in to one service leaves the other buttons (and a
-    // sign-in under way in one) alone.
-    let slot_ids = Memo::new(move |_| -> Vec<String> {
-        row.with(|r| {
-            r.as_ref()
-                .map(|i| i.auth_slots.iter().map(|s| s.external_id.clone()).collect())
-                .unwrap_or_default()
-        })
-    });
-    // The auth a slot's button re-authorizes, and its label.
-    let sign_in = move |slot_id: &str| {
+    // What the sign-in buttons show, apart: a rename or Enable/Disable leaves them (and
+    // a sign-in under way in one) alone.
+    let sign_in_slots = Memo::new(move |_| {
         row.with(|r| {
             let integration = r.as_ref()?;
             let instance = integration.instances.first()?;
-            let slot = integration
+            let slots: Vec<(String, Option<String>, String)> = integration
                 .auth_slots
                 .iter()
-                .find(|s| s.external_id == slot_id)?;
-            let existing = instance
-                .auth_values
-                .iter()
-                .find(|v| v.external_id == slot_id);
-            // "Reconnect needed" names the service whose sign-in expires.
-            let key = match existing {
-                Some(auth) if auth.expiring => Key::reauthorize_expiring,
-                Some(_) => Key::reauthorize,
-                None => Key::authorize,
-            };
-            Some((
-                existing.map(|v| v.auth_id.clone()),
-                ctx.fill(key, &slot.title),
-            ))
+                .map(|slot| {
+                    let existing = instance
+                        .auth_values
+                        .iter()
+                        .find(|v| v.external_id == slot.external_id);
+                    // "Reconnect needed" names the service whose sign-in expires.
+                    let key = match existing {
+                        Some(auth) if auth.expiring => Key::reauthorize_expiring,
+                        Some(_) => Key::reauthorize,
+                        None => Key::authorize,
+                    };
+                    let auth_id = existing.map(|v| v.auth_id.clone());
+                    (
+                        slot.external_id.clone(),
+                        auth_id,
+                        ctx.fill(key, &slot.title),
+                    )
+                })
+                .collect();
+            Some(slots)
         })
-    };
+        .unwrap_or_default()
+    });
 
     let name_error_id = format!("tm-name-error-{instance_id}");
     let editor = move || {
@@ -358,20 +355,12 @@ pub fn InstanceRow(
         })
     };
     let sign_ins = move || {
-        slot_ids
+        sign_in_slots
             .get()
             .into_iter()
-            .map(|slot_id: String| {
-                let shown = Memo::new({
-                    let slot_id = slot_id.clone();
-                    move |_| sign_in(&slot_id)
-                });
-                move || {
-                    shown.get().map(|(auth_id, label)| {
-                        view! {
-                            <AuthButton instance_id=id() slot_id=slot_id.clone() auth_id label on_done=reauthorized />
-                        }
-                    })
+            .map(|(slot_id, auth_id, label)| {
+                view! {
+                    <AuthButton instance_id=id() slot_id auth_id label on_done=reauthorized />
                 }
             })
             .collect_view()
