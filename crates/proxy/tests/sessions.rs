@@ -1,6 +1,8 @@
 //! Tray users and user tokens going wrong: a refused `authorize`, a user Tray holds under
-//! another id, a user token that expired early; and a rate limit said in plain text. A small front between the proxy and the
-//! sandbox counts and alters Tray's answers where the sandbox has no switch for it.
+//! another id, a user token that expired early; a rate limit said in plain text, a
+//! gateway's refusal in HTML, an error answered with partial data. A small front between
+//! the proxy and the sandbox counts and alters Tray's answers where the sandbox has no
+//! switch for it.
 
 use axum::{
     body::Bytes,
@@ -34,7 +36,13 @@ struct Front {
     plain_401: AtomicBool,
     /// Answer this many requests with a plain-text 429, as a gateway in front of Tray may.
     plain_429: AtomicUsize,
+    /// Answer every request with an HTML 403, as a firewall in front of Tray may.
+    html_403: AtomicBool,
+    /// Give Tray's error answers partial data (`{}`) instead of `null`, as GraphQL may.
+    partial_data: AtomicBool,
     create_user_calls: AtomicUsize,
+    /// Requests that reached the front.
+    requests: AtomicUsize,
 }
 
 async fn forward(State(front): State<Arc<Front>>, headers: HeaderMap, body: Bytes) -> Response {
@@ -42,8 +50,13 @@ async fn forward(State(front): State<Arc<Front>>, headers: HeaderMap, body: Byte
         .ok()
         .and_then(|request| request["query"].as_str().map(str::to_owned))
         .unwrap_or_default();
+    front.requests.fetch_add(1, Ordering::SeqCst);
     if query.contains("createExternalUser(") {
         front.create_user_calls.fetch_add(1, Ordering::SeqCst);
+    }
+    if front.html_403.load(Ordering::SeqCst) {
+        let page = [(header::CONTENT_TYPE, "text/html")];
+        return (StatusCode::FORBIDDEN, page, "<html>Request blocked</html>").into_response();
     }
     let limited = front
         .plain_429
@@ -70,7 +83,15 @@ async fn forward(State(front): State<Arc<Front>>, headers: HeaderMap, body: Byte
     if status == StatusCode::UNAUTHORIZED && front.plain_401.load(Ordering::SeqCst) {
         return (status, "Unauthorized").into_response();
     }
-    let bytes = answer.bytes().await.expect("a body");
+    let mut bytes = answer.bytes().await.expect("a body");
+    if front.partial_data.load(Ordering::SeqCst) {
+        if let Ok(mut body) = serde_json::from_slice::<Value>(&bytes) {
+            if body["errors"].is_array() {
+                body["data"] = json!({});
+                bytes = Bytes::from(body.to_string());
+            }
+        }
+    }
     (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
@@ -98,6 +119,16 @@ async fn start_proxy(graphql_url: &str, sandbox: &Sandbox, database_url: &str) -
     );
     config.database_url = database_url.to_owned();
     Proxy::start(config).await.expect("proxy starts")
+}
+
+/// A sandbox, a front before it and a proxy (on an in-memory database) behind that.
+async fn start_behind_front() -> (Sandbox, Arc<Front>, Proxy) {
+    let sandbox = Sandbox::start(SandboxConfig::default())
+        .await
+        .expect("sandbox starts");
+    let (front, graphql_url) = start_front(&sandbox, Front::default()).await;
+    let proxy = start_proxy(&graphql_url, &sandbox, "sqlite::memory:").await;
+    (sandbox, front, proxy)
 }
 
 async fn call(
@@ -266,11 +297,7 @@ async fn an_expired_user_token_is_renewed_on_every_call_whatever_the_401_body() 
 
 #[tokio::test]
 async fn a_plain_text_429_is_tray_rate_limiting_and_is_waited_out() {
-    let sandbox = Sandbox::start(SandboxConfig::default())
-        .await
-        .expect("sandbox starts");
-    let (front, graphql_url) = start_front(&sandbox, Front::default()).await;
-    let proxy = start_proxy(&graphql_url, &sandbox, "sqlite::memory:").await;
+    let (sandbox, front, proxy) = start_behind_front().await;
 
     // A short burst of 429s is waited out: the user never sees it.
     front.plain_429.store(2, Ordering::SeqCst);
@@ -289,6 +316,58 @@ async fn a_plain_text_429_is_tray_rate_limiting_and_is_waited_out() {
     .await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "rate_limited");
+    proxy.stop().await;
+    sandbox.stop().await;
+}
+
+/// Tray's refusal answered with partial data is still a refusal of what the user asked
+/// (400, with Tray's reason), not an unreadable answer retried as an outage.
+#[tokio::test]
+async fn a_refusal_with_partial_data_is_a_refusal() {
+    let (sandbox, front, proxy) = start_behind_front().await;
+    let user = "partial";
+    let body = json!({ "solutionId": STRIPE, "idempotencyKey": "k" });
+    let post = reqwest::Method::POST;
+    let (status, instance) = call(&proxy, post, "/instances", user, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let path = format!("/instances/{}", instance["id"].as_str().expect("id"));
+
+    front.partial_data.store(true, Ordering::SeqCst);
+    let before = front.requests.load(Ordering::SeqCst);
+    // Enabling without the Stripe sign-in: Tray refuses it.
+    let enable = Some(json!({ "enabled": true }));
+    let (status, body) = call(&proxy, reqwest::Method::PATCH, &path, user, enable).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("external_stripe_auth"), "{message}");
+    assert!(
+        front.requests.load(Ordering::SeqCst) - before < 5,
+        "sent again as if Tray were down"
+    );
+    proxy.stop().await;
+    sandbox.stop().await;
+}
+
+/// A gateway in front of Tray refusing the proxy (an HTML 403) is said as a refusal at
+/// once, not retried as an outage.
+#[tokio::test]
+async fn a_gateways_html_refusal_is_reported_without_retries() {
+    let (sandbox, front, proxy) = start_behind_front().await;
+    front.html_403.store(true, Ordering::SeqCst);
+    let (status, body) = call(
+        &proxy,
+        reqwest::Method::GET,
+        "/integrations",
+        "blocked",
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    assert_eq!(body["error"]["code"], "tray_error");
+    let message = body["error"]["message"].as_str().expect("a message");
+    assert!(message.contains("403"), "{message}");
+    let asked = front.requests.load(Ordering::SeqCst);
+    assert!(asked <= 2, "retried as an outage: {asked} requests");
     proxy.stop().await;
     sandbox.stop().await;
 }

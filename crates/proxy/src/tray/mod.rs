@@ -63,7 +63,7 @@ impl TrayClient {
                 .await?;
             let page = data.viewer.solutions;
             solutions.extend(page.edges.into_iter().map(|edge| edge.node));
-            match page.page_info.next() {
+            match page.page_info.next(after.as_deref()) {
                 Some(cursor) => after = Some(cursor),
                 None => return Ok(solutions),
             }
@@ -89,7 +89,7 @@ impl TrayClient {
                 .await?;
             let page = data.viewer.solution_instances;
             instances.extend(page.edges.into_iter().map(|edge| edge.node));
-            match page.page_info.next() {
+            match page.page_info.next(after.as_deref()) {
                 Some(cursor) => after = Some(cursor),
                 None => return Ok(instances),
             }
@@ -361,14 +361,32 @@ impl TrayClient {
             let text = response.text().await.unwrap_or_default();
             return Err(ProxyError::TrayUnauthorized(unauthorized_reason(&text)));
         }
-        let body: GraphqlResponse<T> = response.json().await.map_err(|err| {
-            ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
-        })?;
+        // Errors first, data second: GraphQL may answer an error with partial data, which
+        // need not have the shape a success has.
+        let body: GraphqlResponse<Value> = match response.json().await {
+            Ok(body) => body,
+            // Not GraphQL, and refused (a gateway's 403, a 413): it was not carried out,
+            // and sending it again would be refused again.
+            Err(_)
+                if status.is_client_error() && status != reqwest::StatusCode::REQUEST_TIMEOUT =>
+            {
+                return Err(ProxyError::TrayRejected(format!("HTTP {status}")))
+            }
+            Err(err) => {
+                return Err(ProxyError::TrayUnavailable(format!(
+                    "unreadable response ({status}): {err}"
+                )))
+            }
+        };
         if let Some(error) = body.errors.into_iter().next() {
             return Err(error.into());
         }
-        body.data
-            .ok_or_else(|| ProxyError::TrayUnavailable("response carried no data".into()))
+        let data = body
+            .data
+            .ok_or_else(|| ProxyError::TrayUnavailable("response carried no data".into()))?;
+        serde_json::from_value(data).map_err(|err| {
+            ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
+        })
     }
 }
 
@@ -463,13 +481,24 @@ struct Connection<T> {
 }
 
 trait NextPage {
-    fn next(self) -> Option<String>;
+    /// The cursor of the page after the one fetched `after` this cursor, if any.
+    fn next(self, after: Option<&str>) -> Option<String>;
 }
 
 impl NextPage for Option<PageInfo> {
-    fn next(self) -> Option<String> {
-        self.filter(|page| page.has_next_page)
-            .and_then(|page| page.end_cursor)
+    fn next(self, after: Option<&str>) -> Option<String> {
+        let page = self.filter(|page| page.has_next_page)?;
+        // A next page Tray gives no new cursor for would be this one again, for ever.
+        match page.end_cursor {
+            Some(cursor) if Some(cursor.as_str()) != after => Some(cursor),
+            cursor => {
+                tracing::warn!(
+                    ?cursor,
+                    "Tray announced a next page without a new cursor; the list ends here"
+                );
+                None
+            }
+        }
     }
 }
 
@@ -635,5 +664,34 @@ mod tests {
     fn quoted_rate_limit_body() -> Value {
         json!({"data": null, "errors": [{"message": "Rate limit exceeded",
             "extensions": {"name": "PreconditionError", "code": "access_not_allowed"}}]})
+    }
+
+    fn page(has_next_page: bool, end_cursor: Option<&str>) -> Option<PageInfo> {
+        Some(PageInfo {
+            has_next_page,
+            end_cursor: end_cursor.map(str::to_owned),
+        })
+    }
+
+    #[test]
+    fn a_list_goes_on_only_to_a_new_cursor() {
+        assert_eq!(page(true, Some("b")).next(Some("a")).as_deref(), Some("b"));
+        assert_eq!(page(true, Some("a")).next(None).as_deref(), Some("a"));
+        assert_eq!(
+            page(false, Some("b")).next(Some("a")),
+            None,
+            "the last page"
+        );
+        assert_eq!(
+            page(true, Some("a")).next(Some("a")),
+            None,
+            "the same page again"
+        );
+        assert_eq!(
+            page(true, None).next(Some("a")),
+            None,
+            "no cursor to go on from"
+        );
+        assert_eq!(None.next(Some("a")), None);
     }
 }
