@@ -247,3 +247,63 @@ async fn a_catalog_handed_over_is_on_screen_when_mount_returns() {
         .dyn_into::<web_sys::HtmlElement>()
         .map(|e| e.remove());
 }
+
+/// A connection's name may be long and unbroken (200 characters): it wraps, and the
+/// status badge beside it keeps its words on one line, as on the catalog's card.
+#[wasm_bindgen_test]
+async fn a_long_name_wraps_beside_a_whole_badge() {
+    let name = "W".repeat(200);
+    let catalog = js_sys::JSON::parse(&format!(
+        r#"{{"dialogOrigin": "http://127.0.0.1:9", "integrations": [
+            {{"solutionId": "s1", "title": "Stripe", "description": "Payments", "tags": [],
+             "authSlots": [], "instances": [
+                {{"id": "i1", "solutionId": "s1", "name": "{name}", "enabled": true,
+                  "status": "connected", "authValues": [], "configValues": [],
+                  "createdAt": 1}}]}}]}}"#
+    ))
+    .unwrap();
+    let element = container();
+    let options = js_sys::Object::new();
+    for (key, value) in [
+        ("proxyUrl", JsValue::from("http://127.0.0.1:9")),
+        ("token", "t".into()),
+        ("catalog", catalog),
+    ] {
+        js_sys::Reflect::set(&options, &key.into(), &value).unwrap();
+    }
+    let mut handle = mount(element.clone(), options.into()).expect("mounts");
+    let shadow = element.shadow_root().unwrap();
+    let find = |selector: &str| shadow.query_selector(selector).unwrap().expect(selector);
+    find(".tm-card-action")
+        .dyn_into::<web_sys::HtmlElement>()
+        .unwrap()
+        .click();
+    for _ in 0..50 {
+        if shadow
+            .query_selector(".tm-instance .tm-badge")
+            .unwrap()
+            .is_some()
+        {
+            break;
+        }
+        sleep(20).await;
+    }
+    let size = |selector: &str| {
+        let element: web_sys::HtmlElement = find(selector).unchecked_into();
+        (element.offset_width(), element.offset_height())
+    };
+    assert_eq!(
+        size(".tm-instance .tm-badge"),
+        size(".tm-card .tm-badge"),
+        "one line, its words whole, as on the card"
+    );
+    let dialog = find(".tm-dialog");
+    assert!(
+        dialog.scroll_width() <= dialog.client_width(),
+        "the name wraps within the dialog"
+    );
+    handle.unmount();
+    let _ = element
+        .dyn_into::<web_sys::HtmlElement>()
+        .map(|e| e.remove());
+}
