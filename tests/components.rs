@@ -2146,6 +2146,90 @@ async fn an_editor_that_opens_takes_focus() {
     host.remove();
 }
 
+/// The text of the element `host` holds with id `id`.
+fn text_of_id(host: &HtmlElement, id: &str) -> String {
+    host.query_selector(&format!("[id=\"{id}\"]"))
+        .unwrap()
+        .and_then(|e| e.text_content())
+        .unwrap_or_default()
+}
+
+/// With several connections of one integration, each row's controls are labelled by its
+/// own name (a screen reader says whose Delete it is), and the delete confirmation
+/// describes itself by its question.
+#[wasm_bindgen_test]
+async fn each_rows_controls_are_named_after_its_connection() {
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    for instance in &item.instances {
+        let row = format!("[data-instance-id=\"{}\"]", instance.id);
+        for group in [".tm-actions", ".tm-reauth", ".tm-editor"] {
+            let labelled = host
+                .query_selector(&format!("{row} {group}"))
+                .unwrap()
+                .expect(group);
+            assert_eq!(labelled.get_attribute("role").as_deref(), Some("group"));
+            let label = labelled
+                .get_attribute("aria-labelledby")
+                .unwrap_or_default();
+            assert_eq!(text_of_id(&host, &label), instance.name, "{row} {group}");
+        }
+    }
+    let second = &item.instances[1];
+    click(
+        &host,
+        &format!("[data-instance-id=\"{}\"] .tm-delete", second.id),
+    );
+    tick().await;
+    let confirm = host.query_selector(".tm-confirm").unwrap().unwrap();
+    let described = confirm
+        .get_attribute("aria-describedby")
+        .unwrap_or_default();
+    let question = text_of_id(&host, &described);
+    assert!(question.contains(&second.name), "{question:?}");
+    drop(handle);
+    host.remove();
+}
+
+/// A press of Escape, as a keyboard makes it (it bubbles, and may be cancelled).
+fn escape_key() -> web_sys::KeyboardEvent {
+    let init = web_sys::KeyboardEventInit::new();
+    init.set_key("Escape");
+    init.set_bubbles(true);
+    init.set_cancelable(true);
+    web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap()
+}
+
+/// A confirmed deletion cannot be called back: while it is under way, Cancel and Escape
+/// leave the confirmation (and say so), rather than look as if they had undone it.
+#[wasm_bindgen_test]
+async fn a_deletion_under_way_is_not_cancelled_by_cancel_or_escape() {
+    // The proxy never answers: the deletion stays under way.
+    let _fetch = FakeFetch::install("return new Promise(() => {});");
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    click(&host, ".tm-delete");
+    tick().await;
+    click(&host, ".tm-confirm-delete");
+    tick().await;
+    let cancel = host.query_selector(".tm-cancel-delete").unwrap().unwrap();
+    assert_eq!(
+        cancel.get_attribute("aria-disabled").as_deref(),
+        Some("true")
+    );
+    click(&host, ".tm-cancel-delete");
+    cancel.dispatch_event(&escape_key()).unwrap();
+    tick().await;
+    assert!(
+        host.query_selector(".tm-confirm").unwrap().is_some(),
+        "the confirmation stays while the deletion is under way"
+    );
+    drop(handle);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn escape_in_an_editor_closes_the_editor_and_returns_to_its_button() {
     let host = container();
@@ -2160,12 +2244,7 @@ async fn escape_in_an_editor_closes_the_editor_and_returns_to_its_button() {
         Some(error.id()),
         "the rename field names its error message"
     );
-    let init = web_sys::KeyboardEventInit::new();
-    init.set_key("Escape");
-    init.set_bubbles(true);
-    init.set_cancelable(true);
-    let escape =
-        web_sys::KeyboardEvent::new_with_keyboard_event_init_dict("keydown", &init).unwrap();
+    let escape = escape_key();
     // The dialog closes on an Escape that reaches it: this one must not.
     let reached_dialog = Rc::new(RefCell::new(false));
     let noticed = reached_dialog.clone();

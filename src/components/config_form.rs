@@ -125,7 +125,7 @@ pub fn ConfigForm(
             <div class="tm-actions">
                 <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.is_some_and(|busy| busy.get()).to_string()>{submit_label}</button>
                 {on_cancel.map(|cancel| view! {
-                    <button class="tm-button tm-ghost" type="button" on:click=move |_| cancel.run(())>{ctx.t(Key::cancel)}</button>
+                    <button class="tm-button tm-ghost" type="button" aria-disabled=move || busy.is_some_and(|busy| busy.get()).to_string() on:click=move |_| cancel.run(())>{ctx.t(Key::cancel)}</button>
                 }.into_any())}
             </div>
         </form>

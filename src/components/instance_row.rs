@@ -158,7 +158,12 @@ pub fn InstanceRow(
     });
     // Cancel or Escape: the editor closes (not the dialog around it) and focus goes
     // back to the button that opened it.
+    // Not while the editor's change is under way: it cannot be called back, and an editor
+    // gone would look as if it had been.
     let close_editor = Callback::new(move |()| {
+        if busy.get_untracked() {
+            return;
+        }
         let opener = match editing.get_untracked() {
             Editing::Nothing => return,
             Editing::Rename => ".tm-rename-open",
@@ -215,6 +220,11 @@ pub fn InstanceRow(
     });
 
     let name_error_id = format!("tm-name-error-{instance_id}");
+    let confirm_id = format!("tm-confirm-{instance_id}");
+    // The row's name labels its groups of controls: with several connections of one
+    // integration, a screen reader says whose "Delete" it is.
+    let name_id = format!("tm-row-name-{instance_id}");
+    let summary_name_id = name_id.clone();
     let editor = move || {
         let which = editing.get();
         if which != Editing::Nothing {
@@ -241,7 +251,7 @@ pub fn InstanceRow(
                 <p class="tm-field-error" id=name_error_id.clone() role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.get().to_string()>{ctx.t(Key::save)}</button>
-                    <button class="tm-button tm-ghost" type="button" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
+                    <button class="tm-button tm-ghost" type="button" aria-disabled=move || busy.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                 </div>
             </form>
         }
@@ -284,10 +294,10 @@ pub fn InstanceRow(
         // Cancel comes first, so the focus an opened editor takes lands on the
         // harmless choice, not on Delete.
         Editing::ConfirmDelete => view! {
-            <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete)>
-                <p>{ctx.fill(Key::confirm_delete, &title())}</p>
+            <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete) aria-describedby=confirm_id.clone()>
+                <p id=confirm_id.clone()>{ctx.fill(Key::confirm_delete, &title())}</p>
                 <div class="tm-actions">
-                    <button class="tm-button tm-ghost tm-cancel-delete" on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
+                    <button class="tm-button tm-ghost tm-cancel-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                     <button class="tm-button tm-danger tm-confirm-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| run("deleted", Change::Delete)>
                         {ctx.t(Key::delete)}
                     </button>
@@ -323,11 +333,11 @@ pub fn InstanceRow(
             let enabled = instance.enabled;
             Some(view! {
                 <div class="tm-instance-head">
-                    <strong class="tm-instance-name">{instance.name.clone()}</strong>
+                    <strong class="tm-instance-name" id=summary_name_id.clone()>{instance.name.clone()}</strong>
                     <StatusBadge status=instance.status />
                 </div>
                 {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(hint)}</p> }.into_any())}
-                <div class="tm-actions" aria-busy=move || busy.get().to_string()>
+                <div class="tm-actions" role="group" aria-labelledby=summary_name_id.clone() aria-busy=move || busy.get().to_string()>
                     {can_update.then(|| view! {
                         <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
                     }.into_any())}
@@ -370,8 +380,8 @@ pub fn InstanceRow(
             {summary}
             // Announced by the live region already (ctx.fail): not an alert a second time.
             <p class="tm-field-error">{move || failure.get()}</p>
-            <div class="tm-reauth">{sign_ins}</div>
-            <div class="tm-editor" node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
+            <div class="tm-reauth" role="group" aria-labelledby=name_id.clone()>{sign_ins}</div>
+            <div class="tm-editor" role="group" aria-labelledby=name_id node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
         </li>
     }
 }
