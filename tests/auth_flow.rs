@@ -422,6 +422,21 @@ async fn closing_a_step_whose_sign_in_is_unattached_fetches_the_catalog_again() 
     host.remove();
 }
 
+/// A step closed while its popup is open (Escape or × on the dialog): the live region
+/// says the sign-in was cancelled, not that it is still awaited.
+#[wasm_bindgen_test]
+async fn closing_a_step_while_its_sign_in_is_awaited_says_it_was_cancelled() {
+    install_fakes();
+    let shown = RwSignal::new(true);
+    let (host, _done, _handle) = mount_button_while(Locale::En, shown);
+    click_authorize(&host).await;
+    assert_eq!(announced(&host), "Waiting for the sign-in window…");
+    shown.set(false);
+    tick().await;
+    assert_eq!(announced(&host), "Sign-in cancelled.");
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_sign_in_tray_refused_asks_for_another_sign_in() {
     let popup = install_fakes();

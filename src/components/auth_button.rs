@@ -50,6 +50,14 @@ pub fn AuthButton(
     let target = StoredValue::new((instance_id, slot_id, auth_id));
     on_cleanup(move || {
         watch.try_update_value(|w| *w = None);
+        // Gone with its dialog (Escape, ×) while the user was signing in: the popup
+        // closes with it, and the live region must not go on saying it is awaited.
+        if matches!(
+            state.try_get_untracked(),
+            Some(AuthState::Waiting | AuthState::Blocked | AuthState::ClosedSilently)
+        ) {
+            ctx.announce(ctx.t(Key::sign_in_cancelled));
+        }
         // Closed with a sign-in whose attach may yet have happened (a lost answer), or
         // will (the proxy attaches what it kept once Tray is back): the catalog is
         // fetched again, so the next look at this instance shows what is true.
