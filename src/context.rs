@@ -150,6 +150,7 @@ impl Ctx {
         integration: Integration,
         busy: RwSignal<bool>,
         failure: RwSignal<Option<String>>,
+        setup_in: Option<RwSignal<Option<String>>>,
     ) {
         // Its button is only `aria-disabled` meanwhile (a disabled button drops focus).
         if busy.get_untracked() {
@@ -158,15 +159,20 @@ impl Ctx {
         busy.set(true);
         failure.set(None);
         leptos::task::spawn_local(async move {
-            if let Err(err) = self.connect(integration).await {
+            if let Err(err) = self.connect(integration, setup_in).await {
                 failure.try_set(Some(self.fail(&err)));
             }
             busy.try_set(false);
         });
     }
 
-    /// Creates an instance and opens its setup.
-    async fn connect(self, integration: Integration) -> Result<(), ApiError> {
+    /// Creates an instance and opens its setup: in `setup_in`, the setup of the dialog
+    /// it was added from (that dialog stays, and its focus with it), else in a dialog.
+    async fn connect(
+        self,
+        integration: Integration,
+        setup_in: Option<RwSignal<Option<String>>>,
+    ) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
         let instance = match api.create_instance(&integration).await {
             // One per user, and another tab made it meanwhile: the fresh catalog shows
@@ -190,6 +196,11 @@ impl Ctx {
         };
         let id = instance.id.clone();
         self.show(instance).await;
+        // Closed meanwhile: the card offers Finish setting up.
+        if let Some(setup) = setup_in {
+            setup.try_set(Some(id));
+            return Ok(());
+        }
         self.open_if_free(OpenPanel {
             solution_id: integration.solution_id,
             setup: Some(id),

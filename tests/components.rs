@@ -1803,6 +1803,65 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     widget.remove();
 }
 
+/// "Add another" in a dialog opens the new connection's setup in that same dialog (it
+/// is not closed and opened again, which would lose focus and the dialog's announcements),
+/// with focus on the setup's first step.
+#[wasm_bindgen_test]
+async fn add_another_sets_up_the_new_connection_in_the_same_dialog() {
+    let item = integration("Slack", &[], &[Status::Connected]);
+    let created = Instance {
+        solution_id: item.solution_id.clone(),
+        ..instance("Slack-1", Status::SettingUp)
+    };
+    let catalog = Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::install(&format!(
+        "const json = {{ headers: {{ 'Content-Type': 'application/json' }} }};
+         if (request.method === 'POST') return new Response({}, {{ status: 201, ...json }});
+         return new Response({}, {{ status: 200, ...json }});",
+        json_literal(&created),
+        json_literal(&catalog)
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
+    for _ in 0..5 {
+        tick().await;
+    }
+    let dialog = widget.find(".tm-dialog").expect("the dialog");
+    let closed = Rc::new(RefCell::new(0));
+    let count = closed.clone();
+    let on_close = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        *count.borrow_mut() += 1;
+    });
+    dialog
+        .add_event_listener_with_callback("close", on_close.as_ref().unchecked_ref())
+        .unwrap();
+    // Pressed as a user does: the press focuses it.
+    let add: HtmlElement = widget
+        .find(".tm-add")
+        .expect("Add another")
+        .unchecked_into();
+    add.focus().unwrap();
+    add.click();
+    for _ in 0..20 {
+        tick().await;
+        if widget.find(".tm-authorize").is_some() {
+            break;
+        }
+    }
+    next_frames().await;
+    assert!(
+        widget.find(".tm-authorize").is_some(),
+        "the new setup shows"
+    );
+    assert_eq!(*closed.borrow(), 0, "the dialog stayed open");
+    let focused = widget.shadow.active_element().map(|e| e.class_name());
+    assert_eq!(focused.as_deref(), Some("tm-button tm-authorize"));
+    widget.remove();
+}
+
 /// The hints and notices the dialog in `host` shows.
 fn notices(host: &HtmlElement) -> Vec<String> {
     texts(host, ".tm-dialog .tm-hint")

@@ -26,7 +26,9 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
     let for_click = integration.clone();
     let on_click = move |_| {
         let setup = match &action {
-            CardAction::Connect => return ctx.start_connect(for_click.clone(), busy, failure),
+            CardAction::Connect => {
+                return ctx.start_connect(for_click.clone(), busy, failure, None)
+            }
             CardAction::FinishSetup(id) => Some(id.clone()),
             CardAction::Manage => None,
         };

@@ -35,7 +35,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         let Some(integration) = integration.get_untracked() else {
             return;
         };
-        ctx.start_connect(integration, adding, add_failure);
+        ctx.start_connect(integration, adding, add_failure, Some(setup));
     };
     // One row per instance: a change to an instance redraws only what changed in its row,
     // so an editor or a sign-in open in it, or in another row, survives it. (A new or
