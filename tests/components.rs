@@ -2252,6 +2252,72 @@ async fn each_rows_controls_are_named_after_its_connection() {
     host.remove();
 }
 
+/// A saved rename puts focus back on Rename, and on nothing else on its way there: a
+/// screen reader would say "Disable" for a moment, and a fast Space would press it.
+#[wasm_bindgen_test]
+async fn a_saved_rename_moves_focus_straight_back_to_rename() {
+    let item = integration("Slack", &[], &[Status::Connected]);
+    let renamed = Instance {
+        solution_id: item.solution_id.clone(),
+        name: "Team alerts".into(),
+        ..item.instances[0].clone()
+    };
+    let catalog = Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::install(&format!(
+        "const body = request.method === 'PATCH' ? {} : {};
+         return new Response(body, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&renamed),
+        json_literal(&catalog)
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
+    for _ in 0..5 {
+        tick().await;
+    }
+    widget.press(".tm-rename-open");
+    tick().await;
+    let stops = Rc::new(RefCell::new(Vec::<String>::new()));
+    let record = stops.clone();
+    let on_focus = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::FocusEvent)>::new(
+        move |event: web_sys::FocusEvent| {
+            let target = event.target().and_then(|t| t.dyn_into::<Element>().ok());
+            record
+                .borrow_mut()
+                .push(target.map(|e| e.class_name()).unwrap_or_default());
+        },
+    );
+    widget
+        .shadow
+        .add_event_listener_with_callback("focusin", on_focus.as_ref().unchecked_ref())
+        .unwrap();
+    let save: HtmlElement = widget.find(".tm-save").expect("Save").unchecked_into();
+    save.focus().unwrap();
+    save.click();
+    for _ in 0..10 {
+        tick().await;
+    }
+    next_frames().await;
+    let name = widget
+        .find(".tm-instance-name")
+        .and_then(|e| e.text_content());
+    assert_eq!(name.as_deref(), Some("Team alerts"));
+    let stops = stops.borrow();
+    assert_eq!(
+        stops.last().map(String::as_str),
+        Some("tm-button tm-ghost tm-rename-open"),
+        "{stops:?}"
+    );
+    assert!(
+        stops.iter().all(|c| !c.contains("tm-toggle")),
+        "focus passed through Disable: {stops:?}"
+    );
+    drop(stops);
+    widget.remove();
+}
+
 /// A press of Escape, as a keyboard makes it (it bubbles, and may be cancelled).
 fn escape_key() -> web_sys::KeyboardEvent {
     let init = web_sys::KeyboardEventInit::new();

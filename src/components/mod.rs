@@ -24,12 +24,23 @@ pub use setup_flow::SetupFlow;
 pub use status_badge::StatusBadge;
 pub use toolbar::Toolbar;
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 /// What a submitted form holds: its inputs are uncontrolled (the browser keeps what the
 /// user types), and a submit reads them all at once.
 fn submitted_data(ev: &leptos::ev::SubmitEvent) -> Option<web_sys::FormData> {
     use wasm_bindgen::JsCast;
     let form = ev.target()?.dyn_into::<web_sys::HtmlFormElement>().ok()?;
     web_sys::FormData::new_with_form(&form).ok()
+}
+
+/// Focus moves `focus_after_render` has promised and not made yet: the dialog's fallback
+/// for lost focus waits for them (see `Modal`), whichever frame it was asked in.
+static FOCUS_PENDING: AtomicU32 = AtomicU32::new(0);
+
+/// Whether a `focus_after_render` is still to come.
+fn focus_pending() -> bool {
+    FOCUS_PENDING.load(Ordering::Relaxed) > 0
 }
 
 /// Focuses the first of `selectors` (in that order) found in `within`, or in its row of
@@ -43,7 +54,9 @@ fn focus_after_render(
     selectors: &'static [&'static str],
 ) {
     use wasm_bindgen::JsCast;
+    FOCUS_PENDING.fetch_add(1, Ordering::Relaxed);
     leptos::prelude::request_animation_frame(move || {
+        FOCUS_PENDING.fetch_sub(1, Ordering::Relaxed);
         let scope = match row {
             Some(id) => row_element(&within, &id),
             None => Some(within),

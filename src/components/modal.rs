@@ -5,6 +5,7 @@ use web_sys::{
     MutationObserverInit, ShadowRoot,
 };
 
+use super::focus_pending;
 use crate::{context::use_ctx, strings::Key};
 
 /// A modal dialog on the browser's own `<dialog>`: `showModal()` puts it in the top layer
@@ -119,9 +120,32 @@ fn watch_focus_loss(
     root: &ShadowRoot,
     scope: StoredValue<Option<Element>, LocalStorage>,
 ) -> Option<FocusWatch> {
-    let (dialog_ref, root) = (dialog.clone(), root.clone());
+    let (watched, root) = (dialog.clone(), root.clone());
     let on_change = Closure::<dyn FnMut()>::new(move || {
-        if root.active_element().is_some() || !dialog_ref.open() {
+        refocus_when_settled(watched.clone(), root.clone(), scope);
+    });
+    let observer = MutationObserver::new(on_change.as_ref().unchecked_ref()).ok()?;
+    let options = MutationObserverInit::new();
+    options.set_child_list(true);
+    options.set_subtree(true);
+    observer.observe_with_options(dialog, &options).ok()?;
+    Some((observer, on_change))
+}
+
+/// Focuses the first control of `scope` (else of `dialog`) if focus is lost, once every
+/// focus move a change promised has been made (`focus_after_render`, a frame later): focus
+/// never passes through this fallback's pick, a Disable button say, on its way back to
+/// the control that made the change.
+fn refocus_when_settled(
+    dialog: HtmlDialogElement,
+    root: ShadowRoot,
+    scope: StoredValue<Option<Element>, LocalStorage>,
+) {
+    request_animation_frame(move || {
+        if focus_pending() {
+            return refocus_when_settled(dialog, root, scope);
+        }
+        if root.active_element().is_some() || !dialog.open() {
             return;
         }
         let in_scope = scope
@@ -130,16 +154,10 @@ fn watch_focus_loss(
             .filter(|s| s.is_connected())
             .and_then(|s| first_control(&s));
         let target = in_scope
-            .or_else(|| first_control(&dialog_ref))
-            .unwrap_or_else(|| dialog_ref.clone().unchecked_into());
+            .or_else(|| first_control(&dialog))
+            .unwrap_or_else(|| dialog.clone().unchecked_into());
         let _ = target.focus();
     });
-    let observer = MutationObserver::new(on_change.as_ref().unchecked_ref()).ok()?;
-    let options = MutationObserverInit::new();
-    options.set_child_list(true);
-    options.set_subtree(true);
-    observer.observe_with_options(dialog, &options).ok()?;
-    Some((observer, on_change))
 }
 
 /// A `tabindex="-1"` status standing in for the buttons it replaced (an auth being
