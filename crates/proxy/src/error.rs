@@ -36,6 +36,10 @@ pub enum ProxyError {
     TrayUnavailable(String),
     #[error("Tray refused the request: {0}")]
     TrayRejected(String),
+    /// Something in front of Tray (a gateway, a firewall) refused the call before Tray saw
+    /// it: not the user's request refused, so nothing of theirs is dropped for it.
+    #[error("the way to Tray refused the request: {0}")]
+    TrayBlocked(String),
     #[error("Tray refused the proxy's credentials: {0}")]
     TrayUnauthorized(String),
     /// Tray could not parse or validate a document the proxy sent: the proxy's bug,
@@ -70,7 +74,9 @@ impl ProxyError {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
             }
             ProxyError::TrayUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
-            ProxyError::TrayRejected(_) => (StatusCode::BAD_GATEWAY, "tray_error"),
+            ProxyError::TrayRejected(_) | ProxyError::TrayBlocked(_) => {
+                (StatusCode::BAD_GATEWAY, "tray_error")
+            }
             ProxyError::TrayUnauthorized(_) => (StatusCode::BAD_GATEWAY, "tray_credentials"),
             ProxyError::Database(_) | ProxyError::Config(_) | ProxyError::TrayDocument(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")

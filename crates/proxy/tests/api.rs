@@ -909,19 +909,34 @@ async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
 #[tokio::test]
 async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
     // Tray failing as an HTTP 503, and as Tray reports its own failures: an
-    // `InternalError` in a 200 answer (it must not read as a refusal of the auth).
+    // `InternalError` in a 200 answer (it must not read as a refusal of the auth); and a
+    // gateway before Tray refusing the call (not Tray refusing the auth either).
     let outages = [
-        Faults {
-            failure_rate: 1.0,
-            ..Faults::default()
-        },
-        Faults {
-            internal_error_rate: 1.0,
-            only: Some("updateSolutionInstance".into()),
-            ..Faults::default()
-        },
+        (
+            Faults {
+                failure_rate: 1.0,
+                ..Faults::default()
+            },
+            (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
+        ),
+        (
+            Faults {
+                internal_error_rate: 1.0,
+                only: Some("updateSolutionInstance".into()),
+                ..Faults::default()
+            },
+            (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
+        ),
+        (
+            Faults {
+                gateway_refusal_rate: 1.0,
+                only: Some("updateSolutionInstance".into()),
+                ..Faults::default()
+            },
+            (StatusCode::BAD_GATEWAY, "tray_error"),
+        ),
     ];
-    for (url, outage) in database_urls()
+    for (url, (outage, answer)) in database_urls()
         .into_iter()
         .flat_map(|url| outages.clone().map(|outage| (url.clone(), outage)))
     {
@@ -934,11 +949,10 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
         harness.sandbox.set_faults(outage.clone());
         let (status, body) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
         assert_eq!(
-            status,
-            StatusCode::SERVICE_UNAVAILABLE,
+            (status, body["error"]["code"].as_str()),
+            (answer.0, Some(answer.1)),
             "{outage:?}: {body}"
         );
-        assert_eq!(body["error"]["code"], "tray_unavailable");
         harness.sandbox.set_faults(Faults::default());
 
         // The proxy retries on its own; wait (bounded) until Tray holds the auth.

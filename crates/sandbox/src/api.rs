@@ -138,6 +138,14 @@ async fn graphql_handler(
             .into_response();
     }
     if targeted
+        && faults.gateway_refusal_rate > 0.0
+        && rand::thread_rng().gen::<f64>() < faults.gateway_refusal_rate
+    {
+        bump(&state.counters.injected_failures);
+        let refusal = serde_json::json!({ "message": "Forbidden" });
+        return (StatusCode::FORBIDDEN, Json(refusal)).into_response();
+    }
+    if targeted
         && faults.internal_error_rate > 0.0
         && rand::thread_rng().gen::<f64>() < faults.internal_error_rate
     {
@@ -254,7 +262,7 @@ async fn set_faults(
         Ok(faults) => faults,
         Err(err) => {
             return error_response(SandboxError::Invalid(format!(
-                "faults must be JSON {{latency (ms), failureRate, lostAnswerRate, internalErrorRate (each 0..1), forceRateLimit, only (a text)}}: {err}"
+                "faults must be JSON {{latency (ms), failureRate, lostAnswerRate, internalErrorRate, gatewayRefusalRate (each 0..1), forceRateLimit, only (a text)}}: {err}"
             )))
         }
     };
@@ -262,6 +270,7 @@ async fn set_faults(
         ("failureRate", faults.failure_rate),
         ("lostAnswerRate", faults.lost_answer_rate),
         ("internalErrorRate", faults.internal_error_rate),
+        ("gatewayRefusalRate", faults.gateway_refusal_rate),
     ] {
         if !(0.0..=1.0).contains(&rate) {
             return error_response(SandboxError::Invalid(format!(

@@ -42,6 +42,10 @@ pub struct Faults {
     /// Share of GraphQL requests answered, without being carried out, with Tray's
     /// `InternalError`: HTTP 200 and a GraphQL error, as Tray reports its own failures.
     pub internal_error_rate: f64,
+    /// Share of GraphQL requests refused, without being carried out, by something in
+    /// front of Tray: HTTP 403 with a gateway's own JSON (`{"message":"Forbidden"}`),
+    /// no GraphQL in it.
+    pub gateway_refusal_rate: f64,
     /// Answer every GraphQL request with Tray's rate-limit error.
     pub force_rate_limit: bool,
     /// Apply `latency` and the rates of failures only to requests whose body

@@ -702,14 +702,18 @@ async fn errors_say_their_kind_and_code_as_trays_do() {
     assert!(extensions["errorId"]
         .as_str()
         .is_some_and(|id| !id.is_empty()));
-    let users = client
-        .ok(
-            MASTER,
-            "query($e: String) { users(criteria: {externalUserId: $e}) { edges { node { id } } } }",
-            json!({"e": "erin"}),
-        )
-        .await;
-    assert_eq!(users["users"]["edges"], json!([]));
+    assert_eq!(client.users_named("erin").await, json!([]));
+
+    // A gateway before Tray refusing the call: its own JSON, no GraphQL, nothing done.
+    client.sandbox.set_faults(Faults {
+        gateway_refusal_rate: 1.0,
+        ..Faults::default()
+    });
+    let create_frank = "mutation { createExternalUser(input: {externalUserId: \"frank\", name: \"F\"}) { userId } }";
+    let (status, body) = client.post(Some(MASTER), create_frank, json!({})).await;
+    client.sandbox.set_faults(Faults::default());
+    assert_eq!((status, body), (403, json!({ "message": "Forbidden" })));
+    assert_eq!(client.users_named("frank").await, json!([]));
 }
 
 /// A lost answer is the fault a retry must be careful with: the work was done.

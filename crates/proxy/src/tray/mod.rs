@@ -55,16 +55,20 @@ impl TrayClient {
             json!(tags)
         };
         let mut solutions = Vec::new();
-        let mut after: Option<String> = None;
+        let (mut after, mut seen) = (None::<String>, Vec::new());
         loop {
             let variables = json!({ "tags": tags, "first": 100, "after": after });
             let data: Viewer<SolutionsField> = self
                 .master(documents::LIST_SOLUTIONS, variables, Retry::Idempotent)
                 .await?;
             let page = data.viewer.solutions;
+            let next = page.page_info.next(&seen)?;
             solutions.extend(page.edges.into_iter().map(|edge| edge.node));
-            match page.page_info.next(after.as_deref()) {
-                Some(cursor) => after = Some(cursor),
+            match next {
+                Some(cursor) => {
+                    seen.push(cursor.clone());
+                    after = Some(cursor);
+                }
                 None => return Ok(solutions),
             }
         }
@@ -76,7 +80,7 @@ impl TrayClient {
         user_token: &str,
     ) -> Result<Vec<SolutionInstance>, ProxyError> {
         let mut instances = Vec::new();
-        let mut after: Option<String> = None;
+        let (mut after, mut seen) = (None::<String>, Vec::new());
         loop {
             let variables = json!({ "first": 100, "after": after });
             let data: Viewer<InstancesField> = self
@@ -88,9 +92,13 @@ impl TrayClient {
                 )
                 .await?;
             let page = data.viewer.solution_instances;
+            let next = page.page_info.next(&seen)?;
             instances.extend(page.edges.into_iter().map(|edge| edge.node));
-            match page.page_info.next(after.as_deref()) {
-                Some(cursor) => after = Some(cursor),
+            match next {
+                Some(cursor) => {
+                    seen.push(cursor.clone());
+                    after = Some(cursor);
+                }
                 None => return Ok(instances),
             }
         }
@@ -363,14 +371,14 @@ impl TrayClient {
         }
         // Errors first, data second: GraphQL may answer an error with partial data, which
         // need not have the shape a success has.
+        // A refusal that is not GraphQL (a gateway's or firewall's 403, a 413, in HTML or
+        // its own JSON) was not carried out, and sent again would be refused again.
+        let refused_before_tray =
+            status.is_client_error() && status != reqwest::StatusCode::REQUEST_TIMEOUT;
         let body: GraphqlResponse<Value> = match response.json().await {
             Ok(body) => body,
-            // Not GraphQL, and refused (a gateway's 403, a 413): it was not carried out,
-            // and sending it again would be refused again.
-            Err(_)
-                if status.is_client_error() && status != reqwest::StatusCode::REQUEST_TIMEOUT =>
-            {
-                return Err(ProxyError::TrayRejected(format!("HTTP {status}")))
+            Err(_) if refused_before_tray => {
+                return Err(ProxyError::TrayBlocked(format!("HTTP {status}")))
             }
             Err(err) => {
                 return Err(ProxyError::TrayUnavailable(format!(
@@ -381,9 +389,17 @@ impl TrayClient {
         if let Some(error) = body.errors.into_iter().next() {
             return Err(error.into());
         }
-        let data = body
-            .data
-            .ok_or_else(|| ProxyError::TrayUnavailable("response carried no data".into()))?;
+        let data = match body.data {
+            Some(data) => data,
+            None if refused_before_tray => {
+                return Err(ProxyError::TrayBlocked(format!("HTTP {status}")))
+            }
+            None => {
+                return Err(ProxyError::TrayUnavailable(
+                    "response carried no data".into(),
+                ))
+            }
+        };
         serde_json::from_value(data).map_err(|err| {
             ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
         })
@@ -481,23 +497,22 @@ struct Connection<T> {
 }
 
 trait NextPage {
-    /// The cursor of the page after the one fetched `after` this cursor, if any.
-    fn next(self, after: Option<&str>) -> Option<String>;
+    /// The cursor of the next page, if there is one. A next page without a cursor, or
+    /// with one already followed (`seen`), would be a page fetched again, for ever: a
+    /// list cut short there could make the proxy forget instances on the pages after.
+    fn next(self, seen: &[String]) -> Result<Option<String>, ProxyError>;
 }
 
 impl NextPage for Option<PageInfo> {
-    fn next(self, after: Option<&str>) -> Option<String> {
-        let page = self.filter(|page| page.has_next_page)?;
-        // A next page Tray gives no new cursor for would be this one again, for ever.
+    fn next(self, seen: &[String]) -> Result<Option<String>, ProxyError> {
+        let Some(page) = self.filter(|page| page.has_next_page) else {
+            return Ok(None);
+        };
         match page.end_cursor {
-            Some(cursor) if Some(cursor.as_str()) != after => Some(cursor),
-            cursor => {
-                tracing::warn!(
-                    ?cursor,
-                    "Tray announced a next page without a new cursor; the list ends here"
-                );
-                None
-            }
+            Some(cursor) if !seen.contains(&cursor) => Ok(Some(cursor)),
+            cursor => Err(ProxyError::TrayUnavailable(format!(
+                "Tray's list did not move on past cursor {cursor:?}"
+            ))),
         }
     }
 }
@@ -675,23 +690,13 @@ mod tests {
 
     #[test]
     fn a_list_goes_on_only_to_a_new_cursor() {
-        assert_eq!(page(true, Some("b")).next(Some("a")).as_deref(), Some("b"));
-        assert_eq!(page(true, Some("a")).next(None).as_deref(), Some("a"));
-        assert_eq!(
-            page(false, Some("b")).next(Some("a")),
-            None,
-            "the last page"
-        );
-        assert_eq!(
-            page(true, Some("a")).next(Some("a")),
-            None,
-            "the same page again"
-        );
-        assert_eq!(
-            page(true, None).next(Some("a")),
-            None,
-            "no cursor to go on from"
-        );
-        assert_eq!(None.next(Some("a")), None);
+        let seen = ["a".to_owned()];
+        let next = |page: Option<PageInfo>| page.next(&seen).ok();
+        assert_eq!(next(page(true, Some("b"))), Some(Some("b".into())));
+        assert_eq!(next(page(false, Some("b"))), Some(None), "the last page");
+        assert_eq!(next(None), Some(None));
+        assert_eq!(next(page(true, Some("a"))), None, "a page again");
+        assert_eq!(next(page(true, None)), None, "no cursor to go on from");
+        assert!(page(true, Some("a")).next(&[]).is_ok(), "the first page");
     }
 }

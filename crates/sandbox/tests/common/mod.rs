@@ -51,6 +51,18 @@ impl Client {
         body["data"].clone()
     }
 
+    /// The users Tray holds under `external_id` (their edges): `[]` when none.
+    pub async fn users_named(&self, external_id: &str) -> Value {
+        let data = self
+            .ok(
+                MASTER,
+                "query($e: String) { users(criteria: {externalUserId: $e}) { edges { node { id } } } }",
+                json!({ "e": external_id }),
+            )
+            .await;
+        data["users"]["edges"].clone()
+    }
+
     /// A document expected to fail with a GraphQL error: the first message.
     pub async fn error(&self, token: &str, query: &str, variables: Value) -> String {
         let (status, body) = self.post(Some(token), query, variables).await;
