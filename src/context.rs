@@ -186,10 +186,13 @@ impl Ctx {
                 if !listed {
                     return Err(err);
                 }
-                self.open_if_free(OpenPanel {
-                    solution_id: integration.solution_id,
-                    setup: None,
-                });
+                // Asked from its dialog: that dialog lists it now.
+                if setup_in.is_none() {
+                    self.open_if_free(OpenPanel {
+                        solution_id: integration.solution_id,
+                        setup: None,
+                    });
+                }
                 return Ok(());
             }
             other => other?,

@@ -297,6 +297,14 @@ async fn a_long_name_wraps_beside_a_whole_badge() {
         size(".tm-card .tm-badge"),
         "one line, its words whole, as on the card"
     );
+    let (badge, name): (web_sys::HtmlElement, web_sys::HtmlElement) = (
+        find(".tm-instance .tm-badge").unchecked_into(),
+        find(".tm-instance-name").unchecked_into(),
+    );
+    assert!(
+        badge.offset_top() < name.offset_top() + name.offset_height(),
+        "the badge beside the name, not on a line below it"
+    );
     let dialog = find(".tm-dialog");
     assert!(
         dialog.scroll_width() <= dialog.client_width(),

@@ -2,6 +2,9 @@
 //! fake catalogs, a fake popup (an iframe's window) and synthetic messages.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::next_frames;
 use integrations_widget::{
     api::ApiClient,
     components::{CatalogView, ConfigForm, IntegrationCard, IntegrationDialog, Toolbar},
@@ -1222,19 +1225,6 @@ async fn enable_sends_one_request_however_often_it_is_pressed() {
     host.remove();
 }
 
-/// A few rendering steps of the browser.
-async fn next_frames() {
-    for _ in 0..3 {
-        let frame = js_sys::Promise::new(&mut |resolve, _| {
-            web_sys::window()
-                .unwrap()
-                .request_animation_frame(&resolve)
-                .unwrap();
-        });
-        wasm_bindgen_futures::JsFuture::from(frame).await.unwrap();
-    }
-}
-
 /// The proxy's answer while Tray is down.
 const TRAY_DOWN: &str = "return new Response(JSON.stringify({ error: { code: 'tray_unavailable',
      message: 'Tray is unavailable: HTTP 503' } }),
@@ -2318,6 +2308,34 @@ async fn a_saved_rename_moves_focus_straight_back_to_rename() {
     widget.remove();
 }
 
+/// Enable/Disable under way is no editor's change: the editor open meanwhile still
+/// closes on Cancel.
+#[wasm_bindgen_test]
+async fn an_editor_still_closes_while_a_toggle_is_under_way() {
+    // The proxy never answers: the toggle stays under way.
+    let _fetch = FakeFetch::install("return new Promise(() => {});");
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    press(&host, ".tm-toggle");
+    tick().await;
+    let cancel = host
+        .query_selector(".tm-rename .tm-ghost")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        cancel.get_attribute("aria-disabled").as_deref(),
+        Some("false")
+    );
+    click(&host, ".tm-rename .tm-ghost");
+    tick().await;
+    assert!(
+        host.query_selector(".tm-rename").unwrap().is_none(),
+        "closed"
+    );
+    drop(handle);
+    host.remove();
+}
+
 /// A press of Escape, as a keyboard makes it (it bubbles, and may be cancelled).
 fn escape_key() -> web_sys::KeyboardEvent {
     let init = web_sys::KeyboardEventInit::new();
@@ -2328,7 +2346,8 @@ fn escape_key() -> web_sys::KeyboardEvent {
 }
 
 /// A confirmed deletion cannot be called back: while it is under way, Cancel and Escape
-/// leave the confirmation (and say so), rather than look as if they had undone it.
+/// leave the confirmation where it is (Cancel is marked unavailable), rather than look
+/// as if they had undone it.
 #[wasm_bindgen_test]
 async fn a_deletion_under_way_is_not_cancelled_by_cancel_or_escape() {
     // The proxy never answers: the deletion stays under way.

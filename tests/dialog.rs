@@ -1,6 +1,9 @@
 //! The modal dialog's keyboard contract: modal, focus moves in, Escape closes, focus returns.
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::next_frames;
 use integrations_widget::{
     api::ApiClient,
     components::Modal,
@@ -209,6 +212,7 @@ async fn focused_after_the_step_changes(to_status: bool) -> String {
     assert_eq!(active_class(&shadow), "first");
     step.set(true);
     tick().await;
+    next_frames().await;
     let focused = active_class(&shadow);
     host.remove();
     focused

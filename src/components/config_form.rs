@@ -22,6 +22,9 @@ pub fn ConfigForm(
     /// While the owner saves: the button says so (`aria-disabled` keeps its focus).
     #[prop(optional)]
     busy: Option<RwSignal<bool>>,
+    /// While this form's own save is under way: Cancel cannot call it back.
+    #[prop(optional)]
+    saving: Option<RwSignal<bool>>,
 ) -> impl IntoView {
     let ctx = use_ctx();
     let errors = RwSignal::new(Vec::<(String, Key)>::new());
@@ -125,7 +128,7 @@ pub fn ConfigForm(
             <div class="tm-actions">
                 <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.is_some_and(|busy| busy.get()).to_string()>{submit_label}</button>
                 {on_cancel.map(|cancel| view! {
-                    <button class="tm-button tm-ghost" type="button" aria-disabled=move || busy.is_some_and(|busy| busy.get()).to_string() on:click=move |_| cancel.run(())>{ctx.t(Key::cancel)}</button>
+                    <button class="tm-button tm-ghost" type="button" aria-disabled=move || saving.is_some_and(|saving| saving.get()).to_string() on:click=move |_| cancel.run(())>{ctx.t(Key::cancel)}</button>
                 }.into_any())}
             </div>
         </form>

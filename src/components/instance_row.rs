@@ -35,6 +35,9 @@ pub fn InstanceRow(
     let ctx = use_ctx();
     let editing = RwSignal::new(Editing::Nothing);
     let busy = RwSignal::new(false);
+    // An editor's own change under way (not Enable/Disable): it cannot be called back,
+    // so its editor cannot be closed meanwhile.
+    let saving = RwSignal::new(false);
     let name_error = RwSignal::new(false);
     // What the last change Tray or the proxy refused said, shown in the row.
     let failure = RwSignal::new(None::<String>);
@@ -72,6 +75,7 @@ pub fn InstanceRow(
         let row = (!matches!(work, Change::Delete)).then(|| instance_id.clone());
         // Enable/Disable is no editor's doing: an editor open meanwhile stays open.
         let closes_editor = !matches!(&work, Change::Update(update) if update.enabled.is_some());
+        saving.set(closes_editor);
         let row_id = instance_id.clone();
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
@@ -88,6 +92,7 @@ pub fn InstanceRow(
             };
             let outcome = ctx.changed(name, instance_id, event, result).await;
             busy.try_set(false);
+            saving.try_set(false);
             match outcome {
                 Ok(()) => {
                     if closes_editor {
@@ -161,7 +166,7 @@ pub fn InstanceRow(
     // Not while the editor's change is under way: it cannot be called back, and an editor
     // gone would look as if it had been.
     let close_editor = Callback::new(move |()| {
-        if busy.get_untracked() {
+        if saving.get_untracked() {
             return;
         }
         let opener = match editing.get_untracked() {
@@ -251,7 +256,7 @@ pub fn InstanceRow(
                 <p class="tm-field-error" id=name_error_id.clone() role="alert">{move || name_error.get().then(|| ctx.t(Key::name_required))}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-save" type="submit" aria-disabled=move || busy.get().to_string()>{ctx.t(Key::save)}</button>
-                    <button class="tm-button tm-ghost" type="button" aria-disabled=move || busy.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
+                    <button class="tm-button tm-ghost" type="button" aria-disabled=move || saving.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                 </div>
             </form>
         }
@@ -287,6 +292,7 @@ pub fn InstanceRow(
                     on_save
                     on_cancel=close_editor
                     busy
+                    saving
                 />
             }
             .into_any()
@@ -297,7 +303,7 @@ pub fn InstanceRow(
             <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete) aria-describedby=confirm_id.clone()>
                 <p id=confirm_id.clone()>{ctx.fill(Key::confirm_delete, &title())}</p>
                 <div class="tm-actions">
-                    <button class="tm-button tm-ghost tm-cancel-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
+                    <button class="tm-button tm-ghost tm-cancel-delete" aria-disabled=move || saving.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                     <button class="tm-button tm-danger tm-confirm-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| run("deleted", Change::Delete)>
                         {ctx.t(Key::delete)}
                     </button>
