@@ -34,6 +34,13 @@ pub fn run() -> anyhow::Result<()> {
         }
     };
 
+    // The in-browser runner's Chromium leaves its profile and singleton directories in
+    // TMPDIR when it is stopped: they go in this one, removed after the run.
+    let browser_tmp = root
+        .join("target")
+        .join(format!("browser-tmp-{}", std::process::id()));
+    std::fs::create_dir_all(&browser_tmp)?;
+
     let suites: Vec<(&str, Command)> = vec![
         ("native", {
             let mut command = Command::new("cargo");
@@ -54,7 +61,8 @@ pub fn run() -> anyhow::Result<()> {
                     "wasm32-unknown-unknown",
                 ])
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-                .env("WASM_BINDGEN_TEST_TIMEOUT", "60");
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "60")
+                .env("TMPDIR", &browser_tmp);
             command
         }),
         ("end-to-end (WebDriver, headless Chromium)", {
@@ -75,6 +83,9 @@ pub fn run() -> anyhow::Result<()> {
             eprintln!("xtask: {name} tests failed: {err}");
             failed.push(name);
         }
+    }
+    if let Err(err) = std::fs::remove_dir_all(&browser_tmp) {
+        eprintln!("xtask: could not remove {}: {err}", browser_tmp.display());
     }
     if failed.is_empty() {
         println!("\nxtask: all test suites passed");

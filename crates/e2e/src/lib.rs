@@ -106,6 +106,9 @@ pub fn widget_dist() -> Result<PathBuf, Error> {
 pub struct Browser {
     pub client: Client,
     driver: Child,
+    /// chromedriver's TMPDIR, so Chromium's own: its profile and singleton-socket
+    /// directories, which a killed Chromium leaves behind, go with it.
+    _scratch: tempfile::TempDir,
 }
 
 impl Browser {
@@ -114,10 +117,12 @@ impl Browser {
             std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
         let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let port = free_port()?;
+        let scratch = tempfile::Builder::new().prefix("e2e-chromium-").tempdir()?;
         // Its own process group, which Chromium inherits: `Drop` can then stop both,
         // even when a test panics before `close()`.
         let mut driver = Command::new(&chromedriver)
             .process_group(0)
+            .env("TMPDIR", scratch.path())
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -153,7 +158,11 @@ impl Browser {
                 Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         };
-        Ok(Browser { client, driver })
+        Ok(Browser {
+            client,
+            driver,
+            _scratch: scratch,
+        })
     }
 
     /// Texts of the elements matching `selector` inside the widget's shadow root,
