@@ -76,10 +76,18 @@ impl Ctx {
             ApiError::Network(reason) => self.fill(Key::network_failed, reason),
             // Outages and the server's own failures get the widget's words; a refusal of
             // what the user did keeps the proxy's, which name the reason.
-            ApiError::Server { code, message, .. } => match code.as_str() {
+            ApiError::Server {
+                status,
+                code,
+                message,
+            } => match code.as_str() {
                 "tray_unavailable" => self.t(Key::service_unavailable),
                 "rate_limited" => self.t(Key::service_busy),
-                "internal" | "tray_credentials" => self.t(Key::service_failed),
+                // A 5xx page of something before the proxy: not reached, as an outage.
+                "http" if *status >= 500 => self.t(Key::service_unavailable),
+                "internal" | "tray_credentials" | "tray_error" | "http" => {
+                    self.t(Key::service_failed)
+                }
                 "unauthenticated" => self.t(Key::session_expired),
                 _ => message.clone(),
             },
@@ -302,6 +310,7 @@ impl Ctx {
             return Ok(());
         };
         let mut step = next_setup_step(&integration, &instance, configured);
+        let mut enabled = instance.enabled;
         if step == SetupStep::Enable {
             // Tray wants 2 s between creating and enabling: the proxy waits them out,
             // so no timer here outlives an unmount.
@@ -317,9 +326,17 @@ impl Ctx {
                 Err(err) => return Err(self.fail_change(&instance_id, &err).await),
             }
             step = SetupStep::Done;
+            enabled = true;
         }
         if step == SetupStep::Done {
-            self.announce(self.fill(Key::connected_announce, &integration.title));
+            // An integration that does not switch itself on says so: "connected" would
+            // promise it runs.
+            let said = if enabled {
+                Key::connected_announce
+            } else {
+                Key::setup_done_off
+            };
+            self.announce(self.fill(said, &integration.title));
             self.emit(
                 "connected",
                 &[("solutionId", &solution_id), ("instanceId", &instance_id)],

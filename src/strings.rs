@@ -54,6 +54,7 @@ strings! {
     connected_only: "Connected only", "Nur verbundene";
     loading: "Loading integrations…", "Integrationen werden geladen…";
     empty: "No integrations match your search.", "Keine Integration passt zu Ihrer Suche.";
+    no_connections: "No connections yet. Connect an integration to see it here.", "Noch keine Verbindungen. Verbinden Sie eine Integration, um sie hier zu sehen.";
     matches: "Integrations shown: {}", "Angezeigte Integrationen: {}";
     load_failed: "Could not load integrations: {}", "Integrationen konnten nicht geladen werden: {}";
     retry: "Try again", "Erneut versuchen";
@@ -97,6 +98,7 @@ strings! {
     delete: "Delete", "Löschen";
     confirm_delete: "Delete “{}”? This cannot be undone.", "„{}“ löschen? Das lässt sich nicht rückgängig machen.";
     setup_done: "{} is set up.", "{} ist eingerichtet.";
+    setup_done_off: "{} is set up, and stays off until you enable it.", "{} ist eingerichtet und bleibt aus, bis Sie es aktivieren.";
     done: "Done", "Fertig";
     all_connections: "All connections", "Alle Verbindungen";
     network_failed: "The server could not be reached ({}).", "Der Server ist nicht erreichbar ({}).";

@@ -271,6 +271,49 @@ async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
     host.remove();
 }
 
+/// The toolbar over the catalog in `host`, showing `state`: their context, and the handle.
+fn mount_toolbar_and_catalog(
+    host: &HtmlElement,
+    state: CatalogState,
+) -> (Ctx, leptos::mount::UnmountHandle<impl Mountable>) {
+    let filter = RwSignal::new(Filter::default());
+    let for_view = host.clone();
+    let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
+    let ctx_slot = ctx_out.clone();
+    let handle = leptos::mount::mount_to(host.clone(), move || {
+        let ctx = test_ctx(&for_view, state.clone());
+        *ctx_slot.borrow_mut() = Some(ctx);
+        provide_context(ctx);
+        view! { <Toolbar filter /> <CatalogView filter /> }
+    });
+    let ctx = ctx_out.borrow().expect("the view was mounted");
+    (ctx, handle)
+}
+
+/// "Connected only" with nothing connected yet (a setup under way is no connection):
+/// the grid and the live region say there is no connection yet, not that the search
+/// matches nothing.
+#[wasm_bindgen_test]
+async fn connected_only_with_nothing_connected_says_there_is_no_connection_yet() {
+    let host = container();
+    let state = CatalogState::Loaded(Catalog {
+        integrations: vec![
+            integration("Slack", &[], &[Status::SettingUp]),
+            integration("Jira", &[], &[]),
+        ],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    });
+    let (ctx, handle) = mount_toolbar_and_catalog(&host, state);
+    tick().await;
+    click(&host, ".tm-connected");
+    tick().await;
+    let said = "No connections yet. Connect an integration to see it here.";
+    assert_eq!(texts(&host, ".tm-empty"), vec![said]);
+    assert_eq!(ctx.announcement.get_untracked(), said);
+    drop(handle);
+    host.remove();
+}
+
 /// Sets a control's value as a user does, with the events the browser then fires.
 fn set_control(root: &HtmlElement, selector: &str, value: &str) {
     let control = root.query_selector(selector).unwrap().unwrap();
@@ -286,18 +329,7 @@ fn set_control(root: &HtmlElement, selector: &str, value: &str) {
 #[wasm_bindgen_test]
 async fn the_toolbar_controls_filter_the_catalog() {
     let host = container();
-    let filter = RwSignal::new(Filter::default());
-    let state = loaded_catalog();
-    let for_view = host.clone();
-    let ctx_out: Rc<RefCell<Option<Ctx>>> = Rc::default();
-    let ctx_slot = ctx_out.clone();
-    let handle = leptos::mount::mount_to(host.clone(), move || {
-        let ctx = test_ctx(&for_view, state.clone());
-        *ctx_slot.borrow_mut() = Some(ctx);
-        provide_context(ctx);
-        view! { <Toolbar filter /> <CatalogView filter /> }
-    });
-    let ctx = ctx_out.borrow().expect("the view was mounted");
+    let (ctx, handle) = mount_toolbar_and_catalog(&host, loaded_catalog());
     tick().await;
     assert_eq!(
         texts(&host, ".tm-tag option")[1..],
@@ -403,6 +435,23 @@ async fn a_failed_catalog_says_why_in_the_users_language() {
             server(401, "unauthenticated", "the token expired"),
             "Ihre Sitzung ist abgelaufen.",
         ),
+        // Refused before Tray (a gateway), or a page of something before the proxy.
+        (
+            server(
+                502,
+                "tray_error",
+                "the way to Tray refused the request: HTTP 403",
+            ),
+            "Der Server konnte das nicht ausführen.",
+        ),
+        (
+            server(502, "http", "HTTP 502 Bad Gateway"),
+            "Der Integrationsdienst antwortet gerade nicht.",
+        ),
+        (
+            server(404, "http", "HTTP 404 Not Found"),
+            "Der Server konnte das nicht ausführen.",
+        ),
         (
             server(400, "bad_request", "name must be 1 to 200 characters"),
             "name must be 1 to 200 characters",
@@ -413,6 +462,7 @@ async fn a_failed_catalog_says_why_in_the_users_language() {
         let alert = texts(&host, "[role=alert]").concat();
         assert!(alert.contains(expected), "{alert}");
         assert!(!alert.contains("Tray is unavailable"), "{alert}");
+        assert!(!alert.contains("HTTP"), "{alert}");
     }
     drop(handle);
     host.remove();
@@ -1031,6 +1081,29 @@ fn setup_resumes_at_the_first_missing_slot() {
         SetupStep::Done,
         "disableAutoEnable"
     );
+}
+
+/// An integration that does not switch itself on (disableAutoEnable) ends its setup
+/// saying it is off, not that it is connected.
+#[wasm_bindgen_test]
+async fn a_setup_left_off_by_its_integration_says_it_is_off() {
+    let mut item = integration("Zendesk", &[], &[Status::Disabled]);
+    item.auto_enable = false;
+    item.instances[0].auth_values = vec![auth_value("auth", "a1", false)];
+    let host = container();
+    let handle = mount_dialog(
+        &host,
+        showing(&item),
+        item.solution_id.clone(),
+        Some("Zendesk-0"),
+    );
+    tick().await;
+    assert_eq!(
+        texts(&host, ".tm-setup-done p"),
+        vec!["Zendesk is set up, and stays off until you enable it."]
+    );
+    drop(handle);
+    host.remove();
 }
 
 /// A newer version that awaits the host's values (the proxy applies it): the setup asks

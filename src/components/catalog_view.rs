@@ -4,7 +4,7 @@ use wasm_bindgen::JsCast;
 use crate::{
     components::{focus_after_render, IntegrationCard},
     context::use_ctx,
-    state::{visible_integrations, CatalogState, Filter},
+    state::{nothing_shown, visible_integrations, CatalogState, Filter},
     strings::Key,
 };
 
@@ -56,9 +56,11 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
         }
         .into_any(),
         CatalogState::Loaded(catalog) => {
-            let visible = visible_integrations(&catalog.integrations, &filter.get());
+            let filter = filter.get();
+            let visible = visible_integrations(&catalog.integrations, &filter);
             if visible.is_empty() {
-                view! { <p class="tm-empty">{ctx.t(Key::empty)}</p> }.into_any()
+                let says = nothing_shown(&catalog.integrations, &filter);
+                view! { <p class="tm-empty">{ctx.t(says)}</p> }.into_any()
             } else {
                 view! {
                     <ul class="tm-grid" role="list">

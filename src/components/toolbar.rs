@@ -2,7 +2,7 @@ use leptos::prelude::*;
 
 use crate::{
     context::{use_ctx, Ctx},
-    state::{all_tags, CatalogState, Filter},
+    state::{all_tags, nothing_shown, CatalogState, Filter},
     strings::Key,
 };
 
@@ -66,21 +66,22 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
 /// Tells screen readers what a search or filter left, as the grid shows it.
 fn announce_matches(ctx: Ctx, filter: &Filter, heard: StoredValue<Option<usize>>) {
     let shown = ctx.catalog.with_untracked(|catalog| match catalog {
-        CatalogState::Loaded(catalog) => Some(
+        CatalogState::Loaded(catalog) => Some((
             catalog
                 .integrations
                 .iter()
                 .filter(|i| filter.matches(i))
                 .count(),
-        ),
+            nothing_shown(&catalog.integrations, filter),
+        )),
         _ => None,
     });
-    let Some(count) = shown.filter(|_| shown != heard.get_value()) else {
+    let Some((count, says)) = shown.filter(|(count, _)| Some(*count) != heard.get_value()) else {
         return;
     };
-    heard.set_value(shown);
+    heard.set_value(Some(count));
     ctx.announce(if count == 0 {
-        ctx.t(Key::empty)
+        ctx.t(says)
     } else {
         ctx.fill(Key::matches, &count.to_string())
     });

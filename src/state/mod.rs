@@ -143,6 +143,20 @@ pub fn card_action(integration: &Integration) -> CardAction {
     }
 }
 
+/// What an empty grid says: with "Connected only" ticked and nothing connected at all,
+/// that there is no connection yet; else that nothing matches the search.
+pub fn nothing_shown(integrations: &[Integration], filter: &Filter) -> Key {
+    let connected = Filter {
+        connected_only: true,
+        ..Filter::default()
+    };
+    if filter.connected_only && !integrations.iter().any(|i| connected.matches(i)) {
+        Key::no_connections
+    } else {
+        Key::empty
+    }
+}
+
 /// The name a new instance of `integration` gets: its title, or "Title 2", "Title 3"…
 /// when an instance already bears it, so two connections of one service can be told
 /// apart before the user renames either.
