@@ -1866,25 +1866,24 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     widget.remove();
 }
 
-/// "Add another" in a dialog opens the new connection's setup in that same dialog (it
-/// is not closed and opened again, which would lose focus and the dialog's announcements),
-/// with focus on the setup's first step.
-#[wasm_bindgen_test]
-async fn add_another_sets_up_the_new_connection_in_the_same_dialog() {
-    let item = integration("Slack", &[], &[Status::Connected]);
-    let created = Instance {
-        solution_id: item.solution_id.clone(),
-        ..instance("Slack-1", Status::SettingUp)
-    };
+/// The whole widget over a proxy that lists one connected Slack and answers a `method`
+/// request with `answer` (201 for a POST), its Slack dialog open.
+async fn slacks_dialog_in_a_widget(
+    method: &str,
+    answer: &impl serde::Serialize,
+) -> (MountedWidget, FakeFetch) {
     let catalog = Catalog {
-        integrations: vec![item],
+        integrations: vec![integration("Slack", &[], &[Status::Connected])],
         dialog_origin: DIALOG_ORIGIN.into(),
     };
-    let _fetch = FakeFetch::install(&format!(
+    let fetch = FakeFetch::install(&format!(
         "const json = {{ headers: {{ 'Content-Type': 'application/json' }} }};
-         if (request.method === 'POST') return new Response({}, {{ status: 201, ...json }});
+         if (request.method === '{method}') {{
+             const status = request.method === 'POST' ? 201 : 200;
+             return new Response({}, {{ status, ...json }});
+         }}
          return new Response({}, {{ status: 200, ...json }});",
-        json_literal(&created),
+        json_literal(answer),
         json_literal(&catalog)
     ));
     let widget = MountedWidget::showing_its_catalog().await;
@@ -1892,6 +1891,19 @@ async fn add_another_sets_up_the_new_connection_in_the_same_dialog() {
     for _ in 0..5 {
         tick().await;
     }
+    (widget, fetch)
+}
+
+/// "Add another" in a dialog opens the new connection's setup in that same dialog (it
+/// is not closed and opened again, which would lose focus and the dialog's announcements),
+/// with focus on the setup's first step.
+#[wasm_bindgen_test]
+async fn add_another_sets_up_the_new_connection_in_the_same_dialog() {
+    let created = Instance {
+        solution_id: "sol-Slack".into(),
+        ..instance("Slack-1", Status::SettingUp)
+    };
+    let (widget, _fetch) = slacks_dialog_in_a_widget("POST", &created).await;
     let dialog = widget.find(".tm-dialog").expect("the dialog");
     let closed = Rc::new(RefCell::new(0));
     let count = closed.clone();
@@ -2319,27 +2331,12 @@ async fn each_rows_controls_are_named_after_its_connection() {
 /// screen reader would say "Disable" for a moment, and a fast Space would press it.
 #[wasm_bindgen_test]
 async fn a_saved_rename_moves_focus_straight_back_to_rename() {
-    let item = integration("Slack", &[], &[Status::Connected]);
     let renamed = Instance {
-        solution_id: item.solution_id.clone(),
+        solution_id: "sol-Slack".into(),
         name: "Team alerts".into(),
-        ..item.instances[0].clone()
+        ..instance("Slack-0", Status::Connected)
     };
-    let catalog = Catalog {
-        integrations: vec![item],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    };
-    let _fetch = FakeFetch::install(&format!(
-        "const body = request.method === 'PATCH' ? {} : {};
-         return new Response(body, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
-        json_literal(&renamed),
-        json_literal(&catalog)
-    ));
-    let widget = MountedWidget::showing_its_catalog().await;
-    widget.press(".tm-card-action");
-    for _ in 0..5 {
-        tick().await;
-    }
+    let (widget, _fetch) = slacks_dialog_in_a_widget("PATCH", &renamed).await;
     widget.press(".tm-rename-open");
     tick().await;
     let stops = Rc::new(RefCell::new(Vec::<String>::new()));
