@@ -204,6 +204,21 @@ async fn buttons_are_legible_in_both_themes_as_rendered() {
     }
 }
 
+/// Mount options handing `catalog` over (already fetched), plus `more`; nothing listens
+/// at their proxy URL.
+fn handing_over(catalog: JsValue, more: &[(&str, JsValue)]) -> JsValue {
+    let options = js_sys::Object::new();
+    let base = [
+        ("proxyUrl", JsValue::from("http://127.0.0.1:9")),
+        ("token", "t".into()),
+        ("catalog", catalog),
+    ];
+    for (key, value) in base.iter().chain(more) {
+        js_sys::Reflect::set(&options, &(*key).into(), value).unwrap();
+    }
+    options.into()
+}
+
 /// A catalog handed over already fetched (embed.js does when it is there before the
 /// wasm): mount returns with the cards on screen, no loading state first, and the
 /// widget says it is ready without asking the proxy (nothing listens at its URL here).
@@ -225,16 +240,8 @@ async fn a_catalog_handed_over_is_on_screen_when_mount_returns() {
             events.push(&js_sys::Reflect::get(&event, &"type".into()).unwrap());
         })
     };
-    let options = js_sys::Object::new();
-    for (key, value) in [
-        ("proxyUrl", JsValue::from("http://127.0.0.1:9")),
-        ("token", "t".into()),
-        ("catalog", catalog),
-        ("onEvent", on_event.as_ref().clone()),
-    ] {
-        js_sys::Reflect::set(&options, &key.into(), &value).unwrap();
-    }
-    let mut handle = mount(element.clone(), options.into()).expect("mounts");
+    let options = handing_over(catalog, &[("onEvent", on_event.as_ref().clone())]);
+    let mut handle = mount(element.clone(), options).expect("mounts");
     let shadow = element.shadow_root().unwrap();
     let titles = shadow.query_selector_all(".tm-title").unwrap();
     assert_eq!(titles.length(), 2, "both cards, at once");
@@ -263,15 +270,7 @@ async fn a_long_name_wraps_beside_a_whole_badge() {
     ))
     .unwrap();
     let element = container();
-    let options = js_sys::Object::new();
-    for (key, value) in [
-        ("proxyUrl", JsValue::from("http://127.0.0.1:9")),
-        ("token", "t".into()),
-        ("catalog", catalog),
-    ] {
-        js_sys::Reflect::set(&options, &key.into(), &value).unwrap();
-    }
-    let mut handle = mount(element.clone(), options.into()).expect("mounts");
+    let mut handle = mount(element.clone(), handing_over(catalog, &[])).expect("mounts");
     let shadow = element.shadow_root().unwrap();
     let find = |selector: &str| shadow.query_selector(selector).unwrap().expect(selector);
     find(".tm-card-action")
