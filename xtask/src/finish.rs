@@ -6,9 +6,10 @@
 //!    than trunk's `-Oz` alone), and gives every import and export a one- or two-letter
 //!    name (wasm-bindgen's are long and end in a 16-digit hash, once in the wasm and
 //!    again in the JS glue);
-//! 2. the glue is rewritten to those names;
-//! 3. terser minifies the JS (trunk's own minifier cannot parse wasm-bindgen's glue);
-//! 4. the `.gz` (zopfli) and `.br` copies the proxy serves are written (precompress.rs).
+//! 2. the wasm's functions are put in an order that gzip compresses better (reorder.rs);
+//! 3. the glue is rewritten to the new names;
+//! 4. terser minifies the JS (trunk's own minifier cannot parse wasm-bindgen's glue);
+//! 5. the `.gz` (zopfli) and `.br` copies the proxy serves are written (precompress.rs).
 //!
 //! The end-to-end tests run against the result, so a glue this no longer fits fails
 //! them rather than shipping.
@@ -20,7 +21,10 @@ use std::{
     process::Command,
 };
 
-use crate::{precompress::write_compressed_copies, process::run, tools::tools_bin};
+use crate::{
+    precompress::write_compressed_copies, process::run, reorder::order_functions_for_compression,
+    tools::tools_bin,
+};
 
 /// The wasm features rustc emits for wasm32-unknown-unknown (as in index.html).
 const WASM_FEATURES: [&str; 6] = [
@@ -49,6 +53,7 @@ pub fn finish_widget(dist: &Path) -> anyhow::Result<()> {
     let js = std::fs::read_to_string(&glue).with_context(|| format!("reading {glue:?}"))?;
     ensure_fresh_glue(&js).with_context(|| format!("{glue:?}"))?;
     let names = shrink_wasm(&wasm)?;
+    order_functions_for_compression(&wasm, &tools_bin().join("wasm-opt"), &WASM_FEATURES)?;
     std::fs::write(&glue, rename_in_glue(&js, &names)?)?;
     for js in files_ending(dist, ".js")? {
         run(Command::new(tools_bin().join("terser"))

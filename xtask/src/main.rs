@@ -7,6 +7,7 @@ mod finish;
 mod postgres;
 mod precompress;
 mod process;
+mod reorder;
 mod test;
 mod tools;
 /// The widget's stylesheet minifier (run by build.rs); its tests run here.
