@@ -14,7 +14,7 @@ use tokio::{
 };
 
 /// The host backend's signing secret for this run (the proxy reads HOST_JWT_SECRET).
-pub const HOST_JWT_SECRET: &str = "bench-host-secret";
+pub const HOST_JWT_SECRET: &str = "bench-host-secret-of-at-least-32-bytes";
 
 /// What the spawned proxy is pointed at and allowed.
 pub struct ProxyOptions<'a> {

@@ -106,6 +106,15 @@ pub struct Args {
     /// Burst of each user's share (a page load and a connect take a handful).
     #[arg(long, env = "USER_RATE_BURST", default_value_t = 30)]
     pub user_rate_burst: u32,
+    /// Requests of one host user the proxy works on at once (0: no limit); more get a
+    /// 429. Tray calls queue in arrival order, so this bounds how many of one user's calls
+    /// can stand before another user's. Per process.
+    #[arg(long, env = "USER_REQUESTS_IN_FLIGHT", default_value_t = 8)]
+    pub user_requests_in_flight: u32,
+    /// Connections one host user may have (0: no limit). Listing them is one Tray call
+    /// per 100, and the catalog lists them on every load.
+    #[arg(long, env = "MAX_CONNECTIONS_PER_USER", default_value_t = 100)]
+    pub max_connections_per_user: u32,
     /// Log lines as JSON objects (for log collectors) instead of text.
     #[arg(long, env = "PROXY_LOG_JSON")]
     pub log_json: bool,
@@ -148,6 +157,9 @@ pub enum HostKey {
     PublicPem(Vec<u8>),
 }
 
+/// HS256 keys shorter than its 256-bit hash are below what RFC 7518 requires.
+pub const MIN_SECRET_BYTES: usize = 32;
+
 /// The secret the demo signs its tokens with when none is configured. Demo only.
 pub const DEMO_JWT_SECRET: &str = "demo-host-secret-not-for-production";
 
@@ -179,6 +191,8 @@ pub struct Config {
     /// Each host user's share of the proxy (0: no limit).
     pub user_rate_per_second: u32,
     pub user_rate_burst: u32,
+    pub user_requests_in_flight: u32,
+    pub max_connections_per_user: u32,
     /// Config values the host supplies for versions that need system input, by
     /// `externalId` or `solutionId/externalId`.
     pub system_values: BTreeMap<String, serde_json::Value>,
@@ -300,6 +314,8 @@ impl Config {
             tray_rate_burst: 40,
             user_rate_per_second: 10,
             user_rate_burst: 30,
+            user_requests_in_flight: 8,
+            max_connections_per_user: 100,
             system_values: BTreeMap::new(),
         }
     }
@@ -336,6 +352,11 @@ impl Config {
             (Some(path), None) => HostKey::PublicPem(std::fs::read(path).map_err(|err| {
                 ProxyError::Config(format!("cannot read {}: {err}", path.display()))
             })?),
+            (None, Some(secret)) if secret.len() < MIN_SECRET_BYTES => {
+                return Err(ProxyError::Config(format!(
+                    "HOST_JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes: user tokens reach the browser, and a short secret can be guessed from one offline"
+                )))
+            }
             (None, Some(secret)) => HostKey::Secret(secret),
             (None, None) if args.demo => {
                 tracing::warn!("HOST_JWT_SECRET is not set: demo mode signs and accepts tokens with a public demo secret");
@@ -382,6 +403,8 @@ impl Config {
             tray_rate_burst: args.tray_rate_burst,
             user_rate_per_second: args.user_rate_per_second,
             user_rate_burst: args.user_rate_burst,
+            user_requests_in_flight: args.user_requests_in_flight,
+            max_connections_per_user: args.max_connections_per_user,
             listen: args.listen,
             graphql_url,
             dialog_url,
@@ -411,9 +434,17 @@ mod tests {
     fn secrets(master: &str) -> Secrets {
         Secrets {
             master_token: Some(master.into()),
-            host_jwt_secret: Some("host-secret".into()),
+            host_jwt_secret: Some("a-host-secret-of-at-least-32-bytes".into()),
             webhook_secret: None,
         }
+    }
+
+    #[test]
+    fn a_short_host_secret_is_refused() {
+        let mut short = secrets("t");
+        short.host_jwt_secret = Some("host-secret".into());
+        let err = Config::from_args(parse(&[]), short).unwrap_err();
+        assert!(err.to_string().contains("at least 32 bytes"), "{err}");
     }
 
     #[test]

@@ -26,6 +26,9 @@ pub enum ProxyError {
     /// so sending it again can never succeed (a client drops it for a new one).
     #[error("{0}")]
     KeySpent(String),
+    /// The user has as many connections as the proxy allows one user.
+    #[error("{0}")]
+    LimitReached(String),
     #[error("the request body is larger than this proxy accepts")]
     TooLarge,
     #[error("Tray's rate limit was reached; try again in a moment")]
@@ -69,6 +72,7 @@ impl ProxyError {
             ProxyError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ProxyError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ProxyError::KeySpent(_) => (StatusCode::CONFLICT, "key_spent"),
+            ProxyError::LimitReached(_) => (StatusCode::CONFLICT, "limit_reached"),
             ProxyError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ProxyError::TrayRateLimited | ProxyError::UserRateLimited => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited")

@@ -8,7 +8,9 @@ use jsonwebtoken::{
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use crate::{config::HostKey, error::ProxyError, AppState, DEMO_JWT_SECRET};
+use crate::{
+    config::HostKey, error::ProxyError, fairness::InFlightGuard, AppState, DEMO_JWT_SECRET,
+};
 
 /// The host app's user, as its backend vouched for them.
 #[derive(Debug, Clone)]
@@ -16,6 +18,8 @@ pub struct HostUser {
     /// The host's user id; Tray's externalUserId.
     pub id: String,
     pub name: String,
+    /// Counts this request among the user's under way until the handler is done with it.
+    pub in_flight: Option<Arc<InFlightGuard>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -106,12 +110,19 @@ impl Verifier {
         // Taken as it is: trimmed, " u1" and "u1" (two of the host's users, for all this
         // proxy knows) would be one.
         let id = data.claims.sub;
-        if id.trim().is_empty() || id.len() > 256 {
+        if id.trim().is_empty() || id.chars().count() > 256 {
             return Err(unauthenticated(
                 "the user token's `sub` must be 1 to 256 characters",
             ));
         }
+        // A NUL or a line break in an id is a host's bug (and Postgres refuses NUL).
+        if id.chars().any(char::is_control) {
+            return Err(unauthenticated(
+                "the user token's `sub` must not contain control characters",
+            ));
+        }
         Ok(HostUser {
+            in_flight: None,
             name: data
                 .claims
                 .name
@@ -151,11 +162,17 @@ impl FromRequestParts<Arc<AppState>> for HostUser {
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
             .ok_or_else(|| unauthenticated("the Authorization header must be `Bearer <token>`"))?;
-        let user = state.verifier.verify(token.trim())?;
+        let mut user = state.verifier.verify(token.trim())?;
         if let Some(limiter) = &state.user_limiter {
             if !limiter.take(&user.id) {
                 return Err(ProxyError::UserRateLimited);
             }
+        }
+        if let Some(in_flight) = &state.in_flight {
+            let guard = in_flight
+                .enter(&user.id)
+                .ok_or(ProxyError::UserRateLimited)?;
+            user.in_flight = Some(Arc::new(guard));
         }
         Ok(user)
     }
@@ -187,5 +204,24 @@ mod tests {
         let user = verifier.verify(&token(" u1")).expect("valid");
         assert_eq!(user.id, " u1", "not merged with u1");
         assert!(verifier.verify(&token("  ")).is_err(), "blank");
+    }
+
+    #[test]
+    fn a_sub_with_control_characters_or_too_long_is_refused() {
+        let verifier =
+            Verifier::new(&HostKey::Secret("host-secret".into()), None).expect("a verifier");
+        for bad in ["\0", "u1\0", "u1\n", "u\u{7f}1"] {
+            let err = verifier.verify(&token(bad)).unwrap_err();
+            assert!(
+                err.to_string().contains("control characters"),
+                "{bad:?}: {err}"
+            );
+        }
+        let long = "ü".repeat(256);
+        assert!(
+            verifier.verify(&token(&long)).is_ok(),
+            "256 characters, 512 bytes"
+        );
+        assert!(verifier.verify(&token(&format!("{long}x"))).is_err());
     }
 }

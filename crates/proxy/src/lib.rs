@@ -33,6 +33,8 @@ pub struct AppState {
     pub verifier: Verifier,
     /// Each host user's share of the proxy; `None`: unlimited.
     pub user_limiter: Option<fairness::UserLimiter>,
+    /// How many of each user's requests are under way; `None`: unlimited.
+    pub in_flight: Option<fairness::InFlight>,
 }
 
 /// A running proxy. Dropping it stops the server.
@@ -80,10 +82,12 @@ impl Proxy {
         );
         let user_limiter =
             fairness::UserLimiter::new(config.user_rate_per_second, config.user_rate_burst);
+        let in_flight = fairness::InFlight::new(config.user_requests_in_flight);
         let state = Arc::new(AppState {
             market: Marketplace::new(config, tray, db),
             verifier,
             user_limiter,
+            in_flight,
         });
         let router = routes::router(state.clone());
 

@@ -12,7 +12,7 @@ use crate::{
     error::ProxyError,
     identity::HostUser,
     lease::Lease,
-    tray::{Solution, SolutionInstance, TrayClient},
+    tray::{Instances, Solution, SolutionInstance, TrayClient},
 };
 
 /// Tray's user tokens live 2 days; renew well before.
@@ -107,16 +107,20 @@ impl Marketplace {
         self.solutions_within(self.catalog_ttl).await
     }
 
-    /// The solutions, from the cache if it is younger than `max_age`.
+    /// The solutions, from the cache if it is younger than `max_age`, or if it was
+    /// fetched since this call began: requests waiting on one fetch all take its list,
+    /// however many ask for a fresh one at once.
     async fn solutions_within(&self, max_age: Duration) -> Result<Vec<Solution>, ProxyError> {
+        let asked = Instant::now();
         let mut cached = self.catalog.lock().await;
-        if let Some((fetched, solutions)) = cached.as_ref() {
-            if fetched.elapsed() < max_age {
+        if let Some((fetch_began, solutions)) = cached.as_ref() {
+            if fetch_began.elapsed() < max_age || *fetch_began >= asked {
                 return Ok(solutions.clone());
             }
         }
+        let fetch_began = Instant::now();
         let solutions = self.tray.list_solutions(&self.tags).await?;
-        *cached = Some((Instant::now(), solutions.clone()));
+        *cached = Some((fetch_began, solutions.clone()));
         Ok(solutions)
     }
 
@@ -253,7 +257,10 @@ impl Marketplace {
     /// The catalog merged with the caller's instances: one Tray request when warm.
     pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
         self.attach_pending(session).await;
-        let mut instances = self.tray.list_instances(&session.token).await?;
+        let mut instances = self
+            .tray
+            .list_instances(&session.token, Instances::All)
+            .await?;
         self.upgrade_for_system(session, &mut instances).await;
         self.sync_host_values(session, &mut instances).await;
         let max_age = match self.awaiting_update(&instances).await {
@@ -492,10 +499,10 @@ impl Marketplace {
         id: &str,
     ) -> Result<SolutionInstance, ProxyError> {
         self.tray
-            .list_instances(&session.token)
+            .list_instances(&session.token, Instances::Id(id))
             .await?
             .into_iter()
-            .find(|instance| instance.id == id)
+            .next()
             .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))
     }
 
@@ -662,6 +669,9 @@ impl Marketplace {
                 "name must be at most 200 characters".into(),
             ));
         }
+        if let Some(name) = &request.name {
+            check_name_characters(name)?;
+        }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
         let lease = match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
@@ -790,6 +800,7 @@ impl Marketplace {
         request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Instance, CreateFailure> {
+        self.within_connection_limit(session).await?;
         let name = instance_name(request, solution);
         let created = match self
             .tray
@@ -821,6 +832,22 @@ impl Marketplace {
             .await
             .map_err(CreateFailure::MaybeMade)?;
         Ok(self.present(&created, &stored).await?)
+    }
+
+    /// Refuses a connection past the user's limit (`--max-connections-per-user`): every
+    /// catalog load lists them all, one Tray call per 100.
+    async fn within_connection_limit(&self, session: &Session) -> Result<(), ProxyError> {
+        let limit = self.config.max_connections_per_user as usize;
+        if limit == 0 {
+            return Ok(());
+        }
+        let held = self.db.instances_of(&session.external_user_id).await?.len();
+        if held >= limit {
+            return Err(ProxyError::LimitReached(format!(
+                "you have {held} connections, the most this app allows; delete one to add another"
+            )));
+        }
+        Ok(())
     }
 
     /// Records `made`, the instance created for `key`, and ties the key to it. The
@@ -858,7 +885,10 @@ impl Marketplace {
         session: &Session,
         solution_id: &str,
     ) -> Result<bool, ProxyError> {
-        let live = self.tray.list_instances(&session.token).await?;
+        let live = self
+            .tray
+            .list_instances(&session.token, Instances::OfSolution(solution_id))
+            .await?;
         for row in self.db.instances_of(&session.external_user_id).await? {
             if row.solution_id == solution_id && !live.iter().any(|i| i.id == row.id) {
                 tracing::info!(instance = %row.id, "Tray no longer holds this instance; forgetting it");
@@ -907,7 +937,10 @@ impl Marketplace {
         // Tray's clock and ours may disagree a little.
         let since = self.db.creation_start(owner, key).await?.unwrap_or(0) - CLOCK_SKEW_MS;
         let name = instance_name(request, solution);
-        let listed = self.tray.list_instances(&session.token).await?;
+        let listed = self
+            .tray
+            .list_instances(&session.token, Instances::OfSolution(&solution.id))
+            .await?;
         // Read after the list: a create that recorded its instance meanwhile counts.
         let keyed = self.db.keyed_instance_ids(owner).await?;
         Ok(listed
@@ -928,6 +961,12 @@ impl Marketplace {
         id: &str,
         update: &wire::UpdateInstance,
     ) -> Result<Instance, ProxyError> {
+        if update.name.is_none() && update.enabled.is_none() {
+            // Probably a misspelt field: say so rather than spend a Tray call on nothing.
+            return Err(ProxyError::BadRequest(
+                "nothing to change: give `name` or `enabled`".into(),
+            ));
+        }
         let stored = self.owned(session, id).await?;
         let mut input = json!({ "solutionInstanceId": id });
         if let Some(name) = &update.name {
@@ -937,6 +976,7 @@ impl Marketplace {
                     "name must be 1 to 200 characters".into(),
                 ));
             }
+            check_name_characters(name)?;
             input["instanceName"] = json!(name);
         }
         if let Some(enabled) = update.enabled {
@@ -1191,8 +1231,11 @@ impl Marketplace {
 
     /// Whether Tray still holds the user's instance `id`.
     async fn on_tray(&self, session: &Session, id: &str) -> Result<bool, ProxyError> {
-        let instances = self.tray.list_instances(&session.token).await?;
-        Ok(instances.iter().any(|instance| instance.id == id))
+        let instances = self
+            .tray
+            .list_instances(&session.token, Instances::Id(id))
+            .await?;
+        Ok(!instances.is_empty())
     }
 
     /// What to answer when Tray refused a change to `id`. Refused because the instance is
@@ -1313,7 +1356,16 @@ impl Marketplace {
             let Some(tray_user_id) = self.db.tray_user_id(&owner).await? else {
                 continue;
             };
-            let token = self.user_token(&tray_user_id).await?;
+            // One user's token refused (removed on Tray, say) holds up no one else's; an
+            // outage holds up everyone's, so the round ends.
+            let token = match self.user_token(&tray_user_id).await {
+                Ok(token) => token,
+                Err(err) if err.is_transient() => return Err(err),
+                Err(err) => {
+                    tracing::warn!(error = %err, "no user token for attaching pending auths");
+                    continue;
+                }
+            };
             let session = Session {
                 external_user_id: owner,
                 tray_user_id,
@@ -1333,6 +1385,19 @@ enum Awaiting {
     Still,
     /// One started to since the last listing.
     Newly,
+}
+
+/// A name is shown as text: a control character (a NUL, a line break) or a bidirectional
+/// override (which makes "exe.txt" read as "txt.exe") has no place in it.
+fn check_name_characters(name: &str) -> Result<(), ProxyError> {
+    let unfit =
+        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if name.chars().any(unfit) {
+        return Err(ProxyError::BadRequest(
+            "name must not contain control characters".into(),
+        ));
+    }
+    Ok(())
 }
 
 fn enc(segment: &str) -> String {

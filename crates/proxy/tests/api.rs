@@ -1205,10 +1205,202 @@ async fn one_user_flooding_is_refused_before_tray_and_others_are_served() {
 }
 
 #[tokio::test]
+async fn a_user_with_many_requests_under_way_is_told_to_wait_and_others_are_not() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.user_rate_per_second = 0;
+        config.user_requests_in_flight = 2;
+    })
+    .await;
+    let greedy = unique_user("greedy");
+    let patient = unique_user("patient");
+    for user in [&greedy, &patient] {
+        harness
+            .call(reqwest::Method::GET, "/integrations", user, None)
+            .await;
+    }
+    // Tray slow: the first two loads are still under way when the others arrive.
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(400),
+        ..Faults::default()
+    });
+    let served_before = harness.sandbox.stats().requests_served;
+    let loads = (0..6).map(|_| harness.call(reqwest::Method::GET, "/integrations", &greedy, None));
+    let patients = harness.call(reqwest::Method::GET, "/integrations", &patient, None);
+    let (answers, (patients_status, _)) = tokio::join!(futures_join_all(loads), patients);
+    let statuses: Vec<StatusCode> = answers.iter().map(|(status, _)| *status).collect();
+    let served = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(served, 2, "{statuses:?}");
+    assert!(answers
+        .iter()
+        .filter(|(status, _)| *status != StatusCode::OK)
+        .all(|(status, body)| *status == StatusCode::TOO_MANY_REQUESTS
+            && body["error"]["code"] == "rate_limited"));
+    assert_eq!(patients_status, StatusCode::OK, "another user's own share");
+    assert!(
+        harness.sandbox.stats().requests_served - served_before <= 3,
+        "no Tray call for a refused request"
+    );
+    harness.sandbox.set_faults(Faults::default());
+    let (status, body) = harness
+        .call(reqwest::Method::GET, "/integrations", &greedy, None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "served again once they ended: {body}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_connection_past_the_users_limit_is_refused_until_one_is_deleted() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.max_connections_per_user = 2;
+    })
+    .await;
+    let user = unique_user("collector");
+    let (_, first) = harness.create(&user, STRIPE, "k1").await;
+    harness.create(&user, STRIPE, "k2").await;
+    let served_before = harness.sandbox.stats().requests_served;
+    let (status, body) = harness.create(&user, STRIPE, "k3").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "limit_reached");
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("delete one"));
+    assert_eq!(
+        harness.sandbox.stats().requests_served - served_before,
+        0,
+        "nothing asked of Tray"
+    );
+    let (status, _) = harness.create(&unique_user("other"), STRIPE, "k3").await;
+    assert_eq!(status, StatusCode::CREATED, "another user's own limit");
+    let path = format!("/instances/{}", first["id"].as_str().expect("id"));
+    harness
+        .call(reqwest::Method::DELETE, &path, &user, None)
+        .await;
+    let (status, body) = harness.create(&user, STRIPE, "k3").await;
+    assert_eq!(status, StatusCode::CREATED, "one deleted: {body}");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn one_connection_is_looked_up_in_one_tray_call_however_many_the_user_has() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.max_connections_per_user = 0;
+        config.user_rate_per_second = 0;
+        config.tray_rate_per_second = 10_000;
+        config.tray_rate_burst = 10_000;
+    })
+    .await;
+    let user = unique_user("hoarder");
+    let mut ids = Vec::new();
+    // Past one page of Tray's list (100).
+    for n in 0..101 {
+        let (status, made) = harness.create(&user, STRIPE, &format!("k{n}")).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        ids.push(made["id"].as_str().expect("id").to_owned());
+    }
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed: usize = catalog["integrations"]
+        .as_array()
+        .expect("integrations")
+        .iter()
+        .map(|i| i["instances"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(listed, 101, "the catalog still lists every page");
+    let served_before = harness.sandbox.stats().requests_served;
+    let (status, body) = harness
+        .call(
+            reqwest::Method::GET,
+            &format!("/instances/{}", ids[0]),
+            &user,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["id"], ids[0].as_str());
+    assert_eq!(harness.sandbox.stats().requests_served - served_before, 1);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn asks_for_a_fresh_catalog_at_once_share_one_fetch() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.user_rate_per_second = 0;
+        config.user_requests_in_flight = 0;
+    })
+    .await;
+    let user = unique_user("prober");
+    let (_, made) = harness.create(&user, STRIPE, "k").await;
+    let path = format!(
+        "/instances/{}/auth-dialog",
+        made["id"].as_str().expect("id")
+    );
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(300),
+        only: Some("ListSolutions".into()),
+        ..Faults::default()
+    });
+    let served_before = harness.sandbox.stats().requests_served;
+    // A slot the cached version lacks sends the proxy to Tray for the latest one.
+    let probes = (0..8).map(|n| {
+        let body = json!({ "slot": format!("no-such-slot-{n}") });
+        harness.call(reqwest::Method::POST, &path, &user, Some(body))
+    });
+    for (status, body) in futures_join_all(probes).await {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    }
+    let fetches = harness.sandbox.stats().requests_served - served_before;
+    assert!(
+        fetches <= 2,
+        "{fetches} catalog fetches for 8 requests at once"
+    );
+    harness.sandbox.set_faults(Faults::default());
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_of_nothing_or_a_name_with_control_characters_is_refused() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("typist");
+    let (_, made) = harness.create(&user, STRIPE, "k").await;
+    let path = format!("/instances/{}", made["id"].as_str().expect("id"));
+    let served_before = harness.sandbox.stats().requests_served;
+    for body in [
+        json!({}),
+        json!({ "nmae": "typo" }),
+        json!({ "name": "bad\u{0}name" }),
+        json!({ "name": "invoice\u{202e}fdp.exe" }),
+    ] {
+        let (status, answer) = harness
+            .call(reqwest::Method::PATCH, &path, &user, Some(body.clone()))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+    }
+    let (status, answer) = harness
+        .call(
+            reqwest::Method::POST,
+            "/instances",
+            &user,
+            Some(json!({ "solutionId": STRIPE, "idempotencyKey": "k2", "name": "a\nb" })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(harness.sandbox.stats().requests_served, served_before);
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn tray_rate_limit_becomes_a_429_and_the_proxy_stays_under_it() {
     // One user's 80 loads: the Tray limit is measured here, not each user's share.
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.user_rate_per_second = 0;
+        config.user_requests_in_flight = 0;
     })
     .await;
     let user = unique_user("frank");

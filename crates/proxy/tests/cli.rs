@@ -38,6 +38,8 @@ fn help_lists_every_contract_option() {
         "--solution-tags",
         "--user-rate-per-second",
         "USER_RATE_PER_SECOND",
+        "USER_REQUESTS_IN_FLIGHT",
+        "MAX_CONNECTIONS_PER_USER",
     ] {
         assert!(help.contains(name), "--help does not mention {name}");
     }
@@ -51,7 +53,7 @@ fn help_lists_every_contract_option() {
 fn a_missing_master_token_is_a_clear_error() {
     let output = Command::new(PROXY)
         .env_remove("TRAY_MASTER_TOKEN")
-        .env("HOST_JWT_SECRET", "s")
+        .env("HOST_JWT_SECRET", "a-host-secret-of-at-least-32-bytes")
         .args([
             "--listen",
             "127.0.0.1:0",
@@ -70,7 +72,7 @@ fn a_missing_master_token_is_a_clear_error() {
 fn an_empty_embedded_id_is_a_clear_error() {
     let mut child = Command::new(PROXY)
         .env("TRAY_MASTER_TOKEN", "t")
-        .env("HOST_JWT_SECRET", "s")
+        .env("HOST_JWT_SECRET", "a-host-secret-of-at-least-32-bytes")
         .env_remove("TRAY_EMBEDDED_ID")
         .args(["--tray-region", "eu", "--listen", "127.0.0.1:0"])
         .args(["--database-url", "sqlite::memory:"])

@@ -56,9 +56,9 @@ macro_rules! instance_fields {
 
 pub const LIST_INSTANCES: &str = concat!(
     r#"
-query ListInstances($first: Int, $after: String) {
+query ListInstances($criteria: SolutionInstanceSearchCriteria, $first: Int, $after: String) {
   viewer {
-    solutionInstances(first: $first, after: $after) {
+    solutionInstances(criteria: $criteria, first: $first, after: $after) {
       edges { node {"#,
     instance_fields!(),
     r#"} }
@@ -77,7 +77,7 @@ mutation CreateExternalUser($externalUserId: String!, $name: String!) {
 
 pub const FIND_USER: &str = r#"
 query FindUser($externalUserId: String!) {
-  users(criteria: { externalUserId: $externalUserId }, first: 1) {
+  users(criteria: { externalUserId: $externalUserId }, first: 10) {
     edges { node { id externalUserId } }
   }
 }

@@ -74,15 +74,24 @@ impl TrayClient {
         }
     }
 
-    /// The user's own instances (a user token sees nothing else).
+    /// The user's own instances (a user token sees nothing else), all of them or those
+    /// `which` picks. Tray filters, so that looking up one instance costs one call however
+    /// many the user has; what it answers is filtered here too, so that a Tray ignoring a
+    /// criterion still yields only what was asked for.
     pub async fn list_instances(
         &self,
         user_token: &str,
+        which: Instances<'_>,
     ) -> Result<Vec<SolutionInstance>, ProxyError> {
+        let criteria = match which {
+            Instances::All => Value::Null,
+            Instances::Id(id) => json!({ "id": id }),
+            Instances::OfSolution(solution_id) => json!({ "solutionId": solution_id }),
+        };
         let mut instances = Vec::new();
         let (mut after, mut seen) = (None::<String>, Vec::new());
         loop {
-            let variables = json!({ "first": 100, "after": after });
+            let variables = json!({ "criteria": criteria, "first": 100, "after": after });
             let data: Viewer<InstancesField> = self
                 .call(
                     user_token,
@@ -93,7 +102,8 @@ impl TrayClient {
                 .await?;
             let page = data.viewer.solution_instances;
             let next = page.page_info.next(&seen)?;
-            instances.extend(page.edges.into_iter().map(|edge| edge.node));
+            let nodes = page.edges.into_iter().map(|edge| edge.node);
+            instances.extend(nodes.filter(|instance| which.picks(instance)));
             match next {
                 Some(cursor) => {
                     seen.push(cursor.clone());
@@ -133,15 +143,12 @@ impl TrayClient {
         struct Data {
             users: Connection<UserNode>,
         }
-        #[derive(Deserialize)]
-        struct UserNode {
-            id: String,
-        }
         let variables = json!({ "externalUserId": external_user_id });
         let data: Data = self
             .master(documents::FIND_USER, variables, Retry::Idempotent)
             .await?;
-        Ok(data.users.edges.into_iter().next().map(|edge| edge.node.id))
+        let found = data.users.edges.into_iter().map(|edge| edge.node);
+        Ok(exactly_the_user(found, external_user_id))
     }
 
     /// Whether `auth_id` is one of the user's own authentications.
@@ -577,6 +584,43 @@ impl Solution {
     }
 }
 
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserNode {
+    id: String,
+    external_user_id: Option<String>,
+}
+
+/// Only the user of exactly this id: were Tray to match loosely (ignoring case, say),
+/// taking its first answer would hand this host user someone else's connections.
+fn exactly_the_user(
+    found: impl IntoIterator<Item = UserNode>,
+    external_user_id: &str,
+) -> Option<String> {
+    found
+        .into_iter()
+        .find(|node| node.external_user_id.as_deref() == Some(external_user_id))
+        .map(|node| node.id)
+}
+
+/// Which of the user's instances to list.
+#[derive(Debug, Clone, Copy)]
+pub enum Instances<'a> {
+    All,
+    Id(&'a str),
+    OfSolution(&'a str),
+}
+
+impl Instances<'_> {
+    fn picks(self, instance: &SolutionInstance) -> bool {
+        match self {
+            Instances::All => true,
+            Instances::Id(id) => instance.id == id,
+            Instances::OfSolution(solution_id) => instance.solution.id == solution_id,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SolutionInstance {
@@ -686,6 +730,23 @@ mod tests {
             has_next_page,
             end_cursor: end_cursor.map(str::to_owned),
         })
+    }
+
+    #[test]
+    fn a_user_found_under_a_similar_id_is_not_taken() {
+        let node = |id: &str, external: Option<&str>| UserNode {
+            id: id.into(),
+            external_user_id: external.map(str::to_owned),
+        };
+        let found = || {
+            [
+                node("tray-1", Some("Alice")),
+                node("tray-2", None),
+                node("tray-3", Some("alice")),
+            ]
+        };
+        assert_eq!(exactly_the_user(found(), "alice"), Some("tray-3".into()));
+        assert_eq!(exactly_the_user(found(), "ALICE"), None);
     }
 
     #[test]
