@@ -40,8 +40,11 @@ impl ApiError {
     /// failed on the way back, or it is still running. Only a refusal is certain.
     pub fn outcome_unknown(&self) -> bool {
         match self {
-            // Its key stood for a connection since deleted: sending it again never works.
-            ApiError::Server { code, .. } if code == "key_spent" => false,
+            // Refusals however often sent: its key stood for a connection since deleted, or
+            // the user has as many connections as the proxy allows.
+            ApiError::Server { code, .. } if code == "key_spent" || code == "limit_reached" => {
+                false
+            }
             ApiError::Server { status, .. } => {
                 !(400..=499).contains(status) || matches!(status, 409 | 429)
             }

@@ -89,6 +89,7 @@ impl Ctx {
                     self.t(Key::service_failed)
                 }
                 "unauthenticated" => self.t(Key::session_expired),
+                "limit_reached" => self.t(Key::limit_reached),
                 _ => message.clone(),
             },
             ApiError::Decode(_) => self.t(Key::unexpected_answer),
@@ -400,17 +401,13 @@ impl Ctx {
     /// Announces a failed change to instance `id` and returns its message. Not found,
     /// and gone from a fresh catalog too (deleted in another tab, or on Tray's side; the
     /// proxy may just not have known it yet): it says so by the connection's name, its
-    /// row goes with the fresh catalog, and a setup of it closes.
+    /// row goes with the fresh catalog, and a setup of it closes (its dialog sees it gone;
+    /// the dialog itself stays, with its live region and focus).
     pub async fn fail_change(self, id: &str, err: &ApiError) -> String {
         if matches!(err, ApiError::Server { status: 404, .. }) {
             let (solution_id, name) = self.listing(id).unwrap_or_default();
             self.reload().await;
             if !self.lists(id) {
-                self.open.try_update(|open| {
-                    if let Some(panel) = open.as_mut().filter(|p| p.setup.as_deref() == Some(id)) {
-                        panel.setup = None;
-                    }
-                });
                 let message = self.fill(Key::gone, &name);
                 self.announce(message.clone());
                 // Shown in its integration's dialog, if that is (still) the one open.

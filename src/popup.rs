@@ -72,12 +72,14 @@ pub fn open(url: &str) -> Option<Window> {
 /// How often a silently closed popup is looked for.
 const CLOSED_POLL_MS: i32 = 500;
 
-/// Listens to one popup; dropping it removes the listener, stops the timer and closes
-/// the window, so nothing outlives the widget.
+/// Listens to one popup; dropping it removes the listeners, stops the timer and closes
+/// the window, so nothing outlives the widget. The page going away (a reload, a link
+/// followed) closes it too: a sign-in finished in it would reach no one.
 pub struct PopupWatch {
     popup: Window,
     on_message: Closure<dyn FnMut(MessageEvent)>,
     on_tick: Closure<dyn FnMut()>,
+    on_leave: Closure<dyn FnMut()>,
     timer: Option<i32>,
 }
 
@@ -125,10 +127,16 @@ impl PopupWatch {
                 CLOSED_POLL_MS,
             )
             .ok();
+        let leaving = popup.clone();
+        let on_leave = Closure::<dyn FnMut()>::new(move || {
+            let _ = leaving.close();
+        });
+        window.add_event_listener_with_callback("pagehide", on_leave.as_ref().unchecked_ref())?;
         Ok(PopupWatch {
             popup,
             on_message,
             on_tick,
+            on_leave,
             timer,
         })
     }
@@ -148,6 +156,10 @@ impl Drop for PopupWatch {
             let _ = window.remove_event_listener_with_callback(
                 "message",
                 self.on_message.as_ref().unchecked_ref(),
+            );
+            let _ = window.remove_event_listener_with_callback(
+                "pagehide",
+                self.on_leave.as_ref().unchecked_ref(),
             );
             if let Some(timer) = self.timer.take() {
                 window.clear_interval_with_handle(timer);

@@ -87,6 +87,8 @@ strings! {
     save: "Save", "Speichern";
     not_a_number: "Enter a number.", "Bitte eine Zahl eingeben.";
     not_json: "Enter valid JSON.", "Bitte gültiges JSON eingeben.";
+    not_json_object: "Enter a JSON object, like {\"key\": \"value\"}.", "Bitte ein JSON-Objekt eingeben, etwa {\"key\": \"value\"}.";
+    not_json_list: "Enter a JSON list, like [1, 2].", "Bitte eine JSON-Liste eingeben, etwa [1, 2].";
     enable: "Enable", "Aktivieren";
     disable: "Disable", "Deaktivieren";
     rename: "Rename", "Umbenennen";
@@ -110,6 +112,7 @@ strings! {
     connected_announce: "{} connected", "{} verbunden";
     updated_announce: "{} updated", "{} aktualisiert";
     gone: "{} no longer exists.", "{} existiert nicht mehr.";
+    limit_reached: "You have as many connections as this app allows. Delete one to add another.", "Sie haben so viele Verbindungen, wie diese App erlaubt. Löschen Sie eine, um eine weitere hinzuzufügen.";
     deleted_announce: "{} deleted", "{} gelöscht";
     failed: "Something went wrong: {}", "Etwas ist schiefgelaufen: {}";
 }

@@ -730,3 +730,42 @@ async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
     assert_eq!(badge().as_deref(), Some("Connected"));
     host.remove();
 }
+
+/// A failure shown in a row (a Disable the proxy answered with nothing readable) goes
+/// once a sign-in from that row succeeds: it no longer says what holds.
+#[wasm_bindgen_test]
+async fn a_sign_in_that_succeeds_clears_the_rows_last_failure() {
+    let popup = install_fakes();
+    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&host).unwrap();
+    let mut connected = slack_catalog();
+    let instance = &mut connected.integrations[0].instances[0];
+    instance.enabled = true;
+    instance.status = Status::Connected;
+    instance.auth_values = vec![AuthValue {
+        external_id: "slack".into(),
+        auth_id: "auth-old".into(),
+        expiring: false,
+    }];
+    let _handle = mount_dialog(&host, connected, None);
+    tick().await;
+    let failure = || {
+        host.query_selector(".tm-instance > .tm-field-error")
+            .unwrap()
+            .and_then(|shown| shown.text_content())
+            .unwrap_or_default()
+    };
+    host.query_selector(".tm-toggle")
+        .unwrap()
+        .expect("Disable")
+        .unchecked_into::<HtmlElement>()
+        .click();
+    until(|| !failure().is_empty()).await;
+    assert!(!failure().is_empty(), "the failed Disable is shown");
+
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| failure().is_empty()).await;
+    assert_eq!(failure(), "", "the old failure is gone");
+    host.remove();
+}

@@ -644,13 +644,33 @@ fn a_dropped_popup_watch_leaves_no_listener_or_timer() {
     let (listeners, intervals) = (count("listeners"), count("intervals"));
     let (frame, popup) = fake_popup();
     let (watch, _) = watch(&popup);
-    assert_eq!(count("listeners"), listeners + 1);
+    assert_eq!(count("listeners"), listeners + 2, "message and pagehide");
     assert_eq!(count("intervals"), intervals + 1);
     drop(watch);
     assert_eq!(
         (count("listeners"), count("intervals")),
         (listeners, intervals)
     );
+    frame.remove();
+}
+
+/// A sign-in finished in a window whose page is gone (reloaded) would reach no one.
+#[wasm_bindgen_test]
+fn leaving_the_page_closes_the_sign_in_window() {
+    let (frame, popup) = fake_popup();
+    js_sys::Function::new_with_args("w", "w.close = () => { w.__closedByPage = true; };")
+        .call1(&JsValue::NULL, &popup)
+        .unwrap();
+    let (watch, _) = watch(&popup);
+    let closed = || js_sys::Reflect::get(&popup, &"__closedByPage".into()).unwrap();
+    assert_eq!(closed(), JsValue::UNDEFINED);
+    let pagehide = web_sys::Event::new("pagehide").unwrap();
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&pagehide)
+        .unwrap();
+    assert_eq!(closed(), JsValue::TRUE, "closed with the page");
+    drop(watch);
     frame.remove();
 }
 
@@ -874,10 +894,11 @@ fn slot(external_id: &str, default_value: &str) -> ConfigSlot {
 }
 
 /// Whether the dialog in `host` shows the row of instance `id`.
+/// Whether the row of connection `id` shows (a deleted one hides until the dialog closes).
 fn has_row(host: &HtmlElement, id: &str) -> bool {
     host.query_selector(&format!("[data-instance-id=\"{id}\"]"))
         .unwrap()
-        .is_some()
+        .is_some_and(|row| !row.unchecked_into::<HtmlElement>().hidden())
 }
 
 fn auth_value(external_id: &str, auth_id: &str, expiring: bool) -> AuthValue {
@@ -1937,6 +1958,71 @@ async fn add_another_sets_up_the_new_connection_in_the_same_dialog() {
     widget.remove();
 }
 
+/// A setup whose connection was deleted elsewhere: the same dialog (not one closed and
+/// opened again, which cleared its live region and put focus on the dialog itself) says
+/// so, and focus goes to where the user can go on.
+#[wasm_bindgen_test]
+async fn a_setup_whose_connection_is_gone_says_so_in_the_same_dialog() {
+    let item = awaiting_settings();
+    let mut fresh = item.clone();
+    fresh.instances.clear();
+    let catalog = |item: Integration| Catalog {
+        integrations: vec![item],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    js_sys::Function::new_no_args("window.__catalogs = 0;")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let _fetch = FakeFetch::install(&format!(
+        "const json = {{ headers: {{ 'Content-Type': 'application/json' }} }};
+         if (request.method === 'GET') {{
+             window.__catalogs += 1;
+             return new Response(window.__catalogs === 1 ? {} : {}, {{ status: 200, ...json }});
+         }}
+         return new Response(JSON.stringify({{ error: {{ code: 'not_found', message: 'no instance Slack-0' }} }}),
+             {{ status: 404, ...json }});",
+        json_literal(&catalog(item)),
+        json_literal(&catalog(fresh))
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
+    for _ in 0..5 {
+        tick().await;
+    }
+    let dialog = widget.find(".tm-dialog").expect("the dialog");
+    widget.press(".tm-setup button[type=submit]");
+    for _ in 0..20 {
+        tick().await;
+    }
+    next_frames().await;
+    let still = widget.find(".tm-dialog").expect("a dialog");
+    assert!(still.is_same_node(Some(&dialog)), "the same dialog");
+    let heard: Vec<String> = (0..)
+        .map_while(|i| {
+            widget
+                .shadow
+                .query_selector_all(".tm-dialog .tm-sr")
+                .unwrap()
+                .item(i)
+        })
+        .filter_map(|node| node.text_content())
+        .collect();
+    assert!(
+        heard.iter().any(|t| t == "Slack-0 no longer exists."),
+        "{heard:?}"
+    );
+    let focused = widget
+        .shadow
+        .active_element()
+        .map(|e| e.class_name())
+        .unwrap_or_default();
+    assert!(
+        focused.contains("tm-add") || focused.contains("tm-close"),
+        "focus on Connect or Close, not {focused:?}"
+    );
+    widget.remove();
+}
+
 /// The hints and notices the dialog in `host` shows.
 fn notices(host: &HtmlElement) -> Vec<String> {
     texts(host, ".tm-dialog .tm-hint")
@@ -2589,6 +2675,79 @@ async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle()
         focused_class().contains("tm-add"),
         "focus is on Add another, not on {:?}",
         focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// Delete one connection, then rename another while the deletion is answered: the rename
+/// and what was typed stay, and so does focus (an Enter then saves the name; it used to
+/// land on Add another and make a new connection).
+#[wasm_bindgen_test]
+async fn a_deletion_answered_while_another_row_is_renamed_leaves_that_rename_alone() {
+    let _fetch = FakeFetch::install(
+        "await new Promise(r => setTimeout(r, 30)); return new Response(null, { status: 204 });",
+    );
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    click(&host, "[data-instance-id=\"Slack-0\"] .tm-delete");
+    tick().await;
+    click(&host, ".tm-confirm-delete");
+    tick().await;
+    click(&host, "[data-instance-id=\"Slack-1\"] .tm-rename-open");
+    tick().await;
+    let field: web_sys::HtmlInputElement = host
+        .query_selector("[data-instance-id=\"Slack-1\"] .tm-name")
+        .unwrap()
+        .expect("the rename field")
+        .unchecked_into();
+    field.set_value("Marketing alerts");
+    for _ in 0..200 {
+        tick().await;
+        if !has_row(&host, "Slack-0") {
+            break;
+        }
+    }
+    next_frames().await;
+    assert!(!has_row(&host, "Slack-0"), "the deleted row is gone");
+    assert_eq!(
+        field_value(&host, "[data-instance-id=\"Slack-1\"] .tm-name"),
+        "Marketing alerts",
+        "the rename and what was typed stay"
+    );
+    assert_eq!(focused_class(), "tm-name", "focus stays in the rename");
+    drop(handle);
+    host.remove();
+}
+
+/// A rename refused for an empty name, cancelled and opened again, starts clean.
+#[wasm_bindgen_test]
+async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field: web_sys::HtmlInputElement = host
+        .query_selector(".tm-name")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    field.set_value("  ");
+    click(&host, ".tm-rename .tm-save");
+    tick().await;
+    assert_eq!(
+        texts(&host, ".tm-rename .tm-field-error"),
+        ["Enter a name."]
+    );
+    click(&host, ".tm-rename .tm-ghost");
+    tick().await;
+    click(&host, ".tm-rename-open");
+    tick().await;
+    assert_eq!(texts(&host, ".tm-rename .tm-field-error"), [""]);
+    let field = host.query_selector(".tm-name").unwrap().unwrap();
+    assert_eq!(
+        field.get_attribute("aria-invalid").as_deref(),
+        Some("false")
     );
     drop(handle);
     host.remove();

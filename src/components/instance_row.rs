@@ -98,8 +98,20 @@ pub fn InstanceRow(
                     if closes_editor {
                         editing.try_set(Editing::Nothing);
                     }
-                    // Typing in the editor meanwhile: focus stays there.
-                    let typing = !closes_editor && focus_within(editor_box);
+                    // Typing in the editor meanwhile, or after a deletion in another row's:
+                    // focus stays there.
+                    let typing = match row {
+                        None => {
+                            !focus_within(editor_box)
+                                && dialog.as_ref().is_some_and(|d| {
+                                    d.query_selector(".tm-editor:focus-within")
+                                        .ok()
+                                        .flatten()
+                                        .is_some()
+                                })
+                        }
+                        Some(_) => !closes_editor && focus_within(editor_box),
+                    };
                     if let Some(dialog) = dialog.filter(|_| !typing) {
                         focus_after_render(dialog, row, then_focus);
                     }
@@ -154,6 +166,8 @@ pub fn InstanceRow(
     // Showing the re-authorized instance redraws its button: nothing of it is read once
     // the task runs.
     let reauthorized = Callback::new(move |attached| {
+        // What an earlier change's failure said no longer holds.
+        failure.set(None);
         let (instance_id, name) = (id(), title());
         leptos::task::spawn_local(async move {
             let _ = ctx
@@ -189,7 +203,13 @@ pub fn InstanceRow(
         }
     };
     // One handler shape for every editor button (one closure type, not four).
-    let open_editor = move |which: Editing| move |_| editing.set(which);
+    let open_editor = move |which: Editing| {
+        move |_| {
+            // A rename opens with what it holds, not with the last one's complaint.
+            name_error.set(false);
+            editing.set(which);
+        }
+    };
 
     // What the sign-in buttons show, apart: a rename or Enable/Disable leaves them (and
     // a sign-in under way in one) alone.
@@ -382,7 +402,8 @@ pub fn InstanceRow(
             .collect_view()
     };
     view! {
-        <li class="tm-instance tm-focus-scope" data-instance-id=instance_id>
+        // Deleted (here or elsewhere): its row hides, and the others stay as they are.
+        <li class="tm-instance tm-focus-scope" data-instance-id=instance_id hidden=move || row.with(|r| r.is_none())>
             {summary}
             // Announced by the live region already (ctx.fail): not an alert a second time.
             <p class="tm-field-error">{move || failure.get()}</p>

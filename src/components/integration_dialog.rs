@@ -1,9 +1,10 @@
 use leptos::prelude::*;
 
+use super::focus_after_render;
 use crate::{
     components::{InstanceRow, Modal, SetupFlow},
     context::{use_ctx, OpenPanel},
-    state::{can_add_instance, row_of},
+    state::{can_add_instance, lists, row_of},
     strings::Key,
 };
 
@@ -38,14 +39,20 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         ctx.start_connect(integration, adding, add_failure, Some(setup));
     };
     // One row per instance: a change to an instance redraws only what changed in its row,
-    // so an editor or a sign-in open in it, or in another row, survives it. (A new or
-    // deleted instance rebuilds the rows: a keyed <For> costs 6.8 KB gzip.)
-    let instance_ids = Memo::new(move |_| {
+    // so an editor or a sign-in open in it, or in another row, survives it. The rows
+    // are unkeyed (a keyed <For> costs 6.8 KB gzip), so a changed list rebuilds them all:
+    // the list only grows while the dialog is open. A deleted connection's row hides
+    // itself, and a rename typed in another row meanwhile stays.
+    let instance_ids = Memo::new(move |shown: Option<&Vec<String>>| {
+        let mut ids = shown.cloned().unwrap_or_default();
         integration.with(|i| {
-            i.as_ref()
-                .map(|i| i.instances.iter().map(|x| x.id.clone()).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
+            for instance in i.iter().flat_map(|i| &i.instances) {
+                if !ids.contains(&instance.id) {
+                    ids.push(instance.id.clone());
+                }
+            }
+        });
+        ids
     });
     let row = move |instance_id: String| {
         let id = instance_id.clone();
@@ -80,9 +87,28 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
             <p class="tm-field-error">{move || add_failure.get()}</p>
         }
     };
+    // A setup whose connection is gone (deleted elsewhere) gives way to the list, which
+    // says so; focus goes where the user can go on, not to the first row's Disable.
+    // (A list of none or one: the memo type the rows use already, where a memo of an
+    // Option would cost the wasm 1.1 KB.)
+    let setup_shown = Memo::new(move |_| {
+        setup
+            .get()
+            .into_iter()
+            .filter(|id| integration.with(|i| i.as_ref().is_some_and(|i| lists(i, id))))
+            .collect::<Vec<_>>()
+    });
+    let body = NodeRef::<leptos::html::Div>::new();
     view! {
         <Modal title on_close=close return_focus>
-            {move || match setup.get() {
+            <div node_ref=body>
+            {move || match setup_shown.get().pop() {
+                None if setup.get_untracked().is_some() => {
+                    if let Some(dialog) = body.get_untracked().and_then(|b| b.closest(".tm-dialog").ok().flatten()) {
+                        focus_after_render(dialog, None, &[".tm-add", ".tm-close"]);
+                    }
+                    instance_list.into_any()
+                }
                 Some(instance_id) => view! {
                     <SetupFlow
                         solution_id=solution_id.get_value()
@@ -93,6 +119,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                 .into_any(),
                 None => instance_list.into_any(),
             }}
+            </div>
         </Modal>
     }
 }

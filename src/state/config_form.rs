@@ -68,7 +68,7 @@ pub fn encode(kind: FieldKind, input: &str, decimal: char) -> Result<String, Key
                 Some(at) => [&trimmed[..at], ".", &trimmed[at + 1..]].concat(),
                 None => trimmed.to_owned(),
             };
-            if is_json_number(&number) {
+            if is_json_number(&number) && !too_large(&number) {
                 Ok(number)
             } else {
                 Err(Key::not_a_number)
@@ -83,12 +83,63 @@ pub fn encode(kind: FieldKind, input: &str, decimal: char) -> Result<String, Key
     }
 }
 
+/// A setting whose default is a JSON object takes an object, and one whose default is a
+/// list takes a list: the workflows reading it expect that shape.
+fn same_shape(default_value: &str, value: String) -> Result<String, Key> {
+    // JSON's whitespace is ASCII.
+    let opener = |json: &str| json.bytes().find(|b| !b.is_ascii_whitespace());
+    match (opener(default_value), opener(&value)) {
+        (Some(b'{'), Some(b'{')) | (Some(b'['), Some(b'[')) => Ok(value),
+        (Some(b'{'), _) => Err(Key::not_json_object),
+        (Some(b'['), _) => Err(Key::not_json_list),
+        _ => Ok(value),
+    }
+}
+
 /// "1.500", "-12.000": a dot followed by exactly three digits that end the number.
 fn groups_thousands(number: &str) -> bool {
     number
         .rfind('.')
         .map(|dot| &number.as_bytes()[dot + 1..])
         .is_some_and(|after| after.len() == 3 && after.iter().all(u8::is_ascii_digit))
+}
+
+/// 1e400 is JSON, but no program reads it into a number (a double ends near 1.8e308):
+/// anything from 1e308 up is refused. Counted on the digits of a valid JSON number (by
+/// bytes: str's patterns cost the wasm a kilobyte).
+fn too_large(number: &str) -> bool {
+    let bytes = number.as_bytes();
+    let digit_at = |i: usize| {
+        bytes
+            .get(i)
+            .filter(|b| b.is_ascii_digit())
+            .map(|b| b - b'0')
+    };
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let mut whole_digits = 0_i64;
+    while let Some(digit) = digit_at(i) {
+        if digit != 0 || whole_digits > 0 {
+            whole_digits += 1;
+        }
+        i += 1;
+    }
+    if bytes.get(i) == Some(&b'.') {
+        i += 1;
+        while digit_at(i).is_some() {
+            i += 1;
+        }
+    }
+    let mut exponent = 0_i64;
+    let negative = bytes.get(i + 1) == Some(&b'-');
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1 + usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+        while let Some(digit) = digit_at(i) {
+            exponent = exponent.saturating_mul(10).saturating_add(i64::from(digit));
+            i += 1;
+        }
+    }
+    let exponent = if negative { -exponent } else { exponent };
+    exponent.saturating_add(whole_digits - 1) >= 308
 }
 
 /// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
@@ -145,7 +196,9 @@ pub fn validate(
     let mut values = Vec::new();
     let mut errors = Vec::new();
     for (slot, input) in slots.iter().zip(inputs) {
-        match encode(kind_of(&slot.default_value), input, decimal) {
+        let encoded = encode(kind_of(&slot.default_value), input, decimal)
+            .and_then(|value| same_shape(&slot.default_value, value));
+        match encoded {
             Ok(value) => values.push(ConfigValue {
                 external_id: slot.external_id.clone(),
                 value: Some(value),
@@ -202,6 +255,40 @@ mod tests {
         }
         assert_eq!(encode(FieldKind::Number, "1.500", '.'), Ok("1.500".into()));
         assert_eq!(encode(FieldKind::Number, "1.25", ','), Ok("1.25".into()));
+    }
+
+    #[test]
+    fn a_number_no_program_can_hold_is_refused() {
+        for huge in [
+            "1e400",
+            "-1e308",
+            "1E+999999999999999999999",
+            &"9".repeat(309),
+        ] {
+            assert_eq!(
+                encode(FieldKind::Number, huge, '.'),
+                Err(Key::not_a_number),
+                "{huge}"
+            );
+        }
+        for fine in ["1e307", "9.99e307", "0.5e308", "1e-400", &"9".repeat(308)] {
+            assert!(encode(FieldKind::Number, fine, '.').is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn a_setting_takes_the_shape_of_its_default() {
+        let check = |default: &str, input: &str| same_shape(default, input.to_owned()).map(|_| ());
+        assert_eq!(check("{\"a\":1}", "{\"b\": 2}"), Ok(()));
+        assert_eq!(check("{\"a\":1}", "[1,2]"), Err(Key::not_json_object));
+        assert_eq!(check("{\"a\":1}", "\"email\""), Err(Key::not_json_object));
+        assert_eq!(check(" [1]", " [] "), Ok(()));
+        assert_eq!(check("[1]", "{}"), Err(Key::not_json_list));
+        assert_eq!(
+            check("null", "[1]"),
+            Ok(()),
+            "a default of no shape takes any"
+        );
     }
 
     #[test]

@@ -247,6 +247,11 @@ pub fn next_setup_step(
     }
 }
 
+/// Whether `integration` lists instance `id`.
+pub fn lists(integration: &Integration, id: &str) -> bool {
+    integration.instances.iter().any(|i| i.id == id)
+}
+
 /// What one instance's row shows: the integration with only that instance, so a
 /// change to one of its other instances is no change to this row.
 pub fn row_of(integration: &Integration, instance_id: &str) -> Option<Integration> {

@@ -1536,10 +1536,15 @@ fn to_instance(
             && !stored.is_some_and(|s| s.ever_enabled)
             && (!solution.flag("disableAutoEnable")
                 || stored.is_some_and(|s| s.config_unconfirmed)));
-    // What blocks the user comes first: an update they must make (Settings of the new
-    // version), then a setup to finish (its row offers Finish setting up, not an Enable
-    // Tray refuses); an expiring sign-in shows on its own Reconnect button meanwhile.
-    let status = if instance
+    // What blocks the user comes first. A setup never finished is finished first (its
+    // row offers Finish setting up, not an Enable Tray refuses), even when a new version
+    // wants the user too: that update follows once it is on. Then an update they must
+    // make (Settings of the new version), then a setup to finish; an expiring sign-in
+    // shows on its own Reconnect button meanwhile.
+    let never_enabled = !instance.enabled && !stored.is_some_and(|s| s.ever_enabled);
+    let status = if setting_up && never_enabled {
+        Status::SettingUp
+    } else if instance
         .solution_version_flags
         .requires_user_input_to_update_version
     {

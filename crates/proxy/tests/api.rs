@@ -1037,9 +1037,27 @@ async fn expiring_notice(harness: &Harness, user: &str, auth_id: &str, secret: &
 /// Both at once: the status is the update (only it blocks anything; its row says what
 /// to authorize), and the auth still says it expires (its Reconnect says so).
 #[tokio::test]
-async fn an_update_the_user_must_make_outranks_an_expiring_sign_in() {
+async fn a_setup_never_finished_is_finished_before_a_new_version_is_taken_up() {
     let harness = Harness::start("sqlite::memory:").await;
-    let (user, id, auth_id) = stripe_with_auth(&harness, "both").await;
+    let (user, id, _) = stripe_with_auth(&harness, "unfinished").await;
+    let jira = json!({
+        "authSlots": [{ "externalId": "external_jira_auth", "title": "Jira", "service": "jira" }],
+        "needs": "user",
+    });
+    harness.publish(STRIPE, jira).await;
+    let (_, instance) = harness.instance(&user, &id).await;
+    // Never switched on: Finish setting up, not an Enable of a version Tray wants updated.
+    assert_eq!(instance["status"], "setting_up", "{instance}");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_update_the_user_must_make_outranks_an_expiring_sign_in() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.enable_delay = Duration::ZERO;
+    })
+    .await;
+    let (user, id, auth_id) = enabled_stripe(&harness, "both").await;
     assert_eq!(
         expiring_notice(&harness, &user, &auth_id, WEBHOOK_SECRET).await,
         StatusCode::NO_CONTENT
@@ -1767,6 +1785,22 @@ fn config_value<'a>(instance: &'a Value, slot: &str) -> Option<&'a Value> {
 }
 
 /// A fresh user's Stripe instance with its auth attached: (user, instance id, auth id).
+/// A Stripe connection set up and switched on, as the widget leaves it (the harness's
+/// `enable_delay` set to zero saves the wait).
+async fn enabled_stripe(harness: &Harness, name: &str) -> (String, String, String) {
+    let (user, id, auth_id) = stripe_with_auth(harness, name).await;
+    let (status, enabled) = harness
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/instances/{id}"),
+            &user,
+            Some(json!({ "enabled": true })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{enabled}");
+    (user, id, auth_id)
+}
+
 async fn stripe_with_auth(harness: &Harness, name: &str) -> (String, String, String) {
     let user = unique_user(name);
     let (status, instance) = harness.create(&user, STRIPE, "k").await;
@@ -1785,9 +1819,10 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
         // A fresh catalog on every request: the new version's slot is known at once.
         let harness = Harness::start_with(&url, |config| {
             config.catalog_ttl = Duration::ZERO;
+            config.enable_delay = Duration::ZERO;
         })
         .await;
-        let (user, id, stripe_auth) = stripe_with_auth(&harness, "upgrader").await;
+        let (user, id, stripe_auth) = enabled_stripe(&harness, "upgrader").await;
         let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
             "authSlots": [{ "externalId": JIRA_SLOT, "title": "Jira", "service": "jira" }],
             "configSlots": [{ "externalId": "external_project", "title": "Project", "defaultValue": "\"OPS\"" }],
@@ -1887,8 +1922,11 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
 async fn a_new_version_needing_the_user_shows_its_slots_without_waiting_out_the_cache() {
     // The default TTL (a minute): the catalog cached while creating the instance would
     // otherwise hide a new version's slots for that long.
-    let harness = Harness::start("sqlite::memory:").await;
-    let (user, id, _) = stripe_with_auth(&harness, "cached").await;
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.enable_delay = Duration::ZERO;
+    })
+    .await;
+    let (user, id, _) = enabled_stripe(&harness, "cached").await;
     let publish_slot = |external_id: &'static str, title: &'static str| {
         let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
             "authSlots": [{ "externalId": external_id, "title": title, "service": "jira" }],
