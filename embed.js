@@ -1,6 +1,6 @@
 // Loader for host pages: <script type="module" src="https://<proxy>/widget/embed.js">.
-// Importing it mounts every <div data-tray-marketplace data-proxy-url data-token> on the
-// page (except those marked data-manual); `mount(element, options)` (also
+// Importing it mounts every <div data-tray-marketplace data-proxy-url data-token> (or
+// data-token-url) on the page (except those marked data-manual); `mount(element, options)` (also
 // `window.TrayMarketplace.mount`, there once `tray-marketplace:loaded` fired on window)
 // mounts one container by hand and returns a handle with `unmount()`. See docs/widget.md.
 //
@@ -60,6 +60,17 @@ function mountWith(element, options, prefetched) {
     }
     return handle;
   });
+  // A widget that cannot start (its files blocked by a CSP, say) says so where the host
+  // listens for its errors, not only in `ready`.
+  mounted.catch((error) => {
+    const detail = { message: `the widget failed to load: ${(error && error.message) || error}` };
+    element.dispatchEvent(
+      new CustomEvent("tray-marketplace:error", { detail, bubbles: true, composed: true }),
+    );
+    try {
+      options.onEvent?.({ type: "error", detail });
+    } catch {}
+  });
   return {
     ready: mounted,
     unmount() {
@@ -82,6 +93,14 @@ function mountScriptTagContainers() {
       theme: data.theme,
       locale: data.locale,
     };
+    // The host's backend hands out a fresh token there (same origin: its session cookie
+    // goes along), so a script-tag widget outlives its first token too.
+    if (data.tokenUrl) {
+      options.getToken = () =>
+        fetch(data.tokenUrl, { credentials: "same-origin" }).then((response) =>
+          response.ok ? response.text() : Promise.reject(new Error(`token URL: HTTP ${response.status}`)),
+        );
+    }
     const prefetched = options.token ? prefetchCatalog(options.proxyUrl, options.token) : null;
     // Script-tag widgets live as long as the page.
     mountWith(element, options, prefetched);

@@ -65,14 +65,16 @@ impl MountHandle {
     }
 }
 
-/// Unmounts the widget, then empties its shadow root and the container's attribute.
+/// Unmounts the widget, then empties its shadow root and the container's attribute. A
+/// shadow root cannot be taken off again: a `<slot>` in it shows the container's own
+/// children, so what the host puts there afterwards is seen.
 fn clear(mounted: Mounted) {
     let Mounted {
         container, handle, ..
     } = mounted;
     drop(handle);
     if let Some(shadow) = container.shadow_root() {
-        shadow.set_inner_html("");
+        shadow.set_inner_html("<slot></slot>");
         shadow.set_adopted_style_sheets(&js_sys::Array::new());
     }
     let _ = container.remove_attribute(THEME_ATTRIBUTE);

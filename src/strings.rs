@@ -195,4 +195,19 @@ mod tests {
             }
         }
     }
+
+    /// A host overrides strings by these keys: the docs list every one, as it reads.
+    #[test]
+    fn the_docs_list_every_key_with_its_english_text() {
+        let docs = include_str!("../docs/widget.md");
+        let listed = &docs[docs.find("## Strings").expect("a Strings section")..];
+        for key in Key::ALL {
+            let row = format!(
+                "| `{}` | {} |",
+                key.name(),
+                key.text(Locale::En).replace('|', "\\|")
+            );
+            assert!(listed.contains(&row), "docs/widget.md lacks {row}");
+        }
+    }
 }

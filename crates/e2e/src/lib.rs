@@ -55,7 +55,9 @@ impl Stack {
 }
 
 /// A host app's page on its own origin (an ephemeral loopback port): every request
-/// gets `html`. Bind first (the origin may be needed to write the page), then serve.
+/// gets `html`, but `GET /token`, which gets the host user's token as text when one is
+/// given (the host backend's token URL). Bind first (the origin may be needed to write
+/// the page), then serve.
 pub struct HostPage {
     listener: tokio::net::TcpListener,
     pub origin: String,
@@ -70,14 +72,27 @@ impl HostPage {
 
     /// Serves until the returned task is aborted (or the test ends).
     pub fn serve(self, html: String) -> tokio::task::JoinHandle<()> {
+        self.serve_with_token(html, None)
+    }
+
+    /// `serve`, answering `GET /token` with `token`.
+    pub fn serve_with_token(
+        self,
+        html: String,
+        token: Option<String>,
+    ) -> tokio::task::JoinHandle<()> {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         tokio::spawn(async move {
             while let Ok((mut socket, _)) = self.listener.accept().await {
                 let mut request = [0u8; 4096];
                 let _ = socket.read(&mut request).await;
+                let (kind, body) = match &token {
+                    Some(token) if request.starts_with(b"GET /token ") => ("text/plain", token),
+                    _ => ("text/html", &html),
+                };
                 let response = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
-                    html.len()
+                    "HTTP/1.1 200 OK\r\nContent-Type: {kind}; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
                 );
                 let _ = socket.write_all(response.as_bytes()).await;
                 let _ = socket.shutdown().await;

@@ -40,6 +40,16 @@ async fn open_host_page_with(
     faults: Faults,
     html: impl FnOnce(&str, &str) -> String,
 ) -> Result<(Stack, Browser, tokio::task::JoinHandle<()>)> {
+    open_host_page_serving(faults, false, html).await
+}
+
+/// `open_host_page_with`; the host page's origin also hands out the user's token at
+/// `/token` when `token_url` is set.
+async fn open_host_page_serving(
+    faults: Faults,
+    token_url: bool,
+    html: impl FnOnce(&str, &str) -> String,
+) -> Result<(Stack, Browser, tokio::task::JoinHandle<()>)> {
     let page = HostPage::bind().await?;
     let host_origin = page.origin.clone();
     let stack = Stack::start_allowing(vec![host_origin.clone()]).await?;
@@ -47,7 +57,8 @@ async fn open_host_page_with(
     let proxy = stack.proxy.url();
     let token = host_token(&browser, &proxy).await?;
     stack.sandbox.set_faults(faults);
-    let server = page.serve(html(&proxy, &token));
+    let page_html = html(&proxy, &token);
+    let server = page.serve_with_token(page_html, token_url.then_some(token));
     browser.client.goto(&host_origin).await?;
     Ok((stack, browser, server))
 }
@@ -99,6 +110,66 @@ async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result 
         "the data-manual container is the host's; the early catalog request is the only \
          one; the widget's stylesheet applies under a CSP without 'unsafe-inline'"
     );
+    browser.close().await?;
+    Ok(())
+}
+
+/// No token in the page: the container names the host backend's token URL, and the
+/// widget asks it for one (and again whenever its token expires).
+#[tokio::test]
+async fn a_script_tag_gets_its_token_from_the_hosts_token_url() -> Result {
+    let (_stack, browser, _host) = open_host_page_serving(Faults::default(), true, |proxy, _| {
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8">
+<script type="module" src="{proxy}/widget/embed.js"></script></head><body>
+<div data-tray-marketplace data-proxy-url="{proxy}" data-token-url="/token"></div>
+</body></html>"#
+        )
+    })
+    .await?;
+    the_whole_catalog_shows(&browser).await?;
+    let token_requests = browser
+        .client
+        .execute(
+            "return performance.getEntriesByType('resource')
+               .filter(e => new URL(e.name).pathname === '/token').length;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(token_requests, json!(1));
+    browser.close().await?;
+    Ok(())
+}
+
+/// A widget whose files a CSP blocks says so on its container, where the host listens
+/// for its errors, instead of leaving an empty box.
+#[tokio::test]
+async fn a_widget_that_cannot_load_tells_the_host() -> Result {
+    let (_stack, browser, _host) = open_host_page(|proxy, token| format!(
+        r#"<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'unsafe-inline'; connect-src {proxy}">
+<script>
+  window.loadErrors = [];
+  document.addEventListener("tray-marketplace:error", (e) => loadErrors.push(e.detail.message));
+</script>
+<script type="module" src="{proxy}/widget/embed.js"></script></head><body>
+<div data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}"></div>
+</body></html>"#
+    ))
+    .await?;
+    let mut errors = json!([]);
+    for _ in 0..100 {
+        errors = browser
+            .client
+            .execute("return window.loadErrors;", vec![])
+            .await?;
+        if errors.as_array().is_some_and(|e| !e.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = errors[0].as_str().unwrap_or_default();
+    assert!(first.starts_with("the widget failed to load"), "{errors}");
     browser.close().await?;
     Ok(())
 }
