@@ -63,6 +63,8 @@ function mountWith(element, options, prefetched) {
   // A widget that cannot start (its files blocked by a CSP, say) says so where the host
   // listens for its errors, not only in `ready`.
   mounted.catch((error) => {
+    // Not for a mount since undone or replaced: that widget's host has moved on.
+    if (unmounted || latestMount.get(element) !== call) return;
     const detail = { message: `the widget failed to load: ${(error && error.message) || error}` };
     element.dispatchEvent(
       new CustomEvent("tray-marketplace:error", { detail, bubbles: true, composed: true }),
@@ -97,7 +99,7 @@ function mountScriptTagContainers() {
     // goes along), so a script-tag widget outlives its first token too.
     if (data.tokenUrl) {
       options.getToken = () =>
-        fetch(data.tokenUrl, { credentials: "same-origin" }).then((response) =>
+        fetch(data.tokenUrl, { credentials: "same-origin", cache: "no-store" }).then((response) =>
           response.ok ? response.text() : Promise.reject(new Error(`token URL: HTTP ${response.status}`)),
         );
     }

@@ -685,6 +685,24 @@ async fn an_authorized_step_is_announced_as_the_next_one_shows() {
     host.remove();
 }
 
+/// Slack's catalog with its connection on and signed in, the sign-in `expiring` or not.
+fn signed_in_slack(expiring: bool) -> Catalog {
+    let mut catalog = slack_catalog();
+    let instance = &mut catalog.integrations[0].instances[0];
+    instance.enabled = true;
+    instance.status = if expiring {
+        Status::AuthExpiring
+    } else {
+        Status::Connected
+    };
+    instance.auth_values = vec![AuthValue {
+        external_id: "slack".into(),
+        auth_id: "auth-old".into(),
+        expiring,
+    }];
+    catalog
+}
+
 #[wasm_bindgen_test]
 async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
     let popup = install_fakes();
@@ -700,16 +718,7 @@ async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
         listener.as_ref().unchecked_ref(),
     )
     .unwrap();
-    let mut expiring = slack_catalog();
-    let instance = &mut expiring.integrations[0].instances[0];
-    instance.enabled = true;
-    instance.status = Status::AuthExpiring;
-    instance.auth_values = vec![AuthValue {
-        external_id: "slack".into(),
-        auth_id: "auth-old".into(),
-        expiring: true,
-    }];
-    let _handle = mount_dialog(&host, expiring, None);
+    let _handle = mount_dialog(&host, signed_in_slack(true), None);
     tick().await;
     let badge = || {
         host.query_selector(".tm-instance .tm-badge")
@@ -738,16 +747,7 @@ async fn a_sign_in_that_succeeds_clears_the_rows_last_failure() {
     let popup = install_fakes();
     let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
     document().body().unwrap().append_child(&host).unwrap();
-    let mut connected = slack_catalog();
-    let instance = &mut connected.integrations[0].instances[0];
-    instance.enabled = true;
-    instance.status = Status::Connected;
-    instance.auth_values = vec![AuthValue {
-        external_id: "slack".into(),
-        auth_id: "auth-old".into(),
-        expiring: false,
-    }];
-    let _handle = mount_dialog(&host, connected, None);
+    let _handle = mount_dialog(&host, signed_in_slack(false), None);
     tick().await;
     let failure = || {
         host.query_selector(".tm-instance > .tm-field-error")

@@ -2768,6 +2768,30 @@ async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
     host.remove();
 }
 
+/// A setup never finished that a new version awaits: its row offers Finish setting up,
+/// not an Enable Tray would refuse for the values its own version still misses. One set
+/// up before (its settings saved) and switched off offers Enable.
+#[wasm_bindgen_test]
+async fn an_unfinished_setup_a_new_version_awaits_offers_finish_setting_up() {
+    for (confirmed, offered) in [(false, "tm-resume"), (true, "tm-toggle")] {
+        let mut item = integration("Slack", &[], &[Status::NeedsUpdate]);
+        item.instances[0].settings_confirmed = confirmed;
+        let host = container();
+        let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+        tick().await;
+        let offers = |class: &str| {
+            host.query_selector(&format!(".tm-instance .{class}"))
+                .unwrap()
+                .is_some()
+        };
+        assert!(offers(offered), "confirmed {confirmed}: {offered}");
+        let other = if confirmed { "tm-resume" } else { "tm-toggle" };
+        assert!(!offers(other), "confirmed {confirmed}: no {other}");
+        drop(handle);
+        host.remove();
+    }
+}
+
 #[wasm_bindgen_test]
 async fn all_connections_puts_focus_on_the_row_of_the_connection_being_set_up() {
     let host = container();

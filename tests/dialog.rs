@@ -254,3 +254,38 @@ async fn announcements_are_read_from_inside_an_open_dialog() {
     assert_eq!(region.text_content().unwrap(), "Slack connected");
     host.remove();
 }
+
+/// Focus lost in a part that hid itself (a deleted connection's row) goes to a control
+/// the user can see, not to one inside that part, where focusing does nothing.
+#[wasm_bindgen_test]
+async fn focus_lost_in_a_hidden_part_goes_to_a_visible_control() {
+    let (host, shadow, target) = shadow_host();
+    let gone = RwSignal::new(false);
+    let for_view = host.clone();
+    let _handle = leptos::mount::mount_to(target, move || {
+        provide_context(test_ctx(&for_view, RwSignal::new(String::new())));
+        view! {
+            <Modal title="Slack".to_owned() on_close=Callback::new(|()| {}) return_focus=".nowhere".to_owned()>
+                <div hidden=move || gone.get()>
+                    <button class="in-hidden">"Rename"</button>
+                    <div class="tm-focus-scope">
+                        {move || (!gone.get()).then(|| view! { <button class="first">"Delete"</button> })}
+                    </div>
+                </div>
+                <button class="visible">"Add another"</button>
+            </Modal>
+        }
+    });
+    tick().await;
+    let first: HtmlElement = shadow
+        .query_selector(".first")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    first.focus().unwrap();
+    gone.set(true);
+    tick().await;
+    next_frames().await;
+    assert_eq!(active_class(&shadow), "visible");
+    host.remove();
+}

@@ -349,7 +349,11 @@ pub fn InstanceRow(
             let needs_update = instance.status == Status::NeedsUpdate;
             // Never enabled: its setup (auths, settings, enabling) is where the user goes
             // on. (An enabled one missing a value a new version added keeps its Disable.)
-            let setting_up = instance.status == Status::SettingUp && !instance.enabled;
+            // So is a setup never finished that a new version awaits: an Enable there
+            // would be refused for the values its own version still misses.
+            let setting_up = !instance.enabled
+                && (instance.status == Status::SettingUp
+                    || (needs_update && !instance.settings_confirmed));
             let can_update = needs_update && !awaiting_auth;
             let hint = if awaiting_auth {
                 Key::update_authorize_first

@@ -151,7 +151,7 @@ fn refocus_when_settled(
         let in_scope = scope
             .try_get_value()
             .flatten()
-            .filter(|s| s.is_connected())
+            .filter(|s| s.is_connected() && !is_hidden(s))
             .and_then(|s| first_control(&s));
         let target = in_scope
             .or_else(|| first_control(&dialog))
@@ -162,12 +162,19 @@ fn refocus_when_settled(
 
 /// A `tabindex="-1"` status standing in for the buttons it replaced (an auth being
 /// saved) counts: focus waits there, so it follows the step when the step moves on.
+/// Not in a hidden part (a deleted connection's row, with an editor still open in it):
+/// focus cannot go there.
 fn first_control(within: &Element) -> Option<HtmlElement> {
-    within
-        .query_selector(
+    let found = within
+        .query_selector_all(
             "button:not(.tm-close):not([disabled]), input, textarea, select, [tabindex=\"-1\"]",
         )
-        .ok()
-        .flatten()
-        .and_then(|e| e.dyn_into().ok())
+        .ok()?;
+    (0..found.length())
+        .filter_map(|i| found.item(i)?.dyn_into::<HtmlElement>().ok())
+        .find(|control| !is_hidden(control))
+}
+
+fn is_hidden(element: &Element) -> bool {
+    element.closest("[hidden]").ok().flatten().is_some()
 }

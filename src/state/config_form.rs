@@ -116,19 +116,32 @@ fn too_large(number: &str) -> bool {
             .map(|b| b - b'0')
     };
     let mut i = usize::from(bytes.first() == Some(&b'-'));
+    // The place of the first digit that is not 0, from the decimal point: 0 for "1.5",
+    // 2 for "123", -3 for "0.001"; None for zero.
+    let mut place: Option<i64> = None;
     let mut whole_digits = 0_i64;
     while let Some(digit) = digit_at(i) {
-        if digit != 0 || whole_digits > 0 {
-            whole_digits += 1;
+        whole_digits += 1;
+        if digit != 0 && place.is_none() {
+            place = Some(-whole_digits);
         }
         i += 1;
     }
+    let mut place = place.map(|from_end| from_end + whole_digits);
     if bytes.get(i) == Some(&b'.') {
         i += 1;
-        while digit_at(i).is_some() {
+        let mut fraction_digits = 0_i64;
+        while let Some(digit) = digit_at(i) {
+            fraction_digits += 1;
+            if digit != 0 && place.is_none() {
+                place = Some(-fraction_digits);
+            }
             i += 1;
         }
     }
+    let Some(place) = place else {
+        return false;
+    };
     let mut exponent = 0_i64;
     let negative = bytes.get(i + 1) == Some(&b'-');
     if matches!(bytes.get(i), Some(b'e' | b'E')) {
@@ -139,7 +152,7 @@ fn too_large(number: &str) -> bool {
         }
     }
     let exponent = if negative { -exponent } else { exponent };
-    exponent.saturating_add(whole_digits - 1) >= 308
+    exponent.saturating_add(place) >= 308
 }
 
 /// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
@@ -271,7 +284,16 @@ mod tests {
                 "{huge}"
             );
         }
-        for fine in ["1e307", "9.99e307", "0.5e308", "1e-400", &"9".repeat(308)] {
+        for fine in [
+            "1e307",
+            "9.99e307",
+            "0.5e308",
+            "1e-400",
+            "0.001e310",
+            "0e400",
+            "-0.0",
+            &"9".repeat(308),
+        ] {
             assert!(encode(FieldKind::Number, fine, '.').is_ok(), "{fine}");
         }
     }

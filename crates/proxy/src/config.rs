@@ -107,8 +107,8 @@ pub struct Args {
     #[arg(long, env = "USER_RATE_BURST", default_value_t = 30)]
     pub user_rate_burst: u32,
     /// Requests of one host user the proxy works on at once (0: no limit); more get a
-    /// 429. Tray calls queue in arrival order, so this bounds how many of one user's calls
-    /// can stand before another user's. Per process.
+    /// 429. Tray calls queue in arrival order, so this bounds how many of one user's
+    /// requests can stand before another user's call. Per process.
     #[arg(long, env = "USER_REQUESTS_IN_FLIGHT", default_value_t = 8)]
     pub user_requests_in_flight: u32,
     /// Connections one host user may have (0: no limit). Listing them is one Tray call

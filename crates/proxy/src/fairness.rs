@@ -5,8 +5,8 @@
 //!
 //! A rate alone does not bound a user's share of Tray: requests that wait on Tray pile up
 //! while new ones keep arriving. [`InFlight`] also bounds how many of one user's requests
-//! are worked on at once; Tray calls queue in arrival order, so another user's call never
-//! waits behind more than that many of theirs.
+//! are worked on at once; Tray calls queue in arrival order, so another user's call waits
+//! behind at most that many of their requests (each a few calls at most).
 
 use std::{
     collections::HashMap,

@@ -835,13 +835,19 @@ impl Marketplace {
     }
 
     /// Refuses a connection past the user's limit (`--max-connections-per-user`): every
-    /// catalog load lists them all, one Tray call per 100.
+    /// catalog load lists them all, one Tray call per 100. Our rows say when the limit may
+    /// be near; Tray's count decides then, as our rows may include connections removed on
+    /// Tray's side, which the user could never delete.
     async fn within_connection_limit(&self, session: &Session) -> Result<(), ProxyError> {
         let limit = self.config.max_connections_per_user as usize;
         if limit == 0 {
             return Ok(());
         }
-        let held = self.db.instances_of(&session.external_user_id).await?.len();
+        let recorded = self.db.instances_of(&session.external_user_id).await?.len();
+        if recorded < limit {
+            return Ok(());
+        }
+        let held = self.tray.count_instances(&session.token).await?;
         if held >= limit {
             return Err(ProxyError::LimitReached(format!(
                 "you have {held} connections, the most this app allows; delete one to add another"
@@ -1536,15 +1542,12 @@ fn to_instance(
             && !stored.is_some_and(|s| s.ever_enabled)
             && (!solution.flag("disableAutoEnable")
                 || stored.is_some_and(|s| s.config_unconfirmed)));
-    // What blocks the user comes first. A setup never finished is finished first (its
-    // row offers Finish setting up, not an Enable Tray refuses), even when a new version
-    // wants the user too: that update follows once it is on. Then an update they must
-    // make (Settings of the new version), then a setup to finish; an expiring sign-in
-    // shows on its own Reconnect button meanwhile.
-    let never_enabled = !instance.enabled && !stored.is_some_and(|s| s.ever_enabled);
-    let status = if setting_up && never_enabled {
-        Status::SettingUp
-    } else if instance
+    // What blocks the user comes first: an update they must make (Settings of the new
+    // version), then a setup to finish (its row offers Finish setting up, not an Enable
+    // Tray refuses); an expiring sign-in shows on its own Reconnect button meanwhile. (A
+    // setup never finished that a new version awaits is both: its row offers Finish
+    // setting up, as `settingsConfirmed` is false.)
+    let status = if instance
         .solution_version_flags
         .requires_user_input_to_update_version
     {

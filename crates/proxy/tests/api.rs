@@ -1037,21 +1037,6 @@ async fn expiring_notice(harness: &Harness, user: &str, auth_id: &str, secret: &
 /// Both at once: the status is the update (only it blocks anything; its row says what
 /// to authorize), and the auth still says it expires (its Reconnect says so).
 #[tokio::test]
-async fn a_setup_never_finished_is_finished_before_a_new_version_is_taken_up() {
-    let harness = Harness::start("sqlite::memory:").await;
-    let (user, id, _) = stripe_with_auth(&harness, "unfinished").await;
-    let jira = json!({
-        "authSlots": [{ "externalId": "external_jira_auth", "title": "Jira", "service": "jira" }],
-        "needs": "user",
-    });
-    harness.publish(STRIPE, jira).await;
-    let (_, instance) = harness.instance(&user, &id).await;
-    // Never switched on: Finish setting up, not an Enable of a version Tray wants updated.
-    assert_eq!(instance["status"], "setting_up", "{instance}");
-    harness.stop().await;
-}
-
-#[tokio::test]
 async fn an_update_the_user_must_make_outranks_an_expiring_sign_in() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.enable_delay = Duration::ZERO;
@@ -1289,8 +1274,8 @@ async fn a_connection_past_the_users_limit_is_refused_until_one_is_deleted() {
         .contains("delete one"));
     assert_eq!(
         harness.sandbox.stats().requests_served - served_before,
-        0,
-        "nothing asked of Tray"
+        1,
+        "Tray's count only: nothing made"
     );
     let (status, _) = harness.create(&unique_user("other"), STRIPE, "k3").await;
     assert_eq!(status, StatusCode::CREATED, "another user's own limit");
@@ -1300,6 +1285,18 @@ async fn a_connection_past_the_users_limit_is_refused_until_one_is_deleted() {
         .await;
     let (status, body) = harness.create(&user, STRIPE, "k3").await;
     assert_eq!(status, StatusCode::CREATED, "one deleted: {body}");
+    // One removed on Tray's side (the proxy still has its row) no longer counts.
+    let (status, _) = harness.create(&user, STRIPE, "k4").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    harness
+        .remove_on_tray(&user, body["id"].as_str().expect("id"))
+        .await;
+    let (status, body) = harness.create(&user, STRIPE, "k4").await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "counted as Tray holds them: {body}"
+    );
     harness.stop().await;
 }
 

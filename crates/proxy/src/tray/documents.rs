@@ -69,6 +69,13 @@ query ListInstances($criteria: SolutionInstanceSearchCriteria, $first: Int, $aft
 "#
 );
 
+/// How many instances the caller holds, without listing them.
+pub const COUNT_INSTANCES: &str = r#"
+query CountInstances {
+  viewer { solutionInstances(first: 1) { totalCount } }
+}
+"#;
+
 pub const CREATE_EXTERNAL_USER: &str = r#"
 mutation CreateExternalUser($externalUserId: String!, $name: String!) {
   createExternalUser(input: { externalUserId: $externalUserId, name: $name }) { userId }
@@ -148,6 +155,7 @@ mutation RemoveInstance($solutionInstanceId: ID!) {
 pub const ALL: &[(&str, &str)] = &[
     ("ListSolutions", LIST_SOLUTIONS),
     ("ListInstances", LIST_INSTANCES),
+    ("CountInstances", COUNT_INSTANCES),
     ("CreateExternalUser", CREATE_EXTERNAL_USER),
     ("FindUser", FIND_USER),
     ("Authorize", AUTHORIZE),

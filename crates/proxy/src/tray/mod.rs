@@ -114,6 +114,29 @@ impl TrayClient {
         }
     }
 
+    /// How many instances the user holds, by Tray's count: one call, however many.
+    pub async fn count_instances(&self, user_token: &str) -> Result<usize, ProxyError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Counted {
+            solution_instances: Total,
+        }
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Total {
+            total_count: usize,
+        }
+        let data: Viewer<Counted> = self
+            .call(
+                user_token,
+                documents::COUNT_INSTANCES,
+                json!({}),
+                Retry::Idempotent,
+            )
+            .await?;
+        Ok(data.viewer.solution_instances.total_count)
+    }
+
     pub async fn create_external_user(
         &self,
         external_user_id: &str,
@@ -147,8 +170,8 @@ impl TrayClient {
         let data: Data = self
             .master(documents::FIND_USER, variables, Retry::Idempotent)
             .await?;
-        let found = data.users.edges.into_iter().map(|edge| edge.node);
-        Ok(exactly_the_user(found, external_user_id))
+        let found: Vec<UserNode> = data.users.edges.into_iter().map(|e| e.node).collect();
+        exactly_the_user(found, external_user_id)
     }
 
     /// Whether `auth_id` is one of the user's own authentications.
@@ -592,15 +615,31 @@ struct UserNode {
 }
 
 /// Only the user of exactly this id: were Tray to match loosely (ignoring case, say),
-/// taking its first answer would hand this host user someone else's connections.
+/// taking its first answer would hand this host user someone else's connections. Users
+/// listed, none of them this one, is no proof the user is gone (the caller would then
+/// forget its mapping): an error. A lone user Tray names no id for is taken on Tray's
+/// word, as its search asked for this id.
 fn exactly_the_user(
-    found: impl IntoIterator<Item = UserNode>,
+    found: Vec<UserNode>,
     external_user_id: &str,
-) -> Option<String> {
-    found
-        .into_iter()
-        .find(|node| node.external_user_id.as_deref() == Some(external_user_id))
-        .map(|node| node.id)
+) -> Result<Option<String>, ProxyError> {
+    if let [UserNode {
+        id,
+        external_user_id: None,
+    }] = found.as_slice()
+    {
+        return Ok(Some(id.clone()));
+    }
+    let exact = found
+        .iter()
+        .find(|node| node.external_user_id.as_deref() == Some(external_user_id));
+    match exact {
+        Some(node) => Ok(Some(node.id.clone())),
+        None if found.is_empty() => Ok(None),
+        None => Err(ProxyError::TrayRejected(
+            "Tray lists users under ids like this one, but none under exactly it".into(),
+        )),
+    }
 }
 
 /// Which of the user's instances to list.
@@ -739,14 +778,26 @@ mod tests {
             external_user_id: external.map(str::to_owned),
         };
         let found = || {
-            [
+            vec![
                 node("tray-1", Some("Alice")),
                 node("tray-2", None),
                 node("tray-3", Some("alice")),
             ]
         };
-        assert_eq!(exactly_the_user(found(), "alice"), Some("tray-3".into()));
-        assert_eq!(exactly_the_user(found(), "ALICE"), None);
+        assert_eq!(
+            exactly_the_user(found(), "alice").ok(),
+            Some(Some("tray-3".into()))
+        );
+        assert!(
+            exactly_the_user(found(), "ALICE").is_err(),
+            "others listed: not proof the user is gone"
+        );
+        assert_eq!(exactly_the_user(vec![], "alice").ok(), Some(None));
+        let unnamed = vec![node("tray-9", None)];
+        assert_eq!(
+            exactly_the_user(unnamed, "alice").ok(),
+            Some(Some("tray-9".into()))
+        );
     }
 
     #[test]
