@@ -356,6 +356,8 @@ impl Ctx {
         event: &'static str,
         result: Result<Option<Instance>, ApiError>,
     ) -> Result<(), String> {
+        // `event`: the host event (`updated`, `deleted`), or `enabled` / `disabled` for
+        // an Enable or Disable, which the host hears as `updated`.
         // Not found, and gone from a fresh catalog too: a deletion is done.
         let result = match result {
             Err(err @ ApiError::Server { status: 404, .. }) if event == "deleted" => {
@@ -378,10 +380,12 @@ impl Ctx {
                     Some(instance) => self.show(instance).await,
                     None => self.forget(&instance_id),
                 }
-                let key = if event == "deleted" {
-                    Key::deleted_announce
-                } else {
-                    Key::updated_announce
+                // Enable and Disable say which it is now; the host hears `updated`.
+                let (key, event) = match event {
+                    "deleted" => (Key::deleted_announce, event),
+                    "enabled" => (Key::enabled_announce, "updated"),
+                    "disabled" => (Key::disabled_announce, "updated"),
+                    _ => (Key::updated_announce, event),
                 };
                 self.announce(self.fill(key, &title));
                 self.emit(event, &[("instanceId", &instance_id)]);

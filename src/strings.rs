@@ -111,6 +111,8 @@ strings! {
     session_expired: "Your session has expired. Reload the page to sign in again.", "Ihre Sitzung ist abgelaufen. Laden Sie die Seite neu, um sich wieder anzumelden.";
     connected_announce: "{} connected", "{} verbunden";
     updated_announce: "{} updated", "{} aktualisiert";
+    enabled_announce: "{} enabled", "{} aktiviert";
+    disabled_announce: "{} disabled", "{} deaktiviert";
     gone: "{} no longer exists.", "{} existiert nicht mehr.";
     limit_reached: "You have as many connections as this app allows. Delete one to add another.", "Sie haben so viele Verbindungen, wie diese App erlaubt. Löschen Sie eine, um eine weitere hinzuzufügen.";
     deleted_announce: "{} deleted", "{} gelöscht";

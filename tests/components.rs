@@ -2953,6 +2953,41 @@ fn field_value(host: &HtmlElement, selector: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Disable says what the connection is now, not only that it changed; the host hears
+/// `updated`.
+#[wasm_bindgen_test]
+async fn disabling_a_connection_is_heard_as_disabled() {
+    let _fetch = FakeFetch::answering(&disabled_slack());
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected]);
+    let events = Rc::new(RefCell::new(0));
+    let counter = events.clone();
+    let on_updated = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
+        *counter.borrow_mut() += 1;
+    });
+    host.add_event_listener_with_callback(
+        "tray-marketplace:updated",
+        on_updated.as_ref().unchecked_ref(),
+    )
+    .unwrap();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    click(&host, ".tm-toggle");
+    for _ in 0..10 {
+        tick().await;
+    }
+    let heard = texts(&host, ".tm-dialog .tm-sr");
+    assert!(
+        heard
+            .iter()
+            .any(|t| t.trim_end_matches('\u{200b}') == "Slack-0 disabled"),
+        "{heard:?}"
+    );
+    assert_eq!(*events.borrow(), 1, "the host heard `updated`");
+    drop(handle);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn disabling_a_connection_keeps_its_open_editor_and_what_was_typed() {
     let _fetch = FakeFetch::answering(&disabled_slack());

@@ -134,7 +134,11 @@ pub fn InstanceRow(
             return;
         };
         run(
-            "updated",
+            if instance.enabled {
+                "disabled"
+            } else {
+                "enabled"
+            },
             Change::Update(UpdateInstance {
                 name: None,
                 enabled: Some(!instance.enabled),
