@@ -128,6 +128,14 @@ async fn wait_for_popup(browser: &Browser, host: &WindowHandle) -> WindowHandle 
     }
 }
 
+async fn only_the_host_is_open(browser: &Browser, host: &WindowHandle) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while browser.client.windows().await.expect("windows") != [host.clone()] {
+        assert!(Instant::now() < deadline, "a popup stayed open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn a_host_page_on_another_origin_receives_each_dialog_message() {
     let sandbox = Sandbox::start(SandboxConfig::default())
@@ -181,7 +189,9 @@ async fn a_host_page_on_another_origin_receives_each_dialog_message() {
     assert_eq!(close["data"], json!({"type": "tray.authpopup.close"}));
     assert_eq!(close["origin"], sandbox.dialog_url());
 
-    // Closing the popup without choosing also reports `close`.
+    // Closing the popup without choosing also reports `close`. (The last popup closes
+    // itself: gone first, or it would be taken for the new one.)
+    only_the_host_is_open(&browser, &host).await;
     let url = create_url(&code(&sandbox, &user).await);
     let client = &browser.client;
     client
