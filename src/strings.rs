@@ -86,6 +86,7 @@ strings! {
     settings: "Settings", "Einstellungen";
     save: "Save", "Speichern";
     not_a_number: "Enter a number.", "Bitte eine Zahl eingeben.";
+    number_too_large: "Enter a number below 1e308.", "Bitte eine Zahl unter 1e308 eingeben.";
     not_json: "Enter valid JSON.", "Bitte gültiges JSON eingeben.";
     not_json_object: "Enter a JSON object, like {\"key\": \"value\"}.", "Bitte ein JSON-Objekt eingeben, etwa {\"key\": \"value\"}.";
     not_json_list: "Enter a JSON list, like [1, 2].", "Bitte eine JSON-Liste eingeben, etwa [1, 2].";

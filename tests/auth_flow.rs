@@ -769,3 +769,27 @@ async fn a_sign_in_that_succeeds_clears_the_rows_last_failure() {
     assert_eq!(failure(), "", "the old failure is gone");
     host.remove();
 }
+
+/// Deleting a connection while a sign-in to it is awaited: the popup closes with it, and
+/// what is heard is the deletion, not "Sign-in cancelled." said over it.
+#[wasm_bindgen_test]
+async fn deleting_a_connection_during_its_sign_in_is_heard_as_deleted() {
+    let _popup = install_fakes();
+    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
+    document().body().unwrap().append_child(&host).unwrap();
+    let _handle = mount_dialog(&host, signed_in_slack(false), None);
+    tick().await;
+    click_authorize(&host).await;
+    press(&host, ".tm-delete");
+    tick().await;
+    press(&host, ".tm-confirm-delete");
+    until(|| announced(&host).starts_with("Slack deleted")).await;
+    for _ in 0..5 {
+        tick().await;
+    }
+    assert_eq!(
+        announced(&host).trim_end_matches('\u{200b}'),
+        "Slack deleted"
+    );
+    host.remove();
+}

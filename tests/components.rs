@@ -2768,14 +2768,20 @@ async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
     host.remove();
 }
 
-/// A setup never finished that a new version awaits: its row offers Finish setting up,
-/// not an Enable Tray would refuse for the values its own version still misses. One set
-/// up before (its settings saved) and switched off offers Enable.
+/// A setup never finished that a new version awaits: its row offers the Update (then
+/// Finish setting up), not an Enable Tray would refuse for the values its own version
+/// still misses. One set up before (its settings saved) and switched off offers Enable.
 #[wasm_bindgen_test]
-async fn an_unfinished_setup_a_new_version_awaits_offers_finish_setting_up() {
-    for (confirmed, offered) in [(false, "tm-resume"), (true, "tm-toggle")] {
+async fn an_unfinished_setup_a_new_version_awaits_offers_the_update_not_enable() {
+    for (confirmed, offered) in [(false, "tm-update"), (true, "tm-toggle")] {
         let mut item = integration("Slack", &[], &[Status::NeedsUpdate]);
         item.instances[0].settings_confirmed = confirmed;
+        // Signed in to every service: the Update itself is offered.
+        item.instances[0].auth_values = item
+            .auth_slots
+            .iter()
+            .map(|slot| auth_value(&slot.external_id, "a-1", false))
+            .collect();
         let host = container();
         let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
         tick().await;
@@ -2785,8 +2791,13 @@ async fn an_unfinished_setup_a_new_version_awaits_offers_finish_setting_up() {
                 .is_some()
         };
         assert!(offers(offered), "confirmed {confirmed}: {offered}");
-        let other = if confirmed { "tm-resume" } else { "tm-toggle" };
-        assert!(!offers(other), "confirmed {confirmed}: no {other}");
+        assert!(
+            !offers("tm-resume"),
+            "confirmed {confirmed}: no Finish setting up"
+        );
+        if !confirmed {
+            assert!(!offers("tm-toggle"), "no Enable before the update");
+        }
         drop(handle);
         host.remove();
     }

@@ -51,11 +51,17 @@ pub fn AuthButton(
     on_cleanup(move || {
         watch.try_update_value(|w| *w = None);
         // Gone with its dialog (Escape, ×) while the user was signing in: the popup
-        // closes with it, and the live region must not go on saying it is awaited.
-        if matches!(
-            state.try_get_untracked(),
-            Some(AuthState::Waiting | AuthState::Blocked | AuthState::ClosedSilently)
-        ) {
+        // closes with it, and the live region must not go on saying it is awaited. (Gone
+        // with its connection, deleted: that is what was announced, and stays heard.)
+        let connection_kept = target
+            .try_with_value(|(instance_id, ..)| ctx.lists(instance_id))
+            .unwrap_or(true);
+        if connection_kept
+            && matches!(
+                state.try_get_untracked(),
+                Some(AuthState::Waiting | AuthState::Blocked | AuthState::ClosedSilently)
+            )
+        {
             ctx.announce(ctx.t(Key::sign_in_cancelled));
         }
         // Closed with a sign-in whose attach may yet have happened (a lost answer), or

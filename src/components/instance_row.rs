@@ -353,11 +353,12 @@ pub fn InstanceRow(
             let needs_update = instance.status == Status::NeedsUpdate;
             // Never enabled: its setup (auths, settings, enabling) is where the user goes
             // on. (An enabled one missing a value a new version added keeps its Disable.)
-            // So is a setup never finished that a new version awaits: an Enable there
-            // would be refused for the values its own version still misses.
-            let setting_up = !instance.enabled
-                && (instance.status == Status::SettingUp
-                    || (needs_update && !instance.settings_confirmed));
+            let setting_up = instance.status == Status::SettingUp && !instance.enabled;
+            // A setup never finished that a new version awaits: the update comes first
+            // (its sign-ins are kept for it), then Finish setting up. An Enable here would
+            // be refused for the values the old version still misses.
+            let update_first =
+                needs_update && !instance.enabled && !instance.settings_confirmed;
             let can_update = needs_update && !awaiting_auth;
             let hint = if awaiting_auth {
                 Key::update_authorize_first
@@ -375,7 +376,7 @@ pub fn InstanceRow(
                     {can_update.then(|| view! {
                         <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
                     }.into_any())}
-                    {if setting_up {
+                    {(!update_first).then(|| if setting_up {
                         view! {
                             <button class="tm-button tm-resume" on:click=move |_| resume_setup.run(())>
                                 {ctx.t(Key::finish_setup)}
@@ -387,7 +388,7 @@ pub fn InstanceRow(
                                 {ctx.t(if enabled { Key::disable } else { Key::enable })}
                             </button>
                         }.into_any()
-                    }}
+                    })}
                     <button class="tm-button tm-ghost tm-rename-open" on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
                     {has_config.then(|| view! {
                         <button class="tm-button tm-ghost tm-settings" on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>

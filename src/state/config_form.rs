@@ -68,17 +68,21 @@ pub fn encode(kind: FieldKind, input: &str, decimal: char) -> Result<String, Key
                 Some(at) => [&trimmed[..at], ".", &trimmed[at + 1..]].concat(),
                 None => trimmed.to_owned(),
             };
-            if is_json_number(&number) && !too_large(&number) {
-                Ok(number)
-            } else {
+            if !is_json_number(&number) {
                 Err(Key::not_a_number)
+            } else if too_large(&number) {
+                Err(Key::number_too_large)
+            } else {
+                Ok(number)
             }
         }
         FieldKind::Json => {
             let trimmed = input.trim();
-            js_sys::JSON::parse(trimmed)
-                .map(|_| trimmed.to_owned())
-                .map_err(|_| Key::not_json)
+            js_sys::JSON::parse(trimmed).map_err(|_| Key::not_json)?;
+            if holds_too_large_number(trimmed) {
+                return Err(Key::number_too_large);
+            }
+            Ok(trimmed.to_owned())
         }
     }
 }
@@ -153,6 +157,33 @@ fn too_large(number: &str) -> bool {
     }
     let exponent = if negative { -exponent } else { exponent };
     exponent.saturating_add(place) >= 308
+}
+
+/// Whether valid JSON text holds a number `too_large` refuses (outside its strings):
+/// `JSON.parse` reads `{"k": 1e400}` as Infinity, which Tray cannot store.
+fn holds_too_large_number(json: &str) -> bool {
+    let bytes = json.as_bytes();
+    let number_byte = |b: u8| matches!(b, b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9');
+    let (mut i, mut in_string) = (0, false);
+    while let Some(&b) = bytes.get(i) {
+        match (in_string, b) {
+            (true, b'\\') => i += 1,
+            (_, b'"') => in_string = !in_string,
+            (false, b'-' | b'0'..=b'9') => {
+                let start = i;
+                while bytes.get(i).copied().is_some_and(number_byte) {
+                    i += 1;
+                }
+                if too_large(&json[start..i]) {
+                    return true;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 /// JSON's number grammar: `-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?`.
@@ -280,7 +311,7 @@ mod tests {
         ] {
             assert_eq!(
                 encode(FieldKind::Number, huge, '.'),
-                Err(Key::not_a_number),
+                Err(Key::number_too_large),
                 "{huge}"
             );
         }
@@ -296,6 +327,18 @@ mod tests {
         ] {
             assert!(encode(FieldKind::Number, fine, '.').is_ok(), "{fine}");
         }
+    }
+
+    #[test]
+    fn a_number_too_large_inside_json_is_found_outside_its_strings() {
+        assert!(holds_too_large_number(r#"{"k": 1e400}"#));
+        assert!(holds_too_large_number("[1, -2e999]"));
+        assert!(!holds_too_large_number(r#"{"k": "1e400", "n": 12}"#));
+        assert!(
+            !holds_too_large_number(r#"{"k\"1e400": 0.5}"#),
+            "an escaped quote"
+        );
+        assert!(!holds_too_large_number("[1e307, 0e999]"));
     }
 
     #[test]
