@@ -61,8 +61,12 @@ impl ProxyProcess {
             .env_remove("TRAY_RATE_PER_SECOND")
             .env_remove("TRAY_RATE_BURST")
             // The load comes from one user: the measure is the proxy's work and Tray's
-            // limit, not each user's share (--user-rate-per-second), which is off.
+            // limit, not each user's share (--user-rate-per-second and
+            // --user-requests-in-flight), which is off.
             .args(["--user-rate-per-second", "0"])
+            .args(["--user-requests-in-flight", "0"])
+            .env_remove("USER_REQUESTS_IN_FLIGHT")
+            .env_remove("MAX_CONNECTIONS_PER_USER")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
