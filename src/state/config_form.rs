@@ -120,32 +120,27 @@ fn too_large(number: &str) -> bool {
             .map(|b| b - b'0')
     };
     let mut i = usize::from(bytes.first() == Some(&b'-'));
-    // The place of the first digit that is not 0, from the decimal point: 0 for "1.5",
-    // 2 for "123", -3 for "0.001"; None for zero.
-    let mut place: Option<i64> = None;
-    let mut whole_digits = 0_i64;
-    while let Some(digit) = digit_at(i) {
-        whole_digits += 1;
-        if digit != 0 && place.is_none() {
-            place = Some(-whole_digits);
-        }
-        i += 1;
-    }
-    let mut place = place.map(|from_end| from_end + whole_digits);
-    if bytes.get(i) == Some(&b'.') {
-        i += 1;
-        let mut fraction_digits = 0_i64;
-        while let Some(digit) = digit_at(i) {
-            fraction_digits += 1;
-            if digit != 0 && place.is_none() {
-                place = Some(-fraction_digits);
+    // The mantissa's digits, the point left out: how many stand before the point, and
+    // which is the first that is not 0 (none: the number is zero).
+    let (mut digits, mut whole_digits, mut first_nonzero) = (0_i64, None, None);
+    while let Some(&b) = bytes.get(i) {
+        match b {
+            b'0'..=b'9' => {
+                if b != b'0' && first_nonzero.is_none() {
+                    first_nonzero = Some(digits);
+                }
+                digits += 1;
             }
-            i += 1;
+            b'.' => whole_digits = Some(digits),
+            _ => break,
         }
+        i += 1;
     }
-    let Some(place) = place else {
+    let Some(first_nonzero) = first_nonzero else {
         return false;
     };
+    // The power of ten of that digit: 2 for "123", 0 for "1.5", -3 for "0.001".
+    let place = whole_digits.unwrap_or(digits) - 1 - first_nonzero;
     let mut exponent = 0_i64;
     let negative = bytes.get(i + 1) == Some(&b'-');
     if matches!(bytes.get(i), Some(b'e' | b'E')) {
