@@ -1,11 +1,11 @@
 //! Finishing the release widget in `dist/` after `trunk build --release`: what trunk
 //! cannot do, each step measured in docs/benchmarks.md.
 //!
-//! 1. wasm-opt drops the exports no page ever calls, optimizes once more after
-//!    rebuilding the control flow (`--flatten --rereloop`, which finds smaller shapes
-//!    than trunk's `-Oz` alone), and gives every import and export a one- or two-letter
-//!    name (wasm-bindgen's are long and end in a 16-digit hash, once in the wasm and
-//!    again in the JS glue);
+//! 1. wasm-opt optimizes once more after rebuilding the control flow (`--flatten
+//!    --rereloop`, which finds smaller shapes than trunk's `-Oz` alone), and gives every
+//!    import and export a one- or two-letter name (wasm-bindgen's are long and end in a
+//!    16-digit hash, once in the wasm and again in the JS glue). The exports no page
+//!    calls were left out when linking (link.rs);
 //! 2. the wasm's functions are put in an order that gzip compresses better (reorder.rs);
 //! 3. the glue is rewritten to the new names;
 //! 4. terser minifies the JS (trunk's own minifier cannot parse wasm-bindgen's glue);
@@ -35,11 +35,6 @@ const WASM_FEATURES: [&str; 6] = [
     "--enable-reference-types",
     "--enable-multivalue",
 ];
-
-/// Exports no page calls. Leptos always enables server_fn's browser support, whose
-/// wasm-streams classes are exported (and so kept, with everything they reach) although
-/// the widget never streams a server function.
-const UNUSED_EXPORTS: &str = "*intounderlying*";
 
 /// wasm-bindgen's glue passes the wasm's imports under the module `./<name>_bg.js`.
 const BINDGEN_MODULE_SUFFIX: &str = "_bg.js";
@@ -93,8 +88,6 @@ fn shrink_wasm(wasm: &Path) -> anyhow::Result<Renames> {
     let output = Command::new(tools_bin().join("wasm-opt"))
         .arg(wasm)
         .args(WASM_FEATURES)
-        .args(["--remove-exports", "--pass-arg"])
-        .arg(format!("remove-exports@{UNUSED_EXPORTS}"))
         .args(["--flatten", "--rereloop", "-Oz", "-Oz"])
         // Sections no browser reads.
         .args(["--strip-producers", "--strip-target-features"])

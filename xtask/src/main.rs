@@ -4,6 +4,7 @@
 mod bench;
 mod demo;
 mod finish;
+mod link;
 mod postgres;
 mod precompress;
 mod process;
@@ -42,6 +43,10 @@ enum Task {
 }
 
 fn main() -> anyhow::Result<()> {
+    // The widget's build makes cargo run xtask as its linker (link.rs).
+    if let Some(lld) = std::env::var_os(link::LLD_ENV) {
+        std::process::exit(link::link(&lld)?);
+    }
     let cli = Cli::parse();
     match cli.command {
         Task::Demo { listen } => demo::run(listen),

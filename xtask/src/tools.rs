@@ -187,6 +187,7 @@ const SIZE_BUILD: [(&str, &str); 4] = [
 pub fn build_widget() -> anyhow::Result<PathBuf> {
     ensure_widget_toolchain()?;
     let root = workspace_root();
+    let linker = crate::link::linker_env()?;
     let trunk_build = || {
         let mut command = Command::new("trunk");
         command
@@ -194,7 +195,8 @@ pub fn build_widget() -> anyhow::Result<PathBuf> {
             .current_dir(&root)
             // trunk takes wasm-bindgen and wasm-opt from PATH when their versions match,
             // which ensure_widget_toolchain made sure of: it downloads nothing.
-            .env("PATH", path_with_tools());
+            .env("PATH", path_with_tools())
+            .envs(linker.clone());
         command
     };
     println!("xtask: building the widget (trunk build --release, std built for size)");
