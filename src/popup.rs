@@ -1,9 +1,9 @@
 //! Tray's auth dialog in a popup window, and the messages it posts back.
 //!
 //! The window is opened (blank) synchronously in the click handler, so popup blockers
-//! let it through, and navigated once the proxy returns the dialog URL. Messages count
-//! only when they come from the dialog's origin AND from that very window. A popup
-//! closed without a message is reported once, as a hint.
+//! let it through, watched from then on, and navigated once the proxy returns the
+//! dialog URL. Messages count only when they come from the dialog's origin AND from that
+//! very window. A popup closed without a message is reported once, as a hint.
 
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
 use web_sys::{MessageEvent, Window};
@@ -74,9 +74,12 @@ const CLOSED_POLL_MS: i32 = 500;
 
 /// Listens to one popup; dropping it removes the listeners, stops the timer and closes
 /// the window, so nothing outlives the widget. The page going away (a reload, a link
-/// followed) closes it too: a sign-in finished in it would reach no one.
+/// followed) closes it too, blank or not: a sign-in finished in it would reach no one.
 pub struct PopupWatch {
     popup: Window,
+    /// The dialog's origin, known once the proxy has answered; until then (a blank
+    /// window) no message counts.
+    origin: std::rc::Rc<std::cell::OnceCell<String>>,
     on_message: Closure<dyn FnMut(MessageEvent)>,
     on_tick: Closure<dyn FnMut()>,
     on_leave: Closure<dyn FnMut()>,
@@ -84,23 +87,28 @@ pub struct PopupWatch {
 }
 
 impl PopupWatch {
-    /// Watches `popup`, accepting messages only from `origin`.
+    /// Watches `popup`; no message counts before [`PopupWatch::navigate`] names the
+    /// dialog's origin.
     pub fn new(
         popup: Window,
-        origin: String,
         on_event: impl FnMut(PopupEvent) + 'static,
     ) -> Result<PopupWatch, JsValue> {
         let window = web_sys::window().ok_or_else(|| JsValue::from_str("no window"))?;
         let handler = std::rc::Rc::new(std::cell::RefCell::new(on_event));
         let answered = std::rc::Rc::new(std::cell::Cell::new(false));
+        let origin = std::rc::Rc::new(std::cell::OnceCell::new());
 
         let expected_source = popup.clone();
         let (message_handler, message_answered) = (handler.clone(), answered.clone());
+        let expected_origin = origin.clone();
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
             let from_popup = event
                 .source()
                 .is_some_and(|source| js_sys::Object::is(&source, &expected_source));
-            if !from_popup || event.origin() != origin {
+            let from_dialog = expected_origin
+                .get()
+                .is_some_and(|origin| event.origin() == *origin);
+            if !from_popup || !from_dialog {
                 return;
             }
             if let Some(message) = read_message(&event.data()) {
@@ -134,6 +142,7 @@ impl PopupWatch {
         window.add_event_listener_with_callback("pagehide", on_leave.as_ref().unchecked_ref())?;
         Ok(PopupWatch {
             popup,
+            origin,
             on_message,
             on_tick,
             on_leave,
@@ -141,7 +150,10 @@ impl PopupWatch {
         })
     }
 
-    pub fn navigate(&self, url: &str) -> Result<(), JsValue> {
+    /// Sends the popup to the dialog at `url`, whose messages come from `origin` (the
+    /// first origin named stays: one watch, one dialog).
+    pub fn navigate(&self, url: &str, origin: &str) -> Result<(), JsValue> {
+        let _ = self.origin.set(origin.to_owned());
         self.popup.location().set_href(url)
     }
 

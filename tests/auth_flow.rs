@@ -42,6 +42,9 @@ fn install_fakes() -> web_sys::Window {
             const json = (body) => new Response(JSON.stringify(body),
                 { status: 200, headers: { 'Content-Type': 'application/json' } });
             if (request.url.endsWith('/auth-dialog')) {
+                if (window.__holdDialog) {
+                    await new Promise((resolve) => { window.__releaseDialog = resolve; });
+                }
                 return json({ url: 'about:blank', origin: 'http://dialog.example' });
             }
             if (request.method === 'PUT') {
@@ -583,6 +586,28 @@ async fn cancel_before_the_proxy_answers_is_not_undone_by_its_answer() {
     );
     assert!(host.query_selector(".tm-authorize").unwrap().is_some());
     assert!(!done.get_untracked());
+    host.remove();
+}
+
+/// A reload while the proxy is still minting the dialog URL would leave a blank window
+/// no one watches.
+#[wasm_bindgen_test]
+async fn leaving_the_page_before_the_dialog_url_arrives_closes_the_blank_popup() {
+    let popup = install_fakes();
+    run_js("window.__holdDialog = true; window.__fakePopup.close = () => { window.__fakePopup.__closedByPage = true; };");
+    let (host, _done, _handle) = mount_button();
+    press(&host, ".tm-authorize");
+    tick().await;
+    let closed = || js_sys::Reflect::get(&popup, &"__closedByPage".into()).unwrap();
+    assert_eq!(closed(), JsValue::UNDEFINED, "still open, blank");
+    let pagehide = web_sys::Event::new("pagehide").unwrap();
+    web_sys::window()
+        .unwrap()
+        .dispatch_event(&pagehide)
+        .unwrap();
+    assert_eq!(closed(), JsValue::TRUE, "closed with the page");
+    run_js("window.__holdDialog = false; window.__releaseDialog();");
+    tick().await;
     host.remove();
 }
 

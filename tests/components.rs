@@ -501,11 +501,28 @@ fn fake_popup() -> (web_sys::HtmlIFrameElement, web_sys::Window) {
 fn watch(popup: &web_sys::Window) -> (PopupWatch, Rc<RefCell<Vec<PopupEvent>>>) {
     let seen: Rc<RefCell<Vec<PopupEvent>>> = Rc::default();
     let sink = seen.clone();
-    let watch = PopupWatch::new(popup.clone(), DIALOG_ORIGIN.into(), move |event| {
-        sink.borrow_mut().push(event)
-    })
-    .unwrap();
+    let watch = PopupWatch::new(popup.clone(), move |event| sink.borrow_mut().push(event)).unwrap();
+    // A fragment: the same document, so the test's stand-in window stays as it is.
+    watch.navigate("about:blank#dialog", DIALOG_ORIGIN).unwrap();
     (watch, seen)
+}
+
+/// The popup is watched from the click on, blank until the proxy names the dialog.
+#[wasm_bindgen_test]
+fn no_message_counts_before_the_dialog_is_known() {
+    let (frame, popup) = fake_popup();
+    let seen: Rc<RefCell<Vec<PopupEvent>>> = Rc::default();
+    let sink = seen.clone();
+    let watch = PopupWatch::new(popup.clone(), move |event| sink.borrow_mut().push(event)).unwrap();
+    let finish = message_data(&[("type", "tray.authpopup.finish"), ("authId", "early")]);
+    post(&popup, DIALOG_ORIGIN, &finish);
+    post(&popup, "", &finish);
+    assert!(seen.borrow().is_empty(), "{:?}", seen.borrow());
+    watch.navigate("about:blank#dialog", DIALOG_ORIGIN).unwrap();
+    post(&popup, DIALOG_ORIGIN, &finish);
+    assert_eq!(seen.borrow().len(), 1);
+    drop(watch);
+    frame.remove();
 }
 
 #[wasm_bindgen_test]

@@ -1,5 +1,5 @@
 use leptos::prelude::*;
-use marketplace_wire::{AuthDialog, AuthDialogRequest, Instance};
+use marketplace_wire::{AuthDialogRequest, Instance};
 
 use crate::{
     context::use_ctx,
@@ -145,30 +145,17 @@ pub fn AuthButton(
             }
         });
     };
-    let watch_popup = move |window: web_sys::Window, dialog: &AuthDialog| match PopupWatch::new(
-        window,
-        dialog.origin.clone(),
-        move |event| on_step(Step::Popup(event)),
-    ) {
-        Ok(new_watch) => {
-            let _ = new_watch.navigate(&dialog.url);
-            watch.set_value(Some(new_watch));
-            state.set(AuthState::Waiting);
-        }
-        Err(_) => {
-            ctx.announce(ctx.t(Key::popup_blocked));
-            state.set(AuthState::Failed(ctx.t(Key::popup_blocked), None));
-        }
-    };
-
-    // Bumped by every start and cancel: the answer to an older request is dropped (and
-    // its blank popup closed) instead of reviving a cancelled sign-in.
+    // Bumped by every start and cancel: the answer to an older request is dropped
+    // instead of reviving a cancelled sign-in (its popup closed with its watch).
     let attempt = StoredValue::new(0u32);
-    // Opened synchronously in the click, navigated once the proxy answers. Every click
+    // Opened synchronously in the click and watched from then on, so that leaving the
+    // page closes it even while blank; navigated once the proxy answers. Every click
     // mints a fresh dialog URL: its authorization code is single-use and short-lived.
     let start = move |_| {
-        watch.set_value(None);
-        let popup = popup::open_blank();
+        let popup = popup::open_blank()
+            .and_then(|window| PopupWatch::new(window, move |e| on_step(Step::Popup(e))).ok());
+        let opened = popup.is_some();
+        watch.set_value(popup);
         attempt.update_value(|a| *a += 1);
         let this_attempt = attempt.get_value();
         state.set(AuthState::Waiting);
@@ -191,23 +178,23 @@ pub fn AuthButton(
             };
             let answer = api.auth_dialog(&instance_id, &request).await;
             if attempt.try_get_value() != Some(this_attempt) {
-                if let Some(window) = popup {
-                    let _ = window.close();
-                }
                 return;
             }
             match answer {
-                Ok(dialog) => match popup {
-                    Some(window) => watch_popup(window, &dialog),
-                    None => {
-                        state.try_set(AuthState::Blocked);
-                        ctx.announce(ctx.t(Key::popup_blocked));
-                    }
-                },
+                Ok(dialog) if opened => {
+                    // Closed meanwhile, it stays "still waiting?": Reopen asks anew.
+                    watch.try_with_value(|watch| {
+                        watch
+                            .as_ref()
+                            .map(|watch| watch.navigate(&dialog.url, &dialog.origin))
+                    });
+                }
+                Ok(_) => {
+                    state.try_set(AuthState::Blocked);
+                    ctx.announce(ctx.t(Key::popup_blocked));
+                }
                 Err(err) => {
-                    if let Some(window) = popup {
-                        let _ = window.close();
-                    }
+                    watch.try_update_value(|w| *w = None);
                     let message = ctx.fail_change(&instance_id, &err).await;
                     state.try_set(AuthState::Failed(message, None));
                 }
