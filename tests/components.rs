@@ -675,18 +675,8 @@ fn a_dropped_popup_watch_leaves_no_listener_or_timer() {
 #[wasm_bindgen_test]
 fn leaving_the_page_closes_the_sign_in_window() {
     let (frame, popup) = fake_popup();
-    js_sys::Function::new_with_args("w", "w.close = () => { w.__closedByPage = true; };")
-        .call1(&JsValue::NULL, &popup)
-        .unwrap();
     let (watch, _) = watch(&popup);
-    let closed = || js_sys::Reflect::get(&popup, &"__closedByPage".into()).unwrap();
-    assert_eq!(closed(), JsValue::UNDEFINED);
-    let pagehide = web_sys::Event::new("pagehide").unwrap();
-    web_sys::window()
-        .unwrap()
-        .dispatch_event(&pagehide)
-        .unwrap();
-    assert_eq!(closed(), JsValue::TRUE, "closed with the page");
+    assert!(common::leaving_the_page_closes(&popup));
     drop(watch);
     frame.remove();
 }
