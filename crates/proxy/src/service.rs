@@ -450,7 +450,7 @@ impl Marketplace {
                     id: instance.id.clone(),
                     owner: session.external_user_id.clone(),
                     solution_id: instance.solution.id.clone(),
-                    created_at: created_ms(instance),
+                    created_at: adopted_created_at(created_ms(instance), now_ms()),
                     ever_enabled: instance.enabled,
                     // Nobody has shown these settings to the user: a setup resumed from
                     // here shows them first.
@@ -1441,6 +1441,13 @@ fn created_ms(instance: &SolutionInstance) -> i64 {
         .map_or_else(now_ms, |at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
+/// When an instance the proxy did not see made counts as made, for the 2 s Tray wants
+/// before enabling: Tray's time, unless that is so recent that Tray's clock, maybe
+/// behind ours, could put it too early; then now, when it certainly was made.
+fn adopted_created_at(tray_created_ms: i64, now_ms: i64) -> i64 {
+    now_ms.min(tray_created_ms.saturating_add(CLOCK_SKEW_MS))
+}
+
 /// The caller's auth values plus the ones kept for the upgrade; a kept one wins per slot
 /// (the caller sends what it last saw, which may predate the user's new auth).
 fn upgrade_auth_values(requested: &[wire::AuthValue], kept: &[PendingAuth]) -> Vec<Value> {
@@ -1573,5 +1580,24 @@ fn to_instance(
         config_values,
         created_at: stored.map_or(0, |s| s.created_at),
         settings_confirmed: stored.is_some_and(|s| !s.config_unconfirmed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_instance_tray_made_a_moment_ago_counts_as_made_now() {
+        let now = 1_700_000_000_000;
+        // Tray's clock may be behind: "a second ago" could be after our now.
+        assert_eq!(adopted_created_at(now - 1_000, now), now);
+    }
+
+    #[test]
+    fn an_instance_made_long_ago_may_be_enabled_at_once() {
+        let now = 1_700_000_000_000;
+        let made = adopted_created_at(now - 3_600_000, now);
+        assert!(made + 2_000 < now, "no wait: {made}");
     }
 }

@@ -1103,6 +1103,8 @@ impl Mutation {
             .map_err(gql)?;
         // Slots the host left out start from their defaults, as on Tray.
         fill_defaults(&mut row.config_values, &solution.config_slots);
+        // Tray's 2 s before enabling count from the create's completion, not its start.
+        row.created_ms = now_ms();
         row.seq = state.store.insert_instance(&row).await.map_err(gql)?;
         Ok(CreateSolutionInstancePayload {
             solution_instance: SolutionInstance::load(state, row).await.map_err(gql)?,
