@@ -2744,6 +2744,47 @@ async fn a_deletion_answered_while_another_row_is_renamed_leaves_that_rename_alo
     host.remove();
 }
 
+/// A connection made elsewhere, listed by a fresh catalog while the dialog is open, joins
+/// the list; the rows already there are not redrawn, so a rename open in one keeps what
+/// was typed (it used to be closed and lost).
+#[wasm_bindgen_test]
+async fn a_connection_listed_meanwhile_joins_the_list_and_leaves_a_rename_alone() {
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let state = showing(&item);
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
+    tick().await;
+    click(&host, "[data-instance-id=\"Slack-1\"] .tm-rename-open");
+    tick().await;
+    let field: web_sys::HtmlInputElement = host
+        .query_selector("[data-instance-id=\"Slack-1\"] .tm-name")
+        .unwrap()
+        .expect("the rename field")
+        .unchecked_into();
+    field.set_value("Marketing alerts");
+    let more = integration(
+        "Slack",
+        &[],
+        &[Status::Connected, Status::Connected, Status::Connected],
+    );
+    state.set(CatalogState::Loaded(Catalog {
+        integrations: vec![more],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    tick().await;
+    next_frames().await;
+    assert!(has_row(&host, "Slack-2"), "the new connection is listed");
+    assert!(has_row(&host, "Slack-0") && has_row(&host, "Slack-1"));
+    assert_eq!(
+        field_value(&host, "[data-instance-id=\"Slack-1\"] .tm-name"),
+        "Marketing alerts",
+        "the rename and what was typed stay"
+    );
+    assert_eq!(focused_class(), "tm-name", "focus stays in the rename");
+    drop(handle);
+    host.remove();
+}
+
 /// A rename refused for an empty name, cancelled and opened again, starts clean.
 #[wasm_bindgen_test]
 async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {

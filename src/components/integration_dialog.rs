@@ -39,10 +39,9 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         ctx.start_connect(integration, adding, add_failure, Some(setup));
     };
     // One row per instance: a change to an instance redraws only what changed in its row,
-    // so an editor or a sign-in open in it, or in another row, survives it. The rows
-    // are unkeyed (a keyed <For> costs 6.8 KB gzip), so a changed list rebuilds them all:
-    // the list only grows while the dialog is open. A deleted connection's row hides
-    // itself, and a rename typed in another row meanwhile stays.
+    // so an editor or a sign-in open in it, or in another row, survives it. The list
+    // only grows while the dialog is open: a deleted connection's row hides itself, and
+    // a rename typed in another row meanwhile stays.
     let instance_ids = Memo::new(move |shown: Option<&Vec<String>>| {
         let mut ids = shown.cloned().unwrap_or_default();
         integration.with(|i| {
@@ -61,7 +60,26 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         let resume_setup = Callback::new(move |()| setup.set(Some(id.clone())));
         view! { <InstanceRow instance_id row resume_setup /> }
     };
-    let rows = move || instance_ids.get().into_iter().map(row).collect_view();
+    // The rows there when the list is drawn are drawn once; connections that appear
+    // meanwhile (made in another tab, found by a fresh catalog) join after them. Unkeyed
+    // (a keyed <For> costs 6 KB gzip), only those late rows are redrawn when one more
+    // comes, and the rows the user is busy in are left alone.
+    let rows = move || {
+        let drawn = instance_ids.get_untracked();
+        let first_late = drawn.len();
+        let late = move || {
+            instance_ids
+                .with(|ids| ids.get(first_late..).map(<[String]>::to_vec))
+                .unwrap_or_default()
+                .into_iter()
+                .map(row)
+                .collect_view()
+        };
+        let mut rows: Vec<AnyView> = drawn.into_iter().map(|id| row(id).into_any()).collect();
+        // A list of views, as before, rather than a tuple: 1.2 KB gzip less.
+        rows.push(late.into_any());
+        rows
+    };
     let can_add = move || integration.with(|i| i.as_ref().is_some_and(can_add_instance));
     // With every connection deleted, there is nothing to add another to.
     let add_label = move || {
