@@ -2702,6 +2702,21 @@ async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle()
     host.remove();
 }
 
+/// Opens the rename of row `instance_id` and types `name`, unsaved.
+async fn type_a_new_name(host: &HtmlElement, instance_id: &str, name: &str) {
+    click(
+        host,
+        &format!("[data-instance-id=\"{instance_id}\"] .tm-rename-open"),
+    );
+    tick().await;
+    let field: web_sys::HtmlInputElement = host
+        .query_selector(&format!("[data-instance-id=\"{instance_id}\"] .tm-name"))
+        .unwrap()
+        .expect("the rename field")
+        .unchecked_into();
+    field.set_value(name);
+}
+
 /// Delete one connection, then rename another while the deletion is answered: the rename
 /// and what was typed stay, and so does focus (an Enter then saves the name; it used to
 /// land on Add another and make a new connection).
@@ -2718,14 +2733,7 @@ async fn a_deletion_answered_while_another_row_is_renamed_leaves_that_rename_alo
     tick().await;
     click(&host, ".tm-confirm-delete");
     tick().await;
-    click(&host, "[data-instance-id=\"Slack-1\"] .tm-rename-open");
-    tick().await;
-    let field: web_sys::HtmlInputElement = host
-        .query_selector("[data-instance-id=\"Slack-1\"] .tm-name")
-        .unwrap()
-        .expect("the rename field")
-        .unchecked_into();
-    field.set_value("Marketing alerts");
+    type_a_new_name(&host, "Slack-1", "Marketing alerts").await;
     for _ in 0..200 {
         tick().await;
         if !has_row(&host, "Slack-0") {
@@ -2754,14 +2762,7 @@ async fn a_connection_listed_meanwhile_joins_the_list_and_leaves_a_rename_alone(
     let state = showing(&item);
     let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
     tick().await;
-    click(&host, "[data-instance-id=\"Slack-1\"] .tm-rename-open");
-    tick().await;
-    let field: web_sys::HtmlInputElement = host
-        .query_selector("[data-instance-id=\"Slack-1\"] .tm-name")
-        .unwrap()
-        .expect("the rename field")
-        .unchecked_into();
-    field.set_value("Marketing alerts");
+    type_a_new_name(&host, "Slack-1", "Marketing alerts").await;
     let more = integration(
         "Slack",
         &[],
