@@ -427,6 +427,25 @@ async fn closing_a_step_whose_sign_in_is_unattached_fetches_the_catalog_again() 
     host.remove();
 }
 
+/// A step closed while its sign-in is being saved: the live region, saying so, hears
+/// when it is saved (it used to keep saying "Saving the sign-in…").
+#[wasm_bindgen_test]
+async fn closing_a_step_while_its_sign_in_is_saved_still_hears_it_saved() {
+    let popup = install_fakes();
+    run_js("window.__holdPuts = true;");
+    let shown = RwSignal::new(true);
+    let (host, _done, _handle) = mount_button_while(Locale::En, shown);
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| announced(&host) == "Saving the sign-in…").await;
+    shown.set(false);
+    tick().await;
+    run_js("window.__holdPuts = false; window.__releasePut();");
+    until(|| announced(&host) != "Saving the sign-in…").await;
+    assert_eq!(announced(&host), "Slack authorized");
+    host.remove();
+}
+
 /// A step closed while its popup is open (Escape or × on the dialog): the live region
 /// says the sign-in was cancelled, not that it is still awaited.
 #[wasm_bindgen_test]

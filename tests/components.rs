@@ -1145,6 +1145,13 @@ async fn a_setup_left_off_by_its_integration_says_it_is_off() {
         texts(&host, ".tm-setup-done p"),
         vec!["Zendesk is set up, and stays off until you enable it."]
     );
+    // The dialog's live region says it once; a second region would say it again.
+    assert!(
+        host.query_selector(".tm-setup-done [role], .tm-setup-done [aria-live]")
+            .unwrap()
+            .is_none(),
+        "shown, not announced a second time"
+    );
     drop(handle);
     host.remove();
 }
@@ -2786,6 +2793,34 @@ async fn a_connection_listed_meanwhile_joins_the_list_and_leaves_a_rename_alone(
     host.remove();
 }
 
+/// A tab pasted into a name (which the proxy would refuse, in English) is sent as a
+/// space; an invisible bidi override is dropped.
+#[wasm_bindgen_test]
+async fn a_name_is_sent_without_control_characters() {
+    let _fetch = FakeFetch::install(
+        "window.__body = await request.text(); return new Response(null, { status: 503 });",
+    );
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field: web_sys::HtmlInputElement = host
+        .query_selector(".tm-name")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    field.set_value("Sales\tTeam\u{202e}");
+    click(&host, ".tm-rename .tm-save");
+    for _ in 0..10 {
+        tick().await;
+    }
+    let body = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__body".into())
+        .unwrap()
+        .as_string()
+        .unwrap_or_default();
+    assert_eq!(body, r#"{"name":"Sales Team"}"#);
+    drop(handle);
+    host.remove();
+}
+
 /// A rename refused for an empty name, cancelled and opened again, starts clean.
 #[wasm_bindgen_test]
 async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
@@ -2819,18 +2854,25 @@ async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
 
 /// A setup never finished that a new version awaits: its row offers the Update (then
 /// Finish setting up), not an Enable Tray would refuse for the values its own version
-/// still misses. One set up before (its settings saved) and switched off offers Enable.
+/// still misses. One set up before (its settings saved) and switched off offers Enable,
+/// unless a service is still to be signed in to (its sign-in comes first).
 #[wasm_bindgen_test]
 async fn an_unfinished_setup_a_new_version_awaits_offers_the_update_not_enable() {
-    for (confirmed, offered) in [(false, "tm-update"), (true, "tm-toggle")] {
+    for (confirmed, signed_in, offered) in [
+        (false, true, "tm-update"),
+        (true, true, "tm-toggle"),
+        (true, false, "tm-authorize"),
+    ] {
         let mut item = integration("Slack", &[], &[Status::NeedsUpdate]);
         item.instances[0].settings_confirmed = confirmed;
         // Signed in to every service: the Update itself is offered.
-        item.instances[0].auth_values = item
-            .auth_slots
-            .iter()
-            .map(|slot| auth_value(&slot.external_id, "a-1", false))
-            .collect();
+        if signed_in {
+            item.instances[0].auth_values = item
+                .auth_slots
+                .iter()
+                .map(|slot| auth_value(&slot.external_id, "a-1", false))
+                .collect();
+        }
         let host = container();
         let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
         tick().await;
@@ -2839,13 +2881,11 @@ async fn an_unfinished_setup_a_new_version_awaits_offers_the_update_not_enable()
                 .unwrap()
                 .is_some()
         };
-        assert!(offers(offered), "confirmed {confirmed}: {offered}");
-        assert!(
-            !offers("tm-resume"),
-            "confirmed {confirmed}: no Finish setting up"
-        );
-        if !confirmed {
-            assert!(!offers("tm-toggle"), "no Enable before the update");
+        let case = format!("confirmed {confirmed}, signed in {signed_in}");
+        assert!(offers(offered), "{case}: {offered}");
+        assert!(!offers("tm-resume"), "{case}: no Finish setting up");
+        if !confirmed || !signed_in {
+            assert!(!offers("tm-toggle"), "{case}: no Enable Tray would refuse");
         }
         drop(handle);
         host.remove();

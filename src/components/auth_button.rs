@@ -128,9 +128,16 @@ pub fn AuthButton(
                 Ok(attached) => {
                     state.try_set(AuthState::Idle);
                     // With the step gone by now (its setup closed), the widget still
-                    // shows what the proxy attached.
+                    // shows what the proxy attached, and says so where it last said
+                    // the sign-in was being saved.
                     if on_done.try_run(attached.clone()).is_none() {
+                        let service = ctx
+                            .integration(&attached.solution_id)
+                            .and_then(|i| i.auth_slots.into_iter().find(|s| s.external_id == slot));
                         ctx.show(attached).await;
+                        if let Some(service) = service {
+                            ctx.announce(ctx.fill(Key::authorized, &service.title));
+                        }
                     }
                 }
                 Err(err) => {

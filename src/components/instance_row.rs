@@ -150,12 +150,20 @@ pub fn InstanceRow(
         let Some(data) = submitted_data(&ev) else {
             return;
         };
-        let new_name = data
+        // Invisible characters the proxy refuses: a pasted tab becomes a space, a bidi
+        // override goes.
+        let new_name: String = data
             .get("name")
             .as_string()
             .unwrap_or_default()
-            .trim()
-            .to_owned();
+            .chars()
+            .filter_map(|c| match c {
+                '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => None,
+                c if c.is_control() => Some(' '),
+                c => Some(c),
+            })
+            .collect();
+        let new_name = new_name.trim().to_owned();
         name_error.set(new_name.is_empty());
         if !new_name.is_empty() {
             run(
@@ -356,9 +364,11 @@ pub fn InstanceRow(
             let setting_up = instance.status == Status::SettingUp && !instance.enabled;
             // A setup never finished that a new version awaits: the update comes first
             // (its sign-ins are kept for it), then Finish setting up. An Enable here would
-            // be refused for the values the old version still misses.
-            let update_first =
-                needs_update && !instance.enabled && !instance.settings_confirmed;
+            // be refused for the values the old version still misses, and so would one
+            // while a service is not signed in to.
+            let update_first = needs_update
+                && !instance.enabled
+                && (!instance.settings_confirmed || awaiting_auth);
             let can_update = needs_update && !awaiting_auth;
             let hint = if awaiting_auth {
                 Key::update_authorize_first
