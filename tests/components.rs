@@ -2343,6 +2343,14 @@ fn focused_class() -> String {
         .unwrap_or_default()
 }
 
+/// The open rename's name field.
+fn rename_field(host: &HtmlElement) -> web_sys::HtmlInputElement {
+    host.query_selector(".tm-name")
+        .unwrap()
+        .expect("the rename field")
+        .unchecked_into()
+}
+
 /// The dialog of a connected Slack, with its row's rename editor opened.
 async fn rename_in_a_slack_dialog(
     host: &HtmlElement,
@@ -2802,11 +2810,7 @@ async fn a_name_is_sent_without_control_characters() {
     );
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
-    let field: web_sys::HtmlInputElement = host
-        .query_selector(".tm-name")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
+    let field = rename_field(&host);
     field.set_value("Sales\tTeam\u{202e}");
     click(&host, ".tm-rename .tm-save");
     for _ in 0..10 {
@@ -2826,11 +2830,7 @@ async fn a_name_is_sent_without_control_characters() {
 async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
-    let field: web_sys::HtmlInputElement = host
-        .query_selector(".tm-name")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
+    let field = rename_field(&host);
     field.set_value("  ");
     click(&host, ".tm-rename .tm-save");
     tick().await;
