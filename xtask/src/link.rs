@@ -29,9 +29,9 @@ pub const LLD_ENV: &str = "XTASK_WASM_LLD";
 const UNUSED_EXPORTS: &str = "intounderlying";
 
 /// The environment that makes cargo link the widget's wasm through xtask.
-pub fn linker_env() -> anyhow::Result<[(&'static str, OsString); 2]> {
+pub fn linker_env() -> anyhow::Result<Vec<(&'static str, OsString)>> {
     let xtask = std::env::current_exe().context("cannot find xtask's own executable")?;
-    Ok([
+    Ok(vec![
         ("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_LINKER", xtask.into()),
         (LLD_ENV, rust_lld()?.into()),
     ])

@@ -187,7 +187,10 @@ const SIZE_BUILD: [(&str, &str); 4] = [
 pub fn build_widget() -> anyhow::Result<PathBuf> {
     ensure_widget_toolchain()?;
     let root = workspace_root();
-    let linker = crate::link::linker_env()?;
+    let linker = crate::link::linker_env().unwrap_or_else(|err| {
+        println!("xtask: linking as rustc does ({err:#}): the widget ships about 4.7 KB larger");
+        Vec::new()
+    });
     let trunk_build = || {
         let mut command = Command::new("trunk");
         command
