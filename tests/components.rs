@@ -463,6 +463,8 @@ async fn a_failed_catalog_says_why_in_the_users_language() {
         assert!(alert.contains(expected), "{alert}");
         assert!(!alert.contains("Tray is unavailable"), "{alert}");
         assert!(!alert.contains("HTTP"), "{alert}");
+        // The alert reads its message, not the button after it.
+        assert!(!alert.contains("Erneut versuchen"), "{alert}");
     }
     drop(handle);
     host.remove();
@@ -1462,6 +1464,75 @@ async fn a_failed_settings_save_is_shown_under_the_step() {
     );
     drop(handle);
     host.remove();
+}
+
+/// Settings saved after their setup closed (All connections, while the save was on its
+/// way) are heard, as the sign-in saved after its step closed is.
+#[wasm_bindgen_test]
+async fn settings_saved_after_their_setup_closed_are_heard() {
+    let item = awaiting_settings();
+    let mut saved = item.instances[0].clone();
+    saved.settings_confirmed = true;
+    let answer = json_literal(&saved);
+    let _fetch = FakeFetch::install(&format!(
+        "await new Promise(r => {{ window.__answer = r; }});
+         return new Response({answer}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});"
+    ));
+    let host = container();
+    let handle = mount_dialog(
+        &host,
+        showing(&item),
+        item.solution_id.clone(),
+        Some("Slack-0"),
+    );
+    tick().await;
+    click(&host, ".tm-setup button[type=submit]");
+    tick().await;
+    click(&host, ".tm-show-all");
+    tick().await;
+    js_sys::Function::new_no_args("window.__answer()")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+    let heard = texts(&host, ".tm-dialog .tm-sr").concat();
+    assert!(
+        heard.contains(&format!("{} updated", saved.name)),
+        "{heard:?}"
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// Of several unfinished connections of one integration, the setup names the one it
+/// sets up; the only one needs no name.
+#[wasm_bindgen_test]
+async fn a_setup_names_its_connection_when_there_are_several() {
+    for statuses in [
+        &[Status::SettingUp][..],
+        &[Status::SettingUp, Status::SettingUp][..],
+    ] {
+        let item = integration("Slack", &[], statuses);
+        let last = item.instances.last().unwrap().clone();
+        let host = container();
+        let handle = mount_dialog(
+            &host,
+            showing(&item),
+            item.solution_id.clone(),
+            Some(&last.id),
+        );
+        tick().await;
+        let named = texts(&host, ".tm-setup-name");
+        let expected = if statuses.len() == 1 {
+            vec![]
+        } else {
+            vec![last.name]
+        };
+        assert_eq!(named, expected, "{}", host.inner_html());
+        drop(handle);
+        host.remove();
+    }
 }
 
 /// A setup whose connection another tab deleted: saving says so by its name, not with
@@ -2821,6 +2892,32 @@ async fn a_name_is_sent_without_control_characters() {
         .as_string()
         .unwrap_or_default();
     assert_eq!(body, r#"{"name":"Sales Team"}"#);
+    drop(handle);
+    host.remove();
+}
+
+/// While a rename is saved, the row's other editors stay shut (said by
+/// `aria-disabled`): the rename and what was typed in it stay, should it be refused.
+#[wasm_bindgen_test]
+async fn no_other_editor_opens_while_a_rename_is_saved() {
+    let _fetch = FakeFetch::install("return new Promise(() => {});");
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    rename_field(&host).set_value("Sales team");
+    click(&host, ".tm-rename .tm-save");
+    tick().await;
+    let settings = host.query_selector(".tm-delete").unwrap().unwrap();
+    assert_eq!(
+        settings.get_attribute("aria-disabled").as_deref(),
+        Some("true")
+    );
+    click(&host, ".tm-delete");
+    tick().await;
+    assert!(
+        host.query_selector(".tm-confirm-delete").unwrap().is_none(),
+        "no delete confirmation over the rename"
+    );
+    assert_eq!(rename_field(&host).value(), "Sales team");
     drop(handle);
     host.remove();
 }

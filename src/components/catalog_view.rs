@@ -49,8 +49,8 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
         }
         .into_any(),
         CatalogState::Failed(err) => view! {
-            <div class="tm-error" role="alert">
-                <p>{ctx.fill(Key::load_failed, &ctx.describe(&err))}</p>
+            <div class="tm-error">
+                <p role="alert">{ctx.fill(Key::load_failed, &ctx.describe(&err))}</p>
                 <button class="tm-button tm-retry" on:click=retry>{ctx.t(Key::retry)}</button>
             </div>
         }

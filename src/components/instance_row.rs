@@ -217,6 +217,11 @@ pub fn InstanceRow(
     // One handler shape for every editor button (one closure type, not four).
     let open_editor = move |which: Editing| {
         move |_| {
+            // One change at a time: the editor being saved stays, and with it what was
+            // typed should it be refused (its answer would close another one opened now).
+            if saving.get_untracked() {
+                return;
+            }
             // A rename opens with what it holds, not with the last one's complaint.
             name_error.set(false);
             editing.set(which);
@@ -399,11 +404,11 @@ pub fn InstanceRow(
                             </button>
                         }.into_any()
                     })}
-                    <button class="tm-button tm-ghost tm-rename-open" on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
+                    <button class="tm-button tm-ghost tm-rename-open" aria-disabled=move || saving.get().to_string() on:click=open_editor(Editing::Rename)>{ctx.t(Key::rename)}</button>
                     {has_config.then(|| view! {
-                        <button class="tm-button tm-ghost tm-settings" on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>
+                        <button class="tm-button tm-ghost tm-settings" aria-disabled=move || saving.get().to_string() on:click=open_editor(Editing::Settings)>{ctx.t(Key::settings)}</button>
                     }.into_any())}
-                    <button class="tm-button tm-ghost tm-danger tm-delete" on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
+                    <button class="tm-button tm-ghost tm-danger tm-delete" aria-disabled=move || saving.get().to_string() on:click=open_editor(Editing::ConfirmDelete)>{ctx.t(Key::delete)}</button>
                 </div>
             }
             .into_any())

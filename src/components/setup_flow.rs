@@ -56,8 +56,11 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     // after a request, when the setup may have closed meanwhile.
     let advance = move |answered: Option<Instance>| {
         let Some((solution_id, instance_id)) = ids.try_get_value() else {
-            // Closed meanwhile: nothing more to set up here, but the answer is shown.
+            // Closed meanwhile (its settings were being saved): nothing more to set up
+            // here, but the answer is shown, and heard where the save was last heard of.
             if let Some(instance) = answered {
+                ctx.announce(ctx.fill(Key::updated_announce, &instance.name));
+                ctx.emit("updated", &[("instanceId", &instance.id)]);
                 leptos::task::spawn_local(ctx.show(instance));
             }
             return;
@@ -172,8 +175,13 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
         };
         Some(view)
     };
+    // With several connections of the integration, the setup says which one it is.
+    let connection = untrack(current)
+        .filter(|(integration, _)| integration.instances.len() > 1)
+        .map(|(_, instance)| view! { <p class="tm-setup-name">{instance.name}</p> }.into_any());
     view! {
         <div class="tm-setup tm-focus-scope">
+            {connection}
             <ol class="tm-steps">{progress}</ol>
             <div class="tm-step-action">{action}</div>
             // Announced by the live region already (ctx.fail): not an alert a second time.
