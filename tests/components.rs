@@ -2414,6 +2414,15 @@ fn focused_class() -> String {
         .unwrap_or_default()
 }
 
+/// The `aria-disabled` of the element `selector` in `host` ("" when it has none).
+fn aria_disabled(host: &HtmlElement, selector: &str) -> String {
+    host.query_selector(selector)
+        .unwrap()
+        .expect(selector)
+        .get_attribute("aria-disabled")
+        .unwrap_or_default()
+}
+
 /// The open rename's name field.
 fn rename_field(host: &HtmlElement) -> web_sys::HtmlInputElement {
     host.query_selector(".tm-name")
@@ -2582,14 +2591,7 @@ async fn an_editor_still_closes_while_a_toggle_is_under_way() {
     let handle = rename_in_a_slack_dialog(&host).await;
     press(&host, ".tm-toggle");
     tick().await;
-    let cancel = host
-        .query_selector(".tm-rename .tm-ghost")
-        .unwrap()
-        .unwrap();
-    assert_eq!(
-        cancel.get_attribute("aria-disabled").as_deref(),
-        Some("false")
-    );
+    assert_eq!(aria_disabled(&host, ".tm-rename .tm-ghost"), "false");
     click(&host, ".tm-rename .tm-ghost");
     tick().await;
     assert!(
@@ -2906,11 +2908,7 @@ async fn no_other_editor_opens_while_a_rename_is_saved() {
     rename_field(&host).set_value("Sales team");
     click(&host, ".tm-rename .tm-save");
     tick().await;
-    let settings = host.query_selector(".tm-delete").unwrap().unwrap();
-    assert_eq!(
-        settings.get_attribute("aria-disabled").as_deref(),
-        Some("true")
-    );
+    assert_eq!(aria_disabled(&host, ".tm-delete"), "true");
     click(&host, ".tm-delete");
     tick().await;
     assert!(
