@@ -110,6 +110,7 @@ strings! {
     service_busy: "Too many requests right now. Try again in a moment.", "Gerade gibt es zu viele Anfragen. Versuchen Sie es gleich noch einmal.";
     service_failed: "The server could not do this. Try again later.", "Der Server konnte das nicht ausführen. Versuchen Sie es später noch einmal.";
     session_expired: "Your session has expired. Reload the page to sign in again.", "Ihre Sitzung ist abgelaufen. Laden Sie die Seite neu, um sich wieder anzumelden.";
+    session_expired_kept: "Your session has expired. Your sign-in is kept: try again once you are signed in.", "Ihre Sitzung ist abgelaufen. Ihre Anmeldung bleibt erhalten: Versuchen Sie es erneut, sobald Sie wieder angemeldet sind.";
     connected_announce: "{} connected", "{} verbunden";
     updated_announce: "{} updated", "{} aktualisiert";
     enabled_announce: "{} enabled", "{} aktiviert";

@@ -398,6 +398,13 @@ async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
     until(|| !failure_shown(&host).is_empty()).await;
     let failed = failure_shown(&host);
     assert!(failed.contains("session has expired"), "{failed}");
+    // Not "reload": a reload would lose the sign-in Try again still holds.
+    assert!(failed.contains("sign-in is kept"), "{failed}");
+    assert!(!failed.contains("Reload"), "{failed}");
+    assert_eq!(
+        announced(&host),
+        "Your session has expired. Your sign-in is kept: try again once you are signed in."
+    );
     press(&host, ".tm-retry");
     until(|| done.get_untracked()).await;
     assert!(done.get_untracked(), "attached on the second try");

@@ -143,10 +143,14 @@ pub fn AuthButton(
                 Err(err) => {
                     // Kept for "Try again" unless the auth itself was refused: a sign-in
                     // the host could not renew (401) is no refusal of it.
-                    let keep = err.outcome_unknown()
-                        || matches!(err, crate::api::ApiError::Server { status: 401, .. });
-                    let unattached = keep.then_some(auth_id);
-                    let message = ctx.fail_change(&instance_id, &err).await;
+                    let expired = matches!(err, crate::api::ApiError::Server { status: 401, .. });
+                    let unattached = (expired || err.outcome_unknown()).then_some(auth_id);
+                    let mut message = ctx.fail_change(&instance_id, &err).await;
+                    // A reload, as the session's usual words say, would lose the sign-in.
+                    if expired {
+                        message = ctx.t(Key::session_expired_kept);
+                        ctx.announce(message.clone());
+                    }
                     state.try_set(AuthState::Failed(message, unattached));
                 }
             }
