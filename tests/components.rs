@@ -2790,6 +2790,19 @@ async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle()
     host.remove();
 }
 
+/// The rename of row `instance_id` is still open, holding `typed`, with focus in it.
+fn assert_the_rename_stays(host: &HtmlElement, instance_id: &str, typed: &str) {
+    assert_eq!(
+        field_value(
+            host,
+            &format!("[data-instance-id=\"{instance_id}\"] .tm-name")
+        ),
+        typed,
+        "the rename and what was typed stay"
+    );
+    assert_eq!(focused_class(), "tm-name", "focus stays in the rename");
+}
+
 /// Opens the rename of row `instance_id` and types `name`, unsaved.
 async fn type_a_new_name(host: &HtmlElement, instance_id: &str, name: &str) {
     click(
@@ -2830,12 +2843,7 @@ async fn a_deletion_answered_while_another_row_is_renamed_leaves_that_rename_alo
     }
     next_frames().await;
     assert!(!has_row(&host, "Slack-0"), "the deleted row is gone");
-    assert_eq!(
-        field_value(&host, "[data-instance-id=\"Slack-1\"] .tm-name"),
-        "Marketing alerts",
-        "the rename and what was typed stay"
-    );
-    assert_eq!(focused_class(), "tm-name", "focus stays in the rename");
+    assert_the_rename_stays(&host, "Slack-1", "Marketing alerts");
     drop(handle);
     host.remove();
 }
@@ -2864,12 +2872,7 @@ async fn a_connection_listed_meanwhile_joins_the_list_and_leaves_a_rename_alone(
     next_frames().await;
     assert!(has_row(&host, "Slack-2"), "the new connection is listed");
     assert!(has_row(&host, "Slack-0") && has_row(&host, "Slack-1"));
-    assert_eq!(
-        field_value(&host, "[data-instance-id=\"Slack-1\"] .tm-name"),
-        "Marketing alerts",
-        "the rename and what was typed stay"
-    );
-    assert_eq!(focused_class(), "tm-name", "focus stays in the rename");
+    assert_the_rename_stays(&host, "Slack-1", "Marketing alerts");
     drop(handle);
     host.remove();
 }
