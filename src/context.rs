@@ -73,7 +73,9 @@ impl Ctx {
     /// A failure in the user's language (the host's `error` event keeps the details).
     pub fn describe(&self, err: &ApiError) -> String {
         match err {
-            ApiError::Network(reason) => self.fill(Key::network_failed, reason),
+            // The browser's reason ("Failed to fetch") is in its own language: the host's
+            // `error` event keeps it.
+            ApiError::Network(_) => self.t(Key::network_failed),
             // Outages and the server's own failures get the widget's words; a refusal of
             // what the user did keeps the proxy's, which name the reason.
             ApiError::Server {

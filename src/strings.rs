@@ -104,7 +104,7 @@ strings! {
     setup_done_off: "{} is set up, and stays off until you enable it.", "{} ist eingerichtet und bleibt aus, bis Sie es aktivieren.";
     done: "Done", "Fertig";
     all_connections: "All connections", "Alle Verbindungen";
-    network_failed: "The server could not be reached ({}).", "Der Server ist nicht erreichbar ({}).";
+    network_failed: "The server could not be reached.", "Der Server ist nicht erreichbar.";
     unexpected_answer: "The server sent an answer the widget cannot read.", "Die Antwort des Servers ist unlesbar.";
     service_unavailable: "The integration service is not answering right now. Try again in a moment.", "Der Integrationsdienst antwortet gerade nicht. Versuchen Sie es gleich noch einmal.";
     service_busy: "Too many requests right now. Try again in a moment.", "Gerade gibt es zu viele Anfragen. Versuchen Sie es gleich noch einmal.";

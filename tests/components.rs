@@ -456,6 +456,11 @@ async fn a_failed_catalog_says_why_in_the_users_language() {
             server(400, "bad_request", "name must be 1 to 200 characters"),
             "name must be 1 to 200 characters",
         ),
+        // The browser's own reason is in its language, not the user's.
+        (
+            ApiError::Network("Failed to fetch".into()),
+            "Der Server ist nicht erreichbar.",
+        ),
     ] {
         ctx.catalog.set(CatalogState::Failed(failure));
         tick().await;
@@ -463,6 +468,7 @@ async fn a_failed_catalog_says_why_in_the_users_language() {
         assert!(alert.contains(expected), "{alert}");
         assert!(!alert.contains("Tray is unavailable"), "{alert}");
         assert!(!alert.contains("HTTP"), "{alert}");
+        assert!(!alert.contains("fetch"), "{alert}");
         // The alert reads its message, not the button after it.
         assert!(!alert.contains("Erneut versuchen"), "{alert}");
     }
