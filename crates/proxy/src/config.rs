@@ -74,6 +74,10 @@ pub struct Args {
     /// Required `aud` claim of host user tokens (checked when set).
     #[arg(long, env = "HOST_JWT_AUDIENCE")]
     pub host_jwt_audience: Option<String>,
+    /// Longest a host user token may still be valid for, in seconds: a token whose `exp`
+    /// lies further ahead is refused (a leaked one would work that long).
+    #[arg(long, env = "HOST_JWT_MAX_LIFETIME_SECS", default_value_t = 24 * 3600)]
+    pub host_jwt_max_lifetime_secs: u64,
     /// `sqlite://file.db?mode=rwc` (default) or `postgres://...` for several replicas.
     #[arg(
         long,
@@ -177,6 +181,7 @@ pub struct Config {
     pub demo: bool,
     pub host_key: HostKey,
     pub host_jwt_audience: Option<String>,
+    pub host_jwt_max_lifetime: std::time::Duration,
     pub database_url: String,
     pub webhook_secret: Option<String>,
     pub body_limit: usize,
@@ -304,6 +309,7 @@ impl Config {
             demo: false,
             host_key: HostKey::Secret(DEMO_JWT_SECRET.to_owned()),
             host_jwt_audience: None,
+            host_jwt_max_lifetime: std::time::Duration::from_secs(24 * 3600),
             database_url: "sqlite::memory:".to_owned(),
             webhook_secret: None,
             body_limit: 64 * 1024,
@@ -393,6 +399,7 @@ impl Config {
             system_values,
             host_key,
             host_jwt_audience: args.host_jwt_audience,
+            host_jwt_max_lifetime: std::time::Duration::from_secs(args.host_jwt_max_lifetime_secs),
             database_url: args.database_url,
             webhook_secret: args.webhook_secret.or(secrets.webhook_secret),
             body_limit: args.body_limit,

@@ -6,7 +6,10 @@ use jsonwebtoken::{
     decode, decode_header, Algorithm, DecodingKey, EncodingKey, Header, Validation,
 };
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
 
 use crate::{
     config::HostKey, error::ProxyError, fairness::InFlightGuard, AppState, DEMO_JWT_SECRET,
@@ -36,12 +39,18 @@ pub struct Claims {
 pub struct Verifier {
     key: DecodingKey,
     validation: Validation,
+    /// A token valid for longer than this from now is refused.
+    max_lifetime: Duration,
     /// Only for the demo token endpoint, and only with a shared secret.
     signer: Option<EncodingKey>,
 }
 
 impl Verifier {
-    pub fn new(host_key: &HostKey, audience: Option<&str>) -> Result<Verifier, ProxyError> {
+    pub fn new(
+        host_key: &HostKey,
+        audience: Option<&str>,
+        max_lifetime: Duration,
+    ) -> Result<Verifier, ProxyError> {
         let (key, algorithm, signer) = match host_key {
             // Only the public demo secret signs demo tokens (see `sign_demo`).
             HostKey::Secret(secret) => (
@@ -79,6 +88,7 @@ impl Verifier {
         Ok(Verifier {
             key,
             validation,
+            max_lifetime,
             signer,
         })
     }
@@ -107,6 +117,17 @@ impl Verifier {
                 _ => unauthenticated("the user token is invalid"),
             }
         })?;
+        // A host that signs tokens for days or without end (a typo in `expiresIn`, a
+        // timestamp in milliseconds) would hand out tokens that work that long if leaked.
+        let latest =
+            now_secs().saturating_add(self.max_lifetime.as_secs() + self.validation.leeway);
+        if u64::try_from(data.claims.exp).is_ok_and(|exp| exp > latest) {
+            return Err(unauthenticated(&format!(
+                "the user token is valid for too long: its `exp` must be at most {} s from now \
+                 (HOST_JWT_MAX_LIFETIME_SECS)",
+                self.max_lifetime.as_secs()
+            )));
+        }
         // Taken as it is: trimmed, " u1" and "u1" (two of the host's users, for all this
         // proxy knows) would be one.
         let id = data.claims.sub;
@@ -140,6 +161,12 @@ impl Verifier {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, signer)
             .map_err(|err| ProxyError::Config(format!("cannot sign a demo token: {err}")))
     }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_secs())
 }
 
 fn unauthenticated(message: &str) -> ProxyError {
@@ -182,12 +209,14 @@ impl FromRequestParts<Arc<AppState>> for HostUser {
 mod tests {
     use super::*;
 
+    const A_DAY: Duration = Duration::from_secs(24 * 3600);
+
     fn token(sub: &str) -> String {
-        let exp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock")
-            .as_secs() as i64
-            + 600;
+        token_valid_for(sub, 600)
+    }
+
+    fn token_valid_for(sub: &str, secs: i64) -> String {
+        let exp = now_secs() as i64 + secs;
         let claims = serde_json::json!({ "sub": sub, "exp": exp });
         jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -197,10 +226,26 @@ mod tests {
         .expect("signs")
     }
 
+    fn verifier() -> Verifier {
+        Verifier::new(&HostKey::Secret("host-secret".into()), None, A_DAY).expect("a verifier")
+    }
+
+    #[test]
+    fn a_token_valid_for_longer_than_the_maximum_is_refused() {
+        let verifier = verifier();
+        assert!(verifier.verify(&token_valid_for("u1", 24 * 3600)).is_ok());
+        let err = verifier
+            .verify(&token_valid_for("u1", 24 * 3600 + 120))
+            .unwrap_err();
+        assert!(err.to_string().contains("valid for too long"), "{err}");
+        // `exp` written in milliseconds by mistake: ages ahead.
+        let in_millis = token_valid_for("u1", now_secs() as i64 * 999);
+        assert!(verifier.verify(&in_millis).is_err());
+    }
+
     #[test]
     fn a_sub_is_the_hosts_user_id_exactly() {
-        let verifier =
-            Verifier::new(&HostKey::Secret("host-secret".into()), None).expect("a verifier");
+        let verifier = verifier();
         let user = verifier.verify(&token(" u1")).expect("valid");
         assert_eq!(user.id, " u1", "not merged with u1");
         assert!(verifier.verify(&token("  ")).is_err(), "blank");
@@ -208,8 +253,7 @@ mod tests {
 
     #[test]
     fn a_sub_with_control_characters_or_too_long_is_refused() {
-        let verifier =
-            Verifier::new(&HostKey::Secret("host-secret".into()), None).expect("a verifier");
+        let verifier = verifier();
         for bad in ["\0", "u1\0", "u1\n", "u\u{7f}1"] {
             let err = verifier.verify(&token(bad)).unwrap_err();
             assert!(

@@ -46,7 +46,11 @@ pub struct Proxy {
 
 impl Proxy {
     pub async fn start(config: Config) -> Result<Proxy, ProxyError> {
-        let verifier = Verifier::new(&config.host_key, config.host_jwt_audience.as_deref())?;
+        let verifier = Verifier::new(
+            &config.host_key,
+            config.host_jwt_audience.as_deref(),
+            config.host_jwt_max_lifetime,
+        )?;
         if !config.system_values.is_empty() {
             // A bare key names that setting in every solution that has it.
             let settings: Vec<&String> = config.system_values.keys().collect();

@@ -731,6 +731,15 @@ async fn host_tokens_are_rejected_unless_valid_signed_with_the_configured_algori
                 json!({ "sub": "u1", "nbf": now + 3600, "exp": now + 7200, "aud": "marketplace" }),
             )),
         ),
+        (
+            // Longer than the proxy's maximum lifetime (a day): a leaked token would last.
+            "valid for a year",
+            Some(sign(
+                Algorithm::HS256,
+                DEMO_JWT_SECRET,
+                json!({ "sub": "u1", "exp": now + 365 * 24 * 3600, "aud": "marketplace" }),
+            )),
+        ),
         ("garbage", Some("not.a.jwt".to_owned())),
     ];
     for (case, bearer) in cases {
@@ -1708,7 +1717,7 @@ async fn with_a_public_key_only_its_algorithm_is_accepted() {
     })
     .await;
     let url = format!("{}/api/v1/integrations", harness.proxy.url());
-    let claims = json!({ "sub": "keyed", "exp": 4_102_444_800i64 });
+    let claims = json!({ "sub": "keyed", "exp": an_hour_from_now() });
     let signed = encode(
         &Header::new(Algorithm::EdDSA),
         &claims,
@@ -2533,4 +2542,13 @@ async fn listed(harness: &Harness, user: &str, id: &str) -> Value {
         .find(|instance| instance["id"] == id)
         .cloned()
         .unwrap_or(Value::Null)
+}
+
+/// Within the proxy's longest accepted token lifetime (a day).
+fn an_hour_from_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        + 3600
 }
