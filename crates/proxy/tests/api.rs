@@ -8,6 +8,8 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 use tray_sandbox::{Faults, Sandbox, SandboxConfig};
 
+mod support;
+
 const STRIPE: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e06";
 const STRIPE_SLOT: &str = "external_stripe_auth";
 /// Zendesk sets `disableAutoEnable`: the user turns it on by hand.
@@ -1717,7 +1719,7 @@ async fn with_a_public_key_only_its_algorithm_is_accepted() {
     })
     .await;
     let url = format!("{}/api/v1/integrations", harness.proxy.url());
-    let claims = json!({ "sub": "keyed", "exp": an_hour_from_now() });
+    let claims = json!({ "sub": "keyed", "exp": support::an_hour_from_now() });
     let signed = encode(
         &Header::new(Algorithm::EdDSA),
         &claims,
@@ -2542,13 +2544,4 @@ async fn listed(harness: &Harness, user: &str, id: &str) -> Value {
         .find(|instance| instance["id"] == id)
         .cloned()
         .unwrap_or(Value::Null)
-}
-
-/// Within the proxy's longest accepted token lifetime (a day).
-fn an_hour_from_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 3600
 }

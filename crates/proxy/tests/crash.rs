@@ -13,6 +13,8 @@ use tokio::{
 };
 use tray_sandbox::{Sandbox, SandboxConfig};
 
+mod support;
+
 /// GitHub to Asana: two OAuth auth slots.
 const GITHUB_ASANA: &str = "4a5b6c7d-8e9f-4a0b-9c1d-2e3f4a5b6c09";
 const GITHUB_SLOT: &str = "external_github_auth";
@@ -70,7 +72,7 @@ struct User {
 
 impl User {
     fn new(id: &str) -> User {
-        let claims = json!({ "sub": id, "exp": an_hour_from_now() });
+        let claims = json!({ "sub": id, "exp": support::an_hour_from_now() });
         let token = encode(
             &Header::new(Algorithm::HS256),
             &claims,
@@ -263,13 +265,4 @@ async fn a_proxy_killed_halfway_through_a_two_slot_connect_finishes_it_after_res
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
-}
-
-/// Within the proxy's longest accepted token lifetime (a day).
-fn an_hour_from_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 3600
 }

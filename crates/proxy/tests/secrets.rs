@@ -10,6 +10,8 @@ use std::{
 };
 use tray_sandbox::{Faults, Sandbox, SandboxConfig};
 
+mod support;
+
 const JWT_SECRET: &str = "host-jwt-secret-value-42";
 const WEBHOOK_SECRET: &str = "webhook-secret-value-43";
 const STRIPE: &str = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e06";
@@ -55,7 +57,7 @@ async fn secrets_never_appear_in_logs_or_responses() {
     let http = reqwest::Client::new();
     let jwt = encode(
         &Header::new(Algorithm::HS256),
-        &json!({ "sub": "secret-user", "name": "S", "exp": an_hour_from_now() }),
+        &json!({ "sub": "secret-user", "name": "S", "exp": support::an_hour_from_now() }),
         &EncodingKey::from_secret(JWT_SECRET.as_bytes()),
     )
     .expect("signs");
@@ -142,13 +144,4 @@ async fn secrets_never_appear_in_logs_or_responses() {
         !logs.to_lowercase().contains("bearer "),
         "an Authorization header was logged"
     );
-}
-
-/// Within the proxy's longest accepted token lifetime (a day).
-fn an_hour_from_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("clock")
-        .as_secs()
-        + 3600
 }
