@@ -532,15 +532,12 @@ impl Db {
     /// Keep `auth` in `list` (replacing an earlier one for its slot).
     pub async fn save_auth(&self, list: AuthList, auth: &PendingAuth) -> Result<(), ProxyError> {
         let table = list.table();
+        // One statement: two saves for one slot at once (two replicas, or an attach and
+        // an upgrade's keep) both succeed, the later one kept.
         sqlx::query(&format!(
-            "DELETE FROM {table} WHERE instance_id = $1 AND slot = $2"
-        ))
-        .bind(&auth.instance_id)
-        .bind(&auth.slot)
-        .execute(&self.pool)
-        .await?;
-        sqlx::query(&format!(
-            "INSERT INTO {table} (instance_id, slot, auth_id, owner, received_at) VALUES ($1, $2, $3, $4, $5)"
+            "INSERT INTO {table} (instance_id, slot, auth_id, owner, received_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (instance_id, slot) DO UPDATE SET auth_id = excluded.auth_id, \
+             owner = excluded.owner, received_at = excluded.received_at"
         ))
         .bind(&auth.instance_id)
         .bind(&auth.slot)
