@@ -144,11 +144,7 @@ impl Verifier {
         }
         Ok(HostUser {
             in_flight: None,
-            name: data
-                .claims
-                .name
-                .filter(|n| !n.trim().is_empty())
-                .unwrap_or_else(|| id.clone()),
+            name: display_name(data.claims.name).unwrap_or_else(|| id.clone()),
             id,
         })
     }
@@ -161,6 +157,21 @@ impl Verifier {
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, signer)
             .map_err(|err| ProxyError::Config(format!("cannot sign a demo token: {err}")))
     }
+}
+
+/// The user's name as Tray will show it: a name is only a label, so one the host got
+/// wrong (a NUL, which Postgres refuses, or a page of text, which Tray may) is cleaned
+/// and shortened rather than locking the user out.
+fn display_name(name: Option<String>) -> Option<String> {
+    const MAX_NAME_CHARS: usize = 200;
+    let cleaned: String = name?
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .filter(|&c| !crate::service::unfit_in_name(c))
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let trimmed = cleaned.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
 }
 
 fn now_secs() -> u64 {
@@ -241,6 +252,26 @@ mod tests {
         // `exp` written in milliseconds by mistake: ages ahead.
         let in_millis = token_valid_for("u1", now_secs() as i64 * 999);
         assert!(verifier.verify(&in_millis).is_err());
+    }
+
+    #[test]
+    fn a_name_is_cleaned_and_shortened_not_refused() {
+        assert_eq!(
+            display_name(Some("Ana\0 Lima\n".into())).as_deref(),
+            Some("Ana  Lima")
+        );
+        assert_eq!(
+            display_name(Some("\u{202e}Ana".into())).as_deref(),
+            Some("Ana")
+        );
+        let long = display_name(Some("ü".repeat(200_000))).expect("a name");
+        assert_eq!(long.chars().count(), 200);
+        assert_eq!(
+            display_name(Some(" \t ".into())),
+            None,
+            "blank: the id stands in"
+        );
+        assert_eq!(display_name(None), None);
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/instances/{id}/auths/{slot}", put(attach_auth))
         .route("/instances/{id}/config", put(set_config))
         .route("/instances/{id}/upgrade", post(upgrade_instance))
-        .fallback(|| async { ProxyError::NotFound("no such resource".into()) });
+        .fallback(|| async { ProxyError::NotFound("no such resource".into()) })
+        .layer(middleware::from_fn(refuse_control_characters));
     // Inside the CORS layer, so that a host page on another origin can read these
     // answers too.
     let api = with_error_shape(api, &state).layer(cors(&state.market.config.allowed_origins));
@@ -57,9 +58,15 @@ pub fn router(state: Arc<AppState>) -> Router {
                 header::VARY,
                 HeaderValue::from_static("accept-encoding"),
             ))
+            // Files only: a 404 for an asset a deploy is about to add must not stick in
+            // a CDN (errors get `no-store` below).
             .layer(SetResponseHeaderLayer::overriding(
                 header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
+                |response: &Response| {
+                    let status = response.status();
+                    (status.is_success() || status == StatusCode::NOT_MODIFIED)
+                        .then(|| HeaderValue::from_static("public, max-age=300"))
+                },
             ))
             // A host page on another origin loads the module from here.
             .layer(SetResponseHeaderLayer::overriding(
@@ -95,6 +102,28 @@ pub fn router(state: Arc<AppState>) -> Router {
             }),
         )
         .with_state(state)
+}
+
+/// A path decoding to a control character names no instance or slot of ours: not found,
+/// before any handler (Postgres refuses a NUL outright, which would be a 500).
+async fn refuse_control_characters(
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Response {
+    if has_encoded_control(request.uri().path()) {
+        return ProxyError::NotFound("no such resource".into()).into_response();
+    }
+    next.run(request).await
+}
+
+fn has_encoded_control(path: &str) -> bool {
+    path.as_bytes().windows(3).any(|w| {
+        w[0] == b'%'
+            && std::str::from_utf8(&w[1..])
+                .ok()
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+                .is_some_and(|byte| byte < 0x20 || byte == 0x7f)
+    })
 }
 
 /// A time limit (past it, Tray, retried with backoff, has not answered in time), and
@@ -307,9 +336,15 @@ async fn attach_auth(
     body: Body<wire::AttachAuth>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(attach) = body?;
+    // Stored before Tray is asked anything (a session may need Tray): an outage from
+    // here on leaves it for the retry loop, not lost.
+    let pending = state
+        .market
+        .keep_auth(&user, &id, &slot, &attach.auth_id)
+        .await?;
     let attached = with_session!(&state, &user, |s| state
         .market
-        .attach_auth(&s, &id, &slot, &attach.auth_id)
+        .attach_auth(&s, &pending)
         .await)?;
     Ok(Json(attached))
 }

@@ -650,11 +650,7 @@ impl Marketplace {
         request: &wire::CreateInstance,
     ) -> Result<Instance, ProxyError> {
         let key = request.idempotency_key.trim();
-        if key.is_empty() || key.len() > 200 {
-            return Err(ProxyError::BadRequest(
-                "idempotencyKey must be 1 to 200 characters".into(),
-            ));
-        }
+        check_token_text("idempotencyKey", key, 200)?;
         if key.starts_with(RESERVED_KEY_PREFIX) {
             return Err(ProxyError::BadRequest(format!(
                 "idempotencyKey must not start with {RESERVED_KEY_PREFIX}"
@@ -1014,30 +1010,52 @@ impl Marketplace {
         }
     }
 
-    pub async fn attach_auth(
+    /// Stores the user's sign-in for `slot` before anything else is asked of Tray, so no
+    /// outage can lose it: a later attach, or the retry loop, takes it from here. Only the
+    /// database is consulted (the caller's own instance, a usable slot and auth id).
+    pub async fn keep_auth(
         &self,
-        session: &Session,
+        user: &HostUser,
         id: &str,
         slot: &str,
         auth_id: &str,
-    ) -> Result<Instance, ProxyError> {
-        let stored = self.owned(session, id).await?;
-        let solution = self.solution_of(session, &stored).await?;
-        if !solution.auth_slots.iter().any(|s| s.external_id == slot) {
-            return Err(ProxyError::BadRequest(format!(
-                "{} has no auth slot {slot}",
-                solution.title
-            )));
-        }
-        if auth_id.trim().is_empty() {
-            return Err(ProxyError::BadRequest("authId must not be empty".into()));
-        }
+    ) -> Result<PendingAuth, ProxyError> {
+        self.db
+            .owned_instance(&user.id, id)
+            .await?
+            .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))?;
+        let auth_id = auth_id.trim();
+        check_token_text("authId", auth_id, MAX_AUTH_ID_CHARS)?;
         let pending = PendingAuth {
             instance_id: id.to_owned(),
             slot: slot.to_owned(),
-            auth_id: auth_id.trim().to_owned(),
-            owner: session.external_user_id.clone(),
+            auth_id: auth_id.to_owned(),
+            owner: user.id.clone(),
         };
+        self.db.save_auth(AuthList::Pending, &pending).await?;
+        Ok(pending)
+    }
+
+    /// Attaches a sign-in [`Self::keep_auth`] stored.
+    pub async fn attach_auth(
+        &self,
+        session: &Session,
+        pending: &PendingAuth,
+    ) -> Result<Instance, ProxyError> {
+        let id = &pending.instance_id;
+        let stored = self.owned(session, id).await?;
+        let solution = self.solution_of(session, &stored).await?;
+        if !solution
+            .auth_slots
+            .iter()
+            .any(|s| s.external_id == pending.slot)
+        {
+            self.db.clear_auth(AuthList::Pending, pending).await?;
+            return Err(ProxyError::BadRequest(format!(
+                "{} has no auth slot {}",
+                solution.title, pending.slot
+            )));
+        }
         // An instance known to await the user's upgrade: a slot it has no auth for is
         // most likely one only the new version has, whose values go through
         // upgradeSolutionInstance (Tray may refuse or ignore them in an update).
@@ -1046,48 +1064,78 @@ impl Marketplace {
             let awaits = instance
                 .solution_version_flags
                 .requires_user_input_to_update_version;
-            if awaits && !instance.auth_values.iter().any(|a| a.external_id == slot) {
-                self.keep_for_upgrade(session, &pending).await?;
+            if awaits
+                && !instance
+                    .auth_values
+                    .iter()
+                    .any(|a| a.external_id == pending.slot)
+            {
+                let _slot = self.lock_slot(pending).await;
+                self.move_to_upgrade(session, pending).await?;
                 return self.present(&instance, &stored).await;
             }
         }
-        let _slot = self.lock_slot(&pending).await;
-        self.attach_locked(session, &stored, &pending).await
+        let _slot = self.lock_slot(pending).await;
+        let instance = self.attach_or_keep(session, pending).await?;
+        self.present(&instance, &stored).await
     }
 
-    /// Attaches `pending` while its slot is locked.
-    async fn attach_locked(
+    /// Attaches `pending` (its slot locked), or keeps it for the upgrade the instance
+    /// awaits when the slot is one only the new version has, which updateSolutionInstance
+    /// refuses. (Looked up only after a refusal: the usual attach costs one Tray request.)
+    /// Any other refusal drops it; a failure keeps it for the retry loop.
+    async fn attach_or_keep(
         &self,
         session: &Session,
-        stored: &StoredInstance,
         pending: &PendingAuth,
-    ) -> Result<Instance, ProxyError> {
-        let id = &pending.instance_id;
-        // Durable first: if Tray fails now, the auth is attached when it recovers.
-        self.db.save_auth(AuthList::Pending, pending).await?;
-        match self.attach(session, pending).await {
+    ) -> Result<SolutionInstance, ProxyError> {
+        let reason = match self.attach(session, pending).await {
             Ok(updated) => {
                 // A system upgrade refused for want of this sign-in may pass now: the
                 // next listing tries it, not the one after the back-off.
-                self.system_upgrade_failed.lock().await.remove(id);
-                self.present(&updated, stored).await
+                self.system_upgrade_failed
+                    .lock()
+                    .await
+                    .remove(&pending.instance_id);
+                return Ok(updated);
             }
-            // The slot may exist only in a new version the instance awaits (one this
-            // replica did not know of), which updateSolutionInstance refuses: then the
-            // auth waits for the user's upgrade. (Looked up only after a refusal: the
-            // usual attach costs one Tray request.)
-            Err(ProxyError::BadRequest(reason)) => {
-                let instance = self.tray_instance(session, id).await?;
-                if !instance
-                    .solution_version_flags
-                    .requires_user_input_to_update_version
-                {
-                    return Err(ProxyError::BadRequest(reason));
-                }
-                self.keep_for_upgrade(session, pending).await?;
-                self.present(&instance, stored).await
+            Err(ProxyError::BadRequest(reason)) => reason,
+            Err(err) => return Err(err),
+        };
+        let instance = match self.tray_instance(session, &pending.instance_id).await {
+            Ok(instance) => instance,
+            // Gone from Tray: nothing to attach it to, ever.
+            Err(err @ ProxyError::NotFound(_)) => {
+                self.db.clear_auth(AuthList::Pending, pending).await?;
+                return Err(err);
+            }
+            Err(err) => return Err(err),
+        };
+        if !instance
+            .solution_version_flags
+            .requires_user_input_to_update_version
+        {
+            self.db.clear_auth(AuthList::Pending, pending).await?;
+            return Err(ProxyError::BadRequest(reason));
+        }
+        self.move_to_upgrade(session, pending).await?;
+        Ok(instance)
+    }
+
+    /// Moves a stored sign-in from the pending list to the upgrade's.
+    async fn move_to_upgrade(
+        &self,
+        session: &Session,
+        pending: &PendingAuth,
+    ) -> Result<(), ProxyError> {
+        match self.keep_for_upgrade(session, pending).await {
+            // Not the user's own auth: refused for good.
+            Err(err @ ProxyError::BadRequest(_)) => {
+                self.db.clear_auth(AuthList::Pending, pending).await?;
+                Err(err)
             }
             Err(err) => Err(err),
+            Ok(()) => self.db.clear_auth(AuthList::Pending, pending).await,
         }
     }
 
@@ -1132,11 +1180,9 @@ impl Marketplace {
         });
         let updated = match self.tray.update_instance(&session.token, input).await {
             Ok(updated) => updated,
-            // Not the caller's auth, or one of another service: refused for good, so it
-            // is not kept for another try. (An instance gone from Tray is found so by
-            // the caller, which looks it up after a refusal.)
+            // Not the caller's auth, one of another service, or a slot only a new version
+            // has: `attach_or_keep` tells which, and drops or moves it.
             Err(ProxyError::TrayRejected(reason)) => {
-                self.db.clear_auth(AuthList::Pending, pending).await?;
                 return Err(ProxyError::BadRequest(format!(
                     "Tray refused this auth for slot {}: {reason}",
                     pending.slot
@@ -1163,7 +1209,7 @@ impl Marketplace {
             // Read again under the lock: the user may have attached a newer auth since.
             match self.db.kept_auth(AuthList::Pending, &auth).await {
                 Ok(true) => {
-                    if let Err(err) = self.attach(session, &auth).await {
+                    if let Err(err) = self.attach_or_keep(session, &auth).await {
                         tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
                     }
                 }
@@ -1345,6 +1391,7 @@ impl Marketplace {
 
     /// Tray's auth-expiring webhook: remember the auth until it is re-authorized.
     pub async fn note_expiring(&self, auth_id: &str) -> Result<(), ProxyError> {
+        check_token_text("authId", auth_id, MAX_AUTH_ID_CHARS)?;
         self.db.note_expiring(auth_id).await
     }
 
@@ -1393,17 +1440,39 @@ enum Awaiting {
     Newly,
 }
 
+/// Tray's auth ids are UUIDs; room to spare, not room for a megabyte.
+const MAX_AUTH_ID_CHARS: usize = 200;
+
+/// An id or key the client makes up (or Tray's, relayed): stored and compared as text,
+/// so 1 to `max` characters and no control character (Postgres refuses a NUL outright,
+/// which would be a 500 instead of the caller's mistake).
+fn check_token_text(field: &str, value: &str, max: usize) -> Result<(), ProxyError> {
+    if value.is_empty() || value.chars().count() > max {
+        return Err(ProxyError::BadRequest(format!(
+            "{field} must be 1 to {max} characters"
+        )));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ProxyError::BadRequest(format!(
+            "{field} must not contain control characters"
+        )));
+    }
+    Ok(())
+}
+
 /// A name is shown as text: a control character (a NUL, a line break) or a bidirectional
 /// override (which makes "exe.txt" read as "txt.exe") has no place in it.
 fn check_name_characters(name: &str) -> Result<(), ProxyError> {
-    let unfit =
-        |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
-    if name.chars().any(unfit) {
+    if name.chars().any(unfit_in_name) {
         return Err(ProxyError::BadRequest(
             "name must not contain control characters".into(),
         ));
     }
     Ok(())
+}
+
+pub(crate) fn unfit_in_name(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 fn enc(segment: &str) -> String {

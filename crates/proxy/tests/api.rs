@@ -822,6 +822,60 @@ async fn bad_input_gets_a_clear_400() {
 const HOST_ORIGIN: &str = "https://app.example";
 
 #[tokio::test]
+async fn control_characters_in_ids_keys_and_names_are_the_callers_mistake_on_every_database() {
+    for url in database_urls() {
+        let harness = Harness::start(&url).await;
+        let user = unique_user("nul");
+        let (status, made) = harness.create(&user, STRIPE, &"ü".repeat(150)).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "150 characters, 300 bytes: {made}"
+        );
+        let id = made["id"].as_str().expect("id");
+        let code = |body: &Value| body["error"]["code"].as_str().map(str::to_owned);
+        for path in ["/instances/%00".to_owned(), format!("/instances/{id}%0A")] {
+            let (status, body) = harness.call(reqwest::Method::GET, &path, &user, None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
+            assert_eq!(code(&body).as_deref(), Some("not_found"), "{path}");
+        }
+        let (status, body) = harness.attach(&user, id, "slot%00", "auth").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        let (status, body) = harness.attach(&user, id, STRIPE_SLOT, "au\0th").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        let (status, body) = harness.create(&user, STRIPE, "key\0").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(
+            expiring_notice(&harness, &user, "au\0th", WEBHOOK_SECRET).await,
+            StatusCode::BAD_REQUEST
+        );
+
+        // A name the host got wrong is a label cleaned up, not a user locked out.
+        let named = unique_user("named");
+        let claims = json!({
+            "sub": named,
+            "name": format!("Ana\0{}", "x".repeat(10_000)),
+            "exp": support::an_hour_from_now(),
+        });
+        let jwt = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(DEMO_JWT_SECRET.as_bytes()),
+        )
+        .expect("signs");
+        let response = harness
+            .http
+            .get(format!("{}/api/v1/integrations", harness.proxy.url()))
+            .bearer_auth(jwt)
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn every_error_is_the_json_shape_even_where_no_handler_answers() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.request_timeout = Duration::from_millis(500);
@@ -978,6 +1032,82 @@ async fn an_auth_that_arrives_while_tray_fails_is_attached_when_it_recovers() {
         }
         harness.stop().await;
     }
+}
+
+/// Waits (bounded) until `user`'s instance `id`, as listed, holds an auth for `slot`.
+async fn wait_until_listed_with(harness: &Harness, user: &str, id: &str, slot: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let listed = listed(harness, user, id).await;
+        if authorized_slots(&listed).contains(&slot) {
+            return listed;
+        }
+        assert!(Instant::now() < deadline, "never attached: {listed}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_sign_in_is_stored_before_tray_is_asked_anything() {
+    // The catalog is looked up again on each request (as once its cache expired), so
+    // Tray fails before the attach itself is sent.
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.catalog_ttl = Duration::ZERO;
+    })
+    .await;
+    let user = unique_user("early");
+    let (_, instance) = harness.create(&user, STRIPE, "early-1").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, body) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    harness.sandbox.set_faults(Faults::default());
+    let listed = wait_until_listed_with(&harness, &user, &id, STRIPE_SLOT).await;
+    assert_eq!(
+        listed["authValues"][0]["authId"],
+        auth_id.as_str(),
+        "{listed}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the_upgrade() {
+    const JIRA_SLOT: &str = "external_jira_auth";
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.enable_delay = Duration::ZERO;
+    })
+    .await;
+    let (user, id, _) = enabled_stripe(&harness, "outage-upgrader").await;
+    let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
+        "authSlots": [{ "externalId": JIRA_SLOT, "title": "Jira", "service": "jira" }],
+        "needs": "user",
+    }))
+    .expect("a version");
+    harness
+        .sandbox
+        .publish_version(STRIPE, version)
+        .await
+        .expect("published");
+    let jira_auth = harness
+        .authorize(&user, &id, JIRA_SLOT, "action=allow")
+        .await;
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, body) = harness.attach(&user, &id, JIRA_SLOT, &jira_auth).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    harness.sandbox.set_faults(Faults::default());
+    // The retry loop finds Tray refusing the slot in the current version, and keeps the
+    // sign-in for the upgrade instead of dropping it.
+    let listed = wait_until_listed_with(&harness, &user, &id, JIRA_SLOT).await;
+    assert_eq!(listed["status"], "needs_update", "{listed}");
+    harness.stop().await;
 }
 
 #[tokio::test]
@@ -1577,6 +1707,12 @@ async fn widget_assets_demo_page_demo_token_and_health() {
         .await
         .expect("answers");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+    // A file a deploy is about to add must not stay missing in a CDN.
+    assert_eq!(
+        missing.headers()[reqwest::header::CACHE_CONTROL],
+        "no-store",
+        "an error is not cached"
+    );
 
     let page = harness
         .http
