@@ -31,6 +31,10 @@ pub struct Claims {
     #[serde(default)]
     pub name: Option<String>,
     pub exp: i64,
+    /// Read so that one that is no number is refused, not skipped (jsonwebtoken checks
+    /// its time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// One audience or a list of them (RFC 7519); jsonwebtoken checks it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<serde_json::Value>,
@@ -252,6 +256,18 @@ mod tests {
         // `exp` written in milliseconds by mistake: ages ahead.
         let in_millis = token_valid_for("u1", now_secs() as i64 * 999);
         assert!(verifier.verify(&in_millis).is_err());
+    }
+
+    #[test]
+    fn a_not_before_that_is_no_number_is_refused() {
+        let claims = serde_json::json!({ "sub": "u1", "exp": now_secs() + 600, "nbf": "soon" });
+        let signed = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(b"host-secret"),
+        )
+        .expect("signs");
+        assert!(verifier().verify(&signed).is_err());
     }
 
     #[test]

@@ -429,6 +429,7 @@ async fn demo_token(
         sub: request.user_id,
         name: Some(request.name),
         exp: expires_at,
+        nbf: None,
         aud: state
             .market
             .config

@@ -246,11 +246,13 @@ impl Marketplace {
         // Minted without holding the lock, so users never wait for each other's
         // authorize; two concurrent first requests may mint two valid tokens.
         let token = self.tray.authorize(tray_user_id).await?;
-        let renew_after = now_ms() + USER_TOKEN_REUSE.as_millis() as i64;
-        self.user_tokens
-            .lock()
-            .await
-            .insert(tray_user_id.to_owned(), (token.clone(), renew_after));
+        let now = now_ms();
+        let renew_after = now + USER_TOKEN_REUSE.as_millis() as i64;
+        let mut tokens = self.user_tokens.lock().await;
+        // Tokens past their reuse are never handed out again: dropped here, so the map
+        // holds the users of the last day, not of the process's lifetime.
+        tokens.retain(|_, (_, renew)| *renew > now);
+        tokens.insert(tray_user_id.to_owned(), (token.clone(), renew_after));
         Ok(token)
     }
 
