@@ -299,7 +299,9 @@ impl ApiClient {
         let failed = |err: JsValue| token_failure(&describe(&err));
         let mut value = get_token.call0(&JsValue::NULL).map_err(failed)?;
         if let Some(promise) = value.dyn_ref::<js_sys::Promise>() {
-            value = JsFuture::from(promise.clone()).await.map_err(failed)?;
+            value = within(promise, GET_TOKEN_PATIENCE_MS)
+                .await
+                .map_err(failed)?;
         }
         let token = value
             .as_string()
@@ -333,12 +335,37 @@ impl ApiClient {
                 .map_err(network)?;
         }
         let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
-        JsFuture::from(window.fetch_with_request(&request))
+        within(&window.fetch_with_request(&request), FETCH_PATIENCE_MS)
             .await
             .map_err(network)?
             .dyn_into()
             .map_err(network)
     }
+}
+
+/// How long the host's `getToken` may take, and a request (the proxy answers within
+/// 30 s itself, so past this the network has stalled). A callback or a request that
+/// never settles must not keep a control busy for good.
+const GET_TOKEN_PATIENCE_MS: i32 = 20_000;
+const FETCH_PATIENCE_MS: i32 = 45_000;
+
+/// `promise`'s outcome, or a rejection once `ms` have passed; the timer goes either way.
+async fn within(promise: &js_sys::Promise, ms: i32) -> Result<JsValue, JsValue> {
+    let window = web_sys::window().ok_or_else(|| JsValue::from("no window"))?;
+    let mut timer = 0;
+    let expiry = js_sys::Promise::new(&mut |_, reject| {
+        timer = window
+            .set_timeout_with_callback_and_timeout_and_arguments_1(
+                &reject,
+                ms,
+                &"no answer in time".into(),
+            )
+            .unwrap_or_default();
+    });
+    let outcome =
+        JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(promise, &expiry))).await;
+    window.clear_timeout_with_handle(timer);
+    outcome
 }
 
 async fn read_json<T: FromJs>(response: Response) -> Result<T, ApiError> {

@@ -1883,6 +1883,71 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     host.remove();
 }
 
+/// Makes the widget's long waits (tens of seconds) last a few milliseconds.
+struct ShortWaits;
+
+impl ShortWaits {
+    fn install() -> ShortWaits {
+        js_sys::Function::new_no_args(
+            "const real = window.setTimeout; window.__realSetTimeout = real;
+             window.setTimeout = (fn, ms, ...args) => real(fn, ms >= 10000 ? 5 : ms, ...args);",
+        )
+        .call0(&JsValue::NULL)
+        .unwrap();
+        ShortWaits
+    }
+}
+
+impl Drop for ShortWaits {
+    fn drop(&mut self) {
+        let _ = js_sys::Function::new_no_args("window.setTimeout = window.__realSetTimeout;")
+            .call0(&JsValue::NULL);
+    }
+}
+
+/// A host's `getToken` or a request that never settles ends in a failure the user can
+/// retry, instead of a widget waiting for good.
+#[wasm_bindgen_test]
+async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
+    let _waits = ShortWaits::install();
+    for (get_token, fetch, expected) in [
+        (
+            "return new Promise(() => {});",
+            "return new Response('{}', { status: 401 });",
+            "Your session has expired",
+        ),
+        (
+            "return 'a-token';",
+            "return new Promise(() => {});",
+            "The server could not be reached.",
+        ),
+    ] {
+        let _fetch = FakeFetch::install(fetch);
+        let host = container();
+        let options = mount_options();
+        js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+        let get_token = js_sys::Function::new_no_args(get_token);
+        js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
+        let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+        let shadow = host.shadow_root().unwrap();
+        let mut shown = String::new();
+        for _ in 0..50 {
+            tick().await;
+            shown = shadow
+                .query_selector(".tm-error")
+                .unwrap()
+                .and_then(|e| e.text_content())
+                .unwrap_or_default();
+            if !shown.is_empty() {
+                break;
+            }
+        }
+        assert!(shown.contains(expected), "{shown:?}");
+        handle.unmount();
+        host.remove();
+    }
+}
+
 /// The whole widget against a `FakeFetch`, once its catalog shows.
 struct MountedWidget {
     host: HtmlElement,
