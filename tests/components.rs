@@ -1858,18 +1858,7 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
     let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
     let shadow = host.shadow_root().unwrap();
-    let mut shown = String::new();
-    for _ in 0..50 {
-        tick().await;
-        shown = shadow
-            .query_selector(".tm-error")
-            .unwrap()
-            .and_then(|e| e.text_content())
-            .unwrap_or_default();
-        if !shown.is_empty() {
-            break;
-        }
-    }
+    let shown = catalog_error(&shadow).await;
     assert!(shown.contains("Your session has expired"), "{shown:?}");
     assert!(
         errors
@@ -1881,6 +1870,22 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     );
     handle.unmount();
     host.remove();
+}
+
+/// The catalog's failure as shown, once it shows (empty if it never does).
+async fn catalog_error(shadow: &web_sys::ShadowRoot) -> String {
+    for _ in 0..50 {
+        tick().await;
+        let shown = shadow
+            .query_selector(".tm-error")
+            .unwrap()
+            .and_then(|e| e.text_content())
+            .unwrap_or_default();
+        if !shown.is_empty() {
+            return shown;
+        }
+    }
+    String::new()
 }
 
 /// Makes the widget's long waits (tens of seconds) last a few milliseconds.
@@ -1930,18 +1935,7 @@ async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
         js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
         let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
         let shadow = host.shadow_root().unwrap();
-        let mut shown = String::new();
-        for _ in 0..50 {
-            tick().await;
-            shown = shadow
-                .query_selector(".tm-error")
-                .unwrap()
-                .and_then(|e| e.text_content())
-                .unwrap_or_default();
-            if !shown.is_empty() {
-                break;
-            }
-        }
+        let shown = catalog_error(&shadow).await;
         assert!(shown.contains(expected), "{shown:?}");
         handle.unmount();
         host.remove();
