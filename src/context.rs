@@ -92,6 +92,9 @@ impl Ctx {
                 }
                 "unauthenticated" => self.t(Key::session_expired),
                 "limit_reached" => self.t(Key::limit_reached),
+                "too_large" => self.t(Key::too_large),
+                // Another tab's (or request's) connect of it is under way.
+                "conflict" => self.t(Key::under_way_elsewhere),
                 _ => message.clone(),
             },
             ApiError::Decode(_) => self.t(Key::unexpected_answer),
@@ -410,9 +413,16 @@ impl Ctx {
     /// row goes with the fresh catalog, and a setup of it closes (its dialog sees it gone;
     /// the dialog itself stays, with its live region and focus).
     pub async fn fail_change(self, id: &str, err: &ApiError) -> String {
-        if matches!(err, ApiError::Server { status: 404, .. }) {
+        if let ApiError::Server {
+            status: 404, code, ..
+        } = err
+        {
             let (solution_id, name) = self.listing(id).unwrap_or_default();
-            self.reload().await;
+            // The proxy's own "not found" holds even when the catalog cannot be fetched
+            // to confirm it (a 404 of something before the proxy needs the catalog).
+            if !self.reload().await && code == "not_found" {
+                self.forget(id);
+            }
             if !self.lists(id) {
                 let message = self.fill(Key::gone, &name);
                 self.announce(message.clone());

@@ -456,6 +456,14 @@ async fn a_failed_catalog_says_why_in_the_users_language() {
             server(400, "bad_request", "name must be 1 to 200 characters"),
             "name must be 1 to 200 characters",
         ),
+        (
+            server(
+                413,
+                "too_large",
+                "the request body is larger than this proxy accepts",
+            ),
+            "Das ist zu viel, um es auf einmal zu speichern.",
+        ),
         // The browser's own reason is in its language, not the user's.
         (
             ApiError::Network("Failed to fetch".into()),
@@ -1542,10 +1550,9 @@ async fn a_setup_names_its_connection_when_there_are_several() {
 }
 
 /// A setup whose connection another tab deleted: saving says so by its name, not with
-/// the proxy's "no instance <id>".
+/// the proxy's "no instance <id>", also when the catalog cannot be fetched to confirm it.
 #[wasm_bindgen_test]
 async fn saving_the_settings_of_a_connection_deleted_elsewhere_says_it_is_gone() {
-    let host = container();
     let item = awaiting_settings();
     let mut fresh = item.clone();
     fresh.instances.clear();
@@ -1553,16 +1560,29 @@ async fn saving_the_settings_of_a_connection_deleted_elsewhere_says_it_is_gone()
         integrations: vec![fresh],
         dialog_origin: DIALOG_ORIGIN.into(),
     };
+    let outage = "return new Response(JSON.stringify({ error: { code: 'tray_unavailable', message: 'Tray is unavailable' } }),
+             { status: 503, headers: { 'Content-Type': 'application/json' } });";
+    for catalog_answer in [
+        format!(
+            "return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+            json_literal(&catalog)
+        ),
+        outage.to_owned(),
+    ] {
+        saving_settings_when_the_connection_is_gone(&item, &catalog_answer).await;
+    }
+}
+
+async fn saving_settings_when_the_connection_is_gone(item: &Integration, catalog_answer: &str) {
+    let host = container();
     let _fetch = FakeFetch::install(&format!(
-        "if (request.method === 'GET') return new Response({},
-             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});
+        "if (request.method === 'GET') {{ {catalog_answer} }}
          return new Response(JSON.stringify({{ error: {{ code: 'not_found', message: 'no instance Slack-0' }} }}),
-             {{ status: 404, headers: {{ 'Content-Type': 'application/json' }} }});",
-        json_literal(&catalog)
+             {{ status: 404, headers: {{ 'Content-Type': 'application/json' }} }});"
     ));
     let handle = mount_dialog(
         &host,
-        showing(&item),
+        showing(item),
         item.solution_id.clone(),
         Some("Slack-0"),
     );
@@ -1574,7 +1594,11 @@ async fn saving_the_settings_of_a_connection_deleted_elsewhere_says_it_is_gone()
     let heard = texts(&host, ".tm-dialog .tm-sr");
     assert!(
         heard.iter().any(|t| t == "Slack-0 no longer exists."),
-        "{heard:?}"
+        "{catalog_answer}: {heard:?}"
+    );
+    assert!(
+        texts(&host, ".tm-setup").is_empty(),
+        "the setup gave way: {catalog_answer}"
     );
     drop(handle);
     host.remove();
@@ -2284,7 +2308,7 @@ async fn a_not_found_the_fresh_catalog_contradicts_keeps_the_row() {
 
 /// Connect on a one-per-user integration another tab connected meanwhile: the proxy
 /// refuses a second, and the widget shows the one the user has. When the fresh catalog
-/// lists none (still being made, say), the proxy's answer is shown instead.
+/// lists none (still being made, say), it says the connection is under way elsewhere.
 #[wasm_bindgen_test]
 async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connection() {
     let mut before = integration("Salesforce", &[], &[]);
@@ -2345,7 +2369,11 @@ async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connect
                 find(".tm-dialog").is_none(),
                 "no empty dialog: {requests:?}"
             );
-            assert_eq!(card_error(), "one connection per user");
+            // In the user's words, not the proxy's.
+            assert_eq!(
+                card_error(),
+                "This is being set up elsewhere already. Try again in a moment."
+            );
         }
         handle.unmount();
         host.remove();
