@@ -109,6 +109,15 @@ impl Ctx {
         message
     }
 
+    /// A failed change whose editor or setup closed meanwhile (its dialog did): nothing
+    /// on screen shows it, so it is heard by the connection's name. (One gone is heard
+    /// as gone already.)
+    pub fn fail_unseen(&self, id: &str, message: &str) {
+        if let Some(name) = self.instance_name(id) {
+            self.announce(self.fill(Key::not_saved, &name) + " " + message);
+        }
+    }
+
     /// Fetches the catalog; keeps what is shown when a refresh fails. True on success.
     pub async fn reload(self) -> bool {
         let Some(api) = self.client() else {

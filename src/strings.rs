@@ -116,6 +116,7 @@ strings! {
     enabled_announce: "{} enabled", "{} aktiviert";
     disabled_announce: "{} disabled", "{} deaktiviert";
     gone: "{} no longer exists.", "{} existiert nicht mehr.";
+    not_saved: "{}: your change was not saved.", "{}: Ihre Änderung wurde nicht gespeichert.";
     too_large: "That is too much to save at once. Shorten what you entered.", "Das ist zu viel, um es auf einmal zu speichern. Kürzen Sie Ihre Eingabe.";
     under_way_elsewhere: "This is being set up elsewhere already. Try again in a moment.", "Das wird gerade anderswo eingerichtet. Versuchen Sie es gleich noch einmal.";
     limit_reached: "You have as many connections as this app allows. Delete one to add another.", "Sie haben so viele Verbindungen, wie diese App erlaubt. Löschen Sie eine, um eine weitere hinzuzufügen.";

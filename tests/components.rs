@@ -2212,6 +2212,65 @@ async fn a_setup_whose_connection_is_gone_says_so_in_the_same_dialog() {
     widget.remove();
 }
 
+/// A change that fails after its dialog was closed: nothing on screen shows it, so the
+/// widget's live region names the connection whose change was not saved.
+#[wasm_bindgen_test]
+async fn a_change_failing_after_its_dialog_closed_is_heard_by_name() {
+    let setup = awaiting_settings();
+    let connected = integration("Slack", &[], &[Status::Connected]);
+    for (item, make_the_change) in [
+        (setup, ".tm-setup button[type=submit]"),
+        (connected, ".tm-rename button[type=submit]"),
+    ] {
+        let catalog = Catalog {
+            integrations: vec![item.clone()],
+            dialog_origin: DIALOG_ORIGIN.into(),
+        };
+        let _fetch = FakeFetch::install(&format!(
+            "if (request.method === 'GET') return new Response({},
+                 {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});
+             await new Promise(r => {{ window.__answer = r; }});
+             return new Response(JSON.stringify({{ error: {{ code: 'tray_unavailable', message: 'Tray is unavailable' }} }}),
+                 {{ status: 503, headers: {{ 'Content-Type': 'application/json' }} }});",
+            json_literal(&catalog)
+        ));
+        let widget = MountedWidget::showing_its_catalog().await;
+        widget.press(".tm-card-action");
+        for _ in 0..5 {
+            tick().await;
+        }
+        if widget.find(".tm-rename-open").is_some() {
+            widget.press(".tm-rename-open");
+            tick().await;
+            widget
+                .find(".tm-name")
+                .expect("the rename field")
+                .unchecked_into::<web_sys::HtmlInputElement>()
+                .set_value("Renamed");
+        }
+        widget.press(make_the_change);
+        tick().await;
+        widget.press(".tm-close");
+        tick().await;
+        assert!(widget.find(".tm-dialog").is_none(), "closed");
+        js_sys::Function::new_no_args("window.__answer()")
+            .call0(&JsValue::NULL)
+            .unwrap();
+        for _ in 0..10 {
+            tick().await;
+        }
+        let heard = widget
+            .find(".tm-sr[role=status]")
+            .and_then(|region| region.text_content())
+            .unwrap_or_default();
+        assert!(
+            heard.starts_with("Slack-0: your change was not saved. The integration service"),
+            "{make_the_change}: {heard:?}"
+        );
+        widget.remove();
+    }
+}
+
 /// The hints and notices the dialog in `host` shows.
 fn notices(host: &HtmlElement) -> Vec<String> {
     texts(host, ".tm-dialog .tm-hint")
