@@ -85,7 +85,7 @@ strings! {
     dialog_failed_unexplained: "Sign-in failed. Please try again.", "Anmeldung fehlgeschlagen. Bitte versuchen Sie es erneut.";
     settings: "Settings", "Einstellungen";
     save: "Save", "Speichern";
-    not_a_number: "Enter a number.", "Bitte eine Zahl eingeben.";
+    not_a_number: "Enter a number, without thousands separators.", "Bitte eine Zahl ohne Tausenderpunkte eingeben.";
     number_too_large: "Enter a number below 1e308.", "Bitte eine Zahl unter 1e308 eingeben.";
     not_json: "Enter valid JSON.", "Bitte gültiges JSON eingeben.";
     not_json_object: "Enter a JSON object, like {\"key\": \"value\"}.", "Bitte ein JSON-Objekt eingeben, etwa {\"key\": \"value\"}.";
