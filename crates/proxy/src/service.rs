@@ -50,6 +50,11 @@ pub struct Marketplace {
     system_upgrade_failed: Mutex<HashMap<String, Instant>>,
     /// Instances for which Tray refused the host's settings, and when.
     host_values_failed: Mutex<HashMap<String, Instant>>,
+    /// Owners whose kept sign-ins the retry loop failed to attach: when to try next, and
+    /// the wait after that (doubling up to `RETRY_BACKOFF_MAX`). A user Tray keeps
+    /// refusing costs the organisation's rate budget one attempt per ten minutes, not
+    /// one every round.
+    retry_after: Mutex<HashMap<String, (Instant, Duration)>>,
     /// Tray user id -> (user token, unix ms after which it is renewed).
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
     /// Attaching to a slot is one at a time (striped by instance and slot): an auth kept
@@ -61,6 +66,9 @@ pub struct Marketplace {
 }
 
 const SLOT_LOCKS: usize = 64;
+
+/// The longest the retry loop waits before trying one owner's kept sign-ins again.
+const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(600);
 
 /// Why a create failed, and so what becomes of its idempotency key.
 enum CreateFailure {
@@ -99,6 +107,7 @@ impl Marketplace {
             host_values_failed: Mutex::new(HashMap::new()),
             slot_locks: std::array::from_fn(|_| Mutex::new(())),
             user_tokens: Mutex::new(HashMap::new()),
+            retry_after: Mutex::new(HashMap::new()),
         }
     }
 
@@ -1197,28 +1206,41 @@ impl Marketplace {
         Ok(updated)
     }
 
-    /// Attach the caller's auths that arrived while Tray was failing.
-    async fn attach_pending(&self, session: &Session) {
+    /// Attach the caller's auths that arrived while Tray was failing. True when none is
+    /// left waiting for want of Tray.
+    async fn attach_pending(&self, session: &Session) -> bool {
         let Ok(pending) = self
             .db
             .auths(AuthList::Pending, Some(&session.external_user_id))
             .await
         else {
-            return;
+            return false;
         };
+        let mut all_settled = true;
         for auth in pending {
             let _slot = self.lock_slot(&auth).await;
             // Read again under the lock: the user may have attached a newer auth since.
             match self.db.kept_auth(AuthList::Pending, &auth).await {
-                Ok(true) => {
-                    if let Err(err) = self.attach_or_keep(session, &auth).await {
+                Ok(true) => match self.attach_or_keep(session, &auth).await {
+                    // Refused for good: dropped (or kept for the upgrade) by now.
+                    Ok(_) | Err(ProxyError::BadRequest(_) | ProxyError::NotFound(_)) => {}
+                    Err(err) => {
+                        all_settled = false;
+                        // A revoked user token: the next try mints another.
+                        if matches!(err, ProxyError::TrayUnauthorized(_)) {
+                            let _ = self.drop_user_token(&session.tray_user_id).await;
+                        }
                         tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
                     }
-                }
+                },
                 Ok(false) => {}
-                Err(err) => tracing::warn!(error = %err, "pending auths could not be read"),
+                Err(err) => {
+                    all_settled = false;
+                    tracing::warn!(error = %err, "pending auths could not be read");
+                }
             }
         }
+        all_settled
     }
 
     pub async fn set_config(
@@ -1397,7 +1419,8 @@ impl Marketplace {
         self.db.note_expiring(auth_id).await
     }
 
-    /// Attach every pending auth whose Tray is back (run periodically).
+    /// Attach every pending auth whose Tray is back (run periodically). An owner whose
+    /// attempt fails is tried again after a wait that doubles each time.
     pub async fn retry_pending_auths(&self) -> Result<usize, ProxyError> {
         let before = self.db.auths(AuthList::Pending, None).await?.len();
         let owners: HashSet<String> = self
@@ -1407,28 +1430,54 @@ impl Marketplace {
             .into_iter()
             .map(|p| p.owner)
             .collect();
-        for owner in owners {
+        let now = Instant::now();
+        let due: Vec<String> = {
+            let mut retry_after = self.retry_after.lock().await;
+            retry_after.retain(|owner, _| owners.contains(owner));
+            owners
+                .into_iter()
+                .filter(|owner| retry_after.get(owner).is_none_or(|(next, _)| *next <= now))
+                .collect()
+        };
+        for owner in due {
             let Some(tray_user_id) = self.db.tray_user_id(&owner).await? else {
                 continue;
             };
             // One user's token refused (removed on Tray, say) holds up no one else's; an
             // outage holds up everyone's, so the round ends.
-            let token = match self.user_token(&tray_user_id).await {
-                Ok(token) => token,
+            let settled = match self.user_token(&tray_user_id).await {
+                Ok(token) => {
+                    let session = Session {
+                        external_user_id: owner.clone(),
+                        tray_user_id,
+                        token,
+                    };
+                    self.attach_pending(&session).await
+                }
                 Err(err) if err.is_transient() => return Err(err),
                 Err(err) => {
                     tracing::warn!(error = %err, "no user token for attaching pending auths");
-                    continue;
+                    false
                 }
             };
-            let session = Session {
-                external_user_id: owner,
-                tray_user_id,
-                token,
-            };
-            self.attach_pending(&session).await;
+            self.note_retry(owner, settled).await;
         }
         Ok(before.saturating_sub(self.db.auths(AuthList::Pending, None).await?.len()))
+    }
+
+    /// Backs `owner` off after a failed retry (or clears the wait after a good one).
+    async fn note_retry(&self, owner: String, settled: bool) {
+        let mut retry_after = self.retry_after.lock().await;
+        if settled {
+            retry_after.remove(&owner);
+            return;
+        }
+        let wait = retry_after
+            .get(&owner)
+            .map_or(Duration::from_secs(4), |(_, wait)| {
+                (*wait * 2).min(RETRY_BACKOFF_MAX)
+            });
+        retry_after.insert(owner, (Instant::now() + wait, wait));
     }
 }
 

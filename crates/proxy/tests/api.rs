@@ -1111,6 +1111,36 @@ async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the
 }
 
 #[tokio::test]
+async fn a_kept_sign_in_tray_keeps_failing_to_take_is_tried_less_and_less_often() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("backoff");
+    let (_, instance) = harness.create(&user, STRIPE, "backoff-1").await;
+    let id = instance["id"].as_str().expect("id").to_owned();
+    let auth_id = harness.authorize_slot(&user, &id).await;
+    // Refused before Tray (a gateway): not retried within a request, nor taken as Tray
+    // refusing the auth, so it stays kept.
+    harness.sandbox.set_faults(Faults {
+        gateway_refusal_rate: 1.0,
+        only: Some("updateSolutionInstance".into()),
+        ..Faults::default()
+    });
+    let before = harness.sandbox.stats().injected_failures;
+    let (status, body) = harness.attach(&user, &id, STRIPE_SLOT, &auth_id).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+    // What one attempt costs (the Tray client's own retries included).
+    let per_attempt = harness.sandbox.stats().injected_failures - before;
+    assert!(per_attempt > 0);
+    let after_the_users_try = harness.sandbox.stats().injected_failures;
+    // The loop runs every 2 s: tried each round, that is 6 attempts in 13 s; waiting 4 s,
+    // then 8 s, at most 3.
+    tokio::time::sleep(Duration::from_secs(13)).await;
+    let attempts = (harness.sandbox.stats().injected_failures - after_the_users_try) / per_attempt;
+    assert!((1..=3).contains(&attempts), "{attempts} attempts in 13 s");
+    harness.sandbox.set_faults(Faults::default());
+    harness.stop().await;
+}
+
+#[tokio::test]
 async fn an_auth_kept_through_an_outage_never_replaces_one_the_user_attached_later() {
     let harness = Harness::start("sqlite::memory:").await;
     let user = unique_user("stale");
