@@ -656,11 +656,28 @@ impl Db {
         Ok(())
     }
 
-    pub async fn expiring_auths(&self) -> Result<std::collections::HashSet<String>, ProxyError> {
-        let rows = sqlx::query("SELECT auth_id FROM expiring_auths")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|row| row.get::<String, _>(0)).collect())
+    /// Which of `auth_ids` Tray said expire soon: read for these only, since the table
+    /// holds every user's notices.
+    pub async fn expiring_among(
+        &self,
+        auth_ids: &[&str],
+    ) -> Result<std::collections::HashSet<String>, ProxyError> {
+        let mut found = std::collections::HashSet::new();
+        // Within any database's limit on bound parameters.
+        for chunk in auth_ids.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT auth_id FROM expiring_auths WHERE auth_id IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(&sql);
+            for auth_id in chunk {
+                query = query.bind(*auth_id);
+            }
+            let rows = query.fetch_all(&self.pool).await?;
+            found.extend(rows.iter().map(|row| row.get::<String, _>(0)));
+        }
+        Ok(found)
     }
 }
 

@@ -281,11 +281,11 @@ impl Marketplace {
         };
         let solutions = self.solutions_within(max_age).await?;
         let stored = self.stored_by_id(&session.external_user_id).await?;
-        let expiring = self.db.expiring_auths().await?;
         let upgrade_auths = self
             .db
             .auths(AuthList::Upgrade, Some(&session.external_user_id))
             .await?;
+        let expiring = self.expiring_of(&instances, &upgrade_auths).await?;
         let mut integrations: Vec<Integration> = solutions
             .iter()
             .map(|solution| to_integration(solution, &self.config))
@@ -636,15 +636,31 @@ impl Marketplace {
         }
     }
 
+    /// Which auths of `instances`, and of those kept for their upgrades, expire soon.
+    async fn expiring_of(
+        &self,
+        instances: &[SolutionInstance],
+        kept: &[PendingAuth],
+    ) -> Result<HashSet<String>, ProxyError> {
+        let auth_ids: Vec<&str> = instances
+            .iter()
+            .flat_map(|instance| instance.auth_values.iter().map(|a| a.auth_id.as_str()))
+            .chain(kept.iter().map(|auth| auth.auth_id.as_str()))
+            .collect();
+        self.db.expiring_among(&auth_ids).await
+    }
+
     async fn present(
         &self,
         instance: &SolutionInstance,
         stored: &StoredInstance,
     ) -> Result<Instance, ProxyError> {
-        let expiring = self.db.expiring_auths().await?;
         let upgrade_auths = self
             .db
             .auths(AuthList::Upgrade, Some(&stored.owner))
+            .await?;
+        let expiring = self
+            .expiring_of(std::slice::from_ref(instance), &upgrade_auths)
             .await?;
         Ok(to_instance(
             instance,
