@@ -353,6 +353,30 @@ impl Db {
         Ok(())
     }
 
+    /// The owner's other creates under way (claimed and started, nothing recorded yet,
+    /// the claim renewed since `fresh_since`): what the user will hold once they are
+    /// done, beyond their recorded instances. (The proxy's own guard claims have no
+    /// start, and are not creates.)
+    pub async fn other_creations_under_way(
+        &self,
+        owner: &str,
+        key: &str,
+        fresh_since: i64,
+    ) -> Result<usize, ProxyError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) FROM creations c
+             JOIN creation_starts s ON s.owner = c.owner AND s.idempotency_key = c.idempotency_key
+             WHERE c.owner = $1 AND c.idempotency_key <> $2 AND c.instance_id IS NULL
+               AND c.claimed_at > $3",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(fresh_since)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(usize::try_from(row.get::<i64, _>(0)).unwrap_or_default())
+    }
+
     /// When `key`'s first create began, if noted.
     pub async fn creation_start(&self, owner: &str, key: &str) -> Result<Option<i64>, ProxyError> {
         let row = sqlx::query(

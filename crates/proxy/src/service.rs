@@ -823,7 +823,7 @@ impl Marketplace {
         request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Instance, CreateFailure> {
-        self.within_connection_limit(session).await?;
+        self.within_connection_limit(session, key).await?;
         let name = instance_name(request, solution);
         let created = match self
             .tray
@@ -860,17 +860,28 @@ impl Marketplace {
     /// Refuses a connection past the user's limit (`--max-connections-per-user`): every
     /// catalog load lists them all, one Tray call per 100. Our rows say when the limit may
     /// be near; Tray's count decides then, as our rows may include connections removed on
-    /// Tray's side, which the user could never delete.
-    async fn within_connection_limit(&self, session: &Session) -> Result<(), ProxyError> {
+    /// Tray's side, which the user could never delete. The user's other creates under way
+    /// count too, so creates racing with different keys cannot all pass (at the limit,
+    /// two that see each other are both refused; one sent again then passes).
+    async fn within_connection_limit(
+        &self,
+        session: &Session,
+        key: &str,
+    ) -> Result<(), ProxyError> {
         let limit = self.config.max_connections_per_user as usize;
         if limit == 0 {
             return Ok(());
         }
-        let recorded = self.db.instances_of(&session.external_user_id).await?.len();
-        if recorded < limit {
+        let owner = &session.external_user_id;
+        let under_way = self
+            .db
+            .other_creations_under_way(owner, key, now_ms() - STALE_CLAIM_MS)
+            .await?;
+        let recorded = self.db.instances_of(owner).await?.len();
+        if recorded + under_way < limit {
             return Ok(());
         }
-        let held = self.tray.count_instances(&session.token).await?;
+        let held = self.tray.count_instances(&session.token).await? + under_way;
         if held >= limit {
             return Err(ProxyError::LimitReached(format!(
                 "you have {held} connections, the most this app allows; delete one to add another"

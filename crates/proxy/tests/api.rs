@@ -1472,6 +1472,45 @@ async fn a_connection_past_the_users_limit_is_refused_until_one_is_deleted() {
 }
 
 #[tokio::test]
+async fn creates_racing_at_the_users_limit_make_no_more_than_it() {
+    for url in database_urls() {
+        let harness = Harness::start_with(&url, |config| {
+            config.max_connections_per_user = 2;
+        })
+        .await;
+        let user = unique_user("racer");
+        let (status, _) = harness.create(&user, STRIPE, "first").await;
+        assert_eq!(status, StatusCode::CREATED);
+        let keys: Vec<String> = (0..5).map(|n| format!("race-{n}")).collect();
+        let answers =
+            futures_join_all(keys.iter().map(|key| harness.create(&user, STRIPE, key))).await;
+        let made = answers
+            .iter()
+            .filter(|(status, _)| *status == StatusCode::CREATED)
+            .count();
+        // Racing, two may see each other and both be refused: never more than the limit.
+        assert!(made <= 1, "{url}: {answers:?}");
+        for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
+            assert_eq!(*status, StatusCode::CONFLICT, "{body}");
+            assert_eq!(body["error"]["code"], "limit_reached", "{body}");
+        }
+        let (_, catalog) = harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        let held = find_integration(&catalog, STRIPE)["instances"]
+            .as_array()
+            .map_or(0, Vec::len);
+        assert_eq!(held, 1 + made, "{url}");
+        // Once the race is over, the free place is taken by the next create.
+        if made == 0 {
+            let (status, body) = harness.create(&user, STRIPE, "after").await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+        harness.stop().await;
+    }
+}
+
+#[tokio::test]
 async fn one_connection_is_looked_up_in_one_tray_call_however_many_the_user_has() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.max_connections_per_user = 0;
