@@ -285,6 +285,20 @@ impl Db {
 
     /// Claim `key` for a create. A claim whose stamp is older than `stale_after_ms` was
     /// abandoned (its holder renews it while alive) and is taken over.
+    /// Now, in unix ms, by the clock claims are stamped with: the database's on Postgres,
+    /// so that replicas whose clocks differ judge a claim's age alike (one running ahead
+    /// would take a live claim over, and the instance would be created twice).
+    async fn clock_ms(&self) -> Result<i64, ProxyError> {
+        if !self.postgres {
+            return Ok(now_ms());
+        }
+        let row =
+            sqlx::query("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.get::<i64, _>(0))
+    }
+
     pub async fn claim_creation(
         &self,
         owner: &str,
@@ -294,7 +308,7 @@ impl Db {
         // The row can vanish between the insert and the read (its holder released it):
         // then the insert is simply tried again.
         for _ in 0..3 {
-            let stamp = now_ms();
+            let stamp = self.clock_ms().await?;
             let inserted = sqlx::query(
                 "INSERT INTO creations (owner, idempotency_key, instance_id, claimed_at) VALUES ($1, $2, NULL, $3)
                  ON CONFLICT (owner, idempotency_key) DO NOTHING",
@@ -354,15 +368,16 @@ impl Db {
     }
 
     /// The owner's other creates under way (claimed and started, nothing recorded yet,
-    /// the claim renewed since `fresh_since`): what the user will hold once they are
+    /// the claim renewed within `stale_after_ms`): what the user will hold once they are
     /// done, beyond their recorded instances. (The proxy's own guard claims have no
     /// start, and are not creates.)
     pub async fn other_creations_under_way(
         &self,
         owner: &str,
         key: &str,
-        fresh_since: i64,
+        stale_after_ms: i64,
     ) -> Result<usize, ProxyError> {
+        let fresh_since = self.clock_ms().await? - stale_after_ms;
         let row = sqlx::query(
             "SELECT COUNT(*) FROM creations c
              JOIN creation_starts s ON s.owner = c.owner AND s.idempotency_key = c.idempotency_key
@@ -398,7 +413,7 @@ impl Db {
         held: i64,
     ) -> Result<Option<i64>, ProxyError> {
         // Strictly later, so that a stamp never names two holds.
-        let stamp = now_ms().max(held + 1);
+        let stamp = self.clock_ms().await?.max(held + 1);
         let moved = sqlx::query(
             "UPDATE creations SET claimed_at = $1
              WHERE owner = $2 AND idempotency_key = $3 AND instance_id IS NULL AND claimed_at = $4",

@@ -875,7 +875,7 @@ impl Marketplace {
         let owner = &session.external_user_id;
         let under_way = self
             .db
-            .other_creations_under_way(owner, key, now_ms() - STALE_CLAIM_MS)
+            .other_creations_under_way(owner, key, STALE_CLAIM_MS)
             .await?;
         let recorded = self.db.instances_of(owner).await?.len();
         if recorded + under_way < limit {
