@@ -406,7 +406,7 @@ async fn loading_shows_skeletons_and_failure_shows_retry() {
     tick().await;
     assert_eq!(host.query_selector_all(".tm-skeleton").unwrap().length(), 0);
     assert_eq!(texts(&host, ".tm-retry"), vec!["Try again"]);
-    assert!(texts(&host, "[role=alert]")[0].contains("offline"));
+    assert!(texts(&host, "[role=alert]")[0].contains("The server could not be reached."));
     drop(handle);
     host.remove();
 }
