@@ -44,7 +44,8 @@ pub fn run() -> anyhow::Result<()> {
     let suites: Vec<(&str, Command)> = vec![
         ("native", {
             let mut command = Command::new("cargo");
-            command.args(["test", "--workspace", "--exclude", "e2e"]);
+            // Every test binary runs even after one fails: a failure hides no other.
+            command.args(["test", "--no-fail-fast", "--workspace", "--exclude", "e2e"]);
             if let Some(server) = &postgres {
                 command.env("PROXY_TEST_POSTGRES_URL", server.url());
             }
@@ -55,6 +56,7 @@ pub fn run() -> anyhow::Result<()> {
             command
                 .args([
                     "test",
+                    "--no-fail-fast",
                     "-p",
                     "integrations-widget",
                     "--target",
@@ -69,7 +71,14 @@ pub fn run() -> anyhow::Result<()> {
             let mut command = Command::new("cargo");
             command
                 // Each test runs its own browser: two at a time keeps 2 cores responsive.
-                .args(["test", "-p", "e2e", "--", "--test-threads=2"])
+                .args([
+                    "test",
+                    "--no-fail-fast",
+                    "-p",
+                    "e2e",
+                    "--",
+                    "--test-threads=2",
+                ])
                 .env("WIDGET_DIST", &dist)
                 .env("CHROMEDRIVER", "/usr/bin/chromedriver");
             command
