@@ -75,7 +75,7 @@ pub struct Args {
     #[arg(long, env = "HOST_JWT_AUDIENCE")]
     pub host_jwt_audience: Option<String>,
     /// Longest a host user token may still be valid for, in seconds: a token whose `exp`
-    /// lies further ahead is refused (a leaked one would work that long).
+    /// lies further ahead is refused (a leaked one would work that long). 0: no limit.
     #[arg(long, env = "HOST_JWT_MAX_LIFETIME_SECS", default_value_t = 24 * 3600)]
     pub host_jwt_max_lifetime_secs: u64,
     /// `sqlite://file.db?mode=rwc` (default) or `postgres://...` for several replicas.

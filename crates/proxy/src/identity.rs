@@ -123,9 +123,12 @@ impl Verifier {
         })?;
         // A host that signs tokens for days or without end (a typo in `expiresIn`, a
         // timestamp in milliseconds) would hand out tokens that work that long if leaked.
-        let latest =
-            now_secs().saturating_add(self.max_lifetime.as_secs() + self.validation.leeway);
-        if u64::try_from(data.claims.exp).is_ok_and(|exp| exp > latest) {
+        let latest = now_secs()
+            .saturating_add(self.max_lifetime.as_secs())
+            .saturating_add(self.validation.leeway);
+        // 0: no limit, as with the proxy's other limits.
+        let limited = !self.max_lifetime.is_zero();
+        if limited && u64::try_from(data.claims.exp).is_ok_and(|exp| exp > latest) {
             return Err(unauthenticated(&format!(
                 "the user token is valid for too long: its `exp` must be at most {} s from now \
                  (HOST_JWT_MAX_LIFETIME_SECS)",
@@ -256,6 +259,12 @@ mod tests {
         // `exp` written in milliseconds by mistake: ages ahead.
         let in_millis = token_valid_for("u1", now_secs() as i64 * 999);
         assert!(verifier.verify(&in_millis).is_err());
+        // 0 is no limit; a huge limit does not wrap around to a tiny one.
+        for max in [Duration::ZERO, Duration::from_secs(u64::MAX)] {
+            let unlimited = Verifier::new(&HostKey::Secret("host-secret".into()), None, max)
+                .expect("a verifier");
+            assert!(unlimited.verify(&in_millis).is_ok(), "{max:?}");
+        }
     }
 
     #[test]

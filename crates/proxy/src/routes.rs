@@ -104,7 +104,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// A path decoding to a control character names no instance or slot of ours: not found,
+/// A path decoding to a control character (C0 or C1) names no instance or slot of ours: not found,
 /// before any handler (Postgres refuses a NUL outright, which would be a 500).
 async fn refuse_control_characters(
     request: axum::extract::Request,
@@ -117,13 +117,10 @@ async fn refuse_control_characters(
 }
 
 fn has_encoded_control(path: &str) -> bool {
-    path.as_bytes().windows(3).any(|w| {
-        w[0] == b'%'
-            && std::str::from_utf8(&w[1..])
-                .ok()
-                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                .is_some_and(|byte| byte < 0x20 || byte == 0x7f)
-    })
+    percent_encoding::percent_decode_str(path)
+        .decode_utf8_lossy()
+        .chars()
+        .any(char::is_control)
 }
 
 /// A time limit (past it, Tray, retried with backoff, has not answered in time), and

@@ -881,8 +881,8 @@ impl Marketplace {
         if recorded + under_way < limit {
             return Ok(());
         }
-        let held = self.tray.count_instances(&session.token).await? + under_way;
-        if held >= limit {
+        let held = self.tray.count_instances(&session.token).await?;
+        if held + under_way >= limit {
             return Err(ProxyError::LimitReached(format!(
                 "you have {held} connections, the most this app allows; delete one to add another"
             )));
@@ -1062,6 +1062,11 @@ impl Marketplace {
             .owned_instance(&user.id, id)
             .await?
             .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))?;
+        // Stored before the catalog is asked whether the slot exists: a slot no solution
+        // could have goes no further.
+        if check_token_text("slot", slot, MAX_AUTH_ID_CHARS).is_err() {
+            return Err(ProxyError::NotFound("no such auth slot".into()));
+        }
         let auth_id = auth_id.trim();
         check_token_text("authId", auth_id, MAX_AUTH_ID_CHARS)?;
         let pending = PendingAuth {
@@ -1094,25 +1099,6 @@ impl Marketplace {
                 solution.title, pending.slot
             )));
         }
-        // An instance known to await the user's upgrade: a slot it has no auth for is
-        // most likely one only the new version has, whose values go through
-        // upgradeSolutionInstance (Tray may refuse or ignore them in an update).
-        if self.awaiting_update.lock().await.contains(id) {
-            let instance = self.tray_instance(session, id).await?;
-            let awaits = instance
-                .solution_version_flags
-                .requires_user_input_to_update_version;
-            if awaits
-                && !instance
-                    .auth_values
-                    .iter()
-                    .any(|a| a.external_id == pending.slot)
-            {
-                let _slot = self.lock_slot(pending).await;
-                self.move_to_upgrade(session, pending).await?;
-                return self.present(&instance, &stored).await;
-            }
-        }
         let _slot = self.lock_slot(pending).await;
         let instance = self.attach_or_keep(session, pending).await?;
         self.present(&instance, &stored).await
@@ -1127,6 +1113,23 @@ impl Marketplace {
         session: &Session,
         pending: &PendingAuth,
     ) -> Result<SolutionInstance, ProxyError> {
+        // An instance known to await the user's upgrade: a slot it has no auth for is
+        // most likely one only the new version has, whose values go through
+        // upgradeSolutionInstance (Tray may refuse or ignore them in an update). Checked
+        // here, so that the retry loop (which may take up a sign-in its request is still
+        // on) decides alike.
+        if self
+            .awaiting_update
+            .lock()
+            .await
+            .contains(&pending.instance_id)
+        {
+            let instance = self.tray_instance(session, &pending.instance_id).await?;
+            if self.waits_for_upgrade(&instance, &pending.slot).await? {
+                self.move_to_upgrade(session, pending).await?;
+                return Ok(instance);
+            }
+        }
         let reason = match self.attach(session, pending).await {
             Ok(updated) => {
                 // A system upgrade refused for want of this sign-in may pass now: the
@@ -1149,15 +1152,36 @@ impl Marketplace {
             }
             Err(err) => return Err(err),
         };
-        if !instance
-            .solution_version_flags
-            .requires_user_input_to_update_version
-        {
+        // Any other refusal (another service's auth, a slot no version has) is final.
+        if !self.waits_for_upgrade(&instance, &pending.slot).await? {
             self.db.clear_auth(AuthList::Pending, pending).await?;
             return Err(ProxyError::BadRequest(reason));
         }
         self.move_to_upgrade(session, pending).await?;
         Ok(instance)
+    }
+
+    /// Whether a sign-in for `slot` waits for `instance`'s upgrade: the instance awaits
+    /// the user on a new version, which has the slot, and the instance does not.
+    async fn waits_for_upgrade(
+        &self,
+        instance: &SolutionInstance,
+        slot: &str,
+    ) -> Result<bool, ProxyError> {
+        if !instance
+            .solution_version_flags
+            .requires_user_input_to_update_version
+            || instance.auth_values.iter().any(|a| a.external_id == slot)
+        {
+            return Ok(false);
+        }
+        let has_slot =
+            |solution: Solution| solution.auth_slots.iter().any(|s| s.external_id == slot);
+        let id = &instance.solution.id;
+        // A version published since the catalog was cached: asked again before a sign-in
+        // is dropped for want of its slot.
+        Ok(has_slot(self.solution(id).await?)
+            || has_slot(self.solution_within(id, Duration::ZERO).await?))
     }
 
     /// Moves a stored sign-in from the pending list to the upgrade's.
@@ -1253,11 +1277,13 @@ impl Marketplace {
                     Ok(_) | Err(ProxyError::BadRequest(_) | ProxyError::NotFound(_)) => {}
                     Err(err) => {
                         all_settled = false;
-                        // A revoked user token: the next try mints another.
+                        tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
+                        // A revoked user token: the next try mints another; the user's
+                        // other auths wait for it rather than fail the same way.
                         if matches!(err, ProxyError::TrayUnauthorized(_)) {
                             let _ = self.drop_user_token(&session.tray_user_id).await;
+                            break;
                         }
-                        tracing::warn!(instance = %auth.instance_id, slot = %auth.slot, error = %err, "pending auth still not attached");
                     }
                 },
                 Ok(false) => {}

@@ -834,12 +834,19 @@ async fn control_characters_in_ids_keys_and_names_are_the_callers_mistake_on_eve
         );
         let id = made["id"].as_str().expect("id");
         let code = |body: &Value| body["error"]["code"].as_str().map(str::to_owned);
-        for path in ["/instances/%00".to_owned(), format!("/instances/{id}%0A")] {
+        for path in [
+            "/instances/%00".to_owned(),
+            format!("/instances/{id}%0A"),
+            format!("/instances/{id}%C2%85"),
+        ] {
             let (status, body) = harness.call(reqwest::Method::GET, &path, &user, None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{path}: {body}");
             assert_eq!(code(&body).as_deref(), Some("not_found"), "{path}");
         }
         let (status, body) = harness.attach(&user, id, "slot%00", "auth").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        // Stored before the catalog is asked: a slot no solution could have is refused.
+        let (status, body) = harness.attach(&user, id, &"s".repeat(201), "auth").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         let (status, body) = harness.attach(&user, id, STRIPE_SLOT, "au\0th").await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
@@ -1107,6 +1114,61 @@ async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the
     // sign-in for the upgrade instead of dropping it.
     let listed = wait_until_listed_with(&harness, &user, &id, JIRA_SLOT).await;
     assert_eq!(listed["status"], "needs_update", "{listed}");
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn a_sign_in_for_a_slot_no_version_has_is_dropped_not_kept_for_the_upgrade() {
+    const JIRA_SLOT: &str = "external_jira_auth";
+    // The catalog is asked on every request, so the slot is not checked while Tray fails.
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.enable_delay = Duration::ZERO;
+        config.catalog_ttl = Duration::ZERO;
+    })
+    .await;
+    let (user, id, _) = enabled_stripe(&harness, "bogus-slot").await;
+    let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
+        "authSlots": [{ "externalId": JIRA_SLOT, "title": "Jira", "service": "jira" }],
+        "needs": "user",
+    }))
+    .expect("a version");
+    harness
+        .sandbox
+        .publish_version(STRIPE, version)
+        .await
+        .expect("published");
+    let jira_auth = harness
+        .authorize(&user, &id, JIRA_SLOT, "action=allow")
+        .await;
+    // The instance is seen awaiting the user, then a sign-in arrives for a slot that
+    // neither version has, while Tray fails: stored, not yet checked.
+    assert_eq!(listed_status(&harness, &user, &id).await, "needs_update");
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, body) = harness
+        .attach(&user, &id, "external_nope_auth", &jira_auth)
+        .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    harness.sandbox.set_faults(Faults::default());
+    // The retry loop (every 2 s) finds out: dropped, never shown, never sent with the
+    // upgrade.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let listed = listed(&harness, &user, &id).await;
+    assert!(
+        !authorized_slots(&listed).contains(&"external_nope_auth"),
+        "{listed}"
+    );
+    let (status, upgraded) = harness
+        .call(
+            reqwest::Method::POST,
+            &format!("/instances/{id}/upgrade"),
+            &user,
+            Some(json!({ "authValues": [{ "externalId": JIRA_SLOT, "authId": jira_auth }], "configValues": [] })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{upgraded}");
     harness.stop().await;
 }
 
@@ -2075,10 +2137,10 @@ async fn an_auth_slot_added_by_a_new_version_is_kept_for_the_upgrade() {
             "{attached}"
         );
         assert_eq!(attached["status"], "needs_update", "{attached}");
-        // The solution, the instance and the user's auths, read: no updateSolutionInstance
-        // with a slot the instance's version lacks (the new version's values go through
-        // the upgrade).
-        assert_eq!(harness.sandbox.stats().requests_served - before, 3);
+        // The solution (twice: this test caches no catalog), the instance and the user's
+        // auths, read: no updateSolutionInstance with a slot the instance's version lacks
+        // (the new version's values go through the upgrade).
+        assert_eq!(harness.sandbox.stats().requests_served - before, 4);
 
         // Kept durably, not retried against updateSolutionInstance (which refuses it).
         tokio::time::sleep(Duration::from_secs(3)).await;
