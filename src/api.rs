@@ -278,12 +278,18 @@ impl ApiClient {
         path: &str,
         body: Option<String>,
     ) -> Result<Response, ApiError> {
+        let mut renewal_failed = None;
         if self.credentials.token.borrow().is_none() {
-            // Without a token the proxy's own 401 explains the problem better than a
-            // failed callback would, so a failure here is not fatal.
-            let _ = self.renew_token().await;
+            // Not fatal yet: the request may need no token. But the callback is not
+            // asked (and waited for) twice for one request.
+            renewal_failed = self.renew_token().await.err();
         }
         let response = self.fetch(method, path, body.as_deref()).await?;
+        if response.status() == 401 {
+            if let Some(failed) = renewal_failed {
+                return Err(failed);
+            }
+        }
         if response.status() == 401 && self.renew_token().await? {
             let retried = self.fetch(method, path, body.as_deref()).await?;
             return check(retried).await;

@@ -120,8 +120,13 @@ impl Ctx {
 
     /// Fetches the catalog; keeps what is shown when a refresh fails. True on success.
     pub async fn reload(self) -> bool {
+        self.refresh().await.is_ok()
+    }
+
+    /// [`Self::reload`], failing with why, in the user's words.
+    async fn refresh(self) -> Result<(), String> {
         let Some(api) = self.client() else {
-            return false;
+            return Err(String::new());
         };
         match api.catalog().await {
             Ok(catalog) => {
@@ -132,7 +137,7 @@ impl Ctx {
                 if changed == Some(true) {
                     self.catalog.try_set(fresh);
                 }
-                true
+                Ok(())
             }
             Err(err) => {
                 let showing = self
@@ -140,12 +145,13 @@ impl Ctx {
                     .try_with_untracked(|c| matches!(c, CatalogState::Loaded(_)))
                     .unwrap_or(false);
                 if showing {
-                    self.fail(&err);
+                    Err(self.fail(&err))
                 } else {
+                    let why = self.describe(&err);
                     self.emit("error", &[("message", &err.to_string())]);
                     self.catalog.try_set(CatalogState::Failed(err));
+                    Err(why)
                 }
-                false
             }
         }
     }
@@ -422,15 +428,13 @@ impl Ctx {
     /// row goes with the fresh catalog, and a setup of it closes (its dialog sees it gone;
     /// the dialog itself stays, with its live region and focus).
     pub async fn fail_change(self, id: &str, err: &ApiError) -> String {
-        if let ApiError::Server {
-            status: 404, code, ..
-        } = err
-        {
+        if let ApiError::Server { status: 404, .. } = err {
             let (solution_id, name) = self.listing(id).unwrap_or_default();
-            // The proxy's own "not found" holds even when the catalog cannot be fetched
-            // to confirm it (a 404 of something before the proxy needs the catalog).
-            if !self.reload().await && code == "not_found" {
-                self.forget(id);
+            // Unconfirmed, since the catalog could not be fetched: why that failed (in
+            // the user's words, announced already) rather than the proxy's "no instance".
+            // A 404 is no proof of a deletion: a replaced sign-in is one too.
+            if let Err(why) = self.refresh().await {
+                return why;
             }
             if !self.lists(id) {
                 let message = self.fill(Key::gone, &name);

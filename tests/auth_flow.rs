@@ -438,10 +438,36 @@ async fn closing_a_step_whose_sign_in_is_unattached_fetches_the_catalog_again() 
 /// when it is saved (it used to keep saying "Saving the sign-in…").
 #[wasm_bindgen_test]
 async fn closing_a_step_while_its_sign_in_is_saved_still_hears_it_saved() {
+    let (host, heard, _handle) = heard_once_saved_after_its_step_closed(None).await;
+    assert_eq!(heard, "Slack authorized");
+    host.remove();
+}
+
+/// A sign-in that fails to be saved after its step was closed: nothing on screen shows
+/// it, so the live region names the connection.
+#[wasm_bindgen_test]
+async fn a_sign_in_failing_after_its_step_closed_is_heard_by_name() {
+    let (host, heard, _handle) =
+        heard_once_saved_after_its_step_closed(Some((503, "tray_unavailable"))).await;
+    assert!(
+        heard.starts_with("Slack: your change was not saved. The integration service"),
+        "{heard}"
+    );
+    host.remove();
+}
+
+/// Signs in, closes the step while the sign-in is saved (answered with `failure`, if
+/// any), and returns what the live region says once the answer came (and the mount).
+async fn heard_once_saved_after_its_step_closed(
+    failure: Option<(u16, &str)>,
+) -> (HtmlElement, String, impl Drop) {
     let popup = install_fakes();
     run_js("window.__holdPuts = true;");
+    if let Some((status, code)) = failure {
+        queue_attach_failure(status, code);
+    }
     let shown = RwSignal::new(true);
-    let (host, _done, _handle) = mount_button_while(Locale::En, shown);
+    let (host, _done, handle) = mount_button_while(Locale::En, shown);
     click_authorize(&host).await;
     finish_sign_in(&popup, "auth-9");
     until(|| announced(&host) == "Saving the sign-in…").await;
@@ -449,8 +475,8 @@ async fn closing_a_step_while_its_sign_in_is_saved_still_hears_it_saved() {
     tick().await;
     run_js("window.__holdPuts = false; window.__releasePut();");
     until(|| announced(&host) != "Saving the sign-in…").await;
-    assert_eq!(announced(&host), "Slack authorized");
-    host.remove();
+    let heard = announced(&host);
+    (host, heard, handle)
 }
 
 /// A step closed while its popup is open (Escape or × on the dialog): the live region

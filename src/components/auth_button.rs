@@ -151,7 +151,12 @@ pub fn AuthButton(
                         message = ctx.t(Key::session_expired_kept);
                         ctx.announce(message.clone());
                     }
-                    state.try_set(AuthState::Failed(message, unattached));
+                    // Its step or row closed meanwhile (its dialog did): heard by name.
+                    if let Some(AuthState::Failed(message, _)) =
+                        state.try_set(AuthState::Failed(message, unattached))
+                    {
+                        ctx.fail_unseen(&instance_id, &message);
+                    }
                 }
             }
         });
