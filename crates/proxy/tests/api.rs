@@ -1082,14 +1082,12 @@ async fn a_sign_in_is_stored_before_tray_is_asked_anything() {
     harness.stop().await;
 }
 
-#[tokio::test]
-async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the_upgrade() {
-    const JIRA_SLOT: &str = "external_jira_auth";
-    let harness = Harness::start_with("sqlite::memory:", |config| {
-        config.enable_delay = Duration::ZERO;
-    })
-    .await;
-    let (user, id, _) = enabled_stripe(&harness, "outage-upgrader").await;
+const JIRA_SLOT: &str = "external_jira_auth";
+
+/// An enabled Stripe whose new version, awaiting the user, adds a Jira slot, and the
+/// user's Jira sign-in for it (not attached yet): (user, instance id, auth id).
+async fn stripe_awaiting_a_jira_sign_in(harness: &Harness, name: &str) -> (String, String, String) {
+    let (user, id, _) = enabled_stripe(harness, name).await;
     let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
         "authSlots": [{ "externalId": JIRA_SLOT, "title": "Jira", "service": "jira" }],
         "needs": "user",
@@ -1103,6 +1101,16 @@ async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the
     let jira_auth = harness
         .authorize(&user, &id, JIRA_SLOT, "action=allow")
         .await;
+    (user, id, jira_auth)
+}
+
+#[tokio::test]
+async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the_upgrade() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.enable_delay = Duration::ZERO;
+    })
+    .await;
+    let (user, id, jira_auth) = stripe_awaiting_a_jira_sign_in(&harness, "outage-upgrader").await;
     harness.sandbox.set_faults(Faults {
         failure_rate: 1.0,
         ..Faults::default()
@@ -1119,27 +1127,13 @@ async fn a_sign_in_for_a_new_versions_slot_made_during_an_outage_is_kept_for_the
 
 #[tokio::test]
 async fn a_sign_in_for_a_slot_no_version_has_is_dropped_not_kept_for_the_upgrade() {
-    const JIRA_SLOT: &str = "external_jira_auth";
     // The catalog is asked on every request, so the slot is not checked while Tray fails.
     let harness = Harness::start_with("sqlite::memory:", |config| {
         config.enable_delay = Duration::ZERO;
         config.catalog_ttl = Duration::ZERO;
     })
     .await;
-    let (user, id, _) = enabled_stripe(&harness, "bogus-slot").await;
-    let version: tray_sandbox::NewVersion = serde_json::from_value(json!({
-        "authSlots": [{ "externalId": JIRA_SLOT, "title": "Jira", "service": "jira" }],
-        "needs": "user",
-    }))
-    .expect("a version");
-    harness
-        .sandbox
-        .publish_version(STRIPE, version)
-        .await
-        .expect("published");
-    let jira_auth = harness
-        .authorize(&user, &id, JIRA_SLOT, "action=allow")
-        .await;
+    let (user, id, jira_auth) = stripe_awaiting_a_jira_sign_in(&harness, "bogus-slot").await;
     // The instance is seen awaiting the user, then a sign-in arrives for a slot that
     // neither version has, while Tray fails: stored, not yet checked.
     assert_eq!(listed_status(&harness, &user, &id).await, "needs_update");
