@@ -677,7 +677,7 @@ impl Marketplace {
         request: &wire::CreateInstance,
     ) -> Result<Instance, ProxyError> {
         let key = request.idempotency_key.trim();
-        check_token_text("idempotencyKey", key, 200)?;
+        check_token_text("idempotencyKey", key, MAX_ID_CHARS)?;
         if key.starts_with(RESERVED_KEY_PREFIX) {
             return Err(ProxyError::BadRequest(format!(
                 "idempotencyKey must not start with {RESERVED_KEY_PREFIX}"
@@ -1064,11 +1064,11 @@ impl Marketplace {
             .ok_or_else(|| ProxyError::NotFound(format!("no instance {id}")))?;
         // Stored before the catalog is asked whether the slot exists: a slot no solution
         // could have goes no further.
-        if check_token_text("slot", slot, MAX_AUTH_ID_CHARS).is_err() {
+        if check_token_text("slot", slot, MAX_ID_CHARS).is_err() {
             return Err(ProxyError::NotFound("no such auth slot".into()));
         }
         let auth_id = auth_id.trim();
-        check_token_text("authId", auth_id, MAX_AUTH_ID_CHARS)?;
+        check_token_text("authId", auth_id, MAX_ID_CHARS)?;
         let pending = PendingAuth {
             instance_id: id.to_owned(),
             slot: slot.to_owned(),
@@ -1468,7 +1468,7 @@ impl Marketplace {
 
     /// Tray's auth-expiring webhook: remember the auth until it is re-authorized.
     pub async fn note_expiring(&self, auth_id: &str) -> Result<(), ProxyError> {
-        check_token_text("authId", auth_id, MAX_AUTH_ID_CHARS)?;
+        check_token_text("authId", auth_id, MAX_ID_CHARS)?;
         self.db.note_expiring(auth_id).await
     }
 
@@ -1544,8 +1544,9 @@ enum Awaiting {
     Newly,
 }
 
-/// Tray's auth ids are UUIDs; room to spare, not room for a megabyte.
-const MAX_AUTH_ID_CHARS: usize = 200;
+/// The longest id, slot or key the client sends (Tray's ids are UUIDs): room to spare,
+/// not room for a megabyte.
+const MAX_ID_CHARS: usize = 200;
 
 /// An id or key the client makes up (or Tray's, relayed): stored and compared as text,
 /// so 1 to `max` characters and no control character (Postgres refuses a NUL outright,
