@@ -81,6 +81,17 @@ const MIGRATIONS: &[&str] = &[
         started_at BIGINT NOT NULL,
         PRIMARY KEY (owner, idempotency_key)
     )",
+    // What each idempotency key's create asked for (`name` NULL: the solution's title), so
+    // that a key sent again with another request is refused instead of answered with the
+    // first one's instance. A table of its own: replicas of an earlier version, still
+    // running during a rolling deploy, write `creation_starts` alone.
+    "CREATE TABLE IF NOT EXISTS creation_requests (
+        owner TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        solution_id TEXT NOT NULL,
+        name TEXT,
+        PRIMARY KEY (owner, idempotency_key)
+    )",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
@@ -155,6 +166,14 @@ pub struct PendingAuth {
     pub slot: String,
     pub auth_id: String,
     pub owner: String,
+}
+
+/// What a create asked for, which its idempotency key stands for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreationRequest {
+    pub solution_id: String,
+    /// The name asked for, trimmed; `None` for the solution's title.
+    pub name: Option<String>,
 }
 
 /// What an idempotency key currently stands for.
@@ -347,14 +366,27 @@ impl Db {
         Ok(Claim::InFlight)
     }
 
-    /// Notes that a create under `key` began at `at` (a key is claimed afresh only when
-    /// no create holds it: an earlier start is of a create that made nothing).
+    /// Notes that a create under `key` began at `at`, asking for `request` (a key is
+    /// claimed afresh only when no create holds it: an earlier start is of a create that
+    /// made nothing).
     pub async fn note_creation_start(
         &self,
         owner: &str,
         key: &str,
         at: i64,
+        request: &CreationRequest,
     ) -> Result<(), ProxyError> {
+        sqlx::query(
+            "INSERT INTO creation_requests (owner, idempotency_key, solution_id, name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (owner, idempotency_key)
+             DO UPDATE SET solution_id = excluded.solution_id, name = excluded.name",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(&request.solution_id)
+        .bind(request.name.as_deref())
+        .execute(&self.pool)
+        .await?;
         sqlx::query(
             "INSERT INTO creation_starts (owner, idempotency_key, started_at) VALUES ($1, $2, $3)
              ON CONFLICT (owner, idempotency_key) DO UPDATE SET started_at = excluded.started_at",
@@ -365,6 +397,26 @@ impl Db {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    /// What the create that claimed `key` asked for, if it was noted (a claim of an
+    /// earlier version's replica was not).
+    pub async fn creation_request(
+        &self,
+        owner: &str,
+        key: &str,
+    ) -> Result<Option<CreationRequest>, ProxyError> {
+        let row = sqlx::query(
+            "SELECT solution_id, name FROM creation_requests WHERE owner = $1 AND idempotency_key = $2",
+        )
+        .bind(owner)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| CreationRequest {
+            solution_id: row.get(0),
+            name: row.get(1),
+        }))
     }
 
     /// The owner's other creates under way (claimed and started, nothing recorded yet,
@@ -431,30 +483,43 @@ impl Db {
     /// the hold `held` still has it.
     pub async fn expire_claim(&self, owner: &str, key: &str, held: i64) -> Result<(), ProxyError> {
         self.on_held_claim("UPDATE creations SET claimed_at = 0", owner, key, held)
-            .await
+            .await?;
+        Ok(())
     }
 
     /// Give up an unfinished claim, if the hold `held` still has it (a hold taken over
-    /// since must not free the key under its new holder).
+    /// since must not free the key under its new holder). The key is then free for any
+    /// request, so what this one asked for goes with it: a replica of an earlier version
+    /// claiming it next would not note its own.
     pub async fn release_creation(
         &self,
         owner: &str,
         key: &str,
         held: i64,
     ) -> Result<(), ProxyError> {
-        self.on_held_claim("DELETE FROM creations", owner, key, held)
-            .await
+        if self
+            .on_held_claim("DELETE FROM creations", owner, key, held)
+            .await?
+        {
+            sqlx::query("DELETE FROM creation_requests WHERE owner = $1 AND idempotency_key = $2")
+                .bind(owner)
+                .bind(key)
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
     }
 
-    /// `statement`, limited to the claim on `key` while `held` holds it unfinished.
+    /// `statement`, limited to the claim on `key` while `held` holds it unfinished;
+    /// whether it still did.
     async fn on_held_claim(
         &self,
         statement: &str,
         owner: &str,
         key: &str,
         held: i64,
-    ) -> Result<(), ProxyError> {
-        sqlx::query(&format!(
+    ) -> Result<bool, ProxyError> {
+        let changed = sqlx::query(&format!(
             "{statement} WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL AND claimed_at = $3"
         ))
         .bind(owner)
@@ -462,7 +527,7 @@ impl Db {
         .bind(held)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(changed.rows_affected() == 1)
     }
 
     pub async fn record_instance(

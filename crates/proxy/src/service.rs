@@ -8,7 +8,7 @@ use tokio::{sync::Mutex, time::Instant};
 
 use crate::{
     catalog::to_integration,
-    db::{now_ms, AuthList, Claim, Db, PendingAuth, StoredInstance},
+    db::{now_ms, AuthList, Claim, CreationRequest, Db, PendingAuth, StoredInstance},
     error::ProxyError,
     identity::HostUser,
     lease::Lease,
@@ -697,16 +697,24 @@ impl Marketplace {
         }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
+        let asked = CreationRequest {
+            solution_id: solution.id.clone(),
+            name: requested_name(request).map(str::to_owned),
+        };
         let lease = match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
-            Claim::Done(id) => return self.made_before(session, &solution, key, &id).await,
+            Claim::Done(id) => {
+                self.same_request(owner, key, &asked).await?;
+                return self.made_before(session, &solution, key, &id).await;
+            }
             Claim::InFlight => {
+                self.same_request(owner, key, &asked).await?;
                 return Err(ProxyError::Conflict(
                     "this instance is being created; try again in a moment".into(),
-                ))
+                ));
             }
             Claim::Won(stamp) => {
                 let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
-                if let Err(err) = self.db.note_creation_start(owner, key, stamp).await {
+                if let Err(err) = self.db.note_creation_start(owner, key, stamp, &asked).await {
                     // Nothing was asked of Tray yet: the key is free for the retry.
                     if let Err(releasing) = lease.release().await {
                         tracing::warn!(error = %releasing, "an idempotency claim was left to go stale");
@@ -717,14 +725,19 @@ impl Marketplace {
             }
             Claim::TakenOver(stamp) => {
                 let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
-                match self
-                    .adopt_lost_creation(session, &solution, request, key)
-                    .await
-                {
+                let adopted = match self.same_request(owner, key, &asked).await {
+                    Ok(()) => {
+                        self.adopt_lost_creation(session, &solution, request, key)
+                            .await
+                    }
+                    Err(err) => Err(err),
+                };
+                match adopted {
                     Ok(Some(found)) => return Ok(found),
                     Ok(None) => lease,
                     Err(err) => {
-                        // Still unknown whether Tray made it: the next try must look again.
+                        // Still unknown whether Tray made it (or this was another request):
+                        // the next try must look again.
                         if let Err(expiring) = lease.expire().await {
                             tracing::warn!(error = %expiring, "an idempotency claim was left to go stale");
                         }
@@ -744,6 +757,28 @@ impl Marketplace {
             tracing::warn!(error = %settling, "an idempotency claim was left to go stale");
         }
         Err(err)
+    }
+
+    /// Refuses a request whose idempotency key a different create claimed: answering it
+    /// with that create's instance would say a connection was made as asked when it was
+    /// not, and a lost answer's retry would look for the wrong name and make a second.
+    async fn same_request(
+        &self,
+        owner: &str,
+        key: &str,
+        asked: &CreationRequest,
+    ) -> Result<(), ProxyError> {
+        match self.db.creation_request(owner, key).await? {
+            Some(claimed) if claimed.solution_id != asked.solution_id => {
+                Err(ProxyError::BadRequest(format!(
+                    "idempotencyKey {key} was used to connect another integration; send a new key"
+                )))
+            }
+            Some(claimed) if claimed.name != asked.name => Err(ProxyError::BadRequest(format!(
+                "idempotencyKey {key} was sent with another name; send a new key"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// A repeated create: the instance its key made, if the request is the same one.
@@ -1594,12 +1629,16 @@ fn enc(segment: &str) -> String {
 
 /// The name a create gives its instance: the one asked for, else the solution's title.
 fn instance_name<'a>(request: &'a wire::CreateInstance, solution: &'a Solution) -> &'a str {
+    requested_name(request).unwrap_or(&solution.title)
+}
+
+/// The name a create asks for, if any (blank asks for none).
+fn requested_name(request: &wire::CreateInstance) -> Option<&str> {
     request
         .name
         .as_deref()
         .map(str::trim)
         .filter(|name| !name.is_empty())
-        .unwrap_or(&solution.title)
 }
 
 /// When Tray made `instance`, in ms since the epoch. Without a readable time it counts

@@ -418,6 +418,21 @@ async fn the_same_idempotency_key_creates_one_instance_and_force_unique_is_honou
     }
 }
 
+/// The names of the user's Stripe connections, as the catalog lists them, sorted.
+async fn stripe_names(harness: &Harness, user: &str) -> Vec<String> {
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", user, None)
+        .await;
+    let mut names: Vec<String> = find_integration(&catalog, STRIPE)["instances"]
+        .as_array()
+        .expect("list")
+        .iter()
+        .filter_map(|instance| instance["name"].as_str().map(str::to_owned))
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// A create with a name, as the widget's "Add another" sends.
 async fn create_named(harness: &Harness, user: &str, key: &str, name: &str) -> (StatusCode, Value) {
     let body = json!({ "solutionId": STRIPE, "idempotencyKey": key, "name": name });
@@ -465,17 +480,57 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
     let (status, second) = create_named(&harness, &user, "click-2", "Second").await;
     assert_eq!(status, StatusCode::CREATED, "{second}");
     assert_eq!(second["name"], "Second");
-    let (_, catalog) = harness
-        .call(reqwest::Method::GET, "/integrations", &user, None)
-        .await;
-    let mut names: Vec<&str> = find_integration(&catalog, STRIPE)["instances"]
-        .as_array()
-        .expect("list")
-        .iter()
-        .filter_map(|instance| instance["name"].as_str())
-        .collect();
-    names.sort_unstable();
-    assert_eq!(names, ["First", "Second"], "{catalog}");
+    assert_eq!(stripe_names(&harness, &user).await, ["First", "Second"]);
+    harness.stop().await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_sent_with_another_name_is_refused() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("renamed-key");
+    let (status, made) = create_named(&harness, &user, "key-1", "Payments").await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, other) = create_named(&harness, &user, "key-1", "Refunds").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{other}");
+    assert!(
+        other["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("another name")),
+        "{other}"
+    );
+    // Surrounding blanks are no other name: the create trims them.
+    let (status, again) = create_named(&harness, &user, "key-1", " Payments ").await;
+    assert_eq!(status, StatusCode::CREATED, "{again}");
+    assert_eq!(again["id"], made["id"]);
+
+    // A create whose answer was lost: its key, sent again with another name, must not
+    // go looking for that name (and, finding none, make a second connection). The
+    // list that looks for it is lost too, so the outcome stays unknown.
+    harness.sandbox.set_faults(Faults {
+        lost_answer_rate: 1.0,
+        ..Faults::default()
+    });
+    let (status, lost) = create_named(&harness, &user, "key-2", "Payouts").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{lost}");
+    harness.sandbox.set_faults(Faults::default());
+    let (status, other) = create_named(&harness, &user, "key-2", "Invoices").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{other}");
+    let (status, found) = create_named(&harness, &user, "key-2", "Payouts").await;
+    assert_eq!(status, StatusCode::CREATED, "{found}");
+    assert_eq!(stripe_names(&harness, &user).await, ["Payments", "Payouts"]);
+
+    // A create that failed with nothing made frees its key, for any request.
+    harness.sandbox.set_faults(Faults {
+        failure_rate: 1.0,
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    });
+    let (status, failed) = create_named(&harness, &user, "key-3", "Taxes").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{failed}");
+    harness.sandbox.set_faults(Faults::default());
+    let (status, made) = create_named(&harness, &user, "key-3", "Fees").await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["name"], "Fees");
     harness.stop().await;
 }
 
