@@ -16,7 +16,7 @@ use marketplace_wire::{
 };
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use web_sys::{AbortSignal, Request, RequestInit, Response};
 
 use crate::wire_js::{FromJs, ToJs};
 
@@ -324,6 +324,11 @@ impl ApiClient {
     ) -> Result<Response, ApiError> {
         let init = RequestInit::new();
         init.set_method(method);
+        // Aborts the request, the reading of its answer included, once its time is up.
+        // Racing a timer is not enough: a request left running holds one of the
+        // browser's few connections to the proxy, and a handful of them stall every
+        // later one. (A server may also send the headers and stall.)
+        init.set_signal(Some(&AbortSignal::timeout_with_u32(FETCH_PATIENCE_MS)));
         if let Some(body) = body {
             init.set_body(&body.into());
         }
@@ -341,7 +346,7 @@ impl ApiClient {
                 .map_err(network)?;
         }
         let window = web_sys::window().ok_or_else(|| ApiError::Network("no window".into()))?;
-        within(&window.fetch_with_request(&request), FETCH_PATIENCE_MS)
+        JsFuture::from(window.fetch_with_request(&request))
             .await
             .map_err(network)?
             .dyn_into()
@@ -349,11 +354,11 @@ impl ApiClient {
     }
 }
 
-/// How long the host's `getToken` may take, and a request (the proxy answers within
-/// 30 s itself, so past this the network has stalled). A callback or a request that
-/// never settles must not keep a control busy for good.
+/// How long the host's `getToken` may take, and a request with the reading of its
+/// answer (the proxy answers within 30 s itself, so past this the network has stalled).
+/// A callback or a request that never settles must not keep a control busy for good.
 const GET_TOKEN_PATIENCE_MS: i32 = 20_000;
-const FETCH_PATIENCE_MS: i32 = 45_000;
+const FETCH_PATIENCE_MS: u32 = 45_000;
 
 /// `promise`'s outcome, or a rejection once `ms` have passed; the timer goes either way.
 async fn within(promise: &js_sys::Promise, ms: i32) -> Result<JsValue, JsValue> {
@@ -375,10 +380,22 @@ async fn within(promise: &js_sys::Promise, ms: i32) -> Result<JsValue, JsValue> 
 }
 
 async fn read_json<T: FromJs>(response: Response) -> Result<T, ApiError> {
-    let value = JsFuture::from(response.json().map_err(decode)?)
-        .await
-        .map_err(decode)?;
+    let value = body_json(response).await?;
     T::from_js(&value).map_err(|err| ApiError::Decode(err.to_string()))
+}
+
+/// The body, parsed. (Not generic, so one copy serves every route.)
+async fn body_json(response: Response) -> Result<JsValue, ApiError> {
+    let read = response.json().map_err(decode)?;
+    JsFuture::from(read).await.map_err(|err| {
+        // Only a body that is no JSON is the proxy's fault; a body cut off (aborted at
+        // the deadline, a dropped connection) is the network's.
+        if err.is_instance_of::<js_sys::SyntaxError>() {
+            decode(err)
+        } else {
+            network(err)
+        }
+    })
 }
 
 /// Passes a success through; turns the proxy's `ErrorBody` into `ApiError::Server`.

@@ -1931,7 +1931,9 @@ impl ShortWaits {
     fn install() -> ShortWaits {
         js_sys::Function::new_no_args(
             "const real = window.setTimeout; window.__realSetTimeout = real;
-             window.setTimeout = (fn, ms, ...args) => real(fn, ms >= 10000 ? 5 : ms, ...args);",
+             window.setTimeout = (fn, ms, ...args) => real(fn, ms >= 10000 ? 5 : ms, ...args);
+             const realAbortAfter = AbortSignal.timeout; window.__realAbortAfter = realAbortAfter;
+             AbortSignal.timeout = (ms) => realAbortAfter.call(AbortSignal, ms >= 10000 ? 5 : ms);",
         )
         .call0(&JsValue::NULL)
         .unwrap();
@@ -1941,19 +1943,30 @@ impl ShortWaits {
 
 impl Drop for ShortWaits {
     fn drop(&mut self) {
-        let _ = js_sys::Function::new_no_args("window.setTimeout = window.__realSetTimeout;")
-            .call0(&JsValue::NULL);
+        let _ = js_sys::Function::new_no_args(
+            "window.setTimeout = window.__realSetTimeout;
+             AbortSignal.timeout = window.__realAbortAfter;",
+        )
+        .call0(&JsValue::NULL);
     }
 }
 
 /// A host's `getToken` or a request that never settles ends in a failure the user can
-/// retry, instead of a widget waiting for good.
+/// retry, instead of a widget waiting for good; so does an answer whose body stalls. The
+/// request is aborted (as a real `fetch` honours its signal), so that it does not hold
+/// one of the browser's few connections to the proxy.
 #[wasm_bindgen_test]
 async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
     let _waits = ShortWaits::install();
-    js_sys::Function::new_no_args("window.__tokenAsks = 0;")
-        .call0(&JsValue::NULL)
-        .unwrap();
+    js_sys::Function::new_no_args(
+        "window.__tokenAsks = 0; window.__aborted = 0;
+         window.__onAbort = (request, then) => request.signal.addEventListener('abort', () => {
+             window.__aborted += 1;
+             then(request.signal.reason);
+         });",
+    )
+    .call0(&JsValue::NULL)
+    .unwrap();
     for (get_token, fetch, expected) in [
         (
             // Asked once for the request (not again after its 401): one wait, not two.
@@ -1963,7 +1976,15 @@ async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
         ),
         (
             "return 'a-token';",
-            "return new Promise(() => {});",
+            "return new Promise((_, reject) => window.__onAbort(request, reject));",
+            "The server could not be reached.",
+        ),
+        (
+            // The headers arrive, the body never ends.
+            "return 'a-token';",
+            "return new Response(new ReadableStream({
+                 start(body) { window.__onAbort(request, (reason) => body.error(reason)); },
+             }), { status: 200, headers: { 'Content-Type': 'application/json' } });",
             "The server could not be reached.",
         ),
     ] {
@@ -1980,8 +2001,11 @@ async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
         handle.unmount();
         host.remove();
     }
-    let asks = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__tokenAsks".into()).unwrap();
+    let window = web_sys::window().unwrap();
+    let asks = js_sys::Reflect::get(&window, &"__tokenAsks".into()).unwrap();
     assert_eq!(asks.as_f64(), Some(1.0), "getToken asked once");
+    let aborted = js_sys::Reflect::get(&window, &"__aborted".into()).unwrap();
+    assert_eq!(aborted.as_f64(), Some(2.0), "both stalled requests aborted");
 }
 
 /// The whole widget against a `FakeFetch`, once its catalog shows.
