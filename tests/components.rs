@@ -23,7 +23,10 @@ use marketplace_wire::{
     AuthSlot, AuthValue, Catalog, ConfigSlot, ConfigValue, Instance, Integration, Status,
     UpdateInstance,
 };
-use std::{cell::RefCell, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    rc::Rc,
+};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, MessageEvent, MessageEventInit};
@@ -2796,6 +2799,34 @@ async fn an_editor_still_closes_while_a_toggle_is_under_way() {
     host.remove();
 }
 
+/// Whether a keydown has reached an element (kept listening while this lives).
+struct KeydownWatch {
+    seen: Rc<Cell<bool>>,
+    _listener: wasm_bindgen::closure::Closure<dyn FnMut()>,
+}
+
+impl KeydownWatch {
+    fn on(host: &HtmlElement, selector: &str) -> KeydownWatch {
+        let seen = Rc::new(Cell::new(false));
+        let noticed = seen.clone();
+        let listener =
+            wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || noticed.set(true));
+        host.query_selector(selector)
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {selector}"))
+            .add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref())
+            .unwrap();
+        KeydownWatch {
+            seen,
+            _listener: listener,
+        }
+    }
+
+    fn seen(&self) -> bool {
+        self.seen.get()
+    }
+}
+
 /// A press of Escape, as a keyboard makes it (it bubbles, and may be cancelled).
 fn escape_key() -> web_sys::KeyboardEvent {
     let init = web_sys::KeyboardEventInit::new();
@@ -2834,6 +2865,35 @@ async fn a_deletion_under_way_is_not_cancelled_by_cancel_or_escape() {
     host.remove();
 }
 
+/// A rename under way keeps its editor (it cannot be called back), but Escape still
+/// closes the dialog, as × does: the keyboard has the same way out as the mouse.
+#[wasm_bindgen_test]
+async fn escape_closes_the_dialog_while_a_rename_saves() {
+    // The proxy never answers: the rename stays under way.
+    let _fetch = FakeFetch::install("return new Promise(() => {});");
+    let host = container();
+    let handle = rename_in_a_slack_dialog(&host).await;
+    let field: web_sys::HtmlInputElement = host
+        .query_selector(".tm-name")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    field.set_value("Team alerts");
+    click(&host, ".tm-rename button[type=submit]");
+    tick().await;
+    // The dialog closes on an Escape that reaches it.
+    let dialog_keys = KeydownWatch::on(&host, ".tm-dialog");
+    field.dispatch_event(&escape_key()).unwrap();
+    tick().await;
+    assert!(dialog_keys.seen(), "Escape reached the dialog");
+    assert!(
+        host.query_selector(".tm-rename").unwrap().is_some(),
+        "the editor stays while its rename is under way"
+    );
+    drop(handle);
+    host.remove();
+}
+
 #[wasm_bindgen_test]
 async fn escape_in_an_editor_closes_the_editor_and_returns_to_its_button() {
     let host = container();
@@ -2848,25 +2908,15 @@ async fn escape_in_an_editor_closes_the_editor_and_returns_to_its_button() {
         Some(error.id()),
         "the rename field names its error message"
     );
-    let escape = escape_key();
     // The dialog closes on an Escape that reaches it: this one must not.
-    let reached_dialog = Rc::new(RefCell::new(false));
-    let noticed = reached_dialog.clone();
-    let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
-        *noticed.borrow_mut() = true;
-    });
-    host.query_selector(".tm-dialog")
-        .unwrap()
-        .unwrap()
-        .add_event_listener_with_callback("keydown", listener.as_ref().unchecked_ref())
-        .unwrap();
-    field.dispatch_event(&escape).unwrap();
+    let dialog_keys = KeydownWatch::on(&host, ".tm-dialog");
+    field.dispatch_event(&escape_key()).unwrap();
     tick().await;
     assert!(
         host.query_selector(".tm-rename").unwrap().is_none(),
         "the editor closed"
     );
-    assert!(!*reached_dialog.borrow(), "the dialog around it stays open");
+    assert!(!dialog_keys.seen(), "the dialog around it stays open");
     assert!(
         focused_class().contains("tm-rename-open"),
         "focus is back on Rename, not {:?}",

@@ -209,8 +209,16 @@ pub fn InstanceRow(
         // Its button may be gone meanwhile (Update, once another tab updated it).
         focus_in_row(editor_box, &[opener, ".tm-rename-open"]);
     });
+    // While its change is under way the editor stays, and Escape goes on to close the
+    // dialog, as × does (a failure is then announced by the connection's name). Not
+    // from a deletion's confirmation: that Escape would look as if it had called the
+    // deletion back.
     let on_editor_keydown = move |ev: leptos::ev::KeyboardEvent| {
-        if ev.key() == "Escape" && editing.get_untracked() != Editing::Nothing {
+        let editor = editing.get_untracked();
+        if ev.key() == "Escape"
+            && editor != Editing::Nothing
+            && (!saving.get_untracked() || editor == Editing::ConfirmDelete)
+        {
             ev.prevent_default();
             ev.stop_propagation();
             close_editor.run(());
