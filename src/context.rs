@@ -2,7 +2,7 @@
 //! proxy (so components stay views).
 
 use leptos::prelude::*;
-use marketplace_wire::{Instance, Integration, UpdateInstance};
+use marketplace_wire::{Catalog, Instance, Integration, UpdateInstance};
 
 use crate::{
     api::{ApiClient, ApiError},
@@ -130,13 +130,7 @@ impl Ctx {
         };
         match api.catalog().await {
             Ok(catalog) => {
-                // Unchanged, nothing is rendered again: what the cards show (a failure,
-                // focus) stays.
-                let fresh = CatalogState::Loaded(catalog);
-                let changed = self.catalog.try_with_untracked(|shown| *shown != fresh);
-                if changed == Some(true) {
-                    self.catalog.try_set(fresh);
-                }
+                self.show_catalog(catalog);
                 Ok(())
             }
             Err(err) => {
@@ -154,6 +148,29 @@ impl Ctx {
                 }
             }
         }
+    }
+
+    fn show_catalog(self, catalog: Catalog) {
+        // Unchanged, nothing is rendered again: what the cards show (a failure, focus)
+        // stays.
+        let fresh = CatalogState::Loaded(catalog);
+        let changed = self.catalog.try_with_untracked(|shown| *shown != fresh);
+        if changed == Some(true) {
+            self.catalog.try_set(fresh);
+        }
+    }
+
+    /// Fetches the catalog after a change whose outcome is unknown; whether it came. A
+    /// failure here goes unannounced: the change's own is.
+    async fn recheck(self) -> bool {
+        let Some(api) = self.client() else {
+            return false;
+        };
+        let Ok(catalog) = api.catalog().await else {
+            return false;
+        };
+        self.show_catalog(catalog);
+        true
     }
 
     pub fn integration(&self, solution_id: &str) -> Option<Integration> {
@@ -388,6 +405,18 @@ impl Ctx {
                     Ok(None)
                 }
             }
+            // Its answer lost or unreadable, the change may have been made all the same:
+            // the catalog says, and the row shows what Tray holds (a Disable whose
+            // answer was lost has disabled the connection). A deletion it no longer
+            // lists is done.
+            Err(err) if err.outcome_unknown() => {
+                let rechecked = self.recheck().await;
+                if rechecked && event == "deleted" && !self.lists(&instance_id) {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
             other => other,
         };
         match result {
@@ -411,14 +440,8 @@ impl Ctx {
                 self.emit(event, &[("instanceId", &instance_id)]);
                 Ok(())
             }
-            // Announced and told to the host; the message is the caller's to show. An
-            // answer the widget could not read may still be a success: the catalog says.
-            Err(err) => {
-                if matches!(err, ApiError::Decode(_)) {
-                    self.reload().await;
-                }
-                Err(self.fail_change(&instance_id, &err).await)
-            }
+            // Announced and told to the host; the message is the caller's to show.
+            Err(err) => Err(self.fail_change(&instance_id, &err).await),
         }
     }
 

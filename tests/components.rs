@@ -1763,6 +1763,101 @@ async fn all_connections_leaves_an_unfinished_setup_for_the_list() {
     host.remove();
 }
 
+/// A widget with Slack's dialog open over one connection, whose proxy answers a
+/// `method` with `answer` (a failure that leaves the outcome unknown) after Tray made
+/// the change: from then on its catalog lists `after`.
+async fn slacks_dialog_losing_an_answer(
+    method: &str,
+    answer: &str,
+    after: impl FnOnce(&mut Catalog),
+) -> (MountedWidget, FakeFetch) {
+    let before = Catalog {
+        integrations: vec![integration("Slack", &[], &[Status::Connected])],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let mut changed = before.clone();
+    after(&mut changed);
+    let fetch = FakeFetch::install(&format!(
+        "const json = {{ headers: {{ 'Content-Type': 'application/json' }} }};
+         if (request.method === '{method}') {{ window.__changed = true; return {answer}; }}
+         return new Response(window.__changed ? {} : {}, {{ status: 200, ...json }});",
+        json_literal(&changed),
+        json_literal(&before)
+    ));
+    js_sys::Function::new_no_args("window.__changed = false;")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
+    tick().await;
+    (widget, fetch)
+}
+
+/// A Disable whose answer was lost (Tray did it and its answer timed out) has disabled
+/// the connection all the same: the widget fetches the catalog, and the row shows what
+/// Tray holds beside the failure, instead of a connection still on.
+#[wasm_bindgen_test]
+async fn a_change_whose_answer_was_lost_shows_what_tray_holds() {
+    let (widget, fetch) = slacks_dialog_losing_an_answer(
+        "PATCH",
+        "new Response(JSON.stringify({ error: { code: 'tray_unavailable',
+             message: 'Tray is unavailable: HTTP 504' } }), { status: 503, ...json })",
+        |catalog| catalog.integrations[0].instances[0] = instance("Slack-0", Status::Disabled),
+    )
+    .await;
+    let row = "[data-instance-id=\"Slack-0\"]";
+    widget.press(&format!("{row} .tm-toggle"));
+    for _ in 0..20 {
+        tick().await;
+    }
+    let toggle = widget.find(&format!("{row} .tm-toggle")).expect("a toggle");
+    assert_eq!(
+        toggle.text_content().unwrap_or_default().trim(),
+        "Enable",
+        "the row shows the connection off, as Tray holds it"
+    );
+    assert_eq!(
+        fetch.requests(),
+        vec![
+            "GET /api/v1/integrations",
+            "PATCH /api/v1/instances/Slack-0",
+            "GET /api/v1/integrations"
+        ]
+    );
+    widget.remove();
+}
+
+/// A deletion whose answer was lost, and that a fresh catalog no longer lists, is done:
+/// its row goes and the deletion is heard.
+#[wasm_bindgen_test]
+async fn a_deletion_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
+    let (widget, fetch) =
+        slacks_dialog_losing_an_answer("DELETE", "new Response('', { status: 504 })", |catalog| {
+            catalog.integrations[0].instances.clear()
+        })
+        .await;
+    widget.press("[data-instance-id=\"Slack-0\"] .tm-delete");
+    tick().await;
+    widget.press(".tm-confirm-delete");
+    for _ in 0..20 {
+        tick().await;
+    }
+    let row = widget
+        .find("[data-instance-id=\"Slack-0\"]")
+        .expect("its row");
+    assert!(
+        row.unchecked_into::<HtmlElement>().hidden(),
+        "the row is gone: {:?}",
+        fetch.requests()
+    );
+    let heard = widget.text_of(".tm-dialog [aria-live]");
+    assert!(
+        heard.contains("deleted"),
+        "the deletion is heard: {heard:?}"
+    );
+    widget.remove();
+}
+
 #[wasm_bindgen_test]
 async fn a_change_the_proxy_refuses_is_shown_in_its_row() {
     let _fetch = FakeFetch::install(
@@ -2040,6 +2135,13 @@ impl MountedWidget {
         self.shadow.query_selector(selector).unwrap()
     }
 
+    /// The text of the first element `selector` finds; empty if none.
+    fn text_of(&self, selector: &str) -> String {
+        self.find(selector)
+            .and_then(|element| element.text_content())
+            .unwrap_or_default()
+    }
+
     fn press(&self, selector: &str) {
         self.find(selector)
             .unwrap_or_else(|| panic!("no {selector}"))
@@ -2304,10 +2406,7 @@ async fn a_change_failing_after_its_dialog_closed_is_heard_by_name() {
         for _ in 0..10 {
             tick().await;
         }
-        let heard = widget
-            .find(".tm-sr[role=status]")
-            .and_then(|region| region.text_content())
-            .unwrap_or_default();
+        let heard = widget.text_of(".tm-sr[role=status]");
         assert!(
             heard.starts_with("Slack-0: your change was not saved. The integration service"),
             "{make_the_change}: {heard:?}"
@@ -3126,7 +3225,8 @@ async fn a_connection_listed_meanwhile_joins_the_list_and_leaves_a_rename_alone(
 #[wasm_bindgen_test]
 async fn a_name_is_sent_without_control_characters() {
     let _fetch = FakeFetch::install(
-        "window.__body = await request.text(); return new Response(null, { status: 503 });",
+        "if (request.method === 'PATCH') window.__body = await request.text();
+         return new Response(null, { status: 503 });",
     );
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
