@@ -50,6 +50,13 @@ impl Ctx {
             .unwrap_or_default()
     }
 
+    /// [`Strings::around`] in the widget's strings.
+    pub fn around(&self, key: Key) -> (String, String) {
+        self.strings
+            .try_with_value(|s| s.around(key))
+            .unwrap_or_default()
+    }
+
     pub fn client(&self) -> Option<ApiClient> {
         self.api.try_get_value()
     }

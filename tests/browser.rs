@@ -1,6 +1,9 @@
 //! Widget tests in headless Chromium (wasm-bindgen-test).
 #![cfg(target_arch = "wasm32")]
 
+mod common;
+
+use common::sleep;
 use integrations_widget::mount;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_test::*;
@@ -61,17 +64,6 @@ fn the_shipped_stylesheet_means_what_the_source_says() {
     let rules = parsed_rules(source);
     assert!(rules.len() > 50, "the source parses: {} rules", rules.len());
     assert_eq!(parsed_rules(shipped), rules);
-}
-
-/// Waits for `ms` milliseconds (renders, the failing catalog request).
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
-            .unwrap();
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
 }
 
 /// `rgb(r, g, b)` / `rgba(r, g, b, a)` as computed styles give them.

@@ -1971,20 +1971,7 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
              { status: 401, headers: { 'Content-Type': 'application/json' } });",
     );
     let host = container();
-    let errors = Rc::new(RefCell::new(Vec::<String>::new()));
-    let sink = errors.clone();
-    let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::CustomEvent)>::new(
-        move |event: web_sys::CustomEvent| {
-            let message = js_sys::Reflect::get(&event.detail(), &"message".into()).unwrap();
-            sink.borrow_mut()
-                .push(message.as_string().unwrap_or_default());
-        },
-    );
-    host.add_event_listener_with_callback(
-        "tray-marketplace:error",
-        listener.as_ref().unchecked_ref(),
-    )
-    .unwrap();
+    let errors = common::HostErrors::on(&host);
     let options = mount_options();
     js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
     let get_token =
@@ -1996,11 +1983,11 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     assert!(shown.contains("Your session has expired"), "{shown:?}");
     assert!(
         errors
-            .borrow()
+            .messages()
             .iter()
             .any(|m| m.contains("getToken failed: backend down")),
         "{:?}",
-        errors.borrow()
+        errors.messages()
     );
     handle.unmount();
     host.remove();
@@ -3267,13 +3254,56 @@ async fn no_other_editor_opens_while_a_rename_is_saved() {
     host.remove();
 }
 
-/// A rename refused for an empty name, cancelled and opened again, starts clean.
+/// A name written right to left keeps its punctuation at its own end (on the left),
+/// in its row and inside the English sentence of its delete confirmation, instead of
+/// the "!" jumping to the right as the sentence around it runs left to right.
+#[wasm_bindgen_test]
+async fn a_name_written_right_to_left_keeps_its_punctuation_on_its_side() {
+    let host = container();
+    let mut item = integration("Slack", &[], &[Status::Connected]);
+    item.instances[0].name = "إشعارات سلاك!".into();
+    let solution_id = item.solution_id.clone();
+    let handle = mount_dialog(&host, showing(&item), solution_id, None);
+    tick().await;
+    click(&host, ".tm-delete");
+    tick().await;
+    // Where the "!" and the name's first letter are drawn.
+    let bang_is_left_of_the_name = js_sys::Function::new_with_args(
+        "element",
+        "const walker = document.createTreeWalker(element, NodeFilter.SHOW_TEXT);
+         const at = (text, index) => {
+             const range = document.createRange();
+             range.setStart(text, index);
+             range.setEnd(text, index + 1);
+             return range.getBoundingClientRect().left;
+         };
+         let bang, first;
+         for (let text = walker.nextNode(); text; text = walker.nextNode()) {
+             const value = text.nodeValue;
+             if (value.includes('!')) bang = at(text, value.indexOf('!'));
+             if (value.includes('إ')) first = at(text, value.indexOf('إ'));
+         }
+         return bang < first;",
+    );
+    for selector in [".tm-confirm p", ".tm-instance-name"] {
+        let element = host.query_selector(selector).unwrap().expect(selector);
+        let left = bang_is_left_of_the_name
+            .call1(&JsValue::NULL, &element)
+            .unwrap();
+        assert_eq!(left.as_bool(), Some(true), "{selector}");
+    }
+    drop(handle);
+    host.remove();
+}
+
+/// A rename refused for a blank name (spaces and characters no one sees: a zero-width
+/// space, a Hangul filler), cancelled and opened again, starts clean.
 #[wasm_bindgen_test]
 async fn a_rename_opened_again_does_not_show_the_last_ones_complaint() {
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
     let field = rename_field(&host);
-    field.set_value("  ");
+    field.set_value(" \u{200b}\u{3164} ");
     click(&host, ".tm-rename .tm-save");
     tick().await;
     assert_eq!(

@@ -166,8 +166,10 @@ pub fn InstanceRow(
             })
             .collect();
         let new_name = new_name.trim().to_owned();
-        name_error.set(new_name.is_empty());
-        if !new_name.is_empty() {
+        // Zero-width or filler characters alone are no name either.
+        let blank = !marketplace_wire::shows_something(&new_name);
+        name_error.set(blank);
+        if !blank {
             run(
                 "updated",
                 Change::Update(UpdateInstance {
@@ -293,6 +295,7 @@ pub fn InstanceRow(
                     <input
                         type="text"
                         class="tm-name"
+                        dir="auto"
                         name="name"
                         value=title()
                         aria-invalid=move || name_error.get().to_string()
@@ -346,9 +349,13 @@ pub fn InstanceRow(
         }
         // Cancel comes first, so the focus an opened editor takes lands on the
         // harmless choice, not on Delete.
-        Editing::ConfirmDelete => view! {
+        Editing::ConfirmDelete => {
+            // The name set apart: one written right to left keeps its punctuation on its
+            // own side of the sentence.
+            let (confirm_before, confirm_after) = ctx.around(Key::confirm_delete);
+            view! {
             <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete) aria-describedby=confirm_id.clone()>
-                <p id=confirm_id.clone()>{ctx.fill(Key::confirm_delete, &title())}</p>
+                <p id=confirm_id.clone()>{confirm_before}<bdi>{title()}</bdi>{confirm_after}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-ghost tm-cancel-delete" aria-disabled=move || saving.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                     <button class="tm-button tm-danger tm-confirm-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| run("deleted", Change::Delete)>
@@ -356,8 +363,9 @@ pub fn InstanceRow(
                     </button>
                 </div>
             </div>
+            }
+            .into_any()
         }
-        .into_any(),
     }
     };
     // What the instance shows (redrawn when it changes), and its sign-ins.
@@ -393,7 +401,7 @@ pub fn InstanceRow(
             let enabled = instance.enabled;
             Some(view! {
                 <div class="tm-instance-head">
-                    <strong class="tm-instance-name" id=summary_name_id.clone()>{instance.name.clone()}</strong>
+                    <strong class="tm-instance-name" dir="auto" id=summary_name_id.clone()>{instance.name.clone()}</strong>
                     <StatusBadge status=instance.status />
                 </div>
                 {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(hint)}</p> }.into_any())}

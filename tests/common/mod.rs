@@ -2,7 +2,52 @@
 // Each file uses some of them.
 #![allow(dead_code)]
 
-use wasm_bindgen::JsValue;
+use std::{cell::RefCell, rc::Rc};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+
+/// Waits for `ms` milliseconds of the browser's timers.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| {
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+            .unwrap();
+    });
+    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+}
+
+/// The messages of the `tray-marketplace:error` events a container dispatches while
+/// this lives.
+pub struct HostErrors {
+    messages: Rc<RefCell<Vec<String>>>,
+    _listener: Closure<dyn FnMut(web_sys::CustomEvent)>,
+}
+
+impl HostErrors {
+    pub fn on(host: &web_sys::HtmlElement) -> HostErrors {
+        let messages = Rc::new(RefCell::new(Vec::new()));
+        let sink = messages.clone();
+        let listener =
+            Closure::<dyn FnMut(web_sys::CustomEvent)>::new(move |event: web_sys::CustomEvent| {
+                let message = js_sys::Reflect::get(&event.detail(), &"message".into()).unwrap();
+                sink.borrow_mut()
+                    .push(message.as_string().unwrap_or_default());
+            });
+        host.add_event_listener_with_callback(
+            "tray-marketplace:error",
+            listener.as_ref().unchecked_ref(),
+        )
+        .unwrap();
+        HostErrors {
+            messages,
+            _listener: listener,
+        }
+    }
+
+    pub fn messages(&self) -> Vec<String> {
+        self.messages.borrow().clone()
+    }
+}
 
 /// A few rendering steps of the browser: what a re-render left for an animation frame
 /// (focus put back, say) is done by then.

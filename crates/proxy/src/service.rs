@@ -1046,7 +1046,12 @@ impl Marketplace {
         let mut input = json!({ "solutionInstanceId": id });
         if let Some(name) = &update.name {
             let name = name.trim();
-            if name.is_empty() || name.chars().count() > 200 {
+            if !wire::shows_something(name) {
+                return Err(ProxyError::BadRequest(
+                    "name must show something: it has only spaces or invisible characters".into(),
+                ));
+            }
+            if name.chars().count() > 200 {
                 return Err(ProxyError::BadRequest(
                     "name must be 1 to 200 characters".into(),
                 ));
@@ -1632,13 +1637,13 @@ fn instance_name<'a>(request: &'a wire::CreateInstance, solution: &'a Solution) 
     requested_name(request).unwrap_or(&solution.title)
 }
 
-/// The name a create asks for, if any (blank asks for none).
+/// The name a create asks for, if any (blank, or invisible, asks for none).
 fn requested_name(request: &wire::CreateInstance) -> Option<&str> {
     request
         .name
         .as_deref()
         .map(str::trim)
-        .filter(|name| !name.is_empty())
+        .filter(|name| wire::shows_something(name))
 }
 
 /// When Tray made `instance`, in ms since the epoch. Without a readable time it counts

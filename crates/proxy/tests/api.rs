@@ -1712,6 +1712,9 @@ async fn a_change_of_nothing_or_a_name_with_control_characters_is_refused() {
         json!({ "nmae": "typo" }),
         json!({ "name": "bad\u{0}name" }),
         json!({ "name": "invoice\u{202e}fdp.exe" }),
+        // Blank to the eye: zero-width characters, a Hangul filler.
+        json!({ "name": "\u{200b}\u{2060}" }),
+        json!({ "name": " \u{3164} " }),
     ] {
         let (status, answer) = harness
             .call(reqwest::Method::PATCH, &path, &user, Some(body.clone()))
@@ -1728,6 +1731,10 @@ async fn a_change_of_nothing_or_a_name_with_control_characters_is_refused() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(harness.sandbox.stats().requests_served, served_before);
+    // A create asking for an invisible name asks for none: it gets the title.
+    let (status, unnamed) = create_named(&harness, &user, "k3", "\u{200b}").await;
+    assert_eq!(status, StatusCode::CREATED, "{unnamed}");
+    assert_eq!(unnamed["name"], made["name"], "the title, as for no name");
     harness.stop().await;
 }
 

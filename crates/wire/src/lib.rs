@@ -10,6 +10,39 @@ use serde::{Deserialize, Serialize};
 /// Every route of the widget API lives under this prefix.
 pub const API_PREFIX: &str = "/api/v1";
 
+/// Whether a connection's name shows anything: a name of spaces, zero-width characters,
+/// fillers or other invisible marks reads as blank in every list (both sides refuse a
+/// rename to one, and a create asking for one gets the integration's title).
+pub fn shows_something(name: &str) -> bool {
+    name.chars().any(|c| !is_invisible(c))
+}
+
+fn is_invisible(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{ad}'
+                | '\u{34f}'
+                | '\u{61c}'
+                | '\u{115f}'
+                | '\u{1160}'
+                | '\u{17b4}'
+                | '\u{17b5}'
+                | '\u{180b}'..='\u{180f}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{206f}'
+                | '\u{2800}'
+                | '\u{3164}'
+                | '\u{fe00}'..='\u{fe0f}'
+                | '\u{feff}'
+                | '\u{ffa0}'
+                | '\u{1d173}'..='\u{1d17a}'
+                | '\u{e0000}'..='\u{e0fff}'
+        )
+}
+
 /// `GET /api/v1/integrations`: the catalog merged with the caller's instances.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -246,6 +279,23 @@ pub struct ErrorDetail {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_of_invisible_characters_shows_nothing() {
+        for blank in [
+            "",
+            "  ",
+            "\u{200b}",
+            "\u{2060}\u{200d}",
+            "\u{3164}",
+            "\u{feff} \u{2800}",
+        ] {
+            assert!(!shows_something(blank), "{blank:?}");
+        }
+        for name in ["Slack", " a ", "\u{200b}x", "👍", "إشعارات", "\u{3164}한"] {
+            assert!(shows_something(name), "{name:?}");
+        }
+    }
 
     fn instance(status: Status) -> Instance {
         Instance {
