@@ -7,7 +7,13 @@
 // Everything starts at once: the JS glue, the wasm and, for script-tag containers, the
 // catalog request, so the catalog is already here when the wasm has compiled.
 
-const wasm = fetch(new URL("./integrations-widget_bg.wasm", import.meta.url));
+const wasmUrl = new URL("./integrations-widget_bg.wasm", import.meta.url);
+const wasm = fetch(wasmUrl).catch((error) => {
+  throw new Error(`${wasmUrl}: ${error.message}`);
+});
+// Its failure is reported through `ready` and each container's error event, not also as
+// an unhandled rejection (which a host's error monitoring takes for its own crash).
+wasm.catch(() => {});
 const ready = import("./integrations-widget.js").then(async (glue) => {
   await glue.default({ module_or_path: wasm });
   return glue;
@@ -58,7 +64,6 @@ function mountWith(element, options, prefetched) {
     if (!unmounted && latestMount.get(element) === call) {
       handle = glue.mount(element, catalog ? { ...options, catalog } : options);
     }
-    return handle;
   });
   // A widget that cannot start (its files blocked by a CSP, say) says so where the host
   // listens for its errors, not only in `ready`.

@@ -23,8 +23,13 @@ pub enum DialogMessage {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PopupEvent {
     Message(DialogMessage),
-    /// The window is gone and said nothing: maybe cancelled, maybe not.
-    ClosedSilently,
+    /// The window is gone and said nothing: maybe cancelled, maybe not. `at_once`: it
+    /// went within a moment of being sent to the dialog, faster than anyone closes a
+    /// window: most likely the host page's `Cross-Origin-Opener-Policy` cut it off
+    /// (the popup lives on, but its messages can never arrive).
+    ClosedSilently {
+        at_once: bool,
+    },
 }
 
 /// Reads a message's data; anything else (other apps' messages) is `None`.
@@ -71,6 +76,8 @@ pub fn open(url: &str) -> Option<Window> {
 
 /// How often a silently closed popup is looked for.
 const CLOSED_POLL_MS: i32 = 500;
+/// A popup gone this soon after it was sent to the dialog was closed by no one.
+const CUT_OFF_MS: f64 = 1500.0;
 
 /// Listens to one popup; dropping it removes the listeners, stops the timer and closes
 /// the window, so nothing outlives the widget. The page going away (a reload, a link
@@ -80,6 +87,8 @@ pub struct PopupWatch {
     /// The dialog's origin, known once the proxy has answered; until then (a blank
     /// window) no message counts.
     origin: std::rc::Rc<std::cell::OnceCell<String>>,
+    /// When it was sent to the dialog (`Date.now()`), 0 before.
+    navigated_at: std::rc::Rc<std::cell::Cell<f64>>,
     on_message: Closure<dyn FnMut(MessageEvent)>,
     on_tick: Closure<dyn FnMut()>,
     on_leave: Closure<dyn FnMut()>,
@@ -122,10 +131,14 @@ impl PopupWatch {
 
         let watched = popup.clone();
         let reported = std::cell::Cell::new(false);
+        let navigated_at = std::rc::Rc::new(std::cell::Cell::new(0.0));
+        let sent_at = navigated_at.clone();
         let on_tick = Closure::<dyn FnMut()>::new(move || {
             if watched.closed().unwrap_or(true) && !answered.get() && !reported.replace(true) {
+                let sent = sent_at.get();
+                let at_once = sent > 0.0 && js_sys::Date::now() - sent < CUT_OFF_MS;
                 if let Ok(mut handler) = handler.try_borrow_mut() {
-                    handler(PopupEvent::ClosedSilently);
+                    handler(PopupEvent::ClosedSilently { at_once });
                 }
             }
         });
@@ -143,6 +156,7 @@ impl PopupWatch {
         Ok(PopupWatch {
             popup,
             origin,
+            navigated_at,
             on_message,
             on_tick,
             on_leave,
@@ -154,6 +168,7 @@ impl PopupWatch {
     /// first origin named stays: one watch, one dialog).
     pub fn navigate(&self, url: &str, origin: &str) -> Result<(), JsValue> {
         let _ = self.origin.set(origin.to_owned());
+        self.navigated_at.set(js_sys::Date::now());
         self.popup.location().set_href(url)
     }
 

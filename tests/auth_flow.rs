@@ -88,13 +88,7 @@ fn calls() -> Vec<Vec<JsValue>> {
 }
 
 async fn tick() {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        web_sys::window()
-            .unwrap()
-            .set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 0)
-            .unwrap();
-    });
-    wasm_bindgen_futures::JsFuture::from(promise).await.unwrap();
+    common::sleep(0).await;
 }
 
 fn post(source: &web_sys::Window, data: &[(&str, &str)]) {
@@ -477,6 +471,42 @@ async fn heard_once_saved_after_its_step_closed(
     until(|| announced(&host) != "Saving the sign-in…").await;
     let heard = announced(&host);
     (host, heard, handle)
+}
+
+/// A sign-in window that closes as it is sent to the dialog was closed by no one: the
+/// host page's `Cross-Origin-Opener-Policy` cut it off, and its answer can never come.
+/// The user sees "Still waiting?"; the host's developer hears why in an `error` event.
+/// A window closed later, as a user closes one, is no such hint.
+#[wasm_bindgen_test]
+async fn a_sign_in_window_cut_off_as_it_opens_tells_the_host_why() {
+    for (closed_after_ms, hinted) in [(0.0, true), (5_000.0, false)] {
+        let popup = install_fakes();
+        let (host, _done, _handle) = mount_button();
+        let errors = common::HostErrors::on(&host);
+        click_authorize(&host).await;
+        // The clock moved on as if the window had been open that long.
+        run_js(&format!(
+            "window.__realNow = Date.now; Date.now = () => window.__realNow() + {closed_after_ms};"
+        ));
+        popup.frame_element().unwrap().unwrap().remove();
+        common::sleep(700).await;
+        run_js("Date.now = window.__realNow;");
+        assert_eq!(
+            announced(&host),
+            "Still waiting? The sign-in window was closed."
+        );
+        let cut_off = errors
+            .messages()
+            .iter()
+            .any(|message| message.contains("Cross-Origin-Opener-Policy"));
+        assert_eq!(
+            cut_off,
+            hinted,
+            "closed after {closed_after_ms} ms: {:?}",
+            errors.messages()
+        );
+        host.remove();
+    }
 }
 
 /// A step closed while its popup is open (Escape or × on the dialog): the live region

@@ -25,6 +25,11 @@ enum AuthState {
     Failed(String, Option<String>),
 }
 
+/// For the host's developer (English, in the `error` event only).
+const COOP_HINT: &str = "the sign-in window closed as it opened: if no one closed it, \
+    this page's Cross-Origin-Opener-Policy cut it off, and its answer cannot arrive; \
+    serve the page with same-origin-allow-popups";
+
 /// What moves a sign-in on: its popup, or "Try again" after its attach failed.
 enum Step {
     Popup(PopupEvent),
@@ -111,9 +116,13 @@ pub fn AuthButton(
                     state.try_set(AuthState::Failed(shown, None));
                     return;
                 }
-                Step::Popup(PopupEvent::ClosedSilently) => {
+                Step::Popup(PopupEvent::ClosedSilently { at_once }) => {
                     state.try_set(AuthState::ClosedSilently);
                     ctx.announce(ctx.t(Key::still_waiting));
+                    // The host's to fix, and silent otherwise: its error event says how.
+                    if at_once {
+                        ctx.emit("error", &[("message", COOP_HINT)]);
+                    }
                     return;
                 }
             };

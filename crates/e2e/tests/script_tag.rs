@@ -142,35 +142,61 @@ async fn a_script_tag_gets_its_token_from_the_hosts_token_url() -> Result {
 }
 
 /// A widget whose files a CSP blocks says so on its container, where the host listens
-/// for its errors, instead of leaving an empty box.
+/// for its errors, instead of leaving an empty box; and it leaves no unhandled rejection
+/// behind, which a host's error monitoring would take for its own page crashing.
 #[tokio::test]
 async fn a_widget_that_cannot_load_tells_the_host() -> Result {
-    let (_stack, browser, _host) = open_host_page(|proxy, token| format!(
-        r#"<!doctype html><html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'unsafe-inline'; connect-src {proxy}">
+    // WebAssembly compilation blocked; the `.wasm` fetch itself blocked.
+    for (blocked, says) in [
+        (
+            "script-src {proxy} 'unsafe-inline'; connect-src {proxy}",
+            "",
+        ),
+        (
+            "script-src {proxy} 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'none'",
+            "integrations-widget_bg.wasm",
+        ),
+    ] {
+        let (_stack, browser, _host) = open_host_page(|proxy, token| {
+            let policy = blocked.replace("{proxy}", proxy);
+            format!(
+                r#"<!doctype html><html><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; {policy}">
 <script>
   window.loadErrors = [];
+  window.unhandled = [];
   document.addEventListener("tray-marketplace:error", (e) => loadErrors.push(e.detail.message));
+  window.addEventListener("unhandledrejection", (e) => unhandled.push(String(e.reason)));
 </script>
 <script type="module" src="{proxy}/widget/embed.js"></script></head><body>
 <div data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}"></div>
 </body></html>"#
-    ))
-    .await?;
-    let mut errors = json!([]);
-    for _ in 0..100 {
-        errors = browser
-            .client
-            .execute("return window.loadErrors;", vec![])
-            .await?;
-        if errors.as_array().is_some_and(|e| !e.is_empty()) {
-            break;
+            )
+        })
+        .await?;
+        let mut errors = json!([]);
+        for _ in 0..100 {
+            errors = browser
+                .client
+                .execute("return window.loadErrors;", vec![])
+                .await?;
+            if errors.as_array().is_some_and(|e| !e.is_empty()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        let first = errors[0].as_str().unwrap_or_default();
+        assert!(first.starts_with("the widget failed to load"), "{errors}");
+        assert!(first.contains(says), "{errors}");
+        // Rejections are reported a task after they happen.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let unhandled = browser
+            .client
+            .execute("return window.unhandled;", vec![])
+            .await?;
+        assert_eq!(unhandled, json!([]), "{blocked}");
+        browser.close().await?;
     }
-    let first = errors[0].as_str().unwrap_or_default();
-    assert!(first.starts_with("the widget failed to load"), "{errors}");
-    browser.close().await?;
     Ok(())
 }
 
