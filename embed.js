@@ -53,6 +53,10 @@ const latestMount = new WeakMap();
 
 /// `mount`, with the catalog request embed.js started for a script-tag container.
 function mountWith(element, options, prefetched) {
+  // A typo ("Dark", "night") would otherwise pass unnoticed as the default.
+  if (options.theme && !["light", "dark", "system"].includes(options.theme)) {
+    console.warn(`tray-marketplace: theme "${options.theme}" is none of light, dark, system; using system`);
+  }
   let handle = null;
   let unmounted = false;
   const call = {};

@@ -200,6 +200,45 @@ async fn a_widget_that_cannot_load_tells_the_host() -> Result {
     Ok(())
 }
 
+/// A theme the widget does not know (a typo) falls back to following the system, and
+/// the developer is told so in the console instead of left guessing.
+#[tokio::test]
+async fn an_unknown_theme_is_named_in_the_console() -> Result {
+    let (_stack, browser, _host) = open_host_page(|proxy, token| {
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8">
+<script>
+  window.warnings = [];
+  const warn = console.warn;
+  console.warn = (...args) => {{ warnings.push(args.join(" ")); warn(...args); }};
+</script>
+<script type="module" src="{proxy}/widget/embed.js"></script></head><body>
+<div data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}" data-theme="Dark"></div>
+</body></html>"#
+        )
+    })
+    .await?;
+    the_whole_catalog_shows(&browser).await?;
+    let warnings = browser
+        .client
+        .execute("return window.warnings;", vec![])
+        .await?;
+    assert!(
+        warnings.to_string().contains(r#"theme \"Dark\""#),
+        "{warnings}"
+    );
+    let theme = browser
+        .client
+        .execute(
+            "return document.querySelector('[data-tray-marketplace]').dataset.tmTheme;",
+            vec![],
+        )
+        .await?;
+    assert_eq!(theme, json!("system"));
+    browser.close().await?;
+    Ok(())
+}
+
 /// A module script runs after the page's classic scripts: a classic script mounts as
 /// docs/widget.md says, when `tray-marketplace:loaded` fires (or at once if it did).
 #[tokio::test]
