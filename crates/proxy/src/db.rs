@@ -376,17 +376,7 @@ impl Db {
         at: i64,
         request: &CreationRequest,
     ) -> Result<(), ProxyError> {
-        sqlx::query(
-            "INSERT INTO creation_requests (owner, idempotency_key, solution_id, name) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (owner, idempotency_key)
-             DO UPDATE SET solution_id = excluded.solution_id, name = excluded.name",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(&request.solution_id)
-        .bind(request.name.as_deref())
-        .execute(&self.pool)
-        .await?;
+        self.note_request(owner, key, request, true).await?;
         sqlx::query(
             "INSERT INTO creation_starts (owner, idempotency_key, started_at) VALUES ($1, $2, $3)
              ON CONFLICT (owner, idempotency_key) DO UPDATE SET started_at = excluded.started_at",
@@ -394,6 +384,33 @@ impl Db {
         .bind(owner)
         .bind(key)
         .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Ties `key` to `request`: in its place (`replace`), or only if no request stands
+    /// for it yet (a claim an earlier version's replica left, taken over).
+    pub async fn note_request(
+        &self,
+        owner: &str,
+        key: &str,
+        request: &CreationRequest,
+        replace: bool,
+    ) -> Result<(), ProxyError> {
+        let on_conflict = if replace {
+            "DO UPDATE SET solution_id = excluded.solution_id, name = excluded.name"
+        } else {
+            "DO NOTHING"
+        };
+        sqlx::query(&format!(
+            "INSERT INTO creation_requests (owner, idempotency_key, solution_id, name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (owner, idempotency_key) {on_conflict}"
+        ))
+        .bind(owner)
+        .bind(key)
+        .bind(&request.solution_id)
+        .bind(request.name.as_deref())
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -483,43 +500,43 @@ impl Db {
     /// the hold `held` still has it.
     pub async fn expire_claim(&self, owner: &str, key: &str, held: i64) -> Result<(), ProxyError> {
         self.on_held_claim("UPDATE creations SET claimed_at = 0", owner, key, held)
-            .await?;
-        Ok(())
+            .await
     }
 
     /// Give up an unfinished claim, if the hold `held` still has it (a hold taken over
     /// since must not free the key under its new holder). The key is then free for any
-    /// request, so what this one asked for goes with it: a replica of an earlier version
-    /// claiming it next would not note its own.
+    /// request, so what this one asked for goes first, while the claim still holds it
+    /// (afterwards, the next holder's request may already stand there): a replica of an
+    /// earlier version claiming it next would not note its own.
     pub async fn release_creation(
         &self,
         owner: &str,
         key: &str,
         held: i64,
     ) -> Result<(), ProxyError> {
-        if self
-            .on_held_claim("DELETE FROM creations", owner, key, held)
-            .await?
-        {
-            sqlx::query("DELETE FROM creation_requests WHERE owner = $1 AND idempotency_key = $2")
-                .bind(owner)
-                .bind(key)
-                .execute(&self.pool)
-                .await?;
-        }
-        Ok(())
+        sqlx::query(
+            "DELETE FROM creation_requests WHERE owner = $1 AND idempotency_key = $2
+               AND EXISTS (SELECT 1 FROM creations WHERE owner = $1 AND idempotency_key = $2
+                           AND instance_id IS NULL AND claimed_at = $3)",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(held)
+        .execute(&self.pool)
+        .await?;
+        self.on_held_claim("DELETE FROM creations", owner, key, held)
+            .await
     }
 
-    /// `statement`, limited to the claim on `key` while `held` holds it unfinished;
-    /// whether it still did.
+    /// `statement`, limited to the claim on `key` while `held` holds it unfinished.
     async fn on_held_claim(
         &self,
         statement: &str,
         owner: &str,
         key: &str,
         held: i64,
-    ) -> Result<bool, ProxyError> {
-        let changed = sqlx::query(&format!(
+    ) -> Result<(), ProxyError> {
+        sqlx::query(&format!(
             "{statement} WHERE owner = $1 AND idempotency_key = $2 AND instance_id IS NULL AND claimed_at = $3"
         ))
         .bind(owner)
@@ -527,7 +544,7 @@ impl Db {
         .bind(held)
         .execute(&self.pool)
         .await?;
-        Ok(changed.rows_affected() == 1)
+        Ok(())
     }
 
     pub async fn record_instance(

@@ -683,17 +683,9 @@ impl Marketplace {
                 "idempotencyKey must not start with {RESERVED_KEY_PREFIX}"
             )));
         }
-        if request
-            .name
-            .as_deref()
-            .is_some_and(|name| name.trim().chars().count() > 200)
-        {
-            return Err(ProxyError::BadRequest(
-                "name must be at most 200 characters".into(),
-            ));
-        }
-        if let Some(name) = &request.name {
-            check_name_characters(name)?;
+        // A blank name (spaces, line breaks, invisible characters alone) asks for none.
+        if let Some(name) = requested_name(request) {
+            check_name(name)?;
         }
         let solution = self.solution(&request.solution_id).await?;
         let owner = &session.external_user_id;
@@ -725,13 +717,14 @@ impl Marketplace {
             }
             Claim::TakenOver(stamp) => {
                 let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
-                let adopted = match self.same_request(owner, key, &asked).await {
-                    Ok(()) => {
-                        self.adopt_lost_creation(session, &solution, request, key)
-                            .await
-                    }
-                    Err(err) => Err(err),
-                };
+                let adopted = async {
+                    self.same_request(owner, key, &asked).await?;
+                    // A claim an earlier version's replica left is bound from now on.
+                    self.db.note_request(owner, key, &asked, false).await?;
+                    self.adopt_lost_creation(session, &solution, request, key)
+                        .await
+                }
+                .await;
                 match adopted {
                     Ok(Some(found)) => return Ok(found),
                     Ok(None) => lease,
@@ -1051,12 +1044,7 @@ impl Marketplace {
                     "name must show something: it has only spaces or invisible characters".into(),
                 ));
             }
-            if name.chars().count() > 200 {
-                return Err(ProxyError::BadRequest(
-                    "name must be 1 to 200 characters".into(),
-                ));
-            }
-            check_name_characters(name)?;
+            check_name(name)?;
             input["instanceName"] = json!(name);
         }
         if let Some(enabled) = update.enabled {
@@ -1605,9 +1593,15 @@ fn check_token_text(field: &str, value: &str, max: usize) -> Result<(), ProxyErr
     Ok(())
 }
 
-/// A name is shown as text: a control character (a NUL, a line break) or a bidirectional
-/// override (which makes "exe.txt" read as "txt.exe") has no place in it.
-fn check_name_characters(name: &str) -> Result<(), ProxyError> {
+/// A name (trimmed, showing something) is shown as text, in a list: at most 200
+/// characters, and a control character (a NUL, a line break) or a bidirectional override
+/// (which makes "exe.txt" read as "txt.exe") has no place in it.
+fn check_name(name: &str) -> Result<(), ProxyError> {
+    if name.chars().count() > 200 {
+        return Err(ProxyError::BadRequest(
+            "name must be at most 200 characters".into(),
+        ));
+    }
     if name.chars().any(unfit_in_name) {
         return Err(ProxyError::BadRequest(
             "name must not contain control characters".into(),
@@ -1617,7 +1611,11 @@ fn check_name_characters(name: &str) -> Result<(), ProxyError> {
 }
 
 pub(crate) fn unfit_in_name(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 fn enc(segment: &str) -> String {

@@ -1715,6 +1715,7 @@ async fn a_change_of_nothing_or_a_name_with_control_characters_is_refused() {
         // Blank to the eye: zero-width characters, a Hangul filler.
         json!({ "name": "\u{200b}\u{2060}" }),
         json!({ "name": " \u{3164} " }),
+        json!({ "name": "Sales\u{2028}team" }),
     ] {
         let (status, answer) = harness
             .call(reqwest::Method::PATCH, &path, &user, Some(body.clone()))
@@ -1731,10 +1732,18 @@ async fn a_change_of_nothing_or_a_name_with_control_characters_is_refused() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert_eq!(harness.sandbox.stats().requests_served, served_before);
-    // A create asking for an invisible name asks for none: it gets the title.
-    let (status, unnamed) = create_named(&harness, &user, "k3", "\u{200b}").await;
-    assert_eq!(status, StatusCode::CREATED, "{unnamed}");
-    assert_eq!(unnamed["name"], made["name"], "the title, as for no name");
+    // A create asking for a blank name (invisible, however long; line breaks) asks for
+    // none: it gets the title. Blanks around a name go, as in a rename.
+    for (key, name, expected) in [
+        ("k3", "\u{200b}".to_owned(), made["name"].clone()),
+        ("k4", "\u{200b}".repeat(250), made["name"].clone()),
+        ("k5", "\t\r\n".to_owned(), made["name"].clone()),
+        ("k6", "\tSales\n".to_owned(), json!("Sales")),
+    ] {
+        let (status, named) = create_named(&harness, &user, key, &name).await;
+        assert_eq!(status, StatusCode::CREATED, "{name:?}: {named}");
+        assert_eq!(named["name"], expected, "{name:?}");
+    }
     harness.stop().await;
 }
 

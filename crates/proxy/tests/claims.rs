@@ -3,7 +3,7 @@
 //! holder. Either mistake lets one click create two instances.
 
 use marketplace_proxy::{
-    db::{Claim, Db},
+    db::{Claim, CreationRequest, Db},
     lease::Lease,
 };
 use std::time::Duration;
@@ -94,4 +94,50 @@ async fn an_expired_claim_is_taken_over_at_once_and_only_once() {
         "not taken over at once"
     );
     assert!(matches!(second, Claim::InFlight), "taken over twice");
+}
+
+fn asking(name: &str) -> CreationRequest {
+    CreationRequest {
+        solution_id: "stripe".into(),
+        name: Some(name.into()),
+    }
+}
+
+/// What a key's create asked for: a taken-over claim an earlier version left unbound is
+/// bound by its taker, never re-bound by it; a key freed by a create that made nothing
+/// forgets its request, and its next holder notes its own; a late release by a holder
+/// the key has moved on from leaves the next one's request alone.
+#[tokio::test]
+async fn a_keys_request_is_bound_once_and_freed_with_its_key() {
+    let db = database().await;
+    // An earlier version's claim: no request noted.
+    let stamp = won(&db, "click").await;
+    db.note_request("ana", "click", &asking("Payments"), false)
+        .await
+        .expect("notes");
+    db.note_request("ana", "click", &asking("Refunds"), false)
+        .await
+        .expect("notes");
+    let bound = db.creation_request("ana", "click").await.expect("reads");
+    assert_eq!(bound, Some(asking("Payments")), "bound once");
+
+    db.release_creation("ana", "click", stamp)
+        .await
+        .expect("releases");
+    assert_eq!(
+        db.creation_request("ana", "click").await.expect("reads"),
+        None
+    );
+
+    let next = won(&db, "click").await;
+    db.note_creation_start("ana", "click", next, &asking("Payouts"))
+        .await
+        .expect("notes");
+    db.release_creation("ana", "click", stamp)
+        .await
+        .expect("a stale release is harmless");
+    assert_eq!(
+        db.creation_request("ana", "click").await.expect("reads"),
+        Some(asking("Payouts"))
+    );
 }
