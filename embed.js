@@ -11,13 +11,15 @@ const wasmUrl = new URL("./integrations-widget_bg.wasm", import.meta.url);
 const wasm = fetch(wasmUrl).catch((error) => {
   throw new Error(`${wasmUrl}: ${error.message}`);
 });
-// Its failure is reported through `ready` and each container's error event, not also as
-// an unhandled rejection (which a host's error monitoring takes for its own crash).
-wasm.catch(() => {});
 const ready = import("./integrations-widget.js").then(async (glue) => {
   await glue.default({ module_or_path: wasm });
   return glue;
 });
+// A failure is reported through each mount's `ready` and its container's error event, not
+// also as an unhandled rejection (which a host's error monitoring takes for its own
+// crash), even on a page that mounts nothing yet.
+wasm.catch(() => {});
+ready.catch(() => {});
 
 /// The catalog request the widget would make first, started and parsed now. Any
 /// failure rejects, and the widget then asks again itself (renewing the token if needed).
@@ -26,6 +28,8 @@ function prefetchCatalog(proxyUrl, token) {
   const base = (proxyUrl || "").replace(/\/+$/, "");
   const promise = fetch(`${base}/api/v1/integrations`, {
     headers: { Accept: "application/json", Authorization: `Bearer ${token}` },
+    // As the widget's own requests: a stalled one must not hold the first load for good.
+    signal: AbortSignal.timeout(45000),
   }).then((response) => (response.ok ? response.json() : Promise.reject(response.status)));
   const prefetched = { promise };
   promise.then((value) => (prefetched.value = value), () => {});

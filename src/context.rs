@@ -51,7 +51,7 @@ impl Ctx {
     }
 
     /// [`Strings::around`] in the widget's strings.
-    pub fn around(&self, key: Key) -> (String, String) {
+    pub fn around(&self, key: Key) -> (String, Option<String>) {
         self.strings
             .try_with_value(|s| s.around(key))
             .unwrap_or_default()
@@ -328,6 +328,30 @@ impl Ctx {
             .flatten()
     }
 
+    /// Whether the catalog shown says a change of unknown outcome was made: a deletion
+    /// no longer listed (`Some(None)`); an Enable or Disable whose connection is now on,
+    /// or off (`Some(the instance)`).
+    fn made_after_all(&self, id: &str, event: &str) -> Option<Option<Instance>> {
+        let on = match event {
+            "deleted" => return (!self.lists(id)).then_some(None),
+            "enabled" => true,
+            "disabled" => false,
+            _ => return None,
+        };
+        self.catalog
+            .try_with_untracked(|catalog| match catalog {
+                CatalogState::Loaded(catalog) => catalog
+                    .integrations
+                    .iter()
+                    .flat_map(|integration| &integration.instances)
+                    .find(|instance| instance.id == id && instance.enabled == on)
+                    .cloned(),
+                _ => None,
+            })
+            .flatten()
+            .map(Some)
+    }
+
     /// Takes a deleted instance off the catalog.
     fn forget(self, instance_id: &str) {
         if let Some(CatalogState::Loaded(mut catalog)) = self.catalog.try_get_untracked() {
@@ -413,15 +437,20 @@ impl Ctx {
                 }
             }
             // Its answer lost or unreadable, the change may have been made all the same:
-            // the catalog says, and the row shows what Tray holds (a Disable whose
-            // answer was lost has disabled the connection). A deletion it no longer
-            // lists is done.
-            Err(err) if err.outcome_unknown() => {
-                let rechecked = self.recheck().await;
-                if rechecked && event == "deleted" && !self.lists(&instance_id) {
-                    Ok(None)
-                } else {
-                    Err(err)
+            // the catalog says, and the row shows what Tray holds. A deletion it no
+            // longer lists, an Enable or Disable it shows on or off, is done. (Not after
+            // a rate limit: nothing was done, and a fetch would only add to the load.)
+            Err(err)
+                if err.outcome_unknown()
+                    && !matches!(err, ApiError::Server { status: 429, .. }) =>
+            {
+                let made = self
+                    .recheck()
+                    .await
+                    .then(|| self.made_after_all(&instance_id, event));
+                match made.flatten() {
+                    Some(made) => Ok(made),
+                    None => Err(err),
                 }
             }
             other => other,

@@ -168,6 +168,11 @@ impl PopupWatch {
     /// first origin named stays: one watch, one dialog).
     pub fn navigate(&self, url: &str, origin: &str) -> Result<(), JsValue> {
         let _ = self.origin.set(origin.to_owned());
+        // Closed already (by the user, while the proxy answered): no window to send, and
+        // no cut-off to suspect.
+        if self.popup.closed().unwrap_or(true) {
+            return Ok(());
+        }
         self.navigated_at.set(js_sys::Date::now());
         self.popup.location().set_href(url)
     }

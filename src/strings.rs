@@ -164,24 +164,27 @@ impl Strings {
             .unwrap_or_else(|| key.text(self.locale.unwrap_or(Locale::En)).to_owned())
     }
 
-    /// The text with its first `{}` replaced by `arg`. A plain byte scan: std's substring
-    /// search (`replacen`) costs 2 KB of wasm for this one call.
+    /// The text with its first `{}` replaced by `arg` (a host's text without one is
+    /// taken as it is). A plain byte scan: std's substring search (`replacen`) costs 2 KB
+    /// of wasm for this one call.
     pub fn fill(&self, key: Key, arg: &str) -> String {
-        let (before, after) = self.around(key);
-        [before.as_str(), arg, after.as_str()].concat()
+        match self.around(key) {
+            (before, Some(after)) => [before.as_str(), arg, after.as_str()].concat(),
+            (text, None) => text,
+        }
     }
 
-    /// The text before and after the placeholder (all of it before, without one): for a
-    /// view that sets the value apart, as a `<bdi>` isolates a name written right to left.
-    pub fn around(&self, key: Key) -> (String, String) {
+    /// The text before the placeholder and, if it has one, after it: for a view that
+    /// sets the value apart, as a `<bdi>` isolates a name written right to left.
+    pub fn around(&self, key: Key) -> (String, Option<String>) {
         let mut text = self.get(key);
         match text.as_bytes().windows(2).position(|pair| pair == b"{}") {
             Some(at) => {
                 let after = text[at + 2..].to_owned();
                 text.truncate(at);
-                (text, after)
+                (text, Some(after))
             }
-            None => (text, String::new()),
+            None => (text, None),
         }
     }
 }
@@ -189,6 +192,19 @@ impl Strings {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_hosts_text_without_a_placeholder_is_taken_as_it_is() {
+        let strings = Strings::new(
+            Locale::En,
+            vec![("deleted_announce".into(), "Connection deleted".into())],
+        );
+        assert_eq!(
+            strings.fill(Key::deleted_announce, "Slack"),
+            "Connection deleted"
+        );
+        assert_eq!(strings.fill(Key::gone, "Slack"), "Slack no longer exists.");
+    }
 
     #[test]
     fn german_is_picked_by_language_tag_and_english_is_the_fallback() {

@@ -476,19 +476,32 @@ async fn heard_once_saved_after_its_step_closed(
 /// A sign-in window that closes as it is sent to the dialog was closed by no one: the
 /// host page's `Cross-Origin-Opener-Policy` cut it off, and its answer can never come.
 /// The user sees "Still waiting?"; the host's developer hears why in an `error` event.
-/// A window closed later, as a user closes one, is no such hint.
+/// A window closed later, as a user closes one, is no such hint, nor is one the user
+/// closed before the proxy named the dialog.
 #[wasm_bindgen_test]
 async fn a_sign_in_window_cut_off_as_it_opens_tells_the_host_why() {
-    for (closed_after_ms, hinted) in [(0.0, true), (5_000.0, false)] {
+    for (closed_after_ms, before_the_dialog, hinted) in [
+        (0.0, false, true),
+        (5_000.0, false, false),
+        (0.0, true, false),
+    ] {
         let popup = install_fakes();
         let (host, _done, _handle) = mount_button();
         let errors = common::HostErrors::on(&host);
+        run_js(&format!("window.__holdDialog = {before_the_dialog};"));
         click_authorize(&host).await;
+        if before_the_dialog {
+            popup.frame_element().unwrap().unwrap().remove();
+            run_js("window.__holdDialog = false; window.__releaseDialog();");
+            tick().await;
+        }
         // The clock moved on as if the window had been open that long.
         run_js(&format!(
             "window.__realNow = Date.now; Date.now = () => window.__realNow() + {closed_after_ms};"
         ));
-        popup.frame_element().unwrap().unwrap().remove();
+        if !before_the_dialog {
+            popup.frame_element().unwrap().unwrap().remove();
+        }
         common::sleep(700).await;
         run_js("Date.now = window.__realNow;");
         assert_eq!(
@@ -502,7 +515,7 @@ async fn a_sign_in_window_cut_off_as_it_opens_tells_the_host_why() {
         assert_eq!(
             cut_off,
             hinted,
-            "closed after {closed_after_ms} ms: {:?}",
+            "closed after {closed_after_ms} ms, before the dialog: {before_the_dialog}: {:?}",
             errors.messages()
         );
         host.remove();

@@ -1794,15 +1794,20 @@ async fn slacks_dialog_losing_an_answer(
 }
 
 /// A Disable whose answer was lost (Tray did it and its answer timed out) has disabled
-/// the connection all the same: the widget fetches the catalog, and the row shows what
-/// Tray holds beside the failure, instead of a connection still on.
+/// the connection all the same: the widget fetches the catalog, which shows it off, and
+/// the Disable reads as done, instead of a failure beside a connection shown still on.
 #[wasm_bindgen_test]
-async fn a_change_whose_answer_was_lost_shows_what_tray_holds() {
+async fn a_disable_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
     let (widget, fetch) = slacks_dialog_losing_an_answer(
         "PATCH",
         "new Response(JSON.stringify({ error: { code: 'tray_unavailable',
              message: 'Tray is unavailable: HTTP 504' } }), { status: 503, ...json })",
-        |catalog| catalog.integrations[0].instances[0] = instance("Slack-0", Status::Disabled),
+        |catalog| {
+            catalog.integrations[0].instances[0] = Instance {
+                solution_id: "sol-Slack".into(),
+                ..instance("Slack-0", Status::Disabled)
+            }
+        },
     )
     .await;
     let row = "[data-instance-id=\"Slack-0\"]";
@@ -1810,9 +1815,8 @@ async fn a_change_whose_answer_was_lost_shows_what_tray_holds() {
     for _ in 0..20 {
         tick().await;
     }
-    let toggle = widget.find(&format!("{row} .tm-toggle")).expect("a toggle");
     assert_eq!(
-        toggle.text_content().unwrap_or_default().trim(),
+        widget.text_of(&format!("{row} .tm-toggle")),
         "Enable",
         "the row shows the connection off, as Tray holds it"
     );
@@ -1824,7 +1828,53 @@ async fn a_change_whose_answer_was_lost_shows_what_tray_holds() {
             "GET /api/v1/integrations"
         ]
     );
+    assert_eq!(widget.text_of(".tm-dialog [aria-live]"), "Slack-0 disabled");
+    assert_eq!(widget.text_of(&format!("{row} .tm-field-error")), "");
     widget.remove();
+}
+
+/// A rename whose answer was lost: the fresh catalog shows what Tray holds (here, the
+/// new name) beside the failure. After a rate limit nothing was done: no fetch is added
+/// to the load.
+#[wasm_bindgen_test]
+async fn a_rename_whose_answer_was_lost_shows_what_tray_holds() {
+    for (answer, refetched) in [
+        ("new Response('', { status: 504 })", true),
+        (
+            "new Response(JSON.stringify({ error: { code: 'rate_limited',
+                 message: 'too many requests' } }), { status: 429, ...json })",
+            false,
+        ),
+    ] {
+        let (widget, fetch) = slacks_dialog_losing_an_answer("PATCH", answer, |catalog| {
+            catalog.integrations[0].instances[0].name = "Team alerts".into()
+        })
+        .await;
+        let row = "[data-instance-id=\"Slack-0\"]";
+        widget.press(&format!("{row} .tm-rename-open"));
+        tick().await;
+        let field: web_sys::HtmlInputElement =
+            widget.find(".tm-name").expect("the field").unchecked_into();
+        field.set_value("Team alerts");
+        widget.press(".tm-rename .tm-save");
+        for _ in 0..20 {
+            tick().await;
+        }
+        assert_eq!(
+            fetch.requests().len(),
+            if refetched { 3 } else { 2 },
+            "{answer}: {:?}",
+            fetch.requests()
+        );
+        let shown = widget.text_of(&format!("{row} .tm-instance-name"));
+        assert_eq!(
+            shown,
+            if refetched { "Team alerts" } else { "Slack-0" },
+            "{answer}"
+        );
+        assert!(!widget.text_of(&format!("{row} .tm-field-error")).is_empty());
+        widget.remove();
+    }
 }
 
 /// A deletion whose answer was lost, and that a fresh catalog no longer lists, is done:

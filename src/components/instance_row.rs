@@ -152,8 +152,8 @@ pub fn InstanceRow(
         let Some(data) = submitted_data(&ev) else {
             return;
         };
-        // Invisible characters the proxy refuses: a pasted tab becomes a space, a bidi
-        // override goes.
+        // Invisible characters the proxy refuses: a pasted tab or line break becomes a
+        // space, a bidi override goes.
         let new_name: String = data
             .get("name")
             .as_string()
@@ -161,7 +161,7 @@ pub fn InstanceRow(
             .chars()
             .filter_map(|c| match c {
                 '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => None,
-                c if c.is_control() => Some(' '),
+                c if c.is_control() || matches!(c, '\u{2028}' | '\u{2029}') => Some(' '),
                 c => Some(c),
             })
             .collect();
@@ -355,7 +355,10 @@ pub fn InstanceRow(
             let (confirm_before, confirm_after) = ctx.around(Key::confirm_delete);
             view! {
             <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete) aria-describedby=confirm_id.clone()>
-                <p id=confirm_id.clone()>{confirm_before}<bdi>{title()}</bdi>{confirm_after}</p>
+                <p id=confirm_id.clone()>
+                    {confirm_before}
+                    {confirm_after.map(|after| (view! { <bdi>{title()}</bdi> }, after))}
+                </p>
                 <div class="tm-actions">
                     <button class="tm-button tm-ghost tm-cancel-delete" aria-disabled=move || saving.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                     <button class="tm-button tm-danger tm-confirm-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| run("deleted", Change::Delete)>

@@ -146,19 +146,38 @@ async fn a_script_tag_gets_its_token_from_the_hosts_token_url() -> Result {
 /// behind, which a host's error monitoring would take for its own page crashing.
 #[tokio::test]
 async fn a_widget_that_cannot_load_tells_the_host() -> Result {
-    // WebAssembly compilation blocked; the `.wasm` fetch itself blocked.
-    for (blocked, says) in [
+    // WebAssembly compilation blocked; the `.wasm` fetch itself blocked; that again on
+    // a page (a single-page app, say) that mounts only a second after the failure.
+    for (blocked, says, later) in [
         (
             "script-src {proxy} 'unsafe-inline'; connect-src {proxy}",
             "",
+            false,
         ),
         (
             "script-src {proxy} 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'none'",
             "integrations-widget_bg.wasm",
+            false,
+        ),
+        (
+            "script-src {proxy} 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'none'",
+            "integrations-widget_bg.wasm",
+            true,
         ),
     ] {
         let (_stack, browser, _host) = open_host_page(|proxy, token| {
             let policy = blocked.replace("{proxy}", proxy);
+            let (manual, mount_later) = if later {
+                (
+                    " data-manual",
+                    r#"addEventListener("tray-marketplace:loaded", () => setTimeout(() => {
+    const element = document.querySelector("[data-tray-marketplace]");
+    TrayMarketplace.mount(element, { ...element.dataset });
+  }, 1000));"#,
+                )
+            } else {
+                ("", "")
+            };
             format!(
                 r#"<!doctype html><html><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; {policy}">
@@ -167,9 +186,10 @@ async fn a_widget_that_cannot_load_tells_the_host() -> Result {
   window.unhandled = [];
   document.addEventListener("tray-marketplace:error", (e) => loadErrors.push(e.detail.message));
   window.addEventListener("unhandledrejection", (e) => unhandled.push(String(e.reason)));
+  {mount_later}
 </script>
 <script type="module" src="{proxy}/widget/embed.js"></script></head><body>
-<div data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}"></div>
+<div data-tray-marketplace{manual} data-proxy-url="{proxy}" data-token="{token}"></div>
 </body></html>"#
             )
         })
