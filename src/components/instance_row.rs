@@ -353,12 +353,12 @@ pub fn InstanceRow(
             // The name set apart: one written right to left keeps its punctuation on its
             // own side of the sentence.
             let (confirm_before, confirm_after) = ctx.around(Key::confirm_delete);
+            // A host's text without a placeholder goes without the name.
+            let confirm_name = confirm_after.is_some().then(title).unwrap_or_default();
+            let confirm_after = confirm_after.unwrap_or_default();
             view! {
             <div class="tm-confirm" role="alertdialog" aria-label=ctx.t(Key::delete) aria-describedby=confirm_id.clone()>
-                <p id=confirm_id.clone()>
-                    {confirm_before}
-                    {confirm_after.map(|after| (view! { <bdi>{title()}</bdi> }, after))}
-                </p>
+                <p id=confirm_id.clone()>{confirm_before}<bdi>{confirm_name}</bdi>{confirm_after}</p>
                 <div class="tm-actions">
                     <button class="tm-button tm-ghost tm-cancel-delete" aria-disabled=move || saving.get().to_string() on:click=move |_| close_editor.run(())>{ctx.t(Key::cancel)}</button>
                     <button class="tm-button tm-danger tm-confirm-delete" aria-disabled=move || busy.get().to_string() on:click=move |_| run("deleted", Change::Delete)>
