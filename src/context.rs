@@ -329,22 +329,32 @@ impl Ctx {
     }
 
     /// Whether the catalog shown says a change of unknown outcome was made: a deletion
-    /// no longer listed (`Some(None)`); an Enable or Disable whose connection is now on,
-    /// or off (`Some(the instance)`).
-    fn made_after_all(&self, id: &str, event: &str) -> Option<Option<Instance>> {
-        let on = match event {
-            "deleted" => return (!self.lists(id)).then_some(None),
-            "enabled" => true,
-            "disabled" => false,
-            _ => return None,
-        };
+    /// no longer listed (`Some(None)`); a rename, Enable or Disable `asked` for, which the
+    /// connection now shows (`Some(the instance)`).
+    fn made_after_all(
+        &self,
+        id: &str,
+        event: &str,
+        asked: Option<&UpdateInstance>,
+    ) -> Option<Option<Instance>> {
+        if event == "deleted" {
+            return (!self.lists(id)).then_some(None);
+        }
+        let asked = asked?;
         self.catalog
             .try_with_untracked(|catalog| match catalog {
                 CatalogState::Loaded(catalog) => catalog
                     .integrations
                     .iter()
                     .flat_map(|integration| &integration.instances)
-                    .find(|instance| instance.id == id && instance.enabled == on)
+                    .find(|instance| {
+                        instance.id == id
+                            && asked.enabled.is_none_or(|on| instance.enabled == on)
+                            && asked
+                                .name
+                                .as_ref()
+                                .is_none_or(|name| instance.name == *name)
+                    })
                     .cloned(),
                 _ => None,
             })
@@ -423,6 +433,7 @@ impl Ctx {
         instance_id: String,
         event: &'static str,
         result: Result<Option<Instance>, ApiError>,
+        asked: Option<UpdateInstance>,
     ) -> Result<(), String> {
         // `event`: the host event (`updated`, `deleted`), or `enabled` / `disabled` for
         // an Enable or Disable, which the host hears as `updated`.
@@ -438,7 +449,7 @@ impl Ctx {
             }
             // Its answer lost or unreadable, the change may have been made all the same:
             // the catalog says, and the row shows what Tray holds. A deletion it no
-            // longer lists, an Enable or Disable it shows on or off, is done. (Not after
+            // longer lists, a rename, Enable or Disable it shows, is done. (Not after
             // a rate limit: nothing was done, and a fetch would only add to the load.)
             Err(err)
                 if err.outcome_unknown()
@@ -447,7 +458,7 @@ impl Ctx {
                 let made = self
                     .recheck()
                     .await
-                    .then(|| self.made_after_all(&instance_id, event));
+                    .then(|| self.made_after_all(&instance_id, event, asked.as_ref()));
                 match made.flatten() {
                     Some(made) => Ok(made),
                     None => Err(err),

@@ -1833,12 +1833,12 @@ async fn a_disable_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
     widget.remove();
 }
 
-/// A rename whose answer was lost: the fresh catalog shows what Tray holds (here, the
-/// new name) beside the failure. After a rate limit nothing was done: no fetch is added
-/// to the load.
+/// A rename whose answer was lost, which the fresh catalog shows made, is done: the new
+/// name shows, with no failure beside it. After a rate limit nothing was done: no fetch
+/// is added to the load, and the failure shows.
 #[wasm_bindgen_test]
-async fn a_rename_whose_answer_was_lost_shows_what_tray_holds() {
-    for (answer, refetched) in [
+async fn a_rename_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
+    for (answer, made) in [
         ("new Response('', { status: 504 })", true),
         (
             "new Response(JSON.stringify({ error: { code: 'rate_limited',
@@ -1847,7 +1847,8 @@ async fn a_rename_whose_answer_was_lost_shows_what_tray_holds() {
         ),
     ] {
         let (widget, fetch) = slacks_dialog_losing_an_answer("PATCH", answer, |catalog| {
-            catalog.integrations[0].instances[0].name = "Team alerts".into()
+            catalog.integrations[0].instances[0].name = "Team alerts".into();
+            catalog.integrations[0].instances[0].solution_id = "sol-Slack".into();
         })
         .await;
         let row = "[data-instance-id=\"Slack-0\"]";
@@ -1862,17 +1863,23 @@ async fn a_rename_whose_answer_was_lost_shows_what_tray_holds() {
         }
         assert_eq!(
             fetch.requests().len(),
-            if refetched { 3 } else { 2 },
+            if made { 3 } else { 2 },
             "{answer}: {:?}",
             fetch.requests()
         );
         let shown = widget.text_of(&format!("{row} .tm-instance-name"));
-        assert_eq!(
-            shown,
-            if refetched { "Team alerts" } else { "Slack-0" },
-            "{answer}"
-        );
-        assert!(!widget.text_of(&format!("{row} .tm-field-error")).is_empty());
+        let failure = widget.text_of(&format!("{row} .tm-field-error"));
+        if made {
+            assert_eq!(shown, "Team alerts");
+            assert_eq!(failure, "");
+            assert_eq!(
+                widget.text_of(".tm-dialog [aria-live]"),
+                "Team alerts updated"
+            );
+        } else {
+            assert_eq!(shown, "Slack-0");
+            assert!(!failure.is_empty());
+        }
         widget.remove();
     }
 }
@@ -3342,6 +3349,22 @@ async fn a_name_written_right_to_left_keeps_its_punctuation_on_its_side() {
             .unwrap();
         assert_eq!(left.as_bool(), Some(true), "{selector}");
     }
+    drop(handle);
+    host.remove();
+    // A setup names its connection among several: that name too.
+    let host = container();
+    item.instances.push(instance("Slack-1", Status::Connected));
+    let solution_id = item.solution_id.clone();
+    let handle = mount_dialog(&host, showing(&item), solution_id, Some("Slack-0"));
+    tick().await;
+    let element = host
+        .query_selector(".tm-setup-name")
+        .unwrap()
+        .expect("named");
+    let left = bang_is_left_of_the_name
+        .call1(&JsValue::NULL, &element)
+        .unwrap();
+    assert_eq!(left.as_bool(), Some(true), ".tm-setup-name");
     drop(handle);
     host.remove();
 }

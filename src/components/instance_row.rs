@@ -77,6 +77,12 @@ pub fn InstanceRow(
         let closes_editor = !matches!(&work, Change::Update(update) if update.enabled.is_some());
         saving.set(closes_editor);
         let row_id = instance_id.clone();
+        // What a rename, Enable or Disable asked for: should its answer be lost, a fresh
+        // catalog showing it says it was made.
+        let asked = match &work {
+            Change::Update(update) => Some(update.clone()),
+            _ => None,
+        };
         leptos::task::spawn_local(async move {
             let Some(api) = ctx.client() else { return };
             let result = match work {
@@ -90,7 +96,7 @@ pub fn InstanceRow(
                 Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await.map(Some),
                 Change::Delete => api.delete_instance(&instance_id).await.map(|()| None),
             };
-            let outcome = ctx.changed(name, instance_id, event, result).await;
+            let outcome = ctx.changed(name, instance_id, event, result, asked).await;
             busy.try_set(false);
             saving.try_set(false);
             match outcome {
@@ -187,7 +193,7 @@ pub fn InstanceRow(
         let (instance_id, name) = (id(), title());
         leptos::task::spawn_local(async move {
             let _ = ctx
-                .changed(name, instance_id, "updated", Ok(Some(attached)))
+                .changed(name, instance_id, "updated", Ok(Some(attached)), None)
                 .await;
         });
     });

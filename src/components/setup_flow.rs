@@ -180,7 +180,9 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
     // With several connections of the integration, the setup says which one it is.
     let connection = untrack(current)
         .filter(|(integration, _)| integration.instances.len() > 1)
-        .map(|(_, instance)| view! { <p class="tm-setup-name">{instance.name}</p> }.into_any());
+        .map(|(_, instance)| {
+            view! { <p class="tm-setup-name" dir="auto">{instance.name}</p> }.into_any()
+        });
     view! {
         <div class="tm-setup tm-focus-scope">
             {connection}
