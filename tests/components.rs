@@ -3009,32 +3009,51 @@ async fn a_deletion_under_way_is_not_cancelled_by_cancel_or_escape() {
 }
 
 /// A rename under way keeps its editor (it cannot be called back), but Escape still
-/// closes the dialog, as × does: the keyboard has the same way out as the mouse.
+/// closes the dialog, as × does: the keyboard has the same way out as the mouse. The
+/// rename's outcome is then heard by the connection's name.
 #[wasm_bindgen_test]
 async fn escape_closes_the_dialog_while_a_rename_saves() {
-    // The proxy never answers: the rename stays under way.
-    let _fetch = FakeFetch::install("return new Promise(() => {});");
-    let host = container();
-    let handle = rename_in_a_slack_dialog(&host).await;
-    let field: web_sys::HtmlInputElement = host
-        .query_selector(".tm-name")
-        .unwrap()
-        .unwrap()
-        .unchecked_into();
-    field.set_value("Team alerts");
-    click(&host, ".tm-rename button[type=submit]");
+    let catalog = Catalog {
+        integrations: vec![integration("Slack", &[], &[Status::Connected])],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let renamed = Instance {
+        name: "Team alerts".into(),
+        solution_id: "sol-Slack".into(),
+        ..instance("Slack-0", Status::Connected)
+    };
+    // The rename is answered once the test says so.
+    let _fetch = FakeFetch::install(&format!(
+        "const json = {{ headers: {{ 'Content-Type': 'application/json' }} }};
+         if (request.method === 'PATCH') {{
+             await new Promise((resolve) => {{ window.__answer = resolve; }});
+             return new Response({}, {{ status: 200, ...json }});
+         }}
+         return new Response({}, {{ status: 200, ...json }});",
+        json_literal(&renamed),
+        json_literal(&catalog)
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
     tick().await;
-    // The dialog closes on an Escape that reaches it.
-    let dialog_keys = KeydownWatch::on(&host, ".tm-dialog");
+    widget.press("[data-instance-id=\"Slack-0\"] .tm-rename-open");
+    tick().await;
+    let field: web_sys::HtmlInputElement =
+        widget.find(".tm-name").expect("the field").unchecked_into();
+    field.set_value("Team alerts");
+    widget.press(".tm-rename .tm-save");
+    tick().await;
     field.dispatch_event(&escape_key()).unwrap();
     tick().await;
-    assert!(dialog_keys.seen(), "Escape reached the dialog");
-    assert!(
-        host.query_selector(".tm-rename").unwrap().is_some(),
-        "the editor stays while its rename is under way"
-    );
-    drop(handle);
-    host.remove();
+    assert!(widget.find(".tm-dialog").is_none(), "the dialog closed");
+    js_sys::Function::new_no_args("window.__answer()")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(widget.text_of(".tm-sr[role=status]"), "Team alerts updated");
+    widget.remove();
 }
 
 #[wasm_bindgen_test]
