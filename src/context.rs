@@ -116,13 +116,15 @@ impl Ctx {
         message
     }
 
-    /// A failed change whose editor or setup closed meanwhile (its dialog did): nothing
-    /// on screen shows it, so it is heard by the connection's name. (One gone is heard
-    /// as gone already.)
-    pub fn fail_unseen(&self, id: &str, message: &str) {
-        if let Some(name) = self.instance_name(id) {
-            self.announce(self.fill(Key::not_saved, &name) + " " + message);
-        }
+    /// Announces why a change to instance `id` failed, by the connection's name, as a
+    /// success is heard ("Slack disabled"): with several connections "something went
+    /// wrong" says neither which nor what, and once its editor or dialog closed nothing
+    /// on screen says so either.
+    pub fn fail_named(&self, id: &str, message: &str) {
+        self.announce(match self.instance_name(id) {
+            Some(name) => self.fill(Key::not_saved, &name) + " " + message,
+            None => self.fill(Key::failed, message),
+        });
     }
 
     /// Fetches the catalog; keeps what is shown when a refresh fails. True on success.
@@ -520,7 +522,10 @@ impl Ctx {
                 return message;
             }
         }
-        self.fail(err)
+        let message = self.describe(err);
+        self.fail_named(id, &message);
+        self.emit("error", &[("message", &err.to_string())]);
+        message
     }
 }
 

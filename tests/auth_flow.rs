@@ -397,7 +397,8 @@ async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
     assert!(!failed.contains("Reload"), "{failed}");
     assert_eq!(
         announced(&host),
-        "Your session has expired. Your sign-in is kept: try again once you are signed in."
+        "Slack: your change was not saved. Your session has expired. \
+         Your sign-in is kept: try again once you are signed in."
     );
     press(&host, ".tm-retry");
     until(|| done.get_untracked()).await;

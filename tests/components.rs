@@ -1941,6 +1941,12 @@ async fn a_change_the_proxy_refuses_is_shown_in_its_row() {
             .any(|t| t == "name must be 1 to 200 characters"),
         "the refusal is visible in the row: {shown:?}"
     );
+    // Heard by the connection's name, as a success is: among several connections,
+    // "something went wrong" would say neither which nor what.
+    assert_eq!(
+        texts(&host, ".tm-dialog [role=status]"),
+        ["Slack-0: your change was not saved. name must be 1 to 200 characters"]
+    );
     assert!(
         host.query_selector(".tm-rename").unwrap().is_some(),
         "the editor stays open with what the user typed"

@@ -158,14 +158,9 @@ pub fn AuthButton(
                     // A reload, as the session's usual words say, would lose the sign-in.
                     if expired {
                         message = ctx.t(Key::session_expired_kept);
-                        ctx.announce(message.clone());
+                        ctx.fail_named(&instance_id, &message);
                     }
-                    // Its step or row closed meanwhile (its dialog did): heard by name.
-                    if let Some(AuthState::Failed(message, _)) =
-                        state.try_set(AuthState::Failed(message, unattached))
-                    {
-                        ctx.fail_unseen(&instance_id, &message);
-                    }
+                    state.try_set(AuthState::Failed(message, unattached));
                 }
             }
         });

@@ -123,9 +123,7 @@ pub fn InstanceRow(
                     }
                 }
                 Err(message) => {
-                    if let Some(Some(message)) = failure.try_set(Some(message)) {
-                        ctx.fail_unseen(&row_id, &message);
-                    }
+                    failure.try_set(Some(message));
                     // Gone elsewhere, its row with it: focus stays in the dialog.
                     if !ctx.lists(&row_id) {
                         if let Some(dialog) = dialog {

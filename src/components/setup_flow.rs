@@ -132,9 +132,7 @@ pub fn SetupFlow(solution_id: String, instance_id: String, on_done: Callback<()>
                             Err(err) => {
                                 busy.try_set(false);
                                 let message = ctx.fail_change(&instance_id, &err).await;
-                                if let Some(Some(message)) = failure.try_set(Some(message)) {
-                                    ctx.fail_unseen(&instance_id, &message);
-                                }
+                                failure.try_set(Some(message));
                             }
                         }
                     });
