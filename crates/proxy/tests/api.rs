@@ -433,6 +433,20 @@ async fn stripe_names(harness: &Harness, user: &str) -> Vec<String> {
     names
 }
 
+/// `create_named` while Tray (the sandbox) misbehaves as `faults` say.
+async fn create_named_under(
+    harness: &Harness,
+    faults: Faults,
+    user: &str,
+    key: &str,
+    name: &str,
+) -> (StatusCode, Value) {
+    harness.sandbox.set_faults(faults);
+    let answer = create_named(harness, user, key, name).await;
+    harness.sandbox.set_faults(Faults::default());
+    answer
+}
+
 /// A create with a name, as the widget's "Add another" sends.
 async fn create_named(harness: &Harness, user: &str, key: &str, name: &str) -> (StatusCode, Value) {
     let body = json!({ "solutionId": STRIPE, "idempotencyKey": key, "name": name });
@@ -449,13 +463,12 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
         .call(reqwest::Method::GET, "/integrations", &user, None)
         .await;
     // "First" is made, but neither its answer nor the list that looks for it arrives.
-    harness.sandbox.set_faults(Faults {
+    let faults = Faults {
         lost_answer_rate: 1.0,
         ..Faults::default()
-    });
-    let (status, lost) = create_named(&harness, &user, "click-1", "First").await;
+    };
+    let (status, lost) = create_named_under(&harness, faults, &user, "click-1", "First").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{lost}");
-    harness.sandbox.set_faults(Faults::default());
     // A catalog load lists it (and records it).
     let (_, catalog) = harness
         .call(reqwest::Method::GET, "/integrations", &user, None)
@@ -464,14 +477,13 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
     assert!(first_id.is_string(), "{catalog}");
 
     // "Second" fails before Tray makes it: the user must hear so, not get "First".
-    harness.sandbox.set_faults(Faults {
+    let faults = Faults {
         failure_rate: 1.0,
         only: Some("createSolutionInstance".into()),
         ..Faults::default()
-    });
-    let (status, failed) = create_named(&harness, &user, "click-2", "Second").await;
+    };
+    let (status, failed) = create_named_under(&harness, faults, &user, "click-2", "Second").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{failed}");
-    harness.sandbox.set_faults(Faults::default());
 
     // Each retried click gets its own instance, and nothing is made twice.
     let (status, first) = create_named(&harness, &user, "click-1", "First").await;
@@ -506,13 +518,12 @@ async fn an_idempotency_key_sent_with_another_name_is_refused() {
     // A create whose answer was lost: its key, sent again with another name, must not
     // go looking for that name (and, finding none, make a second connection). The
     // list that looks for it is lost too, so the outcome stays unknown.
-    harness.sandbox.set_faults(Faults {
+    let faults = Faults {
         lost_answer_rate: 1.0,
         ..Faults::default()
-    });
-    let (status, lost) = create_named(&harness, &user, "key-2", "Payouts").await;
+    };
+    let (status, lost) = create_named_under(&harness, faults, &user, "key-2", "Payouts").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{lost}");
-    harness.sandbox.set_faults(Faults::default());
     let (status, other) = create_named(&harness, &user, "key-2", "Invoices").await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{other}");
     let (status, found) = create_named(&harness, &user, "key-2", "Payouts").await;
@@ -520,14 +531,13 @@ async fn an_idempotency_key_sent_with_another_name_is_refused() {
     assert_eq!(stripe_names(&harness, &user).await, ["Payments", "Payouts"]);
 
     // A create that failed with nothing made frees its key, for any request.
-    harness.sandbox.set_faults(Faults {
+    let faults = Faults {
         failure_rate: 1.0,
         only: Some("createSolutionInstance".into()),
         ..Faults::default()
-    });
-    let (status, failed) = create_named(&harness, &user, "key-3", "Taxes").await;
+    };
+    let (status, failed) = create_named_under(&harness, faults, &user, "key-3", "Taxes").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{failed}");
-    harness.sandbox.set_faults(Faults::default());
     let (status, made) = create_named(&harness, &user, "key-3", "Fees").await;
     assert_eq!(status, StatusCode::CREATED, "{made}");
     assert_eq!(made["name"], "Fees");
