@@ -1507,12 +1507,7 @@ async fn settings_saved_after_their_setup_closed_are_heard() {
     tick().await;
     click(&host, ".tm-show-all");
     tick().await;
-    js_sys::Function::new_no_args("window.__answer()")
-        .call0(&JsValue::NULL)
-        .unwrap();
-    for _ in 0..10 {
-        tick().await;
-    }
+    answer_the_held_request().await;
     let heard = texts(&host, ".tm-dialog .tm-sr").concat();
     assert!(
         heard.contains(&format!("{} updated", saved.name)),
@@ -2450,12 +2445,7 @@ async fn a_change_failing_after_its_dialog_closed_is_heard_by_name() {
         widget.press(".tm-close");
         tick().await;
         assert!(widget.find(".tm-dialog").is_none(), "closed");
-        js_sys::Function::new_no_args("window.__answer()")
-            .call0(&JsValue::NULL)
-            .unwrap();
-        for _ in 0..10 {
-            tick().await;
-        }
+        answer_the_held_request().await;
         let heard = widget.text_of(".tm-sr[role=status]");
         assert!(
             heard.starts_with("Slack-0: your change was not saved. The integration service"),
@@ -2948,6 +2938,17 @@ async fn an_editor_still_closes_while_a_toggle_is_under_way() {
     host.remove();
 }
 
+/// Lets a fake request held back with `window.__answer` be answered, and the widget
+/// show its outcome.
+async fn answer_the_held_request() {
+    js_sys::Function::new_no_args("window.__answer()")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+}
+
 /// Whether a keydown has reached an element (kept listening while this lives).
 struct KeydownWatch {
     seen: Rc<Cell<bool>>,
@@ -3052,12 +3053,7 @@ async fn escape_closes_the_dialog_while_a_rename_saves() {
     field.dispatch_event(&escape_key()).unwrap();
     tick().await;
     assert!(widget.find(".tm-dialog").is_none(), "the dialog closed");
-    js_sys::Function::new_no_args("window.__answer()")
-        .call0(&JsValue::NULL)
-        .unwrap();
-    for _ in 0..10 {
-        tick().await;
-    }
+    answer_the_held_request().await;
     assert_eq!(widget.text_of(".tm-sr[role=status]"), "Team alerts updated");
     widget.remove();
 }
@@ -3155,12 +3151,7 @@ async fn a_rename_is_sent_once_then_focus_returns_to_rename_and_the_new_name_is_
         vec!["PATCH /api/v1/instances/Slack-0"],
         "the second press sent nothing"
     );
-    js_sys::Function::new_no_args("window.__answer()")
-        .call0(&JsValue::NULL)
-        .unwrap();
-    for _ in 0..10 {
-        tick().await;
-    }
+    answer_the_held_request().await;
     next_frames().await;
     assert!(
         focus_is_in_row("Slack-0", "tm-rename-open"),
