@@ -3358,13 +3358,15 @@ async fn a_name_written_right_to_left_keeps_its_punctuation_on_its_side() {
          }
          return bang < first;",
     );
-    for selector in [".tm-confirm p", ".tm-instance-name"] {
+    let reads_right = |host: &HtmlElement, selector: &str| {
         let element = host.query_selector(selector).unwrap().expect(selector);
         let left = bang_is_left_of_the_name
             .call1(&JsValue::NULL, &element)
             .unwrap();
         assert_eq!(left.as_bool(), Some(true), "{selector}");
-    }
+    };
+    reads_right(&host, ".tm-confirm p");
+    reads_right(&host, ".tm-instance-name");
     drop(handle);
     host.remove();
     // A setup names its connection among several: that name too.
@@ -3373,14 +3375,7 @@ async fn a_name_written_right_to_left_keeps_its_punctuation_on_its_side() {
     let solution_id = item.solution_id.clone();
     let handle = mount_dialog(&host, showing(&item), solution_id, Some("Slack-0"));
     tick().await;
-    let element = host
-        .query_selector(".tm-setup-name")
-        .unwrap()
-        .expect("named");
-    let left = bang_is_left_of_the_name
-        .call1(&JsValue::NULL, &element)
-        .unwrap();
-    assert_eq!(left.as_bool(), Some(true), ".tm-setup-name");
+    reads_right(&host, ".tm-setup-name");
     drop(handle);
     host.remove();
 }
