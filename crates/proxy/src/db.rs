@@ -92,6 +92,15 @@ const MIGRATIONS: &[&str] = &[
         name TEXT,
         PRIMARY KEY (owner, idempotency_key)
     )",
+    // Which idempotency key each instance was made for, one key per instance: retries of
+    // two creates whose answers were lost may both find one instance Tray made, and the
+    // primary key gives it to one of them (the other looks for its own). A table of its
+    // own: `creations` may hold one instance under two keys from before it.
+    "CREATE TABLE IF NOT EXISTS instance_keys (
+        instance_id TEXT PRIMARY KEY,
+        owner TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL
+    )",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
@@ -584,6 +593,33 @@ impl Db {
         Ok(())
     }
 
+    /// Ties `instance_id` to the create under `key`, unless another key has it: whether
+    /// it is this key's now. Atomic on both databases (the table's primary key), so two
+    /// creates looking for their lost answers at once cannot both take one instance.
+    pub async fn bind_instance_key(
+        &self,
+        owner: &str,
+        key: &str,
+        instance_id: &str,
+    ) -> Result<bool, ProxyError> {
+        sqlx::query(
+            "INSERT INTO instance_keys (instance_id, owner, idempotency_key) VALUES ($1, $2, $3)
+             ON CONFLICT (instance_id) DO NOTHING",
+        )
+        .bind(instance_id)
+        .bind(owner)
+        .bind(key)
+        .execute(&self.pool)
+        .await?;
+        let holder =
+            sqlx::query("SELECT owner, idempotency_key FROM instance_keys WHERE instance_id = $1")
+                .bind(instance_id)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(holder
+            .is_some_and(|row| row.get::<String, _>(0) == owner && row.get::<String, _>(1) == key))
+    }
+
     /// The instances the owner's idempotency keys stand for.
     pub async fn keyed_instance_ids(
         &self,
@@ -644,6 +680,7 @@ impl Db {
             "DELETE FROM pending_auths WHERE instance_id = $1",
             "DELETE FROM upgrade_auths WHERE instance_id = $1",
             "DELETE FROM unconfirmed_configs WHERE instance_id = $1",
+            "DELETE FROM instance_keys WHERE instance_id = $1",
         ] {
             sqlx::query(statement).bind(id).execute(&self.pool).await?;
         }

@@ -863,7 +863,12 @@ impl Marketplace {
             )
             .await
         {
-            Ok(created) => created,
+            Ok(created) => {
+                self.bind_made(session, key, &created)
+                    .await
+                    .map_err(CreateFailure::MaybeMade)?;
+                created
+            }
             // The outcome is unknown (Tray may have created it and the answer was lost).
             Err(err @ ProxyError::TrayUnavailable(_)) => {
                 match self
@@ -883,6 +888,22 @@ impl Marketplace {
             .await
             .map_err(CreateFailure::MaybeMade)?;
         Ok(self.present(&created, &stored).await?)
+    }
+
+    /// Ties a new instance to its key at once, so that no create looking for a lost
+    /// answer takes it. One may have listed it before Tray answered here; it is this
+    /// create's all the same, as Tray said so.
+    async fn bind_made(
+        &self,
+        session: &Session,
+        key: &str,
+        made: &SolutionInstance,
+    ) -> Result<(), ProxyError> {
+        let owner = &session.external_user_id;
+        if !self.db.bind_instance_key(owner, key, &made.id).await? {
+            tracing::warn!(instance = %made.id, "a create looking for a lost answer took this new instance first");
+        }
+        Ok(())
     }
 
     /// Refuses a connection past the user's limit (`--max-connections-per-user`): every
@@ -1011,7 +1032,7 @@ impl Marketplace {
             .await?;
         // Read after the list: a create that recorded its instance meanwhile counts.
         let keyed = self.db.keyed_instance_ids(owner).await?;
-        Ok(listed
+        let mut candidates: Vec<SolutionInstance> = listed
             .into_iter()
             .filter(|instance| {
                 instance.solution.id == solution.id
@@ -1019,8 +1040,16 @@ impl Marketplace {
                     && !keyed.contains(&instance.id)
                     && created_ms(instance) >= since
             })
-            // Of two, the earlier is the older request's.
-            .min_by_key(created_ms))
+            .collect();
+        // Of two, the earlier is the older request's.
+        candidates.sort_by_key(created_ms);
+        for instance in candidates {
+            // Another create looking for its own lost answer may have listed it too.
+            if self.db.bind_instance_key(owner, key, &instance.id).await? {
+                return Ok(Some(instance));
+            }
+        }
+        Ok(None)
     }
 
     pub async fn update(

@@ -496,6 +496,45 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
     harness.stop().await;
 }
 
+/// Two creates of one name whose answers were lost, each tried again at once: each
+/// list finds both instances, and each retry must take its own, not both the older one
+/// (which would leave the other connection with no key, to be made a third time).
+#[tokio::test]
+async fn lost_answers_retried_together_take_one_instance_each() {
+    for url in database_urls() {
+        let harness = Harness::start(&url).await;
+        let user = unique_user("lost-twice");
+        harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await;
+        let lost = Faults {
+            lost_answer_rate: 1.0,
+            ..Faults::default()
+        };
+        for key in ["tab-1", "tab-2"] {
+            let (status, answer) =
+                create_named_under(&harness, lost.clone(), &user, key, "Payouts").await;
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+        }
+        // Slow lists, so that both retries list before either records what it found.
+        harness.sandbox.set_faults(Faults {
+            latency: Duration::from_millis(300),
+            only: Some("ListInstances".into()),
+            ..Faults::default()
+        });
+        let (first, second) = tokio::join!(
+            create_named(&harness, &user, "tab-1", "Payouts"),
+            create_named(&harness, &user, "tab-2", "Payouts")
+        );
+        harness.sandbox.set_faults(Faults::default());
+        assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+        assert_eq!(second.0, StatusCode::CREATED, "{}", second.1);
+        assert_ne!(first.1["id"], second.1["id"], "one instance for two keys");
+        assert_eq!(stripe_names(&harness, &user).await, ["Payouts", "Payouts"]);
+        harness.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn an_idempotency_key_sent_with_another_name_is_refused() {
     let harness = Harness::start("sqlite::memory:").await;

@@ -141,3 +141,30 @@ async fn a_keys_request_is_bound_once_and_freed_with_its_key() {
         Some(asking("Payouts"))
     );
 }
+
+/// Two creates looking for their lost answers may find one instance: it is made for one
+/// key only, the one that bound it first, which may bind it again (its own retry).
+#[tokio::test]
+async fn an_instance_is_bound_to_one_key() {
+    let db = database().await;
+    assert!(db
+        .bind_instance_key("ana", "tab-1", "i-1")
+        .await
+        .expect("binds"));
+    assert!(!db
+        .bind_instance_key("ana", "tab-2", "i-1")
+        .await
+        .expect("binds"));
+    assert!(!db
+        .bind_instance_key("bo", "tab-1", "i-1")
+        .await
+        .expect("binds"));
+    assert!(db
+        .bind_instance_key("ana", "tab-1", "i-1")
+        .await
+        .expect("binds"));
+    assert!(db
+        .bind_instance_key("ana", "tab-2", "i-2")
+        .await
+        .expect("binds"));
+}
