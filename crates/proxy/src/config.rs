@@ -190,6 +190,8 @@ pub struct Config {
     pub enable_delay: std::time::Duration,
     /// A request still unanswered after this gets a 504 (Tray too slow).
     pub request_timeout: std::time::Duration,
+    /// Each call to Tray is given up after this; its outcome is then unknown.
+    pub tray_timeout: std::time::Duration,
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,
     pub tray_rate_burst: u32,
@@ -316,6 +318,7 @@ impl Config {
             catalog_ttl: std::time::Duration::from_secs(60),
             enable_delay: std::time::Duration::from_secs(2),
             request_timeout: std::time::Duration::from_secs(30),
+            tray_timeout: std::time::Duration::from_secs(20),
             tray_rate_per_second: 25,
             tray_rate_burst: 40,
             user_rate_per_second: 10,
@@ -406,6 +409,7 @@ impl Config {
             catalog_ttl: std::time::Duration::from_secs(args.catalog_ttl_secs),
             enable_delay: std::time::Duration::from_secs(2),
             request_timeout: std::time::Duration::from_secs(30),
+            tray_timeout: std::time::Duration::from_secs(20),
             tray_rate_per_second: args.tray_rate_per_second,
             tray_rate_burst: args.tray_rate_burst,
             user_rate_per_second: args.user_rate_per_second,

@@ -37,6 +37,10 @@ pub enum ProxyError {
     UserRateLimited,
     #[error("Tray is unavailable: {0}")]
     TrayUnavailable(String),
+    /// A call that may have reached Tray got no answer (it timed out, the connection
+    /// broke, a gateway gave up waiting): Tray may still carry it out, later.
+    #[error("Tray did not answer: {0}")]
+    TrayUnanswered(String),
     #[error("Tray refused the request: {0}")]
     TrayRejected(String),
     /// Something in front of Tray (a gateway, a firewall) refused the call before Tray saw
@@ -60,7 +64,9 @@ impl ProxyError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ProxyError::TrayUnavailable(_) | ProxyError::TrayRateLimited
+            ProxyError::TrayUnavailable(_)
+                | ProxyError::TrayUnanswered(_)
+                | ProxyError::TrayRateLimited
         )
     }
 
@@ -77,7 +83,9 @@ impl ProxyError {
             ProxyError::TrayRateLimited | ProxyError::UserRateLimited => {
                 (StatusCode::TOO_MANY_REQUESTS, "rate_limited")
             }
-            ProxyError::TrayUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable"),
+            ProxyError::TrayUnavailable(_) | ProxyError::TrayUnanswered(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "tray_unavailable")
+            }
             ProxyError::TrayRejected(_) | ProxyError::TrayBlocked(_) => {
                 (StatusCode::BAD_GATEWAY, "tray_error")
             }

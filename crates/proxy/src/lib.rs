@@ -64,7 +64,7 @@ impl Proxy {
             .local_addr()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(20))
+            .timeout(config.tray_timeout)
             .connect_timeout(Duration::from_secs(5))
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;

@@ -870,14 +870,19 @@ impl Marketplace {
                 created
             }
             // The outcome is unknown (Tray may have created it and the answer was lost).
-            Err(err @ ProxyError::TrayUnavailable(_)) => {
+            Err(err @ (ProxyError::TrayUnavailable(_) | ProxyError::TrayUnanswered(_))) => {
                 match self
                     .reconcile_lost_creation(session, solution, request, key)
                     .await
                 {
                     Ok(Some(found)) => found,
-                    Ok(None) => return Err(CreateFailure::NothingMade(err)),
-                    Err(_) => return Err(CreateFailure::MaybeMade(err)),
+                    // Tray answered that it failed: nothing was made.
+                    Ok(None) if matches!(err, ProxyError::TrayUnavailable(_)) => {
+                        return Err(CreateFailure::NothingMade(err))
+                    }
+                    // Unanswered, Tray may still make it after the list: the next try
+                    // looks again before it makes one.
+                    Ok(None) | Err(_) => return Err(CreateFailure::MaybeMade(err)),
                 }
             }
             Err(err) => return Err(err.into()),

@@ -496,6 +496,34 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
     harness.stop().await;
 }
 
+/// Tray may carry out a create the proxy gave up waiting for, after the list that looks
+/// for it: the retry must look again and take that instance, not make a second.
+#[tokio::test]
+async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.tray_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let user = unique_user("late-create");
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let slow = Faults {
+        latency: Duration::from_millis(1_200),
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    };
+    let (status, unanswered) = create_named_under(&harness, slow, &user, "click", "Payouts").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
+    // Meanwhile Tray makes it.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let (status, retried) = create_named(&harness, &user, "click", "Payouts").await;
+    assert_eq!(status, StatusCode::CREATED, "{retried}");
+    assert_eq!(stripe_names(&harness, &user).await, ["Payouts"]);
+    harness.stop().await;
+}
+
 /// Two creates of one name whose answers were lost, each tried again at once: each
 /// list finds both instances, and each retry must take its own, not both the older one
 /// (which would leave the other connection with no key, to be made a third time).

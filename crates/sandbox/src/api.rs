@@ -111,8 +111,27 @@ pub async fn execute_as(
         .unwrap_or_else(|err| json!({"data": null, "errors": [{"message": err.to_string()}]}))
 }
 
+/// Like Tray, the sandbox carries a request out even when its caller gave up waiting (a
+/// client's timeout with `latency` set): the work runs on a task of its own, which the
+/// caller's going away does not cancel.
 async fn graphql_handler(
     State((state, schema)): State<ApiState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    tokio::spawn(answer_graphql(state, schema, headers, body))
+        .await
+        .unwrap_or_else(|err| {
+            graphql_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the sandbox failed: {err}"),
+            )
+        })
+}
+
+async fn answer_graphql(
+    state: Arc<SandboxState>,
+    schema: TraySchema,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {

@@ -744,6 +744,34 @@ async fn a_lost_answer_still_carries_out_the_request() {
     assert_eq!(client.sandbox.stats().lost_answers, 1);
 }
 
+/// A caller that gives up waiting (its own timeout, under `latency`) does not call the
+/// request back, as with Tray: it is carried out all the same.
+#[tokio::test]
+async fn a_request_whose_caller_gave_up_is_still_carried_out() {
+    let client = Client::default().await;
+    client.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(600),
+        ..Faults::default()
+    });
+    let impatient = client
+        .http
+        .post(client.sandbox.graphql_url())
+        .bearer_auth(MASTER)
+        .timeout(Duration::from_millis(100))
+        .json(&json!({
+            "query": "mutation { createExternalUser(input: {externalUserId: \"gone\", name: \"G\"}) { userId } }"
+        }))
+        .send()
+        .await;
+    assert!(impatient.is_err_and(|err| err.is_timeout()));
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    client.sandbox.set_faults(Faults::default());
+    assert_eq!(
+        client.users_named("gone").await.as_array().map(Vec::len),
+        Some(1)
+    );
+}
+
 #[tokio::test]
 async fn data_survives_a_restart_with_the_same_database() {
     let db = std::env::temp_dir().join(format!("tray-sandbox-{}.db", uuid::Uuid::new_v4()));

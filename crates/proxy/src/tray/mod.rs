@@ -384,8 +384,15 @@ impl TrayClient {
             .json(&json!({ "query": document, "variables": variables }))
             .send()
             .await
-            .map_err(|err| ProxyError::TrayUnavailable(err.without_url().to_string()))?;
+            .map_err(unsent_or_unanswered)?;
         let status = response.status();
+        // A gateway that gave up waiting, or got a broken answer: Tray may have it.
+        if matches!(
+            status,
+            reqwest::StatusCode::GATEWAY_TIMEOUT | reqwest::StatusCode::BAD_GATEWAY
+        ) {
+            return Err(ProxyError::TrayUnanswered(format!("HTTP {status}")));
+        }
         if status.is_server_error() {
             return Err(ProxyError::TrayUnavailable(format!("HTTP {status}")));
         }
@@ -433,6 +440,18 @@ impl TrayClient {
         serde_json::from_value(data).map_err(|err| {
             ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
         })
+    }
+}
+
+/// A call that never left (no connection) is unavailable; any other failure to get an
+/// answer (a timeout, a connection broken mid-call) leaves Tray's outcome unknown.
+fn unsent_or_unanswered(err: reqwest::Error) -> ProxyError {
+    let unsent = err.is_connect();
+    let reason = err.without_url().to_string();
+    if unsent {
+        ProxyError::TrayUnavailable(reason)
+    } else {
+        ProxyError::TrayUnanswered(reason)
     }
 }
 
