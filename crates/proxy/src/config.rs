@@ -192,6 +192,12 @@ pub struct Config {
     pub request_timeout: std::time::Duration,
     /// Each call to Tray is given up after this; its outcome is then unknown.
     pub tray_timeout: std::time::Duration,
+    /// An idempotency claim its holder has not renewed within this was abandoned (a
+    /// crash, or a create Tray left unanswered) and is taken over by the next request.
+    pub claim_stale_after: std::time::Duration,
+    /// After a create Tray left unanswered, how long its retry waits for Tray to show
+    /// the instance before it may make one itself.
+    pub unanswered_grace: std::time::Duration,
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,
     pub tray_rate_burst: u32,
@@ -319,6 +325,8 @@ impl Config {
             enable_delay: std::time::Duration::from_secs(2),
             request_timeout: std::time::Duration::from_secs(30),
             tray_timeout: std::time::Duration::from_secs(20),
+            claim_stale_after: std::time::Duration::from_secs(60),
+            unanswered_grace: std::time::Duration::from_secs(60),
             tray_rate_per_second: 25,
             tray_rate_burst: 40,
             user_rate_per_second: 10,
@@ -410,6 +418,8 @@ impl Config {
             enable_delay: std::time::Duration::from_secs(2),
             request_timeout: std::time::Duration::from_secs(30),
             tray_timeout: std::time::Duration::from_secs(20),
+            claim_stale_after: std::time::Duration::from_secs(60),
+            unanswered_grace: std::time::Duration::from_secs(60),
             tray_rate_per_second: args.tray_rate_per_second,
             tray_rate_burst: args.tray_rate_burst,
             user_rate_per_second: args.user_rate_per_second,

@@ -96,6 +96,14 @@ const MIGRATIONS: &[&str] = &[
     // two creates whose answers were lost may both find one instance Tray made, and the
     // primary key gives it to one of them (the other looks for its own). A table of its
     // own: `creations` may hold one instance under two keys from before it.
+    // When a key's create last went unanswered by Tray (timed out, a gateway's 504):
+    // Tray may still make the instance, so for a while its retry makes none in its place.
+    "CREATE TABLE IF NOT EXISTS creation_unanswered (
+        owner TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        at BIGINT NOT NULL,
+        PRIMARY KEY (owner, idempotency_key)
+    )",
     "CREATE TABLE IF NOT EXISTS instance_keys (
         instance_id TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
@@ -618,6 +626,56 @@ impl Db {
                 .await?;
         Ok(holder
             .is_some_and(|row| row.get::<String, _>(0) == owner && row.get::<String, _>(1) == key))
+    }
+
+    /// Notes, by the database's clock (replicas' clocks may differ), that the create
+    /// under `key` just went unanswered.
+    pub async fn note_unanswered(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
+        let now = self.clock_ms().await?;
+        sqlx::query(
+            "INSERT INTO creation_unanswered (owner, idempotency_key, at) VALUES ($1, $2, $3)
+             ON CONFLICT (owner, idempotency_key) DO UPDATE SET at = excluded.at",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// How long ago the create under `key` last went unanswered, if it ever did.
+    pub async fn unanswered_age_ms(
+        &self,
+        owner: &str,
+        key: &str,
+    ) -> Result<Option<i64>, ProxyError> {
+        let row = sqlx::query(
+            "SELECT at FROM creation_unanswered WHERE owner = $1 AND idempotency_key = $2",
+        )
+        .bind(owner)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let at: i64 = row.get(0);
+        Ok(Some(self.clock_ms().await? - at))
+    }
+
+    /// The instance bound to `key`, if any (its create may have failed to record it).
+    pub async fn instance_bound_to(
+        &self,
+        owner: &str,
+        key: &str,
+    ) -> Result<Option<String>, ProxyError> {
+        let row = sqlx::query(
+            "SELECT instance_id FROM instance_keys WHERE owner = $1 AND idempotency_key = $2",
+        )
+        .bind(owner)
+        .bind(key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|row| row.get(0)))
     }
 
     /// The instances the owner's idempotency keys stand for.

@@ -58,6 +58,12 @@ impl Lease {
 
     /// The stamp held now. Taken under the lock, after any renewal under way, so the
     /// renewer is never cut off halfway through moving it, and never moves it again.
+    /// Stops renewing and leaves the claim as it is: it goes stale, and is taken over,
+    /// once the stale time since its last renewal has passed.
+    pub async fn abandon(self) {
+        self.stop_renewing().await;
+    }
+
     async fn stop_renewing(&self) -> i64 {
         let settled = self.stamp.lock().await.take();
         self.renewer.abort();

@@ -23,11 +23,6 @@ const CATALOG_TTL_AWAITING_UPDATE: Duration = Duration::from_secs(5);
 /// A system upgrade Tray refused is tried again after this (a host may add the missing
 /// value to SYSTEM_VALUES_FILE and restart, which clears it at once).
 const SYSTEM_UPGRADE_RETRY: Duration = Duration::from_secs(10 * 60);
-/// An idempotency claim its holder has not renewed within this was abandoned (a crash)
-/// and is taken over by the next request.
-const STALE_CLAIM_MS: i64 = 60_000;
-/// How often a live holder renews its claim: several renewals fit in the stale time.
-const CLAIM_RENEWAL: Duration = Duration::from_secs(15);
 /// Keys the proxy claims for itself start with this; a client's key may not.
 const RESERVED_KEY_PREFIX: &str = "proxy:";
 /// How far Tray's clock may be ahead of or behind ours, when comparing its creation
@@ -112,6 +107,15 @@ impl Marketplace {
     }
 
     /// The solutions on offer, from Tray at most once per TTL.
+    fn stale_claim_ms(&self) -> i64 {
+        millis(self.config.claim_stale_after)
+    }
+
+    /// How often a live holder renews its claim: several renewals fit in the stale time.
+    fn claim_renewal(&self) -> Duration {
+        self.config.claim_stale_after / 4
+    }
+
     pub async fn solutions(&self) -> Result<Vec<Solution>, ProxyError> {
         self.solutions_within(self.catalog_ttl).await
     }
@@ -693,7 +697,11 @@ impl Marketplace {
             solution_id: solution.id.clone(),
             name: requested_name(request).map(str::to_owned),
         };
-        let lease = match self.db.claim_creation(owner, key, STALE_CLAIM_MS).await? {
+        let lease = match self
+            .db
+            .claim_creation(owner, key, self.stale_claim_ms())
+            .await?
+        {
             Claim::Done(id) => {
                 self.same_request(owner, key, &asked).await?;
                 return self.made_before(session, &solution, key, &id).await;
@@ -705,7 +713,7 @@ impl Marketplace {
                 ));
             }
             Claim::Won(stamp) => {
-                let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
+                let lease = Lease::hold(&self.db, owner, key, stamp, self.claim_renewal());
                 if let Err(err) = self.db.note_creation_start(owner, key, stamp, &asked).await {
                     // Nothing was asked of Tray yet: the key is free for the retry.
                     if let Err(releasing) = lease.release().await {
@@ -716,7 +724,7 @@ impl Marketplace {
                 lease
             }
             Claim::TakenOver(stamp) => {
-                let lease = Lease::hold(&self.db, owner, key, stamp, CLAIM_RENEWAL);
+                let lease = Lease::hold(&self.db, owner, key, stamp, self.claim_renewal());
                 let adopted = async {
                     self.same_request(owner, key, &asked).await?;
                     // A claim an earlier version's replica left is bound from now on.
@@ -725,6 +733,12 @@ impl Marketplace {
                         .await
                 }
                 .await;
+                // Not found, and the key's last call to Tray went unanswered a moment
+                // ago: Tray may still make it, so nothing is made in its place yet.
+                let adopted = match adopted {
+                    Ok(None) => self.unless_maybe_under_way(owner, key).await.map(|()| None),
+                    other => other,
+                };
                 match adopted {
                     Ok(Some(found)) => return Ok(found),
                     Ok(None) => lease,
@@ -742,7 +756,14 @@ impl Marketplace {
         let (settled, err) = match self.create_claimed(session, &solution, request, key).await {
             Ok(instance) => return Ok(instance),
             Err(CreateFailure::NothingMade(err)) => (lease.release().await, err),
-            Err(CreateFailure::MaybeMade(err)) => (lease.expire().await, err),
+            Err(CreateFailure::MaybeMade(err)) => {
+                if matches!(err, ProxyError::TrayUnanswered(_)) {
+                    if let Err(noting) = self.db.note_unanswered(owner, key).await {
+                        tracing::warn!(error = %noting, "an unanswered create was not noted");
+                    }
+                }
+                (lease.expire().await, err)
+            }
         };
         // Unsettled, the claim goes stale once its renewals stop, and is then taken over:
         // the user hears of the create's failure, not of this one.
@@ -750,6 +771,18 @@ impl Marketplace {
             tracing::warn!(error = %settling, "an idempotency claim was left to go stale");
         }
         Err(err)
+    }
+
+    /// A 503 while the key's last call to Tray went unanswered within the grace time (a
+    /// minute): Tray may make the instance after the list that looked for it.
+    async fn unless_maybe_under_way(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
+        let grace = millis(self.config.unanswered_grace);
+        match self.db.unanswered_age_ms(owner, key).await? {
+            Some(age) if age < grace => Err(ProxyError::TrayUnanswered(
+                "Tray has not yet made what the last try asked for; try again in a moment".into(),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a request whose idempotency key a different create claimed: answering it
@@ -816,11 +849,11 @@ impl Marketplace {
         // after a crash.
         let guard_lease = match self
             .db
-            .claim_creation(owner, &guard, STALE_CLAIM_MS)
+            .claim_creation(owner, &guard, self.stale_claim_ms())
             .await?
         {
             Claim::Won(stamp) | Claim::TakenOver(stamp) => {
-                Lease::hold(&self.db, owner, &guard, stamp, CLAIM_RENEWAL)
+                Lease::hold(&self.db, owner, &guard, stamp, self.claim_renewal())
             }
             Claim::InFlight | Claim::Done(_) => {
                 return Err(CreateFailure::NothingMade(ProxyError::Conflict(format!(
@@ -837,8 +870,13 @@ impl Marketplace {
             Ok(false) => self.create_instance(session, solution, request, key).await,
             Err(err) => Err(err.into()),
         };
-        // The outcome stands even if the release fails: the claim then goes stale.
-        if let Err(err) = guard_lease.release().await {
+        // Unanswered, Tray may still make it: the claim is left to go stale, so that for
+        // a minute no other create of the solution starts (the key's own retry looks for
+        // it first). The outcome stands even if the release fails: the claim then goes
+        // stale.
+        if let Err(CreateFailure::MaybeMade(ProxyError::TrayUnanswered(_))) = result {
+            guard_lease.abandon().await;
+        } else if let Err(err) = guard_lease.release().await {
             tracing::warn!(error = %err, "a one-per-user claim was not released");
         }
         result
@@ -929,7 +967,7 @@ impl Marketplace {
         let owner = &session.external_user_id;
         let under_way = self
             .db
-            .other_creations_under_way(owner, key, STALE_CLAIM_MS)
+            .other_creations_under_way(owner, key, self.stale_claim_ms())
             .await?;
         let recorded = self.db.instances_of(owner).await?.len();
         if recorded + under_way < limit {
@@ -1046,8 +1084,11 @@ impl Marketplace {
                     && created_ms(instance) >= since
             })
             .collect();
-        // Of two, the earlier is the older request's.
-        candidates.sort_by_key(created_ms);
+        // One bound to this key before its record failed is its own; of two others, the
+        // earlier is the older request's.
+        let bound = self.db.instance_bound_to(owner, key).await?;
+        candidates
+            .sort_by_key(|instance| (Some(&instance.id) != bound.as_ref(), created_ms(instance)));
         for instance in candidates {
             // Another create looking for its own lost answer may have listed it too.
             if self.db.bind_instance_key(owner, key, &instance.id).await? {
@@ -1681,6 +1722,10 @@ fn requested_name(request: &wire::CreateInstance) -> Option<&str> {
 /// When Tray made `instance`, in ms since the epoch. Without a readable time it counts
 /// as made now: waiting 2 s too many before enabling is harmless, enabling too early
 /// leaves its triggers without a working URL.
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
+}
+
 fn created_ms(instance: &SolutionInstance) -> i64 {
     instance
         .created

@@ -497,11 +497,12 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
 }
 
 /// Tray may carry out a create the proxy gave up waiting for, after the list that looks
-/// for it: the retry must look again and take that instance, not make a second.
+/// for it: a retry meanwhile must not make a second, and a retry after it must take it.
 #[tokio::test]
 async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() {
     let harness = Harness::start_with("sqlite::memory:", |config| {
-        config.tray_timeout = Duration::from_millis(400);
+        config.tray_timeout = Duration::from_millis(1_000);
+        config.unanswered_grace = Duration::from_millis(4_000);
     })
     .await;
     let user = unique_user("late-create");
@@ -509,18 +510,55 @@ async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() 
         .call(reqwest::Method::GET, "/integrations", &user, None)
         .await;
     let slow = Faults {
-        latency: Duration::from_millis(1_200),
+        latency: Duration::from_millis(2_500),
         only: Some("createSolutionInstance".into()),
         ..Faults::default()
     };
     let (status, unanswered) = create_named_under(&harness, slow, &user, "click", "Payouts").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
-    // Meanwhile Tray makes it.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // Tray is still at it: its retry makes nothing in its place.
+    let (status, early) = create_named(&harness, &user, "click", "Payouts").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{early}");
 
+    // Tray has made it (within the grace time).
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
     let (status, retried) = create_named(&harness, &user, "click", "Payouts").await;
     assert_eq!(status, StatusCode::CREATED, "{retried}");
     assert_eq!(stripe_names(&harness, &user).await, ["Payouts"]);
+    harness.stop().await;
+}
+
+/// The same for a one-per-user integration: while Tray may still make the first
+/// create's instance, another tab's create of it is refused instead of making a second.
+#[tokio::test]
+async fn a_one_per_user_create_left_unanswered_holds_off_other_tabs() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.tray_timeout = Duration::from_millis(1_000);
+    })
+    .await;
+    let user = unique_user("late-unique");
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(2_500),
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    });
+    let (status, unanswered) = harness.create(&user, SALESFORCE_UNIQUE, "tab-1").await;
+    harness.sandbox.set_faults(Faults::default());
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
+    let (status, other) = harness.create(&user, SALESFORCE_UNIQUE, "tab-2").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{other}");
+
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    let (status, found) = harness.create(&user, SALESFORCE_UNIQUE, "tab-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{found}");
+    let (_, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    let instances = &find_integration(&catalog, SALESFORCE_UNIQUE)["instances"];
+    assert_eq!(instances.as_array().map(Vec::len), Some(1), "{instances}");
     harness.stop().await;
 }
 

@@ -143,28 +143,39 @@ async fn a_keys_request_is_bound_once_and_freed_with_its_key() {
 }
 
 /// Two creates looking for their lost answers may find one instance: it is made for one
-/// key only, the one that bound it first, which may bind it again (its own retry).
+/// key only, the one that bound it first, which may bind it again (its own retry). On
+/// Postgres too (`PROXY_TEST_POSTGRES_URL`), where the two binds race for real.
 #[tokio::test]
 async fn an_instance_is_bound_to_one_key() {
-    let db = database().await;
-    assert!(db
-        .bind_instance_key("ana", "tab-1", "i-1")
-        .await
-        .expect("binds"));
-    assert!(!db
-        .bind_instance_key("ana", "tab-2", "i-1")
-        .await
-        .expect("binds"));
-    assert!(!db
-        .bind_instance_key("bo", "tab-1", "i-1")
-        .await
-        .expect("binds"));
-    assert!(db
-        .bind_instance_key("ana", "tab-1", "i-1")
-        .await
-        .expect("binds"));
-    assert!(db
-        .bind_instance_key("ana", "tab-2", "i-2")
-        .await
-        .expect("binds"));
+    let mut urls = vec!["sqlite::memory:".to_owned()];
+    urls.extend(std::env::var("PROXY_TEST_POSTGRES_URL").ok());
+    for url in urls {
+        let db = Db::connect(&url).await.expect("opens a database");
+        let instance = format!("i-{}", uuid::Uuid::new_v4());
+        let ana = format!("ana-{instance}");
+        let (one, two) = tokio::join!(
+            db.bind_instance_key(&ana, "tab-1", &instance),
+            db.bind_instance_key(&ana, "tab-2", &instance)
+        );
+        let (one, two) = (one.expect("binds"), two.expect("binds"));
+        assert!(one != two, "{url}: bound to both keys, or to neither");
+        let holder = if one { "tab-1" } else { "tab-2" };
+        assert!(db
+            .bind_instance_key(&ana, holder, &instance)
+            .await
+            .expect("binds"));
+        assert!(!db
+            .bind_instance_key("bo", holder, &instance)
+            .await
+            .expect("binds"));
+        assert_eq!(
+            db.instance_bound_to(&ana, holder).await.expect("reads"),
+            Some(instance.clone())
+        );
+        db.forget_instance(&instance).await.expect("forgets");
+        assert_eq!(
+            db.instance_bound_to(&ana, holder).await.expect("reads"),
+            None
+        );
+    }
 }

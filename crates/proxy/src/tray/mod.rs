@@ -417,8 +417,9 @@ impl TrayClient {
             Err(_) if refused_before_tray => {
                 return Err(ProxyError::TrayBlocked(format!("HTTP {status}")))
             }
+            // Cut off or garbled: whatever Tray did, its answer did not arrive.
             Err(err) => {
-                return Err(ProxyError::TrayUnavailable(format!(
+                return Err(ProxyError::TrayUnanswered(format!(
                     "unreadable response ({status}): {err}"
                 )))
             }
@@ -432,13 +433,13 @@ impl TrayClient {
                 return Err(ProxyError::TrayBlocked(format!("HTTP {status}")))
             }
             None => {
-                return Err(ProxyError::TrayUnavailable(
+                return Err(ProxyError::TrayUnanswered(
                     "response carried no data".into(),
                 ))
             }
         };
         serde_json::from_value(data).map_err(|err| {
-            ProxyError::TrayUnavailable(format!("unreadable response ({status}): {err}"))
+            ProxyError::TrayUnanswered(format!("unreadable response ({status}): {err}"))
         })
     }
 }
