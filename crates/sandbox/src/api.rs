@@ -113,13 +113,14 @@ pub async fn execute_as(
 
 /// Like Tray, the sandbox carries a request out even when its caller gave up waiting (a
 /// client's timeout with `latency` set): the work runs on a task of its own, which the
-/// caller's going away does not cancel.
+/// caller's going away does not cancel (and that `stop` waits for).
 async fn graphql_handler(
     State((state, schema)): State<ApiState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {
-    tokio::spawn(answer_graphql(state, schema, headers, body))
+    let work = state.work.clone();
+    work.spawn(answer_graphql(state, schema, headers, body))
         .await
         .unwrap_or_else(|err| {
             graphql_error(

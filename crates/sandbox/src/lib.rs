@@ -107,6 +107,9 @@ pub struct SandboxState {
     pub bucket: TokenBucket,
     pub dialog_sessions: Mutex<HashMap<String, dialog::DialogSession>>,
     pub http: reqwest::Client,
+    /// GraphQL requests being carried out, whether or not their callers still wait:
+    /// `stop` lets them finish before it closes the database.
+    pub work: tokio_util::task::TaskTracker,
 }
 
 impl SandboxState {
@@ -193,6 +196,7 @@ impl Sandbox {
             bucket: TokenBucket::new(config.rate_limit),
             dialog_sessions: Mutex::new(HashMap::new()),
             http: reqwest::Client::new(),
+            work: tokio_util::task::TaskTracker::new(),
         });
         let schema = build_schema(state.clone());
 
@@ -279,6 +283,8 @@ impl Sandbox {
         for task in self.tasks.drain(..) {
             let _ = task.await;
         }
+        self.state.work.close();
+        self.state.work.wait().await;
         self.state.store.close().await;
     }
 }
