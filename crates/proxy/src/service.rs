@@ -830,9 +830,12 @@ impl Marketplace {
         }
     }
 
-    /// A one-per-user solution is created under a second claim, on the solution, so that
-    /// concurrent requests with different idempotency keys (two tabs, a script) cannot
-    /// both pass the check: the database's claim is shared by every replica.
+    /// Creates under a second claim, shared by every replica, on what tells the new
+    /// instance apart: a one-per-user solution's id (so that concurrent creates with
+    /// different idempotency keys, from two tabs or a script, cannot both pass the check
+    /// that the user has none), else the solution and the name (so that a create
+    /// started again after a reload, its key lost with the page, waits for the first
+    /// instead of making the same connection twice).
     async fn create_claimed(
         &self,
         session: &Session,
@@ -840,13 +843,21 @@ impl Marketplace {
         request: &wire::CreateInstance,
         key: &str,
     ) -> Result<Instance, CreateFailure> {
-        if !solution.flag("forceUnique") {
-            return self.create_instance(session, solution, request, key).await;
-        }
         let owner = &session.external_user_id;
-        let guard = format!("{RESERVED_KEY_PREFIX}one-per-user:{}", solution.id);
-        // Never recorded as done: released below, or taken over once its renewals stop
-        // after a crash.
+        let unique = solution.flag("forceUnique");
+        let (guard, busy) = if unique {
+            (
+                format!("{RESERVED_KEY_PREFIX}one-per-user:{}", solution.id),
+                format!("{} is being connected already", solution.title),
+            )
+        } else {
+            let name = instance_name(request, solution);
+            (
+                format!("{RESERVED_KEY_PREFIX}name:{}:{name}", solution.id),
+                format!("a connection named {name} is being created; try again in a moment"),
+            )
+        };
+        // Never recorded as done: released below, or taken over once its renewals stop.
         let guard_lease = match self
             .db
             .claim_creation(owner, &guard, self.stale_claim_ms())
@@ -856,28 +867,29 @@ impl Marketplace {
                 Lease::hold(&self.db, owner, &guard, stamp, self.claim_renewal())
             }
             Claim::InFlight | Claim::Done(_) => {
-                return Err(CreateFailure::NothingMade(ProxyError::Conflict(format!(
-                    "{} is being connected already",
-                    solution.title
-                ))))
+                return Err(CreateFailure::NothingMade(ProxyError::Conflict(busy)))
             }
         };
-        let result = match self.holds_instance_of(session, &solution.id).await {
-            Ok(true) => Err(CreateFailure::NothingMade(ProxyError::Conflict(format!(
-                "{} allows one connection per user, and you have one",
-                solution.title
-            )))),
-            Ok(false) => self.create_instance(session, solution, request, key).await,
-            Err(err) => Err(err.into()),
+        let result = if unique {
+            match self.holds_instance_of(session, &solution.id).await {
+                Ok(true) => Err(CreateFailure::NothingMade(ProxyError::Conflict(format!(
+                    "{} allows one connection per user, and you have one",
+                    solution.title
+                )))),
+                Ok(false) => self.create_instance(session, solution, request, key).await,
+                Err(err) => Err(err.into()),
+            }
+        } else {
+            self.create_instance(session, solution, request, key).await
         };
         // Unanswered, Tray may still make it: the claim is left to go stale, so that for
-        // a minute no other create of the solution starts (the key's own retry looks for
-        // it first). The outcome stands even if the release fails: the claim then goes
-        // stale.
+        // a minute no other such create starts (the key's own retry looks for it first,
+        // outside this claim). The outcome stands even if the release fails: the claim
+        // then goes stale.
         if let Err(CreateFailure::MaybeMade(ProxyError::TrayUnanswered(_))) = result {
             guard_lease.abandon().await;
         } else if let Err(err) = guard_lease.release().await {
-            tracing::warn!(error = %err, "a one-per-user claim was not released");
+            tracing::warn!(error = %err, "a create's guard claim was not released");
         }
         result
     }

@@ -528,6 +528,50 @@ async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() 
     harness.stop().await;
 }
 
+/// A reload loses the widget's idempotency key: a connect started again meanwhile (a new
+/// key, the same name) waits for the first create, answered or not, instead of making
+/// the same connection twice.
+#[tokio::test]
+async fn a_create_of_a_name_being_created_waits_for_the_first() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.tray_timeout = Duration::from_millis(1_500);
+    })
+    .await;
+    let user = unique_user("reloaded");
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(1_000),
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    });
+    let (first, second) = tokio::join!(
+        create_named(&harness, &user, "before-reload", "Payouts"),
+        async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            create_named(&harness, &user, "after-reload", "Payouts").await
+        }
+    );
+    assert_eq!(first.0, StatusCode::CREATED, "{}", first.1);
+    assert_eq!(second.0, StatusCode::CONFLICT, "{}", second.1);
+
+    // Unanswered (slower than the proxy waits), the first holds the name a while longer.
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(2_500),
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    });
+    let (status, unanswered) = create_named(&harness, &user, "slow", "Refunds").await;
+    harness.sandbox.set_faults(Faults::default());
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
+    let (status, again) = create_named(&harness, &user, "reloaded", "Refunds").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(stripe_names(&harness, &user).await, ["Payouts", "Refunds"]);
+    harness.stop().await;
+}
+
 /// The same for a one-per-user integration: while Tray may still make the first
 /// create's instance, another tab's create of it is refused instead of making a second.
 #[tokio::test]
@@ -568,7 +612,9 @@ async fn a_one_per_user_create_left_unanswered_holds_off_other_tabs() {
 #[tokio::test]
 async fn lost_answers_retried_together_take_one_instance_each() {
     for url in database_urls() {
-        let harness = Harness::start(&url).await;
+        let stale_after = Duration::from_millis(1_000);
+        let harness =
+            Harness::start_with(&url, |config| config.claim_stale_after = stale_after).await;
         let user = unique_user("lost-twice");
         harness
             .call(reqwest::Method::GET, "/integrations", &user, None)
@@ -581,6 +627,8 @@ async fn lost_answers_retried_together_take_one_instance_each() {
             let (status, answer) =
                 create_named_under(&harness, lost.clone(), &user, key, "Payouts").await;
             assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+            // Until its claim on the name goes stale, no other create of it starts.
+            tokio::time::sleep(stale_after + Duration::from_millis(300)).await;
         }
         // Slow lists, so that both retries list before either records what it found.
         harness.sandbox.set_faults(Faults {
@@ -1707,9 +1755,13 @@ async fn creates_racing_at_the_users_limit_make_no_more_than_it() {
         let user = unique_user("racer");
         let (status, _) = harness.create(&user, STRIPE, "first").await;
         assert_eq!(status, StatusCode::CREATED);
+        // Named apart, as "Add another" does: creates of one name take turns anyway.
         let keys: Vec<String> = (0..5).map(|n| format!("race-{n}")).collect();
-        let answers =
-            futures_join_all(keys.iter().map(|key| harness.create(&user, STRIPE, key))).await;
+        let answers = futures_join_all(
+            keys.iter()
+                .map(|key| create_named(&harness, &user, key, key)),
+        )
+        .await;
         let made = answers
             .iter()
             .filter(|(status, _)| *status == StatusCode::CREATED)
