@@ -2,7 +2,7 @@
 //! proxy (so components stay views).
 
 use leptos::prelude::*;
-use marketplace_wire::{Catalog, Instance, Integration, UpdateInstance};
+use marketplace_wire::{Catalog, Instance, Integration, Status, UpdateInstance};
 
 use crate::{
     api::{ApiClient, ApiError},
@@ -230,14 +230,15 @@ impl Ctx {
     ) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
         let instance = match api.create_instance(&integration).await {
-            // One per user, and another tab made it meanwhile: the fresh catalog shows
-            // it, and its dialog is where the user goes on. (Not listed: still being
+            // Another tab's connect, or this page's before a reload, made it meanwhile
+            // (one per user, or one of this name at a time): the fresh catalog shows it,
+            // and its dialog is where the user goes on. (Nothing new listed: still being
             // made, say; the proxy's answer says so.)
-            Err(err @ ApiError::Server { status: 409, .. }) if integration.force_unique => {
+            Err(err @ ApiError::Server { status: 409, .. }) => {
                 self.reload().await;
                 let listed = self
                     .integration(&integration.solution_id)
-                    .is_some_and(|listed| !listed.instances.is_empty());
+                    .is_some_and(|listed| listed.instances.len() > integration.instances.len());
                 if !listed {
                     return Err(err);
                 }
@@ -331,8 +332,9 @@ impl Ctx {
     }
 
     /// Whether the catalog shown says a change of unknown outcome was made: a deletion
-    /// no longer listed (`Some(None)`); a rename, Enable or Disable `asked` for, which the
-    /// connection now shows (`Some(the instance)`).
+    /// no longer listed (`Some(None)`); a rename, Enable or Disable `asked` for, or an
+    /// update to the latest version (`upgraded`), which the connection now shows
+    /// (`Some(the instance)`).
     fn made_after_all(
         &self,
         id: &str,
@@ -351,6 +353,7 @@ impl Ctx {
                     .flat_map(|integration| &integration.instances)
                     .find(|instance| {
                         instance.id == id
+                            && (event != "upgraded" || instance.status != Status::NeedsUpdate)
                             && asked.enabled.is_none_or(|on| instance.enabled == on)
                             && asked
                                 .name
@@ -402,8 +405,17 @@ impl Ctx {
             let Some(api) = self.client() else {
                 return Ok(());
             };
-            match api.update_instance(&instance_id, &enable).await {
-                Ok(enabled) => self.show(enabled).await,
+            // An Enable whose answer was lost may have been made: the catalog says.
+            let result = api.update_instance(&instance_id, &enable).await.map(Some);
+            match self
+                .settle(&instance_id, "enabled", Some(&enable), result)
+                .await
+            {
+                Ok(enabled) => {
+                    if let Some(enabled) = enabled {
+                        self.show(enabled).await;
+                    }
+                }
                 Err(err) => return Err(self.fail_change(&instance_id, &err).await),
             }
             step = SetupStep::Done;
@@ -438,7 +450,8 @@ impl Ctx {
         asked: Option<UpdateInstance>,
     ) -> Result<(), String> {
         // `event`: the host event (`updated`, `deleted`), or `enabled` / `disabled` for
-        // an Enable or Disable, which the host hears as `updated`.
+        // an Enable or Disable and `upgraded` for an update to the latest version, which
+        // the host hears as `updated`.
         // Not found, and gone from a fresh catalog too: a deletion is done.
         let result = match result {
             Err(err @ ApiError::Server { status: 404, .. }) if event == "deleted" => {
@@ -449,24 +462,10 @@ impl Ctx {
                     Ok(None)
                 }
             }
-            // Its answer lost or unreadable, the change may have been made all the same:
-            // the catalog says, and the row shows what Tray holds. A deletion it no
-            // longer lists, a rename, Enable or Disable it shows, is done. (Not after
-            // a rate limit: nothing was done, and a fetch would only add to the load.)
-            Err(err)
-                if err.outcome_unknown()
-                    && !matches!(err, ApiError::Server { status: 429, .. }) =>
-            {
-                let made = self
-                    .recheck()
+            other => {
+                self.settle(&instance_id, event, asked.as_ref(), other)
                     .await
-                    .then(|| self.made_after_all(&instance_id, event, asked.as_ref()));
-                match made.flatten() {
-                    Some(made) => Ok(made),
-                    None => Err(err),
-                }
             }
-            other => other,
         };
         match result {
             Ok(changed) => {
@@ -483,6 +482,7 @@ impl Ctx {
                     "deleted" => (Key::deleted_announce, event),
                     "enabled" => (Key::enabled_announce, "updated"),
                     "disabled" => (Key::disabled_announce, "updated"),
+                    "upgraded" => (Key::updated_announce, "updated"),
                     _ => (Key::updated_announce, event),
                 };
                 self.announce(self.fill(key, &title));
@@ -491,6 +491,32 @@ impl Ctx {
             }
             // Announced and told to the host; the message is the caller's to show.
             Err(err) => Err(self.fail_change(&instance_id, &err).await),
+        }
+    }
+
+    /// A change's `result`, with one whose answer was lost or unreadable counted as done
+    /// when it was made all the same: the catalog says, and the row shows what Tray
+    /// holds (see [`Self::made_after_all`]). Not after a rate limit: nothing was done,
+    /// and a fetch would only add to the load.
+    async fn settle(
+        self,
+        instance_id: &str,
+        event: &str,
+        asked: Option<&UpdateInstance>,
+        result: Result<Option<Instance>, ApiError>,
+    ) -> Result<Option<Instance>, ApiError> {
+        match result {
+            Err(err)
+                if err.outcome_unknown()
+                    && !matches!(err, ApiError::Server { status: 429, .. }) =>
+            {
+                let made = self
+                    .recheck()
+                    .await
+                    .then(|| self.made_after_all(instance_id, event, asked));
+                made.flatten().ok_or(err)
+            }
+            other => other,
         }
     }
 

@@ -1770,6 +1770,16 @@ async fn slacks_dialog_losing_an_answer(
         integrations: vec![integration("Slack", &[], &[Status::Connected])],
         dialog_origin: DIALOG_ORIGIN.into(),
     };
+    losing_an_answer(before, method, answer, after).await
+}
+
+/// [`slacks_dialog_losing_an_answer`], from the catalog `before`.
+async fn losing_an_answer(
+    before: Catalog,
+    method: &str,
+    answer: &str,
+    after: impl FnOnce(&mut Catalog),
+) -> (MountedWidget, FakeFetch) {
     let mut changed = before.clone();
     after(&mut changed);
     let fetch = FakeFetch::install(&format!(
@@ -1877,6 +1887,114 @@ async fn a_rename_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
         }
         widget.remove();
     }
+}
+
+/// An update to the latest version whose answer was lost, which the fresh catalog shows
+/// made (no update needed any more), is done: heard as updated, the form closed, no
+/// failure beside it.
+#[wasm_bindgen_test]
+async fn an_update_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
+    let mut slack = integration("Slack", &[], &[Status::NeedsUpdate]);
+    slack.config_slots.push(slot("label", "\"alerts\""));
+    slack.instances[0]
+        .auth_values
+        .push(auth_value("auth", "a1", false));
+    let before = Catalog {
+        integrations: vec![slack],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let (widget, fetch) = losing_an_answer(
+        before,
+        "POST",
+        "new Response('', { status: 504 })",
+        |catalog| {
+            let instance = &mut catalog.integrations[0].instances[0];
+            instance.status = Status::Connected;
+            instance.enabled = true;
+        },
+    )
+    .await;
+    let row = "[data-instance-id=\"Slack-0\"]";
+    widget.press(&format!("{row} .tm-update"));
+    tick().await;
+    widget.press(&format!("{row} .tm-config .tm-save"));
+    for _ in 0..20 {
+        tick().await;
+    }
+    let requests = fetch.requests();
+    assert!(
+        requests.contains(&"POST /api/v1/instances/Slack-0/upgrade".to_owned()),
+        "{requests:?}"
+    );
+    assert_eq!(
+        widget.text_of(&format!("{row} .tm-field-error")),
+        "",
+        "{requests:?}"
+    );
+    assert!(
+        widget.find(&format!("{row} .tm-config")).is_none(),
+        "the form closed"
+    );
+    assert_eq!(widget.text_of(".tm-dialog [aria-live]"), "Slack-0 updated");
+    widget.remove();
+}
+
+/// A setup's last step, Enable, whose answer was lost: the fresh catalog shows the
+/// connection on, so the setup is done (announced, `connected` to the host), instead of
+/// a failure beside a connection that runs.
+#[wasm_bindgen_test]
+async fn a_setups_enable_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
+    let mut slack = integration("Slack", &[], &[Status::SettingUp]);
+    slack.instances[0]
+        .auth_values
+        .push(auth_value("auth", "a1", false));
+    slack.instances[0].solution_id = slack.solution_id.clone();
+    let before = Catalog {
+        integrations: vec![slack],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let (widget, fetch) = losing_an_answer(
+        before,
+        "PATCH",
+        "new Response('', { status: 504 })",
+        |catalog| {
+            let instance = &mut catalog.integrations[0].instances[0];
+            instance.status = Status::Connected;
+            instance.enabled = true;
+        },
+    )
+    .await;
+    let connected = Rc::new(RefCell::new(0));
+    let count = connected.clone();
+    let listener = wasm_bindgen::closure::Closure::<dyn FnMut(web_sys::CustomEvent)>::new(
+        move |_: web_sys::CustomEvent| *count.borrow_mut() += 1,
+    );
+    widget
+        .host
+        .add_event_listener_with_callback(
+            "tray-marketplace:connected",
+            listener.as_ref().unchecked_ref(),
+        )
+        .unwrap();
+    // The card opened the setup, or the dialog with the row to resume it from.
+    if widget.find(".tm-resume").is_some() {
+        widget.press(".tm-resume");
+        tick().await;
+    }
+    widget.press(".tm-enable");
+    for _ in 0..30 {
+        tick().await;
+    }
+    let requests = fetch.requests();
+    assert!(
+        requests.contains(&"PATCH /api/v1/instances/Slack-0".to_owned()),
+        "{requests:?}"
+    );
+    assert_eq!(*connected.borrow(), 1, "{requests:?}");
+    let heard = widget.text_of(".tm-dialog [aria-live]");
+    assert!(heard.contains("connected"), "{heard:?}");
+    assert_eq!(widget.text_of(".tm-setup .tm-field-error"), "");
+    widget.remove();
 }
 
 /// A deletion whose answer was lost, and that a fresh catalog no longer lists, is done:
@@ -2549,22 +2667,28 @@ async fn a_not_found_the_fresh_catalog_contradicts_keeps_the_row() {
     host.remove();
 }
 
-/// Connect on a one-per-user integration another tab connected meanwhile: the proxy
-/// refuses a second, and the widget shows the one the user has. When the fresh catalog
-/// lists none (still being made, say), it says the connection is under way elsewhere.
+/// Connect on an integration another tab connected meanwhile (one per user), or that
+/// this page was connecting before a reload (one create of a name at a time): the proxy
+/// refuses, and the widget shows the connection made. When the fresh catalog lists none
+/// (still being made, say), it says the connection is under way elsewhere.
 #[wasm_bindgen_test]
-async fn connecting_a_one_per_user_integration_made_elsewhere_opens_that_connection() {
-    let mut before = integration("Salesforce", &[], &[]);
-    before.force_unique = true;
-    let mut after = before.clone();
-    after
-        .instances
-        .push(instance("Salesforce-0", Status::SettingUp));
-    let catalog = |item: &Integration| Catalog {
-        integrations: vec![item.clone()],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    };
-    for (run, listed_after) in [(1, true), (2, false)] {
+async fn a_connect_refused_as_under_way_elsewhere_opens_the_connection_made() {
+    for (run, listed_after, force_unique) in [
+        (1, true, true),
+        (2, false, true),
+        (3, true, false),
+        (4, false, false),
+    ] {
+        let mut before = integration("Salesforce", &[], &[]);
+        before.force_unique = force_unique;
+        let mut after = before.clone();
+        after
+            .instances
+            .push(instance("Salesforce-0", Status::SettingUp));
+        let catalog = |item: &Integration| Catalog {
+            integrations: vec![item.clone()],
+            dialog_origin: DIALOG_ORIGIN.into(),
+        };
         let fresh = if listed_after { &after } else { &before };
         let fetch = FakeFetch::install(&format!(
             "if (request.method === 'POST') return new Response(

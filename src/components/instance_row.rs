@@ -77,10 +77,12 @@ pub fn InstanceRow(
         let closes_editor = !matches!(&work, Change::Update(update) if update.enabled.is_some());
         saving.set(closes_editor);
         let row_id = instance_id.clone();
-        // What a rename, Enable or Disable asked for: should its answer be lost, a fresh
-        // catalog showing it says it was made.
+        // What a rename, Enable or Disable asked for (an update to the latest version:
+        // nothing more): should its answer be lost, a fresh catalog showing it says it
+        // was made.
         let asked = match &work {
             Change::Update(update) => Some(update.clone()),
+            Change::Upgrade(_) => Some(UpdateInstance::default()),
             _ => None,
         };
         leptos::task::spawn_local(async move {
@@ -320,7 +322,7 @@ pub fn InstanceRow(
             let on_save = Callback::new(move |values| {
                 if upgrade {
                     run(
-                        "updated",
+                        "upgraded",
                         Change::Upgrade(UpgradeInstance {
                             auth_values: current().map(|i| i.auth_values).unwrap_or_default(),
                             config_values: values,
