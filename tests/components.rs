@@ -1889,23 +1889,25 @@ async fn a_rename_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
     }
 }
 
-/// An update to the latest version whose answer was lost, which the fresh catalog shows
-/// made (no update needed any more), is done: heard as updated, the form closed, no
-/// failure beside it.
-#[wasm_bindgen_test]
-async fn an_update_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
-    let mut slack = integration("Slack", &[], &[Status::NeedsUpdate]);
-    slack.config_slots.push(slot("label", "\"alerts\""));
+/// Slack's dialog over one signed-in connection in `status` (as `prepare` leaves it),
+/// whose proxy loses its answer to a `method` (504) after Tray switched it on.
+async fn slack_on_after_a_lost_answer(
+    method: &str,
+    status: Status,
+    prepare: impl FnOnce(&mut Integration),
+) -> (MountedWidget, FakeFetch) {
+    let mut slack = integration("Slack", &[], &[status]);
     slack.instances[0]
         .auth_values
         .push(auth_value("auth", "a1", false));
+    prepare(&mut slack);
     let before = Catalog {
         integrations: vec![slack],
         dialog_origin: DIALOG_ORIGIN.into(),
     };
-    let (widget, fetch) = losing_an_answer(
+    losing_an_answer(
         before,
-        "POST",
+        method,
         "new Response('', { status: 504 })",
         |catalog| {
             let instance = &mut catalog.integrations[0].instances[0];
@@ -1913,6 +1915,17 @@ async fn an_update_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
             instance.enabled = true;
         },
     )
+    .await
+}
+
+/// An update to the latest version whose answer was lost, which the fresh catalog shows
+/// made (no update needed any more), is done: heard as updated, the form closed, no
+/// failure beside it.
+#[wasm_bindgen_test]
+async fn an_update_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
+    let (widget, fetch) = slack_on_after_a_lost_answer("POST", Status::NeedsUpdate, |slack| {
+        slack.config_slots.push(slot("label", "\"alerts\""))
+    })
     .await;
     let row = "[data-instance-id=\"Slack-0\"]";
     widget.press(&format!("{row} .tm-update"));
@@ -1944,25 +1957,9 @@ async fn an_update_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
 /// a failure beside a connection that runs.
 #[wasm_bindgen_test]
 async fn a_setups_enable_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
-    let mut slack = integration("Slack", &[], &[Status::SettingUp]);
-    slack.instances[0]
-        .auth_values
-        .push(auth_value("auth", "a1", false));
-    slack.instances[0].solution_id = slack.solution_id.clone();
-    let before = Catalog {
-        integrations: vec![slack],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    };
-    let (widget, fetch) = losing_an_answer(
-        before,
-        "PATCH",
-        "new Response('', { status: 504 })",
-        |catalog| {
-            let instance = &mut catalog.integrations[0].instances[0];
-            instance.status = Status::Connected;
-            instance.enabled = true;
-        },
-    )
+    let (widget, fetch) = slack_on_after_a_lost_answer("PATCH", Status::SettingUp, |slack| {
+        slack.instances[0].solution_id = slack.solution_id.clone()
+    })
     .await;
     let connected = Rc::new(RefCell::new(0));
     let count = connected.clone();
