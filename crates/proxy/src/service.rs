@@ -65,6 +65,13 @@ const SLOT_LOCKS: usize = 64;
 /// The longest the retry loop waits before trying one owner's kept sign-ins again.
 const RETRY_BACKOFF_MAX: Duration = Duration::from_secs(600);
 
+/// Whether attaching kept auths waits for a slot another request is attaching.
+#[derive(Clone, Copy)]
+enum Wait {
+    Yes,
+    No,
+}
+
 /// Why a create failed, and so what becomes of its idempotency key.
 enum CreateFailure {
     /// Tray holds no instance from it: the key is freed for the retry.
@@ -271,7 +278,11 @@ impl Marketplace {
 
     /// The catalog merged with the caller's instances: one Tray request when warm.
     pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
-        self.attach_pending(session).await;
+        // Shown attached if Tray takes them at once; but one connection's sign-in that
+        // Tray is slow to take (or that an attach under way holds) must not hold the
+        // whole catalog: what is left waits for the next load or the background retry.
+        let budget = self.config.request_timeout / 10;
+        let _ = tokio::time::timeout(budget, self.attach_pending(session, Wait::No)).await;
         let mut instances = self
             .tray
             .list_instances(&session.token, Instances::All)
@@ -1338,12 +1349,14 @@ impl Marketplace {
     }
 
     async fn lock_slot(&self, auth: &PendingAuth) -> tokio::sync::MutexGuard<'_, ()> {
+        self.slot_lock(auth).lock().await
+    }
+
+    fn slot_lock(&self, auth: &PendingAuth) -> &Mutex<()> {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         (&auth.instance_id, &auth.slot).hash(&mut hasher);
-        self.slot_locks[hasher.finish() as usize % SLOT_LOCKS]
-            .lock()
-            .await
+        &self.slot_locks[hasher.finish() as usize % SLOT_LOCKS]
     }
 
     async fn attach(
@@ -1374,7 +1387,7 @@ impl Marketplace {
 
     /// Attach the caller's auths that arrived while Tray was failing. True when none is
     /// left waiting for want of Tray.
-    async fn attach_pending(&self, session: &Session) -> bool {
+    async fn attach_pending(&self, session: &Session, wait: Wait) -> bool {
         let Ok(pending) = self
             .db
             .auths(AuthList::Pending, Some(&session.external_user_id))
@@ -1384,7 +1397,17 @@ impl Marketplace {
         };
         let mut all_settled = true;
         for auth in pending {
-            let _slot = self.lock_slot(&auth).await;
+            let _slot = match wait {
+                Wait::Yes => self.lock_slot(&auth).await,
+                Wait::No => match self.slot_lock(&auth).try_lock() {
+                    Ok(slot) => slot,
+                    // Being attached by another request: that one settles it.
+                    Err(_) => {
+                        all_settled = false;
+                        continue;
+                    }
+                },
+            };
             // Read again under the lock: the user may have attached a newer auth since.
             match self.db.kept_auth(AuthList::Pending, &auth).await {
                 Ok(true) => match self.attach_or_keep(session, &auth).await {
@@ -1620,7 +1643,7 @@ impl Marketplace {
                         tray_user_id,
                         token,
                     };
-                    self.attach_pending(&session).await
+                    self.attach_pending(&session, Wait::Yes).await
                 }
                 Err(err) if err.is_transient() => return Err(err),
                 Err(err) => {

@@ -1414,6 +1414,57 @@ async fn a_kept_sign_in_tray_keeps_failing_to_take_is_tried_less_and_less_often(
     harness.stop().await;
 }
 
+/// One connection's sign-in that Tray is slow to take, kept from an outage or being
+/// attached by another request (a reload during "Saving the sign-in…"), does not hold
+/// the user's whole catalog: it still loads, before the proxy's request timeout.
+#[tokio::test]
+async fn a_sign_in_tray_is_slow_to_take_does_not_hold_the_catalog() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.request_timeout = Duration::from_millis(2_000);
+    })
+    .await;
+    let user = unique_user("slow-sign-in");
+    let (status, made) = harness.create(&user, STRIPE, "slow-1").await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let id = made["id"].as_str().expect("id").to_owned();
+    let kept = harness.authorize_slot(&user, &id).await;
+    // Refused on the way to Tray: kept, to be attached later.
+    harness.sandbox.set_faults(Faults {
+        gateway_refusal_rate: 1.0,
+        only: Some(kept.clone()),
+        ..Faults::default()
+    });
+    let (status, refused) = harness.attach(&user, &id, STRIPE_SLOT, &kept).await;
+    assert_eq!(status, StatusCode::BAD_GATEWAY, "{refused}");
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(3_000),
+        only: Some(kept.clone()),
+        ..Faults::default()
+    });
+    let (status, catalog) = harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "kept: {catalog}");
+
+    let newer = harness.authorize_slot(&user, &id).await;
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(3_000),
+        only: Some(newer.clone()),
+        ..Faults::default()
+    });
+    let attaching = harness.attach(&user, &id, STRIPE_SLOT, &newer);
+    let listing = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        harness
+            .call(reqwest::Method::GET, "/integrations", &user, None)
+            .await
+    };
+    let (_, (status, catalog)) = tokio::join!(attaching, listing);
+    assert_eq!(status, StatusCode::OK, "being attached: {catalog}");
+    harness.sandbox.set_faults(Faults::default());
+    harness.stop().await;
+}
+
 #[tokio::test]
 async fn an_auth_kept_through_an_outage_never_replaces_one_the_user_attached_later() {
     let harness = Harness::start("sqlite::memory:").await;
