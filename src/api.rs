@@ -154,6 +154,14 @@ impl ApiClient {
         JsFuture::from(promise).await.ok()
     }
 
+    /// Whether a create of `solution_id` is kept for sending again.
+    pub fn keeps_create(&self, solution_id: &str) -> bool {
+        self.unsettled_creates
+            .borrow()
+            .iter()
+            .any(|(request, _)| request.solution_id == solution_id)
+    }
+
     /// Creates an instance of `integration`. A create whose outcome is unknown (the
     /// network or Tray failed on the way back, or it is still running) is kept: the next
     /// create of that integration sends it again, idempotency key and all, so the proxy

@@ -229,27 +229,23 @@ impl Ctx {
         setup_in: Option<RwSignal<Option<String>>>,
     ) -> Result<(), ApiError> {
         let api = self.client().ok_or_else(unmounted)?;
+        // A create kept for its unknown outcome (or refused as under way, the first try
+        // after a reload) may have made its connection by now: shown if so, not made again.
+        if api.keeps_create(&integration.solution_id)
+            && self.open_made_meanwhile(&integration, setup_in).await
+        {
+            return Ok(());
+        }
         let instance = match api.create_instance(&integration).await {
             // Another tab's connect, or this page's before a reload, made it meanwhile
-            // (one per user, or one of this name at a time): the fresh catalog shows it,
-            // and its dialog is where the user goes on. (Nothing new listed: still being
-            // made, say; the proxy's answer says so.)
-            Err(err @ ApiError::Server { status: 409, .. }) => {
-                self.reload().await;
-                let listed = self
-                    .integration(&integration.solution_id)
-                    .is_some_and(|listed| listed.instances.len() > integration.instances.len());
-                if !listed {
-                    return Err(err);
+            // (one per user, or one of this name at a time). (Nothing new listed: still
+            // being made, say; the proxy's answer says so.)
+            Err(err) if matches!(&err, ApiError::Server { status: 409, code, .. } if code == "conflict") =>
+            {
+                if self.open_made_meanwhile(&integration, setup_in).await {
+                    return Ok(());
                 }
-                // Asked from its dialog: that dialog lists it now.
-                if setup_in.is_none() {
-                    self.open_if_free(OpenPanel {
-                        solution_id: integration.solution_id,
-                        setup: None,
-                    });
-                }
-                return Ok(());
+                return Err(err);
             }
             other => other?,
         };
@@ -265,6 +261,27 @@ impl Ctx {
             setup: Some(id),
         });
         Ok(())
+    }
+
+    /// Whether a fresh catalog lists a connection of `integration` it did not list before
+    /// (made elsewhere, or by an earlier try): if so, its dialog is where the user goes on.
+    async fn open_made_meanwhile(
+        self,
+        integration: &Integration,
+        setup_in: Option<RwSignal<Option<String>>>,
+    ) -> bool {
+        self.reload().await;
+        let listed = self
+            .integration(&integration.solution_id)
+            .is_some_and(|listed| listed.instances.len() > integration.instances.len());
+        // Asked from its dialog: that dialog lists it now.
+        if listed && setup_in.is_none() {
+            self.open_if_free(OpenPanel {
+                solution_id: integration.solution_id.clone(),
+                setup: None,
+            });
+        }
+        listed
     }
 
     /// Opens `panel`, unless the user opened another integration's dialog while the

@@ -2744,6 +2744,59 @@ async fn a_connect_refused_as_under_way_elsewhere_opens_the_connection_made() {
     }
 }
 
+/// After a reload, the first Connect was refused as under way (the page's connect from
+/// before the reload was still being made), and the catalog listed nothing new yet. The
+/// next Connect looks again first: the connection made by then opens, and no second
+/// one is asked for.
+#[wasm_bindgen_test]
+async fn a_connect_after_one_refused_as_under_way_opens_what_was_made_meanwhile() {
+    let before = integration("Salesforce", &[], &[]);
+    let mut after = before.clone();
+    after
+        .instances
+        .push(instance("Salesforce-0", Status::SettingUp));
+    let catalog = |item: &Integration| Catalog {
+        integrations: vec![item.clone()],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let fetch = FakeFetch::install(&format!(
+        "if (request.method === 'POST') return new Response(
+             JSON.stringify({{ error: {{ code: 'conflict', message: 'being created' }} }}),
+             {{ status: 409, headers: {{ 'Content-Type': 'application/json' }} }});
+         window.__madeLoads = (window.__madeLoads || 0) + 1;
+         return new Response(window.__madeLoads <= 2 ? {} : {},
+             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&catalog(&before)),
+        json_literal(&catalog(&after)),
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
+    for _ in 0..30 {
+        tick().await;
+    }
+    assert_eq!(
+        widget.text_of(".tm-card .tm-field-error"),
+        "This is being set up elsewhere already. Try again in a moment."
+    );
+    widget.press(".tm-card-action");
+    for _ in 0..30 {
+        tick().await;
+    }
+    let requests = fetch.requests();
+    assert!(
+        widget
+            .find(".tm-dialog [data-instance-id=\"Salesforce-0\"]")
+            .is_some(),
+        "the connection made opens: {requests:?}"
+    );
+    assert_eq!(
+        requests.iter().filter(|r| r.starts_with("POST")).count(),
+        1,
+        "{requests:?}"
+    );
+    widget.remove();
+}
+
 /// A slow Connect that answers while the user has another integration's dialog open
 /// leaves that dialog (and what is typed in it) alone; the card offers the setup.
 #[wasm_bindgen_test]

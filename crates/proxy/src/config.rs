@@ -196,7 +196,8 @@ pub struct Config {
     /// crash, or a create Tray left unanswered) and is taken over by the next request.
     pub claim_stale_after: std::time::Duration,
     /// After a create Tray left unanswered, how long its retry waits for Tray to show
-    /// the instance before it may make one itself.
+    /// the instance before it may make one itself. At least `claim_stale_after`, which
+    /// is how long other creates of its name wait.
     pub unanswered_grace: std::time::Duration,
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,

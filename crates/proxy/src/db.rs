@@ -92,10 +92,6 @@ const MIGRATIONS: &[&str] = &[
         name TEXT,
         PRIMARY KEY (owner, idempotency_key)
     )",
-    // Which idempotency key each instance was made for, one key per instance: retries of
-    // two creates whose answers were lost may both find one instance Tray made, and the
-    // primary key gives it to one of them (the other looks for its own). A table of its
-    // own: `creations` may hold one instance under two keys from before it.
     // When a key's create last went unanswered by Tray (timed out, a gateway's 504):
     // Tray may still make the instance, so for a while its retry makes none in its place.
     "CREATE TABLE IF NOT EXISTS creation_unanswered (
@@ -104,11 +100,16 @@ const MIGRATIONS: &[&str] = &[
         at BIGINT NOT NULL,
         PRIMARY KEY (owner, idempotency_key)
     )",
+    // Which idempotency key each instance was made for, one key per instance: retries of
+    // two creates whose answers were lost may both find one instance Tray made, and the
+    // primary key gives it to one of them (the other looks for its own). A table of its
+    // own: `creations` may hold one instance under two keys from before it.
     "CREATE TABLE IF NOT EXISTS instance_keys (
         instance_id TEXT PRIMARY KEY,
         owner TEXT NOT NULL,
         idempotency_key TEXT NOT NULL
     )",
+    "CREATE INDEX IF NOT EXISTS instance_keys_key ON instance_keys (owner, idempotency_key)",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT

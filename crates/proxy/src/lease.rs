@@ -56,14 +56,19 @@ impl Lease {
         self.db.expire_claim(&self.owner, &self.key, stamp).await
     }
 
-    /// The stamp held now. Taken under the lock, after any renewal under way, so the
-    /// renewer is never cut off halfway through moving it, and never moves it again.
-    /// Stops renewing and leaves the claim as it is: it goes stale, and is taken over,
-    /// once the stale time since its last renewal has passed.
+    /// Stops renewing and leaves the claim held: it goes stale, and is taken over, a
+    /// whole stale time from now.
     pub async fn abandon(self) {
-        self.stop_renewing().await;
+        let stamp = self.stop_renewing().await;
+        // Stamped now, so that it goes stale a whole stale time from here, not from
+        // its last renewal.
+        if let Err(err) = self.db.restamp_claim(&self.owner, &self.key, stamp).await {
+            tracing::warn!(error = %err, "an abandoned claim was not stamped");
+        }
     }
 
+    /// The stamp held now. Taken under the lock, after any renewal under way, so the
+    /// renewer is never cut off halfway through moving it, and never moves it again.
     async fn stop_renewing(&self) -> i64 {
         let settled = self.stamp.lock().await.take();
         self.renewer.abort();

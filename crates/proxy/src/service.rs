@@ -72,6 +72,16 @@ enum Wait {
     No,
 }
 
+/// A failure before Tray was asked anything: for a create whose key was taken over
+/// (its earlier create may have made an instance), the outcome stays unknown.
+fn failure(looking: bool, err: ProxyError) -> CreateFailure {
+    if looking {
+        CreateFailure::MaybeMade(err)
+    } else {
+        CreateFailure::NothingMade(err)
+    }
+}
+
 /// Why a create failed, and so what becomes of its idempotency key.
 enum CreateFailure {
     /// Tray holds no instance from it: the key is freed for the retry.
@@ -113,7 +123,7 @@ impl Marketplace {
         }
     }
 
-    /// The solutions on offer, from Tray at most once per TTL.
+    /// An idempotency claim its holder has not renewed within this was abandoned.
     fn stale_claim_ms(&self) -> i64 {
         millis(self.config.claim_stale_after)
     }
@@ -123,6 +133,7 @@ impl Marketplace {
         self.config.claim_stale_after / 4
     }
 
+    /// The solutions on offer, from Tray at most once per TTL.
     pub async fn solutions(&self) -> Result<Vec<Solution>, ProxyError> {
         self.solutions_within(self.catalog_ttl).await
     }
@@ -278,11 +289,11 @@ impl Marketplace {
 
     /// The catalog merged with the caller's instances: one Tray request when warm.
     pub async fn catalog(&self, session: &Session) -> Result<Vec<Integration>, ProxyError> {
-        // Shown attached if Tray takes them at once; but one connection's sign-in that
-        // Tray is slow to take (or that an attach under way holds) must not hold the
-        // whole catalog: what is left waits for the next load or the background retry.
-        let budget = self.config.request_timeout / 10;
-        let _ = tokio::time::timeout(budget, self.attach_pending(session, Wait::No)).await;
+        // Shown attached once Tray takes them; but one that another request is attaching
+        // (a reload while its sign-in was being saved to a slow Tray) is that request's
+        // to settle, and waiting for it would hold the whole catalog. (Not cut short
+        // otherwise: an attach dropped mid-call could land after a newer one.)
+        self.attach_pending(session, Wait::No).await;
         let mut instances = self
             .tray
             .list_instances(&session.token, Instances::All)
@@ -708,7 +719,7 @@ impl Marketplace {
             solution_id: solution.id.clone(),
             name: requested_name(request).map(str::to_owned),
         };
-        let lease = match self
+        let (lease, looking) = match self
             .db
             .claim_creation(owner, key, self.stale_claim_ms())
             .await?
@@ -732,7 +743,7 @@ impl Marketplace {
                     }
                     return Err(err);
                 }
-                lease
+                (lease, false)
             }
             Claim::TakenOver(stamp) => {
                 let lease = Lease::hold(&self.db, owner, key, stamp, self.claim_renewal());
@@ -752,7 +763,7 @@ impl Marketplace {
                 };
                 match adopted {
                     Ok(Some(found)) => return Ok(found),
-                    Ok(None) => lease,
+                    Ok(None) => (lease, true),
                     Err(err) => {
                         // Still unknown whether Tray made it (or this was another request):
                         // the next try must look again.
@@ -764,7 +775,10 @@ impl Marketplace {
                 }
             }
         };
-        let (settled, err) = match self.create_claimed(session, &solution, request, key).await {
+        let created = self
+            .create_claimed(session, &solution, request, key, looking)
+            .await;
+        let (settled, err) = match created {
             Ok(instance) => return Ok(instance),
             Err(CreateFailure::NothingMade(err)) => (lease.release().await, err),
             Err(CreateFailure::MaybeMade(err)) => {
@@ -853,6 +867,7 @@ impl Marketplace {
         solution: &Solution,
         request: &wire::CreateInstance,
         key: &str,
+        looking: bool,
     ) -> Result<Instance, CreateFailure> {
         let owner = &session.external_user_id;
         let unique = solution.flag("forceUnique");
@@ -877,8 +892,9 @@ impl Marketplace {
             Claim::Won(stamp) | Claim::TakenOver(stamp) => {
                 Lease::hold(&self.db, owner, &guard, stamp, self.claim_renewal())
             }
+            // A key taken over may still have made its instance: the next try looks again.
             Claim::InFlight | Claim::Done(_) => {
-                return Err(CreateFailure::NothingMade(ProxyError::Conflict(busy)))
+                return Err(failure(looking, ProxyError::Conflict(busy)))
             }
         };
         let result = if unique {
@@ -1754,13 +1770,13 @@ fn requested_name(request: &wire::CreateInstance) -> Option<&str> {
         .filter(|name| wire::shows_something(name))
 }
 
-/// When Tray made `instance`, in ms since the epoch. Without a readable time it counts
-/// as made now: waiting 2 s too many before enabling is harmless, enabling too early
-/// leaves its triggers without a working URL.
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// When Tray made `instance`, in ms since the epoch. Without a readable time it counts
+/// as made now: waiting 2 s too many before enabling is harmless, enabling too early
+/// leaves its triggers without a working URL.
 fn created_ms(instance: &SolutionInstance) -> i64 {
     instance
         .created
