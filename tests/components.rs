@@ -2664,6 +2664,21 @@ async fn a_not_found_the_fresh_catalog_contradicts_keeps_the_row() {
     host.remove();
 }
 
+/// Salesforce's catalog with no connection, and with the one made elsewhere meanwhile.
+fn salesforce_connected_elsewhere(force_unique: bool) -> (Catalog, Catalog) {
+    let mut salesforce = integration("Salesforce", &[], &[]);
+    salesforce.force_unique = force_unique;
+    let before = Catalog {
+        integrations: vec![salesforce],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let mut after = before.clone();
+    after.integrations[0]
+        .instances
+        .push(instance("Salesforce-0", Status::SettingUp));
+    (before, after)
+}
+
 /// Connect on an integration another tab connected meanwhile (one per user), or that
 /// this page was connecting before a reload (one create of a name at a time): the proxy
 /// refuses, and the widget shows the connection made. When the fresh catalog lists none
@@ -2676,16 +2691,7 @@ async fn a_connect_refused_as_under_way_elsewhere_opens_the_connection_made() {
         (3, true, false),
         (4, false, false),
     ] {
-        let mut before = integration("Salesforce", &[], &[]);
-        before.force_unique = force_unique;
-        let mut after = before.clone();
-        after
-            .instances
-            .push(instance("Salesforce-0", Status::SettingUp));
-        let catalog = |item: &Integration| Catalog {
-            integrations: vec![item.clone()],
-            dialog_origin: DIALOG_ORIGIN.into(),
-        };
+        let (before, after) = salesforce_connected_elsewhere(force_unique);
         let fresh = if listed_after { &after } else { &before };
         let fetch = FakeFetch::install(&format!(
             "if (request.method === 'POST') return new Response(
@@ -2694,8 +2700,8 @@ async fn a_connect_refused_as_under_way_elsewhere_opens_the_connection_made() {
              window.__uniqueLoads{run} = (window.__uniqueLoads{run} || 0) + 1;
              return new Response(window.__uniqueLoads{run} === 1 ? {} : {},
                  {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
-            json_literal(&catalog(&before)),
-            json_literal(&catalog(fresh)),
+            json_literal(&before),
+            json_literal(fresh),
         ));
         let host = container();
         let (mut handle, shadow) = mount_against_fake_fetch(&host);
@@ -2750,15 +2756,7 @@ async fn a_connect_refused_as_under_way_elsewhere_opens_the_connection_made() {
 /// one is asked for.
 #[wasm_bindgen_test]
 async fn a_connect_after_one_refused_as_under_way_opens_what_was_made_meanwhile() {
-    let before = integration("Salesforce", &[], &[]);
-    let mut after = before.clone();
-    after
-        .instances
-        .push(instance("Salesforce-0", Status::SettingUp));
-    let catalog = |item: &Integration| Catalog {
-        integrations: vec![item.clone()],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    };
+    let (before, after) = salesforce_connected_elsewhere(false);
     let fetch = FakeFetch::install(&format!(
         "if (request.method === 'POST') return new Response(
              JSON.stringify({{ error: {{ code: 'conflict', message: 'being created' }} }}),
@@ -2766,8 +2764,8 @@ async fn a_connect_after_one_refused_as_under_way_opens_what_was_made_meanwhile(
          window.__madeLoads = (window.__madeLoads || 0) + 1;
          return new Response(window.__madeLoads <= 2 ? {} : {},
              {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
-        json_literal(&catalog(&before)),
-        json_literal(&catalog(&after)),
+        json_literal(&before),
+        json_literal(&after),
     ));
     let widget = MountedWidget::showing_its_catalog().await;
     widget.press(".tm-card-action");
