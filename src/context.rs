@@ -264,24 +264,39 @@ impl Ctx {
     }
 
     /// Whether a fresh catalog lists a connection of `integration` it did not list before
-    /// (made elsewhere, or by an earlier try): if so, its dialog is where the user goes on.
+    /// (made elsewhere, or by an earlier try). If so, the user goes on with it: with its
+    /// setup while it is being set up, as if this Connect had made it, else in its dialog.
     async fn open_made_meanwhile(
         self,
         integration: &Integration,
         setup_in: Option<RwSignal<Option<String>>>,
     ) -> bool {
         self.reload().await;
-        let listed = self
+        let made = self
             .integration(&integration.solution_id)
-            .is_some_and(|listed| listed.instances.len() > integration.instances.len());
-        // Asked from its dialog: that dialog lists it now.
-        if listed && setup_in.is_none() {
-            self.open_if_free(OpenPanel {
-                solution_id: integration.solution_id.clone(),
-                setup: None,
+            .and_then(|listed| {
+                listed
+                    .instances
+                    .into_iter()
+                    .find(|new| !integration.instances.iter().any(|known| known.id == new.id))
             });
+        let Some(made) = made else {
+            return false;
+        };
+        let setup = (made.status == Status::SettingUp).then_some(made.id);
+        match setup_in {
+            // Asked from its dialog: that dialog lists it now.
+            Some(setup_in) => {
+                if setup.is_some() {
+                    setup_in.try_set(setup);
+                }
+            }
+            None => self.open_if_free(OpenPanel {
+                solution_id: integration.solution_id.clone(),
+                setup,
+            }),
         }
-        listed
+        true
     }
 
     /// Opens `panel`, unless the user opened another integration's dialog while the
