@@ -496,24 +496,43 @@ async fn a_failed_create_is_never_answered_with_an_instance_another_create_made(
     harness.stop().await;
 }
 
+/// Creates Tray carries out only after `ms` milliseconds.
+fn slow_creates(ms: u64) -> Faults {
+    Faults {
+        latency: Duration::from_millis(ms),
+        only: Some("createSolutionInstance".into()),
+        ..Faults::default()
+    }
+}
+
+/// A harness whose proxy gives each Tray call `timeout_ms`, and a user who has loaded the
+/// catalog (so that the user's Tray user exists before any fault).
+async fn tray_waited_on(
+    timeout_ms: u64,
+    user: &str,
+    adjust: impl FnOnce(&mut Config),
+) -> (Harness, String) {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.tray_timeout = Duration::from_millis(timeout_ms);
+        adjust(config);
+    })
+    .await;
+    let user = unique_user(user);
+    harness
+        .call(reqwest::Method::GET, "/integrations", &user, None)
+        .await;
+    (harness, user)
+}
+
 /// Tray may carry out a create the proxy gave up waiting for, after the list that looks
 /// for it: a retry meanwhile must not make a second, and a retry after it must take it.
 #[tokio::test]
 async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() {
-    let harness = Harness::start_with("sqlite::memory:", |config| {
-        config.tray_timeout = Duration::from_millis(1_000);
+    let (harness, user) = tray_waited_on(1_000, "late-create", |config| {
         config.unanswered_grace = Duration::from_millis(4_000);
     })
     .await;
-    let user = unique_user("late-create");
-    harness
-        .call(reqwest::Method::GET, "/integrations", &user, None)
-        .await;
-    let slow = Faults {
-        latency: Duration::from_millis(2_500),
-        only: Some("createSolutionInstance".into()),
-        ..Faults::default()
-    };
+    let slow = slow_creates(2_500);
     let (status, unanswered) = create_named_under(&harness, slow, &user, "click", "Payouts").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
     // Tray is still at it: its retry makes nothing in its place.
@@ -533,19 +552,8 @@ async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() 
 /// the same connection twice.
 #[tokio::test]
 async fn a_create_of_a_name_being_created_waits_for_the_first() {
-    let harness = Harness::start_with("sqlite::memory:", |config| {
-        config.tray_timeout = Duration::from_millis(3_000);
-    })
-    .await;
-    let user = unique_user("reloaded");
-    harness
-        .call(reqwest::Method::GET, "/integrations", &user, None)
-        .await;
-    harness.sandbox.set_faults(Faults {
-        latency: Duration::from_millis(1_500),
-        only: Some("createSolutionInstance".into()),
-        ..Faults::default()
-    });
+    let (harness, user) = tray_waited_on(3_000, "reloaded", |_| {}).await;
+    harness.sandbox.set_faults(slow_creates(1_500));
     let (first, second) = tokio::join!(
         create_named(&harness, &user, "before-reload", "Payouts"),
         async {
@@ -557,11 +565,7 @@ async fn a_create_of_a_name_being_created_waits_for_the_first() {
     assert_eq!(second.0, StatusCode::CONFLICT, "{}", second.1);
 
     // Unanswered (slower than the proxy waits), the first holds the name a while longer.
-    harness.sandbox.set_faults(Faults {
-        latency: Duration::from_millis(4_000),
-        only: Some("createSolutionInstance".into()),
-        ..Faults::default()
-    });
+    harness.sandbox.set_faults(slow_creates(4_000));
     let (status, unanswered) = create_named(&harness, &user, "slow", "Refunds").await;
     harness.sandbox.set_faults(Faults::default());
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
@@ -576,19 +580,8 @@ async fn a_create_of_a_name_being_created_waits_for_the_first() {
 /// create's instance, another tab's create of it is refused instead of making a second.
 #[tokio::test]
 async fn a_one_per_user_create_left_unanswered_holds_off_other_tabs() {
-    let harness = Harness::start_with("sqlite::memory:", |config| {
-        config.tray_timeout = Duration::from_millis(1_000);
-    })
-    .await;
-    let user = unique_user("late-unique");
-    harness
-        .call(reqwest::Method::GET, "/integrations", &user, None)
-        .await;
-    harness.sandbox.set_faults(Faults {
-        latency: Duration::from_millis(2_500),
-        only: Some("createSolutionInstance".into()),
-        ..Faults::default()
-    });
+    let (harness, user) = tray_waited_on(1_000, "late-unique", |_| {}).await;
+    harness.sandbox.set_faults(slow_creates(2_500));
     let (status, unanswered) = harness.create(&user, SALESFORCE_UNIQUE, "tab-1").await;
     harness.sandbox.set_faults(Faults::default());
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
