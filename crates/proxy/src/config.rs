@@ -199,6 +199,9 @@ pub struct Config {
     /// the instance before it may make one itself. At least `claim_stale_after`, which
     /// is how long other creates of its name wait.
     pub unanswered_grace: std::time::Duration,
+    /// How long an idempotency key is remembered after its last use: a retry later than
+    /// this creates anew. (Stripe keeps its keys for 24 hours too.)
+    pub idempotency_key_ttl: std::time::Duration,
     /// Kept under Tray's 30/s (bursts to 50), org-wide.
     pub tray_rate_per_second: u32,
     pub tray_rate_burst: u32,
@@ -328,6 +331,7 @@ impl Config {
             tray_timeout: std::time::Duration::from_secs(20),
             claim_stale_after: std::time::Duration::from_secs(60),
             unanswered_grace: std::time::Duration::from_secs(60),
+            idempotency_key_ttl: std::time::Duration::from_secs(24 * 3600),
             tray_rate_per_second: 25,
             tray_rate_burst: 40,
             user_rate_per_second: 10,
@@ -421,6 +425,7 @@ impl Config {
             tray_timeout: std::time::Duration::from_secs(20),
             claim_stale_after: std::time::Duration::from_secs(60),
             unanswered_grace: std::time::Duration::from_secs(60),
+            idempotency_key_ttl: std::time::Duration::from_secs(24 * 3600),
             tray_rate_per_second: args.tray_rate_per_second,
             tray_rate_burst: args.tray_rate_burst,
             user_rate_per_second: args.user_rate_per_second,

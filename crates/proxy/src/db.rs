@@ -856,6 +856,47 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets the idempotency keys last used over `age_ms` ago: every create leaves rows
+    /// behind, and a key is only ever sent again by a retry. A key still held (its claim
+    /// renewed since), or whose create began since, is kept. Returns how many keys went.
+    pub async fn forget_keys_older_than(&self, age_ms: i64) -> Result<u64, ProxyError> {
+        let cutoff_ms = self.clock_ms().await? - age_ms;
+        // An expired claim is stamped 0, so its start tells its age.
+        let forgotten = sqlx::query(
+            "DELETE FROM creations WHERE claimed_at < $1
+               AND NOT EXISTS (SELECT 1 FROM creation_starts s
+                               WHERE s.owner = creations.owner
+                                 AND s.idempotency_key = creations.idempotency_key
+                                 AND s.started_at >= $1)",
+        )
+        .bind(cutoff_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        // What the keys' creates noted, and what released keys left: a row whose key
+        // holds no claim. (A claim is taken before anything is noted under it.)
+        for (table, noted_before_cutoff) in [
+            ("creation_starts", "started_at < $1"),
+            ("creation_unanswered", "at < $1"),
+            ("creation_requests", "TRUE"),
+        ] {
+            let statement = format!(
+                "DELETE FROM {table} WHERE {noted_before_cutoff}
+                   AND NOT EXISTS (SELECT 1 FROM creations c
+                                   WHERE c.owner = {table}.owner
+                                     AND c.idempotency_key = {table}.idempotency_key)"
+            );
+            let query = sqlx::query(&statement);
+            let query = if noted_before_cutoff.contains("$1") {
+                query.bind(cutoff_ms)
+            } else {
+                query
+            };
+            query.execute(&self.pool).await?;
+        }
+        Ok(forgotten)
+    }
+
     pub async fn note_expiring(&self, auth_id: &str) -> Result<(), ProxyError> {
         sqlx::query("INSERT INTO expiring_auths (auth_id, noted_at) VALUES ($1, $2) ON CONFLICT (auth_id) DO NOTHING")
             .bind(auth_id)

@@ -27,6 +27,9 @@ use tray::{limiter::RateLimiter, TrayClient};
 /// How often auths kept while Tray failed are offered to it again.
 const PENDING_AUTH_RETRY: Duration = Duration::from_secs(2);
 
+/// How often idempotency keys past their time are forgotten.
+const KEY_HOUSEKEEPING: Duration = Duration::from_secs(3600);
+
 /// What every handler shares.
 pub struct AppState {
     pub market: Marketplace,
@@ -104,6 +107,7 @@ impl Proxy {
                 tracing::error!(%err, "proxy stopped");
             }
         });
+        let housekeeper = tokio::spawn(forget_old_keys(state.clone()));
         let retrier = tokio::spawn(async move {
             loop {
                 tokio::time::sleep(PENDING_AUTH_RETRY).await;
@@ -119,7 +123,7 @@ impl Proxy {
         Ok(Proxy {
             addr,
             stop: Some(stop),
-            tasks: vec![server, retrier],
+            tasks: vec![server, retrier, housekeeper],
         })
     }
 
@@ -151,6 +155,20 @@ impl Drop for Proxy {
     fn drop(&mut self) {
         for task in &self.tasks {
             task.abort();
+        }
+    }
+}
+
+/// Every `KEY_HOUSEKEEPING`, from start-up on: a proxy restarted often still cleans up.
+async fn forget_old_keys(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(KEY_HOUSEKEEPING);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match state.market.forget_old_keys().await {
+            Ok(0) => {}
+            Ok(forgotten) => tracing::info!(forgotten, "forgot idempotency keys past their time"),
+            Err(err) => tracing::warn!(error = %err, "forgetting old idempotency keys failed"),
         }
     }
 }

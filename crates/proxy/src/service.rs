@@ -1626,6 +1626,13 @@ impl Marketplace {
         self.db.note_expiring(auth_id).await
     }
 
+    /// Forget the idempotency keys no retry will send any more (run periodically).
+    pub async fn forget_old_keys(&self) -> Result<u64, ProxyError> {
+        self.db
+            .forget_keys_older_than(millis(self.config.idempotency_key_ttl))
+            .await
+    }
+
     /// Attach every pending auth whose Tray is back (run periodically). An owner whose
     /// attempt fails is tried again after a wait that doubles each time.
     pub async fn retry_pending_auths(&self) -> Result<usize, ProxyError> {

@@ -179,3 +179,106 @@ async fn an_instance_is_bound_to_one_key() {
         );
     }
 }
+
+/// Keys past their time are forgotten with what their creates noted, so the tables stop
+/// growing with every create; a key still held, or whose create began since, is kept
+/// whatever its first use. On Postgres too (`PROXY_TEST_POSTGRES_URL`).
+#[tokio::test]
+async fn old_keys_are_forgotten_and_live_ones_kept() {
+    let mut urls = vec!["sqlite::memory:".to_owned()];
+    urls.extend(std::env::var("PROXY_TEST_POSTGRES_URL").ok());
+    for url in urls {
+        let db = Db::connect(&url).await.expect("opens a database");
+        let ana = format!("ana-{}", uuid::Uuid::new_v4());
+        let claim = |key: &'static str| {
+            let (db, ana) = (db.clone(), ana.clone());
+            async move { db.claim_creation(&ana, key, 60_000).await.expect("claims") }
+        };
+        let started = |key: &'static str, stamp: i64| {
+            let (db, ana) = (db.clone(), ana.clone());
+            async move {
+                db.note_creation_start(&ana, key, stamp, &asking(key))
+                    .await
+                    .expect("notes");
+            }
+        };
+        // Done long ago: made its instance, or went unanswered and was left to expire.
+        let Claim::Won(done) = claim("done").await else {
+            panic!("claimed")
+        };
+        started("done", done).await;
+        db.note_unanswered(&ana, "done").await.expect("notes");
+        db.record_instance(&ana, "done", &stored("i-done"))
+            .await
+            .expect("records");
+        let Claim::Won(lost) = claim("lost").await else {
+            panic!("claimed")
+        };
+        started("lost", lost).await;
+        db.expire_claim(&ana, "lost", lost).await.expect("expires");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Since: a live claim, and an expired one whose create began since.
+        let Claim::Won(_) = claim("live").await else {
+            panic!("claimed")
+        };
+        let Claim::Won(recent) = claim("recent").await else {
+            panic!("claimed")
+        };
+        started("recent", recent).await;
+        db.expire_claim(&ana, "recent", recent)
+            .await
+            .expect("expires");
+
+        let forgotten = db.forget_keys_older_than(150).await.expect("forgets");
+
+        // Postgres is shared with other tests' keys.
+        if !db.is_postgres() {
+            assert_eq!(forgotten, 2, "{url}");
+        }
+        for key in ["done", "lost"] {
+            assert!(
+                matches!(claim(key).await, Claim::Won(_)),
+                "{url}: {key} kept"
+            );
+            assert_eq!(
+                db.creation_start(&ana, key).await.expect("reads"),
+                None,
+                "{url}"
+            );
+            assert_eq!(
+                db.creation_request(&ana, key).await.expect("reads"),
+                None,
+                "{url}"
+            );
+        }
+        assert_eq!(
+            db.unanswered_age_ms(&ana, "done").await.expect("reads"),
+            None,
+            "{url}"
+        );
+        assert!(
+            matches!(claim("live").await, Claim::InFlight),
+            "{url}: live claim forgotten"
+        );
+        assert!(
+            matches!(claim("recent").await, Claim::TakenOver(_)),
+            "{url}: a recent create's unknown outcome forgotten"
+        );
+        assert_eq!(
+            db.creation_request(&ana, "recent").await.expect("reads"),
+            Some(asking("recent")),
+            "{url}"
+        );
+    }
+}
+
+fn stored(id: &str) -> marketplace_proxy::db::StoredInstance {
+    marketplace_proxy::db::StoredInstance {
+        id: id.into(),
+        owner: String::new(),
+        solution_id: "stripe".into(),
+        created_at: 0,
+        ever_enabled: false,
+        config_unconfirmed: false,
+    }
+}
