@@ -54,9 +54,18 @@ export function mount(element, options = {}) {
 /// The latest `mount` call of each container: only it mounts (a host's mount made while
 /// a script-tag container waited for its catalog is not replaced by that wait's end).
 const latestMount = new WeakMap();
+/// The shadow roots the widget attached (kept after an unmount, for the next mount).
+const ownShadowRoots = new WeakSet();
 
 /// `mount`, with the catalog request embed.js started for a script-tag container.
 function mountWith(element, options, prefetched) {
+  if (!(element instanceof Element)) {
+    throw new TypeError("tray-marketplace: mount(element, options) needs the container element");
+  }
+  // The widget empties the shadow root it renders into: never one the host made.
+  if (element.shadowRoot && !ownShadowRoots.has(element.shadowRoot)) {
+    throw new Error("tray-marketplace: the container has a shadow root of its own; give the widget an element of its own");
+  }
   // A typo ("Dark", "night") would otherwise pass unnoticed as the default.
   if (options.theme && !["light", "dark", "system"].includes(options.theme)) {
     console.warn(`tray-marketplace: theme "${options.theme}" is none of light, dark, system; using system`);
@@ -70,7 +79,11 @@ function mountWith(element, options, prefetched) {
     // A catalog here before the wasm is shown at once, with no loading state first.
     const catalog = prefetched && (prefetched.value || prefetched.promise);
     if (!unmounted && latestMount.get(element) === call) {
-      handle = glue.mount(element, catalog ? { ...options, catalog } : options);
+      try {
+        handle = glue.mount(element, catalog ? { ...options, catalog } : options);
+      } finally {
+        if (element.shadowRoot) ownShadowRoots.add(element.shadowRoot);
+      }
     }
   });
   // A widget that cannot start (its files blocked by a CSP, say) says so where the host
@@ -84,7 +97,9 @@ function mountWith(element, options, prefetched) {
     );
     try {
       options.onEvent?.({ type: "error", detail });
-    } catch {}
+    } catch (thrown) {
+      reportError(thrown);
+    }
   });
   return {
     ready: mounted,
@@ -117,8 +132,13 @@ function mountScriptTagContainers() {
         );
     }
     const prefetched = options.token ? prefetchCatalog(options.proxyUrl, options.token) : null;
-    // Script-tag widgets live as long as the page.
-    mountWith(element, options, prefetched);
+    // Script-tag widgets live as long as the page. One container refused leaves the
+    // others mounted.
+    try {
+      mountWith(element, options, prefetched);
+    } catch (refused) {
+      reportError(refused);
+    }
   }
 }
 

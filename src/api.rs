@@ -149,9 +149,11 @@ impl ApiClient {
 
     /// The prefetched catalog if it arrived; a rejection (a network error, an expired
     /// token) means asking again the normal way, which renews the token.
+    /// The host's catalog; a failed one, or one still on its way when a request of the
+    /// widget's own would have given up, is asked for anew.
     async fn take_prefetched_catalog(&self) -> Option<JsValue> {
         let promise = self.prefetched_catalog.borrow_mut().take()?;
-        JsFuture::from(promise).await.ok()
+        within(&promise, FETCH_PATIENCE_MS as i32).await.ok()
     }
 
     /// Whether a create of `solution_id` is kept for sending again.

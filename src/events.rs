@@ -1,7 +1,7 @@
 //! Telling the host what happened: a DOM CustomEvent `tray-marketplace:<name>` on the
 //! container (bubbling, composed) and the host's `onEvent({type, detail})` callback.
 
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{CustomEvent, CustomEventInit, Element};
 
 pub const EVENT_PREFIX: &str = "tray-marketplace:";
@@ -39,8 +39,19 @@ impl Emitter {
             let payload = js_sys::Object::new();
             let _ = js_sys::Reflect::set(&payload, &"type".into(), &name.into());
             let _ = js_sys::Reflect::set(&payload, &"detail".into(), &detail);
-            // A throwing host callback must not break the widget.
-            let _ = callback.call1(&JsValue::NULL, &payload);
+            // A throwing host callback must not break the widget, nor go unseen: the
+            // browser reports it as it does a throwing DOM listener (console, `onerror`).
+            if let Err(error) = callback.call1(&JsValue::NULL, &payload) {
+                report_error(&error);
+            }
         }
+    }
+}
+
+/// `reportError(error)`: an uncaught error as far as the page can tell.
+fn report_error(error: &JsValue) {
+    let report = js_sys::Reflect::get(&js_sys::global(), &"reportError".into());
+    if let Ok(report) = report.and_then(|f| f.dyn_into::<js_sys::Function>()) {
+        let _ = report.call1(&JsValue::NULL, error);
     }
 }

@@ -65,16 +65,28 @@ impl MountHandle {
     }
 }
 
-/// Unmounts the widget, then empties its shadow root and the container's attribute. A
-/// shadow root cannot be taken off again: a `<slot>` in it shows the container's own
-/// children, so what the host puts there afterwards is seen.
+/// Unmounts the widget, then gives the container back (see [`show_own_children`]).
 fn clear(mounted: Mounted) {
     let Mounted {
         container, handle, ..
     } = mounted;
     drop(handle);
+    show_own_children(&container);
+}
+
+/// Empties the widget's shadow root and the container's attribute. A shadow root cannot
+/// be taken off again: a `<slot>` in it shows the container's own children, so what the
+/// host puts there afterwards (a message of its own, after a failed mount) is seen.
+fn show_own_children(container: &Element) {
     if let Some(shadow) = container.shadow_root() {
-        shadow.set_inner_html("<slot></slot>");
+        shadow.set_text_content(None);
+        // An element always has a document.
+        if let Some(slot) = container
+            .owner_document()
+            .and_then(|d| d.create_element("slot").ok())
+        {
+            let _ = shadow.append_child(&slot);
+        }
         shadow.set_adopted_style_sheets(&js_sys::Array::new());
     }
     let _ = container.remove_attribute(THEME_ATTRIBUTE);
@@ -141,6 +153,27 @@ fn adopt_stylesheet(shadow: &ShadowRoot) -> Result<(), JsValue> {
     Ok(())
 }
 
+/// The shadow root's skeleton, the element the widget renders into. Built, not parsed:
+/// a page enforcing Trusted Types refuses `innerHTML`.
+fn skeleton(element: &Element, options: &MountOptions) -> Result<HtmlElement, JsValue> {
+    let shadow = match element.shadow_root() {
+        Some(root) => root,
+        None => element.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+    };
+    element.set_attribute(THEME_ATTRIBUTE, &options.theme)?;
+    adopt_stylesheet(&shadow)?;
+    let document = element
+        .owner_document()
+        .ok_or_else(|| JsValue::from_str("the container has no document"))?;
+    let target: HtmlElement = document.create_element("div")?.unchecked_into();
+    target.set_class_name("tm-host");
+    // The widget's language may differ from the host page's (WCAG 3.1.2).
+    target.set_attribute("lang", options.strings.lang())?;
+    shadow.set_text_content(None);
+    shadow.append_child(&target)?;
+    Ok(target)
+}
+
 /// Mount the widget into `element`. Options: `{ proxyUrl, token, getToken, theme,
 /// locale, strings, onEvent, catalog }` (see docs/widget.md). Mounting an element again
 /// unmounts the widget it had first.
@@ -150,19 +183,13 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
     if let Some(previous) = take_mounted(|m| js_sys::Object::is(&m.container, &element)) {
         clear(previous);
     }
-    let shadow = match element.shadow_root() {
-        Some(root) => root,
-        None => element.attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))?,
+    let target = match skeleton(&element, &options) {
+        Ok(target) => target,
+        Err(err) => {
+            show_own_children(&element);
+            return Err(err);
+        }
     };
-    element.set_attribute(THEME_ATTRIBUTE, &options.theme)?;
-    adopt_stylesheet(&shadow)?;
-    shadow.set_inner_html("<div class=\"tm-host\"></div>");
-    let target: HtmlElement = shadow
-        .query_selector(".tm-host")?
-        .ok_or_else(|| JsValue::from_str("widget container missing"))?
-        .unchecked_into();
-    // The widget's language may differ from the host page's (WCAG 3.1.2).
-    target.set_attribute("lang", options.strings.lang())?;
     let api = ApiClient::with_token(options.proxy_url, options.token, options.get_token);
     // Here already: shown by the first render. Still on its way: the first load awaits it.
     let catalog = match options.catalog.map(JsCast::dyn_into::<js_sys::Promise>) {

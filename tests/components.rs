@@ -2266,6 +2266,37 @@ async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
     assert_eq!(aborted.as_f64(), Some(2.0), "both stalled requests aborted");
 }
 
+/// A catalog the host hands over that never arrives (the host's own request stalled) is
+/// asked for anew once a request of the widget's own would have given up: the cards show,
+/// instead of a loading state for good.
+#[wasm_bindgen_test]
+async fn a_hosts_catalog_that_never_arrives_is_asked_for_anew() {
+    let _waits = ShortWaits::install();
+    let fetch = FakeFetch::answering(&Catalog {
+        integrations: catalog(),
+        dialog_origin: DIALOG_ORIGIN.into(),
+    });
+    let host = container();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let never = js_sys::Promise::new(&mut |_, _| {});
+    js_sys::Reflect::set(&options, &"catalog".into(), &never).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let mut shown = 0;
+    for _ in 0..100 {
+        tick().await;
+        shown = shadow.query_selector_all(".tm-title").unwrap().length();
+        if shown > 0 {
+            break;
+        }
+    }
+    assert_eq!(shown as usize, catalog().len());
+    assert_eq!(fetch.requests(), vec!["GET /api/v1/integrations"]);
+    handle.unmount();
+    host.remove();
+}
+
 /// The whole widget against a `FakeFetch`, once its catalog shows.
 struct MountedWidget {
     host: HtmlElement,

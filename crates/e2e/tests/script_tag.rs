@@ -76,7 +76,7 @@ async fn the_whole_catalog_shows(browser: &Browser) -> Result {
 async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result {
     let (_stack, browser, _host) = open_host_page(|proxy, token| format!(
         r#"<!doctype html><html><head><meta charset="utf-8">
-<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'wasm-unsafe-eval'; connect-src {proxy}; img-src {proxy}; style-src 'self'">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src {proxy} 'wasm-unsafe-eval'; connect-src {proxy}; img-src {proxy}; style-src 'self'; require-trusted-types-for 'script'">
 <script type="module" src="{proxy}/widget/embed.js"></script></head><body>
 <div id="auto" data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}" data-locale="de"></div>
 <div id="manual" data-tray-marketplace data-manual></div>
@@ -255,6 +255,72 @@ async fn an_unknown_theme_is_named_in_the_console() -> Result {
         )
         .await?;
     assert_eq!(theme, json!("system"));
+    browser.close().await?;
+    Ok(())
+}
+
+/// Mistakes of the host's are refused or reported, never silent: `mount` without an
+/// element, or into a container with a shadow root of the host's own (which the widget
+/// would empty), throws and leaves it as it was; an `onEvent` that throws is reported as
+/// the page's uncaught error (the console, `onerror`) while the widget goes on.
+#[tokio::test]
+async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
+    let (_stack, browser, _host) = open_host_page(|proxy, token| {
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8">
+<script type="module" src="{proxy}/widget/embed.js"></script>
+<script>
+  window.reported = [];
+  window.addEventListener("error", (e) => reported.push(e.message));
+  window.addEventListener("tray-marketplace:loaded", () => {{
+    const refusal = (element) => {{
+      try {{ TrayMarketplace.mount(element, {{ proxyUrl: "{proxy}", token: "{token}" }}); }}
+      catch (error) {{ return error.name + ": " + error.message; }}
+    }};
+    const theirs = document.getElementById("theirs");
+    theirs.attachShadow({{ mode: "open" }}).innerHTML = "<p>mine</p>";
+    window.refused = {{ noElement: refusal(null), theirs: refusal(theirs) }};
+    TrayMarketplace.mount(document.getElementById("ours"), {{
+      proxyUrl: "{proxy}", token: "{token}",
+      onEvent: (event) => {{ throw new Error("host bug in " + event.type); }},
+    }});
+  }});
+</script></head><body>
+<div id="ours" data-tray-marketplace data-manual></div>
+<div id="theirs"></div>
+</body></html>"#
+        )
+    })
+    .await?;
+    the_whole_catalog_shows(&browser).await?;
+    let seen = browser
+        .client
+        .execute(
+            "return { refused, reported,
+               theirs: document.getElementById('theirs').shadowRoot.innerHTML };",
+            vec![],
+        )
+        .await?;
+    let refused = &seen["refused"];
+    assert!(
+        refused["noElement"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("TypeError") && m.contains("container element")),
+        "{seen}"
+    );
+    assert!(
+        refused["theirs"]
+            .as_str()
+            .is_some_and(|m| m.contains("shadow root of its own")),
+        "{seen}"
+    );
+    assert_eq!(seen["theirs"], json!("<p>mine</p>"), "left as it was");
+    assert!(
+        seen["reported"].as_array().is_some_and(|r| r
+            .iter()
+            .any(|m| m.to_string().contains("host bug in ready"))),
+        "{seen}"
+    );
     browser.close().await?;
     Ok(())
 }
