@@ -57,15 +57,23 @@ const latestMount = new WeakMap();
 /// The shadow roots the widget attached (kept after an unmount, for the next mount).
 const ownShadowRoots = new WeakSet();
 
+/// The widget empties the shadow root it renders into: never one the host made.
+function refuseHostShadowRoot(element) {
+  if (element.shadowRoot && !ownShadowRoots.has(element.shadowRoot)) {
+    throw new Error("tray-marketplace: the container has a shadow root of its own; give the widget an element of its own");
+  }
+}
+
+/// A mistake of the host's, reported as the page's own uncaught error (the console,
+/// `onerror`) without stopping the widget.
+const report = (error) => (globalThis.reportError ? reportError(error) : console.error(error));
+
 /// `mount`, with the catalog request embed.js started for a script-tag container.
 function mountWith(element, options, prefetched) {
   if (!(element instanceof Element)) {
     throw new TypeError("tray-marketplace: mount(element, options) needs the container element");
   }
-  // The widget empties the shadow root it renders into: never one the host made.
-  if (element.shadowRoot && !ownShadowRoots.has(element.shadowRoot)) {
-    throw new Error("tray-marketplace: the container has a shadow root of its own; give the widget an element of its own");
-  }
+  refuseHostShadowRoot(element);
   // A typo ("Dark", "night") would otherwise pass unnoticed as the default.
   if (options.theme && !["light", "dark", "system"].includes(options.theme)) {
     console.warn(`tray-marketplace: theme "${options.theme}" is none of light, dark, system; using system`);
@@ -79,6 +87,8 @@ function mountWith(element, options, prefetched) {
     // A catalog here before the wasm is shown at once, with no loading state first.
     const catalog = prefetched && (prefetched.value || prefetched.promise);
     if (!unmounted && latestMount.get(element) === call) {
+      // Again: the host may have given it one meanwhile (a custom element upgraded).
+      refuseHostShadowRoot(element);
       try {
         handle = glue.mount(element, catalog ? { ...options, catalog } : options);
       } finally {
@@ -98,7 +108,7 @@ function mountWith(element, options, prefetched) {
     try {
       options.onEvent?.({ type: "error", detail });
     } catch (thrown) {
-      reportError(thrown);
+      report(thrown);
     }
   });
   return {
@@ -137,7 +147,7 @@ function mountScriptTagContainers() {
     try {
       mountWith(element, options, prefetched);
     } catch (refused) {
-      reportError(refused);
+      report(refused);
     }
   }
 }

@@ -85,6 +85,15 @@ async fn a_script_tag_on_another_origin_mounts_the_marked_container() -> Result 
     .await?;
 
     the_whole_catalog_shows(&browser).await?;
+    let enforced = browser
+        .client
+        .execute(
+            "try { document.createElement('div').innerHTML = '<b>x</b>'; return false; }
+             catch (e) { return e instanceof TypeError; }",
+            vec![],
+        )
+        .await?;
+    assert_eq!(enforced, json!(true), "the page enforces Trusted Types");
     // data-locale="de" reached the widget.
     let actions = browser
         .widget_texts(".tm-card-action", Duration::from_secs(5))
@@ -288,6 +297,10 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
 </script></head><body>
 <div id="ours" data-tray-marketplace data-manual></div>
 <div id="theirs"></div>
+<div id="tagged" data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}"></div>
+<script>
+  document.getElementById("tagged").attachShadow({{ mode: "open" }}).innerHTML = "<p>tagged</p>";
+</script>
 </body></html>"#
         )
     })
@@ -297,7 +310,8 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
         .client
         .execute(
             "return { refused, reported,
-               theirs: document.getElementById('theirs').shadowRoot.innerHTML };",
+               theirs: document.getElementById('theirs').shadowRoot.innerHTML,
+               tagged: document.getElementById('tagged').shadowRoot.innerHTML };",
             vec![],
         )
         .await?;
@@ -315,6 +329,15 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
         "{seen}"
     );
     assert_eq!(seen["theirs"], json!("<p>mine</p>"), "left as it was");
+    // A script-tag container with a shadow root of the host's: reported, left alone,
+    // and the page's other widget mounted all the same.
+    assert_eq!(seen["tagged"], json!("<p>tagged</p>"), "left as it was");
+    assert!(
+        seen["reported"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|m| m.to_string().contains("shadow root of its own"))),
+        "{seen}"
+    );
     assert!(
         seen["reported"].as_array().is_some_and(|r| r
             .iter()

@@ -110,6 +110,14 @@ const MIGRATIONS: &[&str] = &[
         idempotency_key TEXT NOT NULL
     )",
     "CREATE INDEX IF NOT EXISTS instance_keys_key ON instance_keys (owner, idempotency_key)",
+    // When a request last sent each idempotency key: keys are forgotten a day after it.
+    "CREATE TABLE IF NOT EXISTS key_uses (
+        owner TEXT NOT NULL,
+        idempotency_key TEXT NOT NULL,
+        used_at BIGINT NOT NULL,
+        PRIMARY KEY (owner, idempotency_key)
+    )",
+    "CREATE INDEX IF NOT EXISTS key_uses_used_at ON key_uses (used_at)",
 ];
 
 /// Replicas starting together on one Postgres would race on `CREATE TABLE IF NOT
@@ -856,44 +864,83 @@ impl Db {
         Ok(())
     }
 
-    /// Forgets the idempotency keys last used over `age_ms` ago: every create leaves rows
-    /// behind, and a key is only ever sent again by a retry. A key still held (its claim
-    /// renewed since), or whose create began since, is kept. Returns how many keys went.
+    /// Notes that a request sent `key` just now (by the claims' clock): a key is
+    /// forgotten a day after its last use.
+    pub async fn note_key_use(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
+        let now = self.clock_ms().await?;
+        sqlx::query(
+            "INSERT INTO key_uses (owner, idempotency_key, used_at) VALUES ($1, $2, $3)
+             ON CONFLICT (owner, idempotency_key) DO UPDATE SET used_at = excluded.used_at",
+        )
+        .bind(owner)
+        .bind(key)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// [`Self::forget_keys_used_before`] `age_ms` ago.
     pub async fn forget_keys_older_than(&self, age_ms: i64) -> Result<u64, ProxyError> {
         let cutoff_ms = self.clock_ms().await? - age_ms;
-        // An expired claim is stamped 0, so its start tells its age.
-        let forgotten = sqlx::query(
-            "DELETE FROM creations WHERE claimed_at < $1
-               AND NOT EXISTS (SELECT 1 FROM creation_starts s
-                               WHERE s.owner = creations.owner
-                                 AND s.idempotency_key = creations.idempotency_key
-                                 AND s.started_at >= $1)",
+        self.forget_keys_used_before(cutoff_ms).await
+    }
+
+    /// Forgets the idempotency keys no request has sent since `cutoff_ms` (unix ms, the
+    /// claims' clock), with what their creates noted: every create leaves rows behind,
+    /// and a key is only ever sent again by a retry. A key whose claim was stamped since
+    /// (held, or taken over) stays. Keys no use was noted for (claimed by a proxy of an
+    /// earlier version) count as used now. Returns how many keys went.
+    ///
+    /// Each statement checks the key's last use itself, so a key sent again meanwhile
+    /// (by another replica) keeps everything its request wrote.
+    pub async fn forget_keys_used_before(&self, cutoff_ms: i64) -> Result<u64, ProxyError> {
+        let now = self.clock_ms().await?;
+        sqlx::query(
+            "INSERT INTO key_uses (owner, idempotency_key, used_at)
+             SELECT owner, idempotency_key, $1 FROM creations c
+             WHERE NOT EXISTS (SELECT 1 FROM key_uses u
+                               WHERE u.owner = c.owner AND u.idempotency_key = c.idempotency_key)
+             ON CONFLICT (owner, idempotency_key) DO NOTHING",
         )
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        // What the creates noted first, their claims next, the uses last: a run cut
+        // short leaves keys to the next one, never notes without their key's claim.
+        for table in [
+            "creation_requests",
+            "creation_starts",
+            "creation_unanswered",
+        ] {
+            sqlx::query(&format!(
+                "DELETE FROM {table} WHERE {unused} AND NOT EXISTS (
+                   SELECT 1 FROM creations c WHERE c.owner = {table}.owner
+                     AND c.idempotency_key = {table}.idempotency_key AND c.claimed_at >= $1)",
+                unused = unused_since(table)
+            ))
+            .bind(cutoff_ms)
+            .execute(&self.pool)
+            .await?;
+        }
+        // The stamp is checked on the row itself: a takeover restamping it meanwhile
+        // keeps it (on Postgres, the delete re-reads a row updated under it).
+        let forgotten = sqlx::query(&format!(
+            "DELETE FROM creations WHERE claimed_at < $1 AND {}",
+            unused_since("creations")
+        ))
         .bind(cutoff_ms)
         .execute(&self.pool)
         .await?
         .rows_affected();
-        // What the keys' creates noted, and what released keys left: a row whose key
-        // holds no claim. (A claim is taken before anything is noted under it.)
-        for (table, noted_before_cutoff) in [
-            ("creation_starts", "started_at < $1"),
-            ("creation_unanswered", "at < $1"),
-            ("creation_requests", "TRUE"),
-        ] {
-            let statement = format!(
-                "DELETE FROM {table} WHERE {noted_before_cutoff}
-                   AND NOT EXISTS (SELECT 1 FROM creations c
-                                   WHERE c.owner = {table}.owner
-                                     AND c.idempotency_key = {table}.idempotency_key)"
-            );
-            let query = sqlx::query(&statement);
-            let query = if noted_before_cutoff.contains("$1") {
-                query.bind(cutoff_ms)
-            } else {
-                query
-            };
-            query.execute(&self.pool).await?;
-        }
+        sqlx::query(
+            "DELETE FROM key_uses WHERE used_at < $1 AND NOT EXISTS (
+               SELECT 1 FROM creations c
+               WHERE c.owner = key_uses.owner AND c.idempotency_key = key_uses.idempotency_key)",
+        )
+        .bind(cutoff_ms)
+        .execute(&self.pool)
+        .await?;
         Ok(forgotten)
     }
 
@@ -937,6 +984,14 @@ impl Db {
         }
         Ok(found)
     }
+}
+
+/// `table`'s rows whose key no request has sent since `$1`.
+fn unused_since(table: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM key_uses u WHERE u.owner = {table}.owner
+           AND u.idempotency_key = {table}.idempotency_key AND u.used_at < $1)"
+    )
 }
 
 /// The columns `stored_instance` reads.

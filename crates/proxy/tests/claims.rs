@@ -180,19 +180,24 @@ async fn an_instance_is_bound_to_one_key() {
     }
 }
 
-/// Keys past their time are forgotten with what their creates noted, so the tables stop
-/// growing with every create; a key still held, or whose create began since, is kept
-/// whatever its first use. On Postgres too (`PROXY_TEST_POSTGRES_URL`).
+/// Keys no request has sent for a day are forgotten with what their creates noted, so
+/// the tables stop growing with every create. A key sent again since, a claim held, and
+/// a claim an earlier version left (no use noted: it counts as used when first seen)
+/// stay. On Postgres too (`PROXY_TEST_POSTGRES_URL`).
 #[tokio::test]
-async fn old_keys_are_forgotten_and_live_ones_kept() {
+async fn keys_unused_for_a_day_are_forgotten_and_others_kept() {
     let mut urls = vec!["sqlite::memory:".to_owned()];
     urls.extend(std::env::var("PROXY_TEST_POSTGRES_URL").ok());
     for url in urls {
         let db = Db::connect(&url).await.expect("opens a database");
         let ana = format!("ana-{}", uuid::Uuid::new_v4());
-        let claim = |key: &'static str| {
+        // A request sending `key`, as the proxy's create does.
+        let send = |key: &'static str| {
             let (db, ana) = (db.clone(), ana.clone());
-            async move { db.claim_creation(&ana, key, 60_000).await.expect("claims") }
+            async move {
+                db.note_key_use(&ana, key).await.expect("notes");
+                db.claim_creation(&ana, key, 60_000).await.expect("claims")
+            }
         };
         let started = |key: &'static str, stamp: i64| {
             let (db, ana) = (db.clone(), ana.clone());
@@ -202,8 +207,9 @@ async fn old_keys_are_forgotten_and_live_ones_kept() {
                     .expect("notes");
             }
         };
-        // Done long ago: made its instance, or went unanswered and was left to expire.
-        let Claim::Won(done) = claim("done").await else {
+        // Before the cutoff: a create that made its instance (its answer once lost),
+        // two that went unanswered and were left to expire, and an earlier version's.
+        let Claim::Won(done) = send("done").await else {
             panic!("claimed")
         };
         started("done", done).await;
@@ -211,35 +217,36 @@ async fn old_keys_are_forgotten_and_live_ones_kept() {
         db.record_instance(&ana, "done", &stored("i-done"))
             .await
             .expect("records");
-        let Claim::Won(lost) = claim("lost").await else {
+        for key in ["lost", "resent"] {
+            let Claim::Won(stamp) = send(key).await else {
+                panic!("claimed")
+            };
+            started(key, stamp).await;
+            db.expire_claim(&ana, key, stamp).await.expect("expires");
+        }
+        for key in ["legacy", "legacy-untouched"] {
+            let Claim::Won(stamp) = db.claim_creation(&ana, key, 60_000).await.expect("claims")
+            else {
+                panic!("claimed")
+            };
+            db.expire_claim(&ana, key, stamp).await.expect("expires");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let cutoff = marketplace_proxy::db::now_ms();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Since: "resent" sent again (noted; it is taken over below), a claim held.
+        db.note_key_use(&ana, "resent").await.expect("notes");
+        let Claim::Won(_) = send("live").await else {
             panic!("claimed")
         };
-        started("lost", lost).await;
-        db.expire_claim(&ana, "lost", lost).await.expect("expires");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        // Since: a live claim, and an expired one whose create began since.
-        let Claim::Won(_) = claim("live").await else {
-            panic!("claimed")
-        };
-        let Claim::Won(recent) = claim("recent").await else {
-            panic!("claimed")
-        };
-        started("recent", recent).await;
-        db.expire_claim(&ana, "recent", recent)
-            .await
-            .expect("expires");
 
-        let forgotten = db.forget_keys_older_than(150).await.expect("forgets");
+        let forgotten = db.forget_keys_used_before(cutoff).await.expect("forgets");
 
         // Postgres is shared with other tests' keys.
         if !db.is_postgres() {
             assert_eq!(forgotten, 2, "{url}");
         }
         for key in ["done", "lost"] {
-            assert!(
-                matches!(claim(key).await, Claim::Won(_)),
-                "{url}: {key} kept"
-            );
             assert_eq!(
                 db.creation_start(&ana, key).await.expect("reads"),
                 None,
@@ -250,6 +257,10 @@ async fn old_keys_are_forgotten_and_live_ones_kept() {
                 None,
                 "{url}"
             );
+            assert!(
+                matches!(send(key).await, Claim::Won(_)),
+                "{url}: {key} kept"
+            );
         }
         assert_eq!(
             db.unanswered_age_ms(&ana, "done").await.expect("reads"),
@@ -257,17 +268,26 @@ async fn old_keys_are_forgotten_and_live_ones_kept() {
             "{url}"
         );
         assert!(
-            matches!(claim("live").await, Claim::InFlight),
-            "{url}: live claim forgotten"
+            matches!(send("live").await, Claim::InFlight),
+            "{url}: a held claim forgotten"
         );
-        assert!(
-            matches!(claim("recent").await, Claim::TakenOver(_)),
-            "{url}: a recent create's unknown outcome forgotten"
-        );
+        for key in ["resent", "legacy"] {
+            assert!(
+                matches!(send(key).await, Claim::TakenOver(_)),
+                "{url}: {key}'s unknown outcome forgotten"
+            );
+        }
         assert_eq!(
-            db.creation_request(&ana, "recent").await.expect("reads"),
-            Some(asking("recent")),
+            db.creation_request(&ana, "resent").await.expect("reads"),
+            Some(asking("resent")),
             "{url}"
+        );
+        // An earlier version's key goes a day after it was first seen, like any other.
+        let later = marketplace_proxy::db::now_ms() + 1_000;
+        db.forget_keys_used_before(later).await.expect("forgets");
+        assert!(
+            matches!(send("legacy-untouched").await, Claim::Won(_)),
+            "{url}: an earlier version's key is never forgotten"
         );
     }
 }

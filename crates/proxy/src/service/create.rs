@@ -65,6 +65,7 @@ impl Marketplace {
             solution_id: solution.id.clone(),
             name: requested_name(request).map(str::to_owned),
         };
+        self.db.note_key_use(owner, key).await?;
         let (lease, looking) = match self
             .db
             .claim_creation(owner, key, self.stale_claim_ms())
