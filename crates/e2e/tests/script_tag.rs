@@ -333,9 +333,9 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
     // and the page's other widget mounted all the same.
     assert_eq!(seen["tagged"], json!("<p>tagged</p>"), "left as it was");
     assert!(
-        seen["reported"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|m| m.to_string().contains("shadow root of its own"))),
+        seen["reported"].as_array().is_some_and(|r| r
+            .iter()
+            .any(|m| m.to_string().contains("shadow root of its own"))),
         "{seen}"
     );
     assert!(

@@ -640,17 +640,8 @@ impl Db {
     /// Notes, by the database's clock (replicas' clocks may differ), that the create
     /// under `key` just went unanswered.
     pub async fn note_unanswered(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
-        let now = self.clock_ms().await?;
-        sqlx::query(
-            "INSERT INTO creation_unanswered (owner, idempotency_key, at) VALUES ($1, $2, $3)
-             ON CONFLICT (owner, idempotency_key) DO UPDATE SET at = excluded.at",
-        )
-        .bind(owner)
-        .bind(key)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.stamp_key_now("creation_unanswered", "at", owner, key)
+            .await
     }
 
     /// How long ago the create under `key` last went unanswered, if it ever did.
@@ -867,11 +858,22 @@ impl Db {
     /// Notes that a request sent `key` just now (by the claims' clock): a key is
     /// forgotten a day after its last use.
     pub async fn note_key_use(&self, owner: &str, key: &str) -> Result<(), ProxyError> {
+        self.stamp_key_now("key_uses", "used_at", owner, key).await
+    }
+
+    /// Sets `table`'s `column` for `key` to now, by the claims' clock.
+    async fn stamp_key_now(
+        &self,
+        table: &str,
+        column: &str,
+        owner: &str,
+        key: &str,
+    ) -> Result<(), ProxyError> {
         let now = self.clock_ms().await?;
-        sqlx::query(
-            "INSERT INTO key_uses (owner, idempotency_key, used_at) VALUES ($1, $2, $3)
-             ON CONFLICT (owner, idempotency_key) DO UPDATE SET used_at = excluded.used_at",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO {table} (owner, idempotency_key, {column}) VALUES ($1, $2, $3)
+             ON CONFLICT (owner, idempotency_key) DO UPDATE SET {column} = excluded.{column}"
+        ))
         .bind(owner)
         .bind(key)
         .bind(now)
