@@ -332,8 +332,9 @@ impl Db {
     /// abandoned (its holder renews it while alive) and is taken over.
     /// Now, in unix ms, by the clock claims are stamped with: the database's on Postgres,
     /// so that replicas whose clocks differ judge a claim's age alike (one running ahead
-    /// would take a live claim over, and the instance would be created twice).
-    async fn clock_ms(&self) -> Result<i64, ProxyError> {
+    /// would take a live claim over, and the instance would be created twice), and an
+    /// instance's age (one running behind would enable it too early on another).
+    pub async fn clock_ms(&self) -> Result<i64, ProxyError> {
         if !self.postgres {
             return Ok(now_ms());
         }

@@ -1796,6 +1796,12 @@ async fn creates_racing_at_the_users_limit_make_no_more_than_it() {
         for (status, body) in answers.iter().filter(|(s, _)| *s != StatusCode::CREATED) {
             assert_eq!(*status, StatusCode::CONFLICT, "{body}");
             assert_eq!(body["error"]["code"], "limit_reached", "{body}");
+            // With room left, a refusal names the creates under way, not "delete one".
+            if made == 0 {
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains("1 connections and"), "{url}: {message}");
+                assert!(message.contains("being made"), "{url}: {message}");
+            }
         }
         let (_, catalog) = harness
             .call(reqwest::Method::GET, "/integrations", &user, None)

@@ -92,7 +92,12 @@ impl Marketplace {
     /// Tray: enable at least 2 s after creation; wait out the remainder here.
     async fn wait_until_enable_allowed(&self, stored: &StoredInstance) {
         let allowed_at = stored.created_at + self.enable_delay.as_millis() as i64;
-        let remaining = allowed_at - now_ms();
+        // By the clock `created_at` was stamped with, whichever replica stamped it.
+        let now = match self.db.clock_ms().await {
+            Ok(now) => now,
+            Err(_) => now_ms(),
+        };
+        let remaining = allowed_at - now;
         if remaining > 0 {
             tokio::time::sleep(Duration::from_millis(remaining as u64)).await;
         }

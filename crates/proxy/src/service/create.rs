@@ -339,8 +339,9 @@ impl Marketplace {
     /// catalog load lists them all, one Tray call per 100. Our rows say when the limit may
     /// be near; Tray's count decides then, as our rows may include connections removed on
     /// Tray's side, which the user could never delete. The user's other creates under way
-    /// count too, so creates racing with different keys cannot all pass (at the limit,
-    /// two that see each other are both refused; one sent again then passes).
+    /// count too, so creates racing with different keys cannot all pass: creates that see
+    /// each other under way may all be refused, even with room for some of them (no
+    /// order among them is known), and are told so; sent again, they pass.
     async fn within_connection_limit(
         &self,
         session: &Session,
@@ -361,9 +362,14 @@ impl Marketplace {
         }
         let held = self.tray.count_instances(&session.token).await?;
         if held + under_way >= limit {
-            return Err(ProxyError::LimitReached(format!(
-                "you have {held} connections, the most this app allows; delete one to add another"
-            )));
+            return Err(ProxyError::LimitReached(if under_way == 0 {
+                format!("you have {held} connections, the most this app allows; delete one to add another")
+            } else {
+                format!(
+                    "you have {held} connections and {under_way} more being made, the most this \
+                     app allows; try again once they are made, or delete one"
+                )
+            }));
         }
         Ok(())
     }
@@ -386,7 +392,8 @@ impl Marketplace {
                 id: made.id.clone(),
                 owner: owner.clone(),
                 solution_id: solution.id.clone(),
-                created_at: now_ms(),
+                // The database's clock: another replica may enable it.
+                created_at: self.db.clock_ms().await?,
                 ever_enabled: made.enabled,
                 config_unconfirmed: !made.enabled && self.has_user_settings(solution),
             },

@@ -311,7 +311,7 @@ impl Marketplace {
                     id: instance.id.clone(),
                     owner: session.external_user_id.clone(),
                     solution_id: instance.solution.id.clone(),
-                    created_at: adopted_created_at(created_ms(instance), now_ms()),
+                    created_at: adopted_created_at(created_ms(instance), self.db.clock_ms().await?),
                     ever_enabled: instance.enabled,
                     // Nobody has shown these settings to the user: a setup resumed from
                     // here shows them first.
