@@ -65,6 +65,13 @@ impl Ctx {
         self.events.try_with_value(|e| e.emit(name, fields));
     }
 
+    /// Tells the host the catalog is on screen: once the render the fetched catalog
+    /// scheduled has run, not before (a host measuring or scripting the cards finds them).
+    pub fn ready(self) {
+        // After the microtask that runs the woken render, which was queued first.
+        queue_microtask(move || self.emit("ready", &[]));
+    }
+
     /// Puts `text` in the live regions. The same text twice in a row is no change to a
     /// screen reader, so a repeat differs by an invisible character.
     pub fn announce(&self, text: String) {

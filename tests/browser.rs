@@ -306,3 +306,77 @@ async fn a_long_name_wraps_beside_a_whole_badge() {
         .dyn_into::<web_sys::HtmlElement>()
         .map(|e| e.remove());
 }
+
+/// A description may hold a long unbroken word (a URL) or run to many lines: the URL
+/// wraps within its card (on a phone the host page must not scroll sideways), a long
+/// text stops at a few lines so its row's other cards keep their height, and the
+/// integration's dialog shows the whole of it.
+#[wasm_bindgen_test]
+async fn long_descriptions_stay_within_their_cards() {
+    let url = format!("https://hooks.example.com/services/{}", "X".repeat(120));
+    let long = "Sync every record both ways, on a schedule you choose. ".repeat(25);
+    let catalog = js_sys::JSON::parse(&format!(
+        r#"{{"dialogOrigin": "http://127.0.0.1:9", "integrations": [
+            {{"solutionId": "s1", "title": "Hooks", "description": "Posts to {url}", "tags": [],
+             "authSlots": [], "instances": []}},
+            {{"solutionId": "s2", "title": "Sync", "description": "{long}", "tags": [],
+             "authSlots": [], "instances": [
+                {{"id": "i1", "solutionId": "s2", "name": "Sync", "enabled": true,
+                  "status": "connected", "authValues": [], "configValues": [],
+                  "createdAt": 1}}]}},
+            {{"solutionId": "s3", "title": "Chat", "description": "Chat.", "tags": [],
+             "authSlots": [], "instances": []}}]}}"#
+    ))
+    .unwrap();
+    let element: web_sys::HtmlElement = container().unchecked_into();
+    for width in ["360px", "1000px"] {
+        element.style().set_property("width", width).unwrap();
+        let mut handle =
+            mount(element.clone().into(), handing_over(catalog.clone(), &[])).expect("mounts");
+        let shadow = element.shadow_root().unwrap();
+        let cards = shadow.query_selector_all(".tm-card").unwrap();
+        let card = |i: u32| -> web_sys::HtmlElement { cards.item(i).unwrap().unchecked_into() };
+        for i in 0..cards.length() {
+            assert!(
+                card(i).scroll_width() <= card(i).client_width(),
+                "{width}: card {i} is wider inside than out"
+            );
+        }
+        assert!(
+            element.scroll_width() <= element.client_width(),
+            "{width}: the widget is wider than its container"
+        );
+        assert!(
+            card(1).offset_height() < 300,
+            "{width}: the long text is cut short"
+        );
+        if width == "1000px" {
+            // Side by side: the short card is not stretched to the long one's text.
+            assert!(
+                card(2).offset_height() < 300,
+                "{width}: the row kept its height"
+            );
+        }
+        // Connected: its card's action opens the dialog.
+        card(1)
+            .query_selector(".tm-card-action")
+            .unwrap()
+            .unwrap()
+            .unchecked_into::<web_sys::HtmlElement>()
+            .click();
+        let mut shown = String::new();
+        for _ in 0..50 {
+            if let Some(p) = shadow.query_selector(".tm-dialog-description").unwrap() {
+                shown = p.text_content().unwrap_or_default();
+                break;
+            }
+            sleep(20).await;
+        }
+        assert_eq!(
+            shown, long,
+            "{width}: the dialog shows the whole description"
+        );
+        handle.unmount();
+    }
+    element.remove();
+}

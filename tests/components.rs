@@ -2266,6 +2266,47 @@ async fn a_get_token_or_a_request_that_never_answers_ends_in_a_failure() {
     assert_eq!(aborted.as_f64(), Some(2.0), "both stalled requests aborted");
 }
 
+/// `ready` means the catalog is on screen: a host's `onEvent` for it finds every card,
+/// not the loading placeholders.
+#[wasm_bindgen_test]
+async fn ready_is_heard_with_the_cards_on_screen() {
+    let _fetch = FakeFetch::answering(&Catalog {
+        integrations: catalog(),
+        dialog_origin: DIALOG_ORIGIN.into(),
+    });
+    let host = container();
+    let seen = js_sys::Array::new();
+    let on_event = {
+        let (seen, host) = (seen.clone(), host.clone());
+        wasm_bindgen::closure::Closure::<dyn FnMut(JsValue)>::new(move |event: JsValue| {
+            let kind = js_sys::Reflect::get(&event, &"type".into()).unwrap();
+            if kind == "ready" {
+                let shadow = host.shadow_root().unwrap();
+                seen.push(
+                    &shadow
+                        .query_selector_all(".tm-title")
+                        .unwrap()
+                        .length()
+                        .into(),
+                );
+            }
+        })
+    };
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    js_sys::Reflect::set(&options, &"onEvent".into(), on_event.as_ref()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    for _ in 0..100 {
+        tick().await;
+        if seen.length() > 0 {
+            break;
+        }
+    }
+    assert_eq!(seen.to_vec(), vec![JsValue::from(catalog().len() as u32)]);
+    handle.unmount();
+    host.remove();
+}
+
 /// A catalog the host hands over that never arrives (the host's own request stalled) is
 /// asked for anew once a request of the widget's own would have given up: the cards show,
 /// instead of a loading state for good.

@@ -34,7 +34,7 @@ pub fn App(
         .with_untracked(|c| matches!(c, CatalogState::Loaded(_)));
     leptos::task::spawn_local(async move {
         if fetched || ctx.reload().await {
-            ctx.emit("ready", &[]);
+            ctx.ready();
         }
     });
     let filter = RwSignal::new(Filter::default());

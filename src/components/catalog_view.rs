@@ -30,7 +30,7 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
         leptos::task::spawn_local(async move {
             // The first load failed, so the host has not had its `ready` yet.
             if ctx.reload().await {
-                ctx.emit("ready", &[]);
+                ctx.ready();
             } else if let Some(region) = region {
                 // Failed again: back to the new Try again button.
                 focus_after_render(region, None, &[".tm-retry"]);

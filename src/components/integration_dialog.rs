@@ -13,9 +13,10 @@ use crate::{
 pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
     let ctx = use_ctx();
     let solution_id = StoredValue::new(panel.solution_id.clone());
-    let title = ctx
+    // Whole here: the card shows four lines of the description at most.
+    let (title, description) = ctx
         .integration(&panel.solution_id)
-        .map(|i| i.title)
+        .map(|i| (i.title, i.description))
         .unwrap_or_default();
     let setup = RwSignal::new(panel.setup);
     let integration = Memo::new(move |_| {
@@ -119,6 +120,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
     let body = NodeRef::<leptos::html::Div>::new();
     view! {
         <Modal title on_close=close return_focus>
+            <p class="tm-dialog-description">{description}</p>
             <div node_ref=body>
             {move || match setup_shown.get().pop() {
                 None if setup.get_untracked().is_some() => {
