@@ -93,10 +93,7 @@ impl Marketplace {
     async fn wait_until_enable_allowed(&self, stored: &StoredInstance) {
         let allowed_at = stored.created_at + self.enable_delay.as_millis() as i64;
         // By the clock `created_at` was stamped with, whichever replica stamped it.
-        let now = match self.db.clock_ms().await {
-            Ok(now) => now,
-            Err(_) => now_ms(),
-        };
+        let now = self.db.clock_ms().await.unwrap_or_else(|_| now_ms());
         let remaining = allowed_at - now;
         if remaining > 0 {
             tokio::time::sleep(Duration::from_millis(remaining as u64)).await;
