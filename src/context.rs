@@ -115,10 +115,22 @@ impl Ctx {
         }
     }
 
-    /// Announces a failure and tells the host.
+    /// Announces a failure and tells the host. A refusal (at the limit, under way
+    /// elsewhere, too large) is said as it is: nothing went wrong, and its words say why.
     pub fn fail(&self, err: &ApiError) -> String {
         let message = self.describe(err);
-        self.announce(self.fill(Key::failed, &message));
+        let refused = matches!(
+            err,
+            ApiError::Server {
+                status: 409 | 413,
+                ..
+            }
+        );
+        self.announce(if refused {
+            message.clone()
+        } else {
+            self.fill(Key::failed, &message)
+        });
         self.emit("error", &[("message", &err.to_string())]);
         message
     }
@@ -557,6 +569,19 @@ impl Ctx {
             }
             other => other,
         }
+    }
+
+    /// Announces that the sign-in window could not be opened for instance `id` (its
+    /// code was not given) and returns the message: a sign-in failed, no change was lost.
+    /// Not found is a connection gone, as for a change.
+    pub async fn fail_sign_in(self, id: &str, err: &ApiError) -> String {
+        if let ApiError::Server { status: 404, .. } = err {
+            return self.fail_change(id, err).await;
+        }
+        let message = self.fill(Key::dialog_failed, &self.describe(err));
+        self.announce(message.clone());
+        self.emit("error", &[("message", &err.to_string())]);
+        message
     }
 
     /// Announces a failed change to instance `id` and returns its message. Not found,

@@ -37,6 +37,7 @@ fn install_fakes() -> web_sys::Window {
         r#"
         window.__calls = [];
         window.__putFailures = [];
+        window.__dialogFailure = null;
         window.fetch = async (request) => {
             const body = request.method === 'GET' ? null : await request.text();
             window.__calls.push([request.method, new URL(request.url).pathname, body,
@@ -46,6 +47,11 @@ fn install_fakes() -> web_sys::Window {
             if (request.url.endsWith('/auth-dialog')) {
                 if (window.__holdDialog) {
                     await new Promise((resolve) => { window.__releaseDialog = resolve; });
+                }
+                if (window.__dialogFailure) {
+                    const [status, code] = window.__dialogFailure;
+                    return new Response(JSON.stringify({ error: { code, message: `failed with ${code}` } }),
+                        { status, headers: { 'Content-Type': 'application/json' } });
                 }
                 return json({ url: 'about:blank', origin: 'http://dialog.example' });
             }
@@ -406,6 +412,29 @@ async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
     assert_eq!(
         attach_bodies(),
         [r#"{"authId":"auth-9"}"#, r#"{"authId":"auth-9"}"#]
+    );
+    host.remove();
+}
+
+/// The sign-in window's code could not be had: a sign-in failed, nothing the user
+/// changed was lost.
+#[wasm_bindgen_test]
+async fn a_sign_in_window_the_proxy_cannot_open_is_a_failed_sign_in() {
+    let _popup = install_fakes();
+    run_js("window.__dialogFailure = [503, 'tray_unavailable'];");
+    let (host, _done, _handle) = mount_button();
+    press(&host, ".tm-authorize");
+    until(|| !failure_shown(&host).is_empty()).await;
+    let heard = announced(&host);
+    assert!(
+        heard.starts_with("Sign-in failed: The integration service is not answering"),
+        "{heard}"
+    );
+    assert!(!heard.contains("not saved"), "{heard}");
+    assert!(
+        failure_shown(&host).contains("Sign-in failed"),
+        "{}",
+        failure_shown(&host)
     );
     host.remove();
 }

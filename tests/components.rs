@@ -14,7 +14,7 @@ use integrations_widget::{
     state::{
         all_tags,
         config_form::{encode, kind_of, validate, FieldKind},
-        next_setup_step, own_config_slots, visible_integrations, CatalogState, Filter, SetupStep,
+        next_setup_step, own_config_slots, CatalogState, Filter, SetupStep,
     },
     strings::{Key, Locale, Strings},
 };
@@ -109,18 +109,13 @@ fn test_ctx(host: &Element, catalog: CatalogState) -> Ctx {
     }
 }
 
+/// The texts of the elements `selector` finds that are shown (not within `hidden`).
 fn texts(root: &HtmlElement, selector: &str) -> Vec<String> {
     let nodes = root.query_selector_all(selector).unwrap();
     (0..nodes.length())
-        .map(|i| {
-            nodes
-                .item(i)
-                .unwrap()
-                .text_content()
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        })
+        .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
+        .filter(|element| element.closest("[hidden]").unwrap().is_none())
+        .map(|element| element.text_content().unwrap_or_default().trim().to_owned())
         .collect()
 }
 
@@ -139,6 +134,12 @@ fn each_status_renders_its_badge_and_action() {
             "Reconnect needed",
             "Manage",
         ),
+        // An unfinished setup beside a connection: the list, with both in reach.
+        (
+            vec![Status::Connected, Status::SettingUp],
+            "Setting up",
+            "Manage",
+        ),
     ];
     for (statuses, badge, action) in cases {
         let host = container();
@@ -146,7 +147,7 @@ fn each_status_renders_its_badge_and_action() {
         let for_view = host.clone();
         let handle = leptos::mount::mount_to(host.clone(), move || {
             provide_context(test_ctx(&for_view, CatalogState::Loading));
-            view! { <IntegrationCard integration=item.clone() /> }
+            view! { <IntegrationCard integration=item.clone() filter=RwSignal::new(Filter::default()) /> }
         });
         assert_eq!(
             texts(&host, ".tm-badge"),
@@ -179,14 +180,18 @@ fn loaded_catalog() -> CatalogState {
     })
 }
 
-fn titles(list: &[Integration]) -> Vec<&str> {
-    list.iter().map(|i| i.title.as_str()).collect()
+/// The titles `filter` lets through, in the catalog's order.
+fn shown_titles<'a>(all: &'a [Integration], filter: &Filter) -> Vec<&'a str> {
+    all.iter()
+        .filter(|i| filter.matches(i))
+        .map(|i| i.title.as_str())
+        .collect()
 }
 
 #[wasm_bindgen_test]
 fn search_filters_by_text_tag_and_connection() {
     let all = catalog();
-    let by = |filter: Filter| titles(&visible_integrations(&all, &filter)).join(",");
+    let by = |filter: Filter| shown_titles(&all, &filter).join(",");
     let query = |q: &str| Filter {
         query: q.into(),
         ..Filter::default()
@@ -229,7 +234,7 @@ fn search_ignores_accents_and_tags_sort_as_a_reader_expects() {
             query: q.into(),
             ..Filter::default()
         };
-        titles(&visible_integrations(&all, &filter)).join(",")
+        shown_titles(&all, &filter).join(",")
     };
     assert_eq!(by("cafe"), "Café Tools");
     assert_eq!(by("CAFÉ orders"), "Café Tools");
@@ -372,6 +377,48 @@ async fn the_toolbar_controls_filter_the_catalog() {
     connected.click();
     tick().await;
     assert_eq!(texts(&host, ".tm-title").len(), 3);
+    drop(handle);
+    host.remove();
+}
+
+/// A search hides and shows the cards it does not draw them again: what a card shows
+/// (a failed Connect, here) stays while the user narrows the list down to it.
+#[wasm_bindgen_test]
+async fn a_search_keeps_what_a_card_shows() {
+    let _fetch = FakeFetch::install(TRAY_DOWN);
+    let host = container();
+    let (_ctx, handle) = mount_toolbar_and_catalog(&host, loaded_catalog());
+    tick().await;
+    click(
+        &host,
+        "[data-solution-id=\"sol-Salesforce\"] .tm-card-action",
+    );
+    let failure = || {
+        texts(
+            &host,
+            "[data-solution-id=\"sol-Salesforce\"] .tm-field-error",
+        )
+        .concat()
+    };
+    for _ in 0..20 {
+        tick().await;
+        if !failure().is_empty() {
+            break;
+        }
+    }
+    assert!(
+        failure().contains("not answering right now"),
+        "{}",
+        failure()
+    );
+    set_control(&host, ".tm-search", "sales");
+    tick().await;
+    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+    assert!(
+        failure().contains("not answering right now"),
+        "{}",
+        failure()
+    );
     drop(handle);
     host.remove();
 }
@@ -1383,7 +1430,7 @@ async fn a_failed_connect_is_shown_and_its_button_keeps_focus() {
     let for_view = host.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
         provide_context(test_ctx(&for_view, CatalogState::Loading));
-        view! { <ul><IntegrationCard integration=item.clone() /></ul> }
+        view! { <ul><IntegrationCard integration=item.clone() filter=RwSignal::new(Filter::default()) /></ul> }
     });
     let connect: HtmlElement = host
         .query_selector(".tm-card-action")
@@ -1421,6 +1468,53 @@ async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another
         drop(handle);
         host.remove();
     }
+}
+
+#[wasm_bindgen_test]
+async fn a_refusal_at_the_limit_goes_once_a_connection_is_deleted() {
+    let _fetch = FakeFetch::install(
+        "return new Response(JSON.stringify({ error: { code: 'limit_reached', message: 'you have 2 connections' } }),
+             { status: 409, headers: { 'Content-Type': 'application/json' } });",
+    );
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let state = showing(&item);
+    let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
+    tick().await;
+    click(&host, ".tm-add");
+    let mut shown = String::new();
+    for _ in 0..20 {
+        tick().await;
+        shown = texts(&host, ".tm-add ~ .tm-field-error").concat();
+        if !shown.is_empty() {
+            break;
+        }
+    }
+    assert!(
+        shown.contains("as many connections as this app allows"),
+        "{shown:?}"
+    );
+    assert!(
+        !texts(&host, ".tm-dialog [role=status]")
+            .concat()
+            .contains("Something went wrong"),
+        "a refusal is said as it is, not as something gone wrong"
+    );
+    // One deleted (here, or in another tab): there is room again.
+    let mut fewer = item.clone();
+    fewer.instances.pop();
+    state.set(CatalogState::Loaded(Catalog {
+        integrations: vec![fewer],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    tick().await;
+    assert_eq!(
+        texts(&host, ".tm-add ~ .tm-field-error").concat(),
+        "",
+        "the refusal no longer holds"
+    );
+    drop(handle);
+    host.remove();
 }
 
 /// One Slack instance that has its auth, at its settings (a channel).
@@ -2445,7 +2539,10 @@ async fn closing_a_dialog_whose_card_a_filter_hid_puts_focus_on_the_search() {
     for _ in 0..10 {
         tick().await;
     }
-    assert!(find(".tm-card").is_none(), "the filter hides the card now");
+    assert!(
+        find(".tm-card:not([hidden])").is_none(),
+        "the filter hides the card now"
+    );
     press(".tm-close");
     for _ in 0..5 {
         tick().await;

@@ -215,7 +215,7 @@ pub fn AuthButton(
                 }
                 Err(err) => {
                     watch.try_update_value(|w| *w = None);
-                    let message = ctx.fail_change(&instance_id, &err).await;
+                    let message = ctx.fail_sign_in(&instance_id, &err).await;
                     state.try_set(AuthState::Failed(message, None));
                 }
             }

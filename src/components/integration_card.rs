@@ -4,13 +4,14 @@ use marketplace_wire::Integration;
 use crate::{
     components::StatusBadge,
     context::{use_ctx, OpenPanel},
-    state::{card_action, CardAction},
+    state::{card_action, CardAction, Filter},
     strings::Key,
 };
 
-/// One integration: icon, title, description, tags, status and its main action.
+/// One integration: icon, title, description, tags, status and its main action; hidden
+/// while `filter` leaves it out.
 #[component]
-pub fn IntegrationCard(integration: Integration) -> impl IntoView {
+pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
     let busy = RwSignal::new(false);
     let failure = RwSignal::new(None::<String>);
@@ -24,6 +25,8 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
     let solution_id = integration.solution_id.clone();
     let status = integration.status();
     let for_click = integration.clone();
+    let for_filter = integration.clone();
+    let hidden = move || filter.with(|f| !f.matches(&for_filter));
     let on_click = move |_| {
         let setup = match &action {
             CardAction::Connect => {
@@ -38,7 +41,7 @@ pub fn IntegrationCard(integration: Integration) -> impl IntoView {
         }));
     };
     view! {
-        <li class="tm-card" data-solution-id=integration.solution_id.clone()>
+        <li class="tm-card" data-solution-id=integration.solution_id.clone() hidden=hidden>
             <div class="tm-card-head">
                 {integration.icon_url.map(|src| view! { <img class="tm-icon" src=src alt="" width="40" height="40" /> }.into_any())}
                 <h3 class="tm-title" id=title_id.clone()>{integration.title}</h3>

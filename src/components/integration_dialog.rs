@@ -28,16 +28,25 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         ctx.open.set(None);
     });
     let return_focus = format!(
-        "[data-solution-id=\"{}\"] .tm-card-action",
+        "[data-solution-id=\"{}\"]:not([hidden]) .tm-card-action",
         panel.solution_id
     );
     let adding = RwSignal::new(false);
     let add_failure = RwSignal::new(None::<String>);
+    let connections = move || integration.with(|i| i.as_ref().map_or(0, |i| i.instances.len()));
+    // How many connections there were at the last Add: a failure ("as many connections
+    // as this app allows") is stale once one of them is deleted.
+    let added_beside = StoredValue::new(0);
     let add_another = move |_| {
         let Some(integration) = integration.get_untracked() else {
             return;
         };
+        added_beside.set_value(integration.instances.len());
         ctx.start_connect(integration, adding, add_failure, Some(setup));
+    };
+    let add_failure_shown = move || {
+        let fewer = connections() < added_beside.get_value();
+        add_failure.get().filter(|_| !fewer)
     };
     // One row per instance: a change to an instance redraws only what changed in its row,
     // so an editor or a sign-in open in it, or in another row, survives it. The list
@@ -84,8 +93,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
     let can_add = move || integration.with(|i| i.as_ref().is_some_and(can_add_instance));
     // With every connection deleted, there is nothing to add another to.
     let add_label = move || {
-        let first = integration.with(|i| i.as_ref().is_some_and(|i| i.instances.is_empty()));
-        ctx.t(if first {
+        ctx.t(if connections() == 0 {
             Key::connect
         } else {
             Key::add_another
@@ -103,7 +111,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                     {add_label}
                 </button>
             }.into_any())}
-            <p class="tm-field-error">{move || add_failure.get()}</p>
+            <p class="tm-field-error">{add_failure_shown}</p>
         }
     };
     // A setup whose connection is gone (deleted elsewhere) gives way to the list, which

@@ -72,14 +72,6 @@ fn folded(text: &str) -> js_sys::JsString {
         .to_lower_case()
 }
 
-pub fn visible_integrations(integrations: &[Integration], filter: &Filter) -> Vec<Integration> {
-    integrations
-        .iter()
-        .filter(|i| filter.matches(i))
-        .cloned()
-        .collect()
-}
-
 /// Every tag of the catalog once, in the reader's alphabetical order ("Übersetzung"
 /// beside "Tools", not after "z"), for the category filter.
 pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
@@ -129,17 +121,14 @@ pub enum CardAction {
     Manage,
 }
 
+/// A setup left unfinished is resumed from the card only when it is the integration's
+/// one connection: beside others, the card opens the list, where its row offers
+/// "Finish setting up" and the other connections stay in reach.
 pub fn card_action(integration: &Integration) -> CardAction {
-    if integration.instances.is_empty() {
-        CardAction::Connect
-    } else if let Some(instance) = integration
-        .instances
-        .iter()
-        .find(|i| i.status == Status::SettingUp)
-    {
-        CardAction::FinishSetup(instance.id.clone())
-    } else {
-        CardAction::Manage
+    match integration.instances.as_slice() {
+        [] => CardAction::Connect,
+        [only] if only.status == Status::SettingUp => CardAction::FinishSetup(only.id.clone()),
+        _ => CardAction::Manage,
     }
 }
 

@@ -8,6 +8,7 @@ mod connect_flow;
 mod load;
 mod proxy_bench;
 mod proxy_process;
+mod search;
 mod widget;
 
 use anyhow::{bail, Context};
@@ -64,6 +65,9 @@ struct WidgetReport {
     static_render: widget::Distribution,
     /// Median widget time over median static time.
     ratio: f64,
+    /// One keystroke in the search of a catalog of `search::INTEGRATIONS`.
+    search_integrations: usize,
+    search_keystroke: widget::Distribution,
 }
 
 #[tokio::main]
@@ -165,6 +169,10 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
         );
     }
     pages.remove(dist);
+    let search_page = search::SearchPage::write(dist, &search::large_catalog())?;
+    let search_keystroke = search::keystrokes(&browser, &search_page.url(&origin)).await;
+    search_page.remove(dist);
+    let search_keystroke = search_keystroke?;
     let _ = browser.close().await;
     // The first load of each fills the browser cache; the figures are for warm loads.
     let widget_render = widget::distribution(widget_samples.split_off(1));
@@ -178,6 +186,8 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
         total_gzip_9,
         widget_render,
         static_render,
+        search_integrations: search::INTEGRATIONS,
+        search_keystroke,
     })
 }
 
@@ -293,6 +303,14 @@ fn print_widget(w: &WidgetReport) {
     println!(
         "  {:<36} {:>10.2}",
         "ratio widget / floor (median)", w.ratio
+    );
+    println!(
+        "\nWidget: one keystroke in the search, {} integrations ({} keystrokes)",
+        w.search_integrations, w.search_keystroke.samples
+    );
+    println!(
+        "  {:<36} {:>10.1} {:>10.1}",
+        "input to laid-out grid (ms)", w.search_keystroke.median_ms, w.search_keystroke.p95_ms
     );
 }
 
