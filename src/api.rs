@@ -170,28 +170,38 @@ impl ApiClient {
     /// finds the instance Tray may have made instead of making a second. It is
     /// forgotten once a catalog lists a new instance of the integration: the user then
     /// sees what it made.
+    ///
+    /// A kept create whose connection was deleted meanwhile is refused (`key_spent`):
+    /// the user asked for a connection, so a new one is made at once, with a new key.
     pub async fn create_instance(&self, integration: &Integration) -> Result<Instance, ApiError> {
         let solution_id = &integration.solution_id;
-        let kept = {
-            let mut unsettled = self.unsettled_creates.borrow_mut();
-            let position = unsettled
-                .iter()
-                .position(|(r, _)| r.solution_id == *solution_id);
-            position.map(|at| unsettled.swap_remove(at).0)
-        };
-        let request = kept.unwrap_or_else(|| CreateInstance {
-            solution_id: solution_id.clone(),
-            name: Some(crate::state::new_instance_name(integration)),
-            idempotency_key: idempotency_key(),
-        });
-        let created = self
-            .changed("POST", "/instances".into(), body(&request))
-            .await;
-        if created.as_ref().is_err_and(ApiError::outcome_unknown) {
-            let known = integration.instances.len();
-            self.unsettled_creates.borrow_mut().push((request, known));
+        loop {
+            let kept = {
+                let mut unsettled = self.unsettled_creates.borrow_mut();
+                let position = unsettled
+                    .iter()
+                    .position(|(r, _)| r.solution_id == *solution_id);
+                position.map(|at| unsettled.swap_remove(at).0)
+            };
+            let was_kept = kept.is_some();
+            let request = kept.unwrap_or_else(|| CreateInstance {
+                solution_id: solution_id.clone(),
+                name: Some(crate::state::new_instance_name(integration)),
+                idempotency_key: idempotency_key(),
+            });
+            let created = self
+                .changed("POST", "/instances".into(), body(&request))
+                .await;
+            match &created {
+                Err(ApiError::Server { code, .. }) if was_kept && code == "key_spent" => continue,
+                Err(err) if err.outcome_unknown() => {
+                    let known = integration.instances.len();
+                    self.unsettled_creates.borrow_mut().push((request, known));
+                }
+                _ => {}
+            }
+            return created;
         }
-        created
     }
 
     // The routes that change an instance answer with it as changed, which the widget

@@ -119,13 +119,8 @@ impl Ctx {
     /// elsewhere, too large) is said as it is: nothing went wrong, and its words say why.
     pub fn fail(&self, err: &ApiError) -> String {
         let message = self.describe(err);
-        let refused = matches!(
-            err,
-            ApiError::Server {
-                status: 409 | 413,
-                ..
-            }
-        );
+        let refused = matches!(err, ApiError::Server { code, .. }
+            if code == "limit_reached" || code == "conflict" || code == "too_large");
         self.announce(if refused {
             message.clone()
         } else {
@@ -270,7 +265,8 @@ impl Ctx {
         };
         let id = instance.id.clone();
         self.show(instance).await;
-        // Closed meanwhile: the card offers Finish setting up.
+        // Closed meanwhile: the card offers Finish setting up (Manage, beside other
+        // connections, whose list has the setup's row).
         if let Some(setup) = setup_in {
             setup.try_set(Some(id));
             return Ok(());
@@ -575,10 +571,17 @@ impl Ctx {
     /// code was not given) and returns the message: a sign-in failed, no change was lost.
     /// Not found is a connection gone, as for a change.
     pub async fn fail_sign_in(self, id: &str, err: &ApiError) -> String {
-        if let ApiError::Server { status: 404, .. } = err {
-            return self.fail_change(id, err).await;
-        }
-        let message = self.fill(Key::dialog_failed, &self.describe(err));
+        let message = match err {
+            ApiError::Server { status: 404, .. } => {
+                if let Some(why) = self.gone_after_all(id, err).await {
+                    return why;
+                }
+                // Still listed: the sign-in to renew was replaced meanwhile, say. The
+                // proxy's words are for the host.
+                self.t(Key::dialog_failed_unexplained)
+            }
+            _ => self.fill(Key::dialog_failed, &self.describe(err)),
+        };
         self.announce(message.clone());
         self.emit("error", &[("message", &err.to_string())]);
         message
@@ -591,31 +594,40 @@ impl Ctx {
     /// the dialog itself stays, with its live region and focus).
     pub async fn fail_change(self, id: &str, err: &ApiError) -> String {
         if let ApiError::Server { status: 404, .. } = err {
-            let (solution_id, name) = self.listing(id).unwrap_or_default();
-            // Unconfirmed, since the catalog could not be fetched: why that failed (in
-            // the user's words, announced already) rather than the proxy's "no instance".
-            // A 404 is no proof of a deletion: a replaced sign-in is one too.
-            if let Err(why) = self.refresh().await {
+            if let Some(why) = self.gone_after_all(id, err).await {
                 return why;
-            }
-            if !self.lists(id) {
-                let message = self.fill(Key::gone, &name);
-                self.announce(message.clone());
-                // Shown in its integration's dialog, if that is (still) the one open.
-                let in_view = self.open.try_with_untracked(|open| {
-                    open.as_ref().is_some_and(|p| p.solution_id == solution_id)
-                });
-                if in_view == Some(true) {
-                    self.notice.try_set(Some(message.clone()));
-                }
-                self.emit("error", &[("message", &err.to_string())]);
-                return message;
             }
         }
         let message = self.describe(err);
         self.fail_named(id, &message);
         self.emit("error", &[("message", &err.to_string())]);
         message
+    }
+
+    /// After a not found for instance `id`: fetches the catalog, and when it no longer
+    /// lists the connection, says it is gone by its name (and in its integration's
+    /// dialog, if that is the one open) and returns that. Also returns why the catalog
+    /// could not be fetched (in the user's words, announced already): unconfirmed,
+    /// rather than the proxy's "no instance". `None` while it is still listed: a 404 is
+    /// no proof of a deletion, a replaced sign-in is one too.
+    async fn gone_after_all(self, id: &str, err: &ApiError) -> Option<String> {
+        let (solution_id, name) = self.listing(id).unwrap_or_default();
+        if let Err(why) = self.refresh().await {
+            return Some(why);
+        }
+        if self.lists(id) {
+            return None;
+        }
+        let message = self.fill(Key::gone, &name);
+        self.announce(message.clone());
+        let in_view = self
+            .open
+            .try_with_untracked(|open| open.as_ref().is_some_and(|p| p.solution_id == solution_id));
+        if in_view == Some(true) {
+            self.notice.try_set(Some(message.clone()));
+        }
+        self.emit("error", &[("message", &err.to_string())]);
+        Some(message)
     }
 }
 

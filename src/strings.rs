@@ -63,7 +63,7 @@ strings! {
     status_connected: "Connected", "Verbunden";
     status_disabled: "Disabled", "Deaktiviert";
     status_needs_update: "Update needed", "Aktualisierung nötig";
-    status_auth_expiring: "Reconnect needed", "Neu verbinden nötig";
+    status_auth_expiring: "Reconnect needed", "Erneute Anmeldung nötig";
     connect: "Connect", "Verbinden";
     manage: "Manage", "Verwalten";
     finish_setup: "Finish setting up", "Einrichtung abschließen";
@@ -77,7 +77,7 @@ strings! {
     waiting: "Waiting for the sign-in window…", "Warte auf das Anmeldefenster…";
     popup_blocked: "Your browser blocked the sign-in window.", "Ihr Browser hat das Anmeldefenster blockiert.";
     open_popup: "Open sign-in window", "Anmeldefenster öffnen";
-    still_waiting: "Still waiting? The sign-in window was closed.", "Noch da? Das Anmeldefenster wurde geschlossen.";
+    still_waiting: "Still waiting? The sign-in window was closed.", "Warten Sie noch? Das Anmeldefenster wurde geschlossen.";
     reopen: "Reopen", "Erneut öffnen";
     attaching: "Saving the sign-in…", "Anmeldung wird gespeichert…";
     sign_in_cancelled: "Sign-in cancelled.", "Anmeldung abgebrochen.";
@@ -86,7 +86,8 @@ strings! {
     settings: "Settings", "Einstellungen";
     save: "Save", "Speichern";
     not_a_number: "Enter a number, without thousands separators.", "Bitte eine Zahl ohne Tausenderpunkte eingeben.";
-    number_too_large: "Enter a number below 1e308.", "Bitte eine Zahl unter 1e308 eingeben.";
+    number_too_large: "That number is too large.", "Diese Zahl ist zu groß.";
+    number_required: "Enter a number.", "Bitte eine Zahl eingeben.";
     not_json: "Enter valid JSON.", "Bitte gültiges JSON eingeben.";
     not_json_object: "Enter a JSON object, like {\"key\": \"value\"}.", "Bitte ein JSON-Objekt eingeben, etwa {\"key\": \"value\"}.";
     not_json_list: "Enter a JSON list, like [1, 2].", "Bitte eine JSON-Liste eingeben, etwa [1, 2].";
@@ -97,7 +98,7 @@ strings! {
     name_required: "Enter a name.", "Bitte einen Namen eingeben.";
     update: "Update", "Aktualisieren";
     update_hint: "A new version needs your input.", "Eine neue Version braucht Ihre Angaben.";
-    update_authorize_first: "A new version needs your input: first authorize the services below.", "Eine neue Version braucht Ihre Angaben: Autorisieren Sie zuerst die Dienste unten.";
+    update_authorize_first: "A new version needs your input: first authorize {} below.", "Eine neue Version braucht Ihre Angaben: Autorisieren Sie zuerst {} (unten).";
     delete: "Delete", "Löschen";
     confirm_delete: "Delete “{}”? This cannot be undone.", "„{}“ löschen? Das lässt sich nicht rückgängig machen.";
     setup_done: "{} is set up.", "{} ist eingerichtet.";

@@ -38,6 +38,7 @@ fn install_fakes() -> web_sys::Window {
         window.__calls = [];
         window.__putFailures = [];
         window.__dialogFailure = null;
+        window.__catalog = null;
         window.fetch = async (request) => {
             const body = request.method === 'GET' ? null : await request.text();
             window.__calls.push([request.method, new URL(request.url).pathname, body,
@@ -70,6 +71,9 @@ fn install_fakes() -> web_sys::Window {
                 return json({ id: 'i-1', solutionId: 'sol-slack', name: 'Slack', enabled: true,
                     status: 'connected', authValues: [{ externalId: 'slack', authId }],
                     configValues: [], createdAt: 0 });
+            }
+            if (request.method === 'GET' && window.__catalog) {
+                return json(window.__catalog);
             }
             return new Response(null, { status: 204 });
         };
@@ -437,6 +441,36 @@ async fn a_sign_in_window_the_proxy_cannot_open_is_a_failed_sign_in() {
         failure_shown(&host)
     );
     host.remove();
+}
+
+/// Not found for a sign-in window (the sign-in to renew was replaced meanwhile, say):
+/// with the connection still listed, a failed sign-in in the user's words, not the
+/// proxy's; with it gone, that it no longer exists.
+#[wasm_bindgen_test]
+async fn a_sign_in_window_not_found_says_why_in_the_users_words() {
+    for (listed, said) in [
+        (true, "Sign-in failed. Please try again."),
+        (false, "Slack no longer exists."),
+    ] {
+        let _popup = install_fakes();
+        let mut catalog = slack_catalog();
+        if !listed {
+            catalog.integrations[0].instances.clear();
+        }
+        js_sys::Reflect::set(
+            &web_sys::window().unwrap(),
+            &"__catalog".into(),
+            &js_sys::JSON::parse(&serde_json::to_string(&catalog).unwrap()).unwrap(),
+        )
+        .unwrap();
+        run_js("window.__dialogFailure = [404, 'not_found'];");
+        let (host, _done, handle) = mount_button();
+        press(&host, ".tm-authorize");
+        until(|| announced(&host) == said).await;
+        assert_eq!(announced(&host), said, "listed: {listed}");
+        drop(handle);
+        host.remove();
+    }
 }
 
 /// The answer may have been lost after Tray attached the auth, or the proxy may attach

@@ -109,12 +109,26 @@ fn test_ctx(host: &Element, catalog: CatalogState) -> Ctx {
     }
 }
 
-/// The texts of the elements `selector` finds that are shown (not within `hidden`).
 fn texts(root: &HtmlElement, selector: &str) -> Vec<String> {
+    elements_text(root, selector, |_| true)
+}
+
+/// [`texts`] of the elements a search or filter left shown (not within `hidden`).
+fn shown_texts(root: &HtmlElement, selector: &str) -> Vec<String> {
+    elements_text(root, selector, |element| {
+        element.closest("[hidden]").unwrap().is_none()
+    })
+}
+
+fn elements_text(
+    root: &HtmlElement,
+    selector: &str,
+    keep: impl Fn(&Element) -> bool,
+) -> Vec<String> {
     let nodes = root.query_selector_all(selector).unwrap();
     (0..nodes.length())
         .filter_map(|i| nodes.item(i)?.dyn_into::<Element>().ok())
-        .filter(|element| element.closest("[hidden]").unwrap().is_none())
+        .filter(|element| keep(element))
         .map(|element| element.text_content().unwrap_or_default().trim().to_owned())
         .collect()
 }
@@ -256,7 +270,7 @@ async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
         view! { <CatalogView filter /> }
     });
     assert_eq!(
-        texts(&host, ".tm-title"),
+        shown_texts(&host, ".tm-title"),
         vec!["Slack", "Salesforce", "HubSpot"]
     );
     filter.set(Filter {
@@ -264,15 +278,15 @@ async fn catalog_view_renders_the_filtered_list_and_an_empty_state() {
         ..Filter::default()
     });
     tick().await;
-    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Salesforce"]);
     filter.set(Filter {
         query: "zzz".into(),
         ..Filter::default()
     });
     tick().await;
-    assert!(texts(&host, ".tm-title").is_empty());
+    assert!(shown_texts(&host, ".tm-title").is_empty());
     assert_eq!(
-        texts(&host, ".tm-empty"),
+        shown_texts(&host, ".tm-empty"),
         vec!["No integrations match your search."]
     );
     drop(handle);
@@ -346,7 +360,7 @@ async fn the_toolbar_controls_filter_the_catalog() {
 
     set_control(&host, ".tm-search", "sales");
     tick().await;
-    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Salesforce"]);
     // Screen readers hear what sighted users see change.
     assert_eq!(ctx.announcement.get_untracked(), "Integrations shown: 1");
     // A keystroke that leaves the number as it was says nothing again.
@@ -363,7 +377,10 @@ async fn the_toolbar_controls_filter_the_catalog() {
     set_control(&host, ".tm-search", "");
     set_control(&host, ".tm-tag", "crm");
     tick().await;
-    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce", "HubSpot"]);
+    assert_eq!(
+        shown_texts(&host, ".tm-title"),
+        vec!["Salesforce", "HubSpot"]
+    );
 
     set_control(&host, ".tm-tag", "");
     let connected: HtmlElement = host
@@ -373,15 +390,15 @@ async fn the_toolbar_controls_filter_the_catalog() {
         .unchecked_into();
     connected.click();
     tick().await;
-    assert_eq!(texts(&host, ".tm-title"), vec!["Slack"]);
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
     connected.click();
     tick().await;
-    assert_eq!(texts(&host, ".tm-title").len(), 3);
+    assert_eq!(shown_texts(&host, ".tm-title").len(), 3);
     drop(handle);
     host.remove();
 }
 
-/// A search hides and shows the cards it does not draw them again: what a card shows
+/// A search hides and shows the cards; it does not draw them again: what a card shows
 /// (a failed Connect, here) stays while the user narrows the list down to it.
 #[wasm_bindgen_test]
 async fn a_search_keeps_what_a_card_shows() {
@@ -411,9 +428,13 @@ async fn a_search_keeps_what_a_card_shows() {
         "{}",
         failure()
     );
+    // Hidden by one search, shown again by the next.
+    set_control(&host, ".tm-search", "slack");
+    tick().await;
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
     set_control(&host, ".tm-search", "sales");
     tick().await;
-    assert_eq!(texts(&host, ".tm-title"), vec!["Salesforce"]);
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Salesforce"]);
     assert!(
         failure().contains("not answering right now"),
         "{}",
@@ -910,6 +931,11 @@ fn config_fields_are_validated_and_json_encoded() {
     assert_eq!(
         encode(FieldKind::Number, "fifteen", '.'),
         Err(Key::not_a_number)
+    );
+    // Nothing typed is no number with separators in the wrong place.
+    assert_eq!(
+        encode(FieldKind::Number, "  ", ','),
+        Err(Key::number_required)
     );
     assert_eq!(encode(FieldKind::Checkbox, "true", '.'), Ok("true".into()));
     assert_eq!(
@@ -1470,49 +1496,42 @@ async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another
     }
 }
 
+/// The limit is the user's: a refusal under Add another goes once any connection is
+/// deleted (here, another integration's, as in another tab), and it is said as it is.
 #[wasm_bindgen_test]
 async fn a_refusal_at_the_limit_goes_once_a_connection_is_deleted() {
     let _fetch = FakeFetch::install(
-        "return new Response(JSON.stringify({ error: { code: 'limit_reached', message: 'you have 2 connections' } }),
+        "return new Response(JSON.stringify({ error: { code: 'limit_reached', message: 'you have 3 connections' } }),
              { status: 409, headers: { 'Content-Type': 'application/json' } });",
     );
     let host = container();
-    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
-    let state = showing(&item);
-    let handle = mount_dialog(&host, state, item.solution_id.clone(), None);
+    let slack = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let hubspot = integration("HubSpot", &[], &[Status::Connected]);
+    let listing = |hubspot: &Integration| {
+        CatalogState::Loaded(Catalog {
+            integrations: vec![slack.clone(), hubspot.clone()],
+            dialog_origin: DIALOG_ORIGIN.into(),
+        })
+    };
+    let state = RwSignal::new(listing(&hubspot));
+    let handle = mount_dialog(&host, state, slack.solution_id.clone(), None);
     tick().await;
     click(&host, ".tm-add");
-    let mut shown = String::new();
+    let refusal = || texts(&host, ".tm-add ~ .tm-field-error").concat();
     for _ in 0..20 {
         tick().await;
-        shown = texts(&host, ".tm-add ~ .tm-field-error").concat();
-        if !shown.is_empty() {
+        if !refusal().is_empty() {
             break;
         }
     }
-    assert!(
-        shown.contains("as many connections as this app allows"),
-        "{shown:?}"
-    );
-    assert!(
-        !texts(&host, ".tm-dialog [role=status]")
-            .concat()
-            .contains("Something went wrong"),
-        "a refusal is said as it is, not as something gone wrong"
-    );
-    // One deleted (here, or in another tab): there is room again.
-    let mut fewer = item.clone();
-    fewer.instances.pop();
-    state.set(CatalogState::Loaded(Catalog {
-        integrations: vec![fewer],
-        dialog_origin: DIALOG_ORIGIN.into(),
-    }));
+    let said = "You have as many connections as this app allows. Delete one to add another.";
+    assert_eq!(refusal(), said);
+    assert_eq!(texts(&host, ".tm-dialog [role=status]"), [said]);
+    let mut fewer = hubspot.clone();
+    fewer.instances.clear();
+    state.set(listing(&fewer));
     tick().await;
-    assert_eq!(
-        texts(&host, ".tm-add ~ .tm-field-error").concat(),
-        "",
-        "the refusal no longer holds"
-    );
+    assert_eq!(refusal(), "", "the refusal no longer holds");
     drop(handle);
     host.remove();
 }
@@ -2468,17 +2487,134 @@ impl MountedWidget {
             .unwrap_or_default()
     }
 
+    /// Clicks the first element `selector` finds, which must be shown: a user cannot
+    /// press what a search hid.
     fn press(&self, selector: &str) {
-        self.find(selector)
-            .unwrap_or_else(|| panic!("no {selector}"))
-            .unchecked_into::<HtmlElement>()
-            .click()
+        let element = self
+            .find(selector)
+            .unwrap_or_else(|| panic!("no {selector}"));
+        assert!(
+            element.closest("[hidden]").unwrap().is_none(),
+            "{selector} is hidden"
+        );
+        element.unchecked_into::<HtmlElement>().click()
+    }
+
+    /// `display` as the widget's stylesheet makes it, of the first `selector`.
+    fn display_of(&self, selector: &str) -> String {
+        let element = self
+            .find(selector)
+            .unwrap_or_else(|| panic!("no {selector}"));
+        web_sys::window()
+            .unwrap()
+            .get_computed_style(&element)
+            .unwrap()
+            .unwrap()
+            .get_property_value("display")
+            .unwrap()
+    }
+
+    fn search(&self, query: &str) {
+        let field = self.find(".tm-search").expect("the search");
+        js_sys::Reflect::set(&field, &"value".into(), &query.into()).unwrap();
+        let init = web_sys::EventInit::new();
+        init.set_bubbles(true);
+        let event = web_sys::Event::new_with_event_init_dict("input", &init).unwrap();
+        field.dispatch_event(&event).unwrap();
     }
 
     fn remove(mut self) {
         self.handle.unmount();
         self.host.remove();
     }
+}
+
+/// What a search leaves out is gone from the screen, the keyboard and screen readers
+/// (the widget's stylesheet gives cards and the grid a `display`, which would override
+/// the browser's own `[hidden]` rule), and with nothing left the grid goes for the
+/// empty state.
+#[wasm_bindgen_test]
+async fn a_search_takes_what_it_leaves_out_off_the_screen() {
+    let catalog = Catalog {
+        integrations: vec![
+            integration("Slack", &[], &[]),
+            integration("Salesforce", &[], &[]),
+        ],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::answering(&catalog);
+    let widget = MountedWidget::showing_its_catalog().await;
+    let slack = "[data-solution-id=\"sol-Slack\"]";
+    let salesforce = "[data-solution-id=\"sol-Salesforce\"]";
+    widget.search("sales");
+    tick().await;
+    assert_eq!(widget.display_of(slack), "none");
+    assert_ne!(widget.display_of(salesforce), "none");
+    widget.search("nothing like it");
+    tick().await;
+    assert_eq!(widget.display_of(".tm-grid"), "none");
+    assert_eq!(
+        widget.text_of(".tm-empty"),
+        "No integrations match your search."
+    );
+    widget.search("");
+    tick().await;
+    assert_ne!(widget.display_of(".tm-grid"), "none");
+    assert_ne!(widget.display_of(slack), "none");
+    assert!(widget.find(".tm-empty").is_none());
+    widget.remove();
+}
+
+/// A Connect sent again with the key of one whose answer was lost, after that
+/// connection was deleted: the proxy refuses the spent key, and the widget makes the
+/// connection the user asked for with a new one.
+#[wasm_bindgen_test]
+async fn a_connect_whose_kept_key_is_spent_is_made_with_a_new_key() {
+    let (before, _) = salesforce_connected_elsewhere(false);
+    let mut made = instance("Salesforce-0", Status::SettingUp);
+    made.solution_id = before.integrations[0].solution_id.clone();
+    let fetch = FakeFetch::install(&format!(
+        "if (request.method === 'POST') {{
+             const {{ idempotencyKey }} = await request.clone().json();
+             window.__keys = [...(window.__keys || []), idempotencyKey];
+             const error = (status, code) => new Response(
+                 JSON.stringify({{ error: {{ code, message: code }} }}),
+                 {{ status, headers: {{ 'Content-Type': 'application/json' }} }});
+             if (window.__keys.length === 1) return error(504, 'tray_unavailable');
+             if (window.__keys.length === 2) return error(409, 'key_spent');
+             return new Response({}, {{ status: 201, headers: {{ 'Content-Type': 'application/json' }} }});
+         }}
+         return new Response({}, {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }});",
+        json_literal(&made),
+        json_literal(&before),
+    ));
+    let widget = MountedWidget::showing_its_catalog().await;
+    widget.press(".tm-card-action");
+    for _ in 0..30 {
+        tick().await;
+    }
+    assert!(
+        !widget.text_of(".tm-card .tm-field-error").is_empty(),
+        "the first Connect failed"
+    );
+    widget.press(".tm-card-action");
+    for _ in 0..30 {
+        tick().await;
+    }
+    let keys = js_sys::Reflect::get(&web_sys::window().unwrap(), &"__keys".into()).unwrap();
+    let keys: Vec<String> = js_sys::Array::from(&keys)
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect();
+    assert_eq!(keys.len(), 3, "{:?}", fetch.requests());
+    assert_eq!(keys[0], keys[1], "the kept create is sent again as it was");
+    assert_ne!(keys[1], keys[2], "then a new one");
+    assert!(
+        widget.find(".tm-dialog .tm-setup").is_some(),
+        "the new connection's setup opens"
+    );
+    js_sys::Reflect::delete_property(&web_sys::window().unwrap(), &"__keys".into()).unwrap();
+    widget.remove();
 }
 
 /// A retry that fails again leaves focus on the new Try again, not on the region.

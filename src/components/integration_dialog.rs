@@ -4,7 +4,7 @@ use super::focus_after_render;
 use crate::{
     components::{InstanceRow, Modal, SetupFlow},
     context::{use_ctx, OpenPanel},
-    state::{can_add_instance, lists, row_of},
+    state::{can_add_instance, connection_count, lists, row_of},
     strings::Key,
 };
 
@@ -34,18 +34,19 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
     let adding = RwSignal::new(false);
     let add_failure = RwSignal::new(None::<String>);
     let connections = move || integration.with(|i| i.as_ref().map_or(0, |i| i.instances.len()));
-    // How many connections there were at the last Add: a failure ("as many connections
-    // as this app allows") is stale once one of them is deleted.
-    let added_beside = StoredValue::new(0);
+    // The user's connections, of every integration, at the last Add: its failure ("as
+    // many connections as this app allows", the user's limit) is stale once there are
+    // fewer, whichever was deleted, here or in another tab.
+    let connections_at_add = StoredValue::new(0);
     let add_another = move |_| {
         let Some(integration) = integration.get_untracked() else {
             return;
         };
-        added_beside.set_value(integration.instances.len());
+        connections_at_add.set_value(ctx.catalog.with_untracked(connection_count));
         ctx.start_connect(integration, adding, add_failure, Some(setup));
     };
     let add_failure_shown = move || {
-        let fewer = connections() < added_beside.get_value();
+        let fewer = ctx.catalog.with(connection_count) < connections_at_add.get_value();
         add_failure.get().filter(|_| !fewer)
     };
     // One row per instance: a change to an instance redraws only what changed in its row,

@@ -53,6 +53,9 @@ pub fn encode(kind: FieldKind, input: &str, decimal: char) -> Result<String, Key
         FieldKind::Checkbox => Ok(if input == "true" { "true" } else { "false" }.into()),
         FieldKind::Number => {
             let trimmed = input.trim();
+            if trimmed.is_empty() {
+                return Err(Key::number_required);
+            }
             // Where the comma is the decimal separator, the dot groups thousands:
             // "1.500" means 1500 there, not 1.5. As "1,500" in English, it is refused
             // rather than guessed.

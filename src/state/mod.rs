@@ -236,6 +236,16 @@ pub fn next_setup_step(
     }
 }
 
+/// How many connections the catalog lists, of every integration.
+pub fn connection_count(catalog: &CatalogState) -> usize {
+    match catalog {
+        CatalogState::Loaded(catalog) => {
+            catalog.integrations.iter().map(|i| i.instances.len()).sum()
+        }
+        _ => 0,
+    }
+}
+
 /// Whether `integration` lists instance `id`.
 pub fn lists(integration: &Integration, id: &str) -> bool {
     integration.instances.iter().any(|i| i.id == id)

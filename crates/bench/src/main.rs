@@ -169,8 +169,9 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
         );
     }
     pages.remove(dist);
-    let search_page = search::SearchPage::write(dist, &search::large_catalog())?;
-    let search_keystroke = search::keystrokes(&browser, &search_page.url(&origin)).await;
+    let large = search::large_catalog();
+    let search_page = search::SearchPage::write(dist, &large)?;
+    let search_keystroke = search::keystrokes(&browser, &search_page.url(&origin), &large).await;
     search_page.remove(dist);
     let search_keystroke = search_keystroke?;
     let _ = browser.close().await;

@@ -183,15 +183,33 @@ async fn a_new_version_that_adds_a_service_is_authorized_and_applied() -> Result
     browser
         .widget_wait_text(jira, "Authorize Jira site")
         .await?;
-    // Nothing to press that would fail: the hint asks for the new service first.
+    // Nothing to press that would fail: the hint asks for the new service first, by name.
     browser
-        .widget_wait_text(".tm-hint", "first authorize the services below")
+        .widget_wait_text(".tm-hint", "first authorize Jira site below")
         .await?;
     assert!(!browser.widget_has(".tm-update").await?, "no Update yet");
+    browser.count_updated_events().await?;
     browser.authorize_in_popup(jira, "key").await?;
     browser
         .widget_wait_text(jira, "Reconnect Jira site")
         .await?;
+    // Heard as the service signed in to, and nothing is updated yet (the host hears
+    // of it once the update is applied); the Update that appeared has focus.
+    browser
+        .widget_wait_text(".tm-dialog [role=status]", "Jira site authorized")
+        .await?;
+    browser
+        .widget_wait(
+            "return root.activeElement?.classList.contains('tm-update');",
+            vec![],
+            Duration::from_secs(5),
+        )
+        .await?;
+    let updates = browser
+        .client
+        .execute("return window.__updatedEvents;", vec![])
+        .await?;
+    assert_eq!(updates, 0, "no update yet");
 
     browser.widget_click(".tm-update").await?;
     browser
