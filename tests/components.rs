@@ -2065,6 +2065,81 @@ async fn an_update_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
     widget.remove();
 }
 
+/// An update of a connection whose setup never finished (signed in, settings never
+/// saved, never enabled) finishes that setup: it is enabled, and the host hears
+/// `connected`, as at the end of a setup; for an integration that stays off until the
+/// user enables it, it is said to stay off, and the host hears `connected` too.
+#[wasm_bindgen_test]
+async fn updating_an_unfinished_setup_finishes_it() {
+    for auto_enable in [true, false] {
+        let mut slack = integration("Slack", &[], &[Status::NeedsUpdate]);
+        slack.auto_enable = auto_enable;
+        slack.config_slots = vec![slot("channel", "\"general\"")];
+        let instance = &mut slack.instances[0];
+        instance.solution_id = slack.solution_id.clone();
+        instance.auth_values = vec![auth_value("auth", "a-1", false)];
+        let mut upgraded = instance.clone();
+        upgraded.status = Status::SettingUp;
+        upgraded.settings_confirmed = true;
+        upgraded.config_values = vec![ConfigValue {
+            external_id: "channel".into(),
+            value: Some("\"general\"".into()),
+        }];
+        let mut enabled = upgraded.clone();
+        enabled.enabled = true;
+        enabled.status = Status::Connected;
+        let catalog = Catalog {
+            integrations: vec![slack],
+            dialog_origin: DIALOG_ORIGIN.into(),
+        };
+        let fetch = FakeFetch::install(&format!(
+            "const json = {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }};
+             if (request.url.endsWith('/upgrade')) return new Response({}, json);
+             if (request.method === 'PATCH') return new Response({}, json);
+             return new Response({}, json);",
+            json_literal(&upgraded),
+            json_literal(&enabled),
+            json_literal(&catalog),
+        ));
+        let widget = MountedWidget::showing_its_catalog().await;
+        let connected = Rc::new(Cell::new(0));
+        let heard = connected.clone();
+        let listener =
+            wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || heard.set(heard.get() + 1));
+        widget
+            .host
+            .add_event_listener_with_callback(
+                "tray-marketplace:connected",
+                listener.as_ref().unchecked_ref(),
+            )
+            .unwrap();
+        widget.press(".tm-card-action");
+        for _ in 0..5 {
+            tick().await;
+        }
+        let row = "[data-instance-id=\"Slack-0\"]";
+        widget.press(&format!("{row} .tm-update"));
+        tick().await;
+        widget.press(&format!("{row} .tm-config .tm-save"));
+        for _ in 0..30 {
+            tick().await;
+        }
+        let requests = fetch.requests();
+        let enables = requests.iter().filter(|r| r.starts_with("PATCH")).count();
+        assert_eq!(enables, usize::from(auto_enable), "{requests:?}");
+        assert_eq!(connected.get(), 1, "the host hears connected: {requests:?}");
+        assert_eq!(
+            widget.text_of(".tm-dialog [aria-live]"),
+            if auto_enable {
+                "Slack connected"
+            } else {
+                "Slack is set up, and stays off until you enable it."
+            }
+        );
+        widget.remove();
+    }
+}
+
 /// A setup's last step, Enable, whose answer was lost: the fresh catalog shows the
 /// connection on, so the setup is done (announced, `connected` to the host), instead of
 /// a failure beside a connection that runs.

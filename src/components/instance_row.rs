@@ -59,6 +59,17 @@ pub fn InstanceRow(
         failure.set(None);
         // Read now: the row may be gone when the answer comes (its dialog closed).
         let (instance_id, name) = (id(), title());
+        // An update of a connection whose setup never finished (never enabled, its
+        // settings never saved) finishes that setup: the user has just signed in to its
+        // services and saved its settings, so it is enabled (or said to stay off) and
+        // the host hears `connected`, as at the end of any setup.
+        let finishes_setup = matches!(work, Change::Upgrade(_))
+            .then(|| {
+                current().zip(row.with_untracked(|r| r.as_ref().map(|i| i.solution_id.clone())))
+            })
+            .flatten()
+            .filter(|(instance, _)| !instance.enabled && !instance.settings_confirmed)
+            .map(|(_, solution_id)| solution_id);
         // Where focus goes once the change shows: back to the control that made it (or
         // opened its editor), or for a deletion (the row is gone) to the Add button.
         let dialog = editor_box
@@ -98,7 +109,19 @@ pub fn InstanceRow(
                 Change::Upgrade(upgrade) => api.upgrade(&instance_id, &upgrade).await.map(Some),
                 Change::Delete => api.delete_instance(&instance_id).await.map(|()| None),
             };
-            let outcome = ctx.changed(name, instance_id, event, result, asked).await;
+            let outcome = match ctx
+                .changed(name, instance_id.clone(), event, result, asked)
+                .await
+            {
+                Ok(()) => match finishes_setup {
+                    Some(solution_id) => {
+                        ctx.advance_setup(solution_id, instance_id, true, None)
+                            .await
+                    }
+                    None => Ok(()),
+                },
+                failed => failed,
+            };
             busy.try_set(false);
             saving.try_set(false);
             match outcome {
