@@ -31,6 +31,11 @@ pub struct Ctx {
     /// Why a connection left the open dialog (deleted elsewhere): its row is gone, so
     /// the dialog says it until it closes.
     pub notice: RwSignal<Option<String>>,
+    /// The integrations whose Connect is under way. Cards are drawn anew with every
+    /// catalog that changed; this outlives them, so a card drawn meanwhile still shows
+    /// its Connect busy, and a second press sends no second create (which the proxy
+    /// would refuse as under way "elsewhere").
+    pub connecting: RwSignal<Vec<String>>,
 }
 
 pub fn use_ctx() -> Ctx {
@@ -222,17 +227,29 @@ impl Ctx {
         setup_in: Option<RwSignal<Option<String>>>,
     ) {
         // Its button is only `aria-disabled` meanwhile (a disabled button drops focus).
-        if busy.get_untracked() {
+        let solution_id = integration.solution_id.clone();
+        if busy.get_untracked() || self.is_connecting(&solution_id) {
             return;
         }
         busy.set(true);
+        self.connecting
+            .update(|under_way| under_way.push(solution_id.clone()));
         failure.set(None);
         leptos::task::spawn_local(async move {
             if let Err(err) = self.connect(integration, setup_in).await {
                 failure.try_set(Some(self.fail(&err)));
             }
+            self.connecting
+                .try_update(|under_way| under_way.retain(|id| *id != solution_id));
             busy.try_set(false);
         });
+    }
+
+    /// Whether a Connect of `solution_id` is under way (tracked: a card shows it).
+    pub fn is_connecting(&self, solution_id: &str) -> bool {
+        self.connecting
+            .try_with(|under_way| under_way.iter().any(|id| id == solution_id))
+            .unwrap_or(false)
     }
 
     /// Creates an instance and opens its setup: in `setup_in`, the setup of the dialog

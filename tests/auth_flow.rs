@@ -192,6 +192,7 @@ fn mount_button_while(
             catalog,
             announcement,
             notice: RwSignal::new(None),
+            connecting: RwSignal::new(Vec::new()),
             open: RwSignal::new(None),
         };
         provide_context(ctx);
@@ -823,6 +824,7 @@ fn mount_dialog(host: &HtmlElement, catalog: Catalog, setup: Option<&str>) -> im
             catalog: RwSignal::new(CatalogState::Loaded(catalog.clone())),
             announcement,
             notice: RwSignal::new(None),
+            connecting: RwSignal::new(Vec::new()),
             open: RwSignal::new(None),
         });
         let panel = OpenPanel {

@@ -105,6 +105,7 @@ fn test_ctx(host: &Element, catalog: CatalogState) -> Ctx {
         catalog: RwSignal::new(catalog),
         announcement: RwSignal::new(String::new()),
         notice: RwSignal::new(None),
+        connecting: RwSignal::new(Vec::new()),
         open: RwSignal::new(None),
     }
 }
@@ -440,6 +441,56 @@ async fn a_search_keeps_what_a_card_shows() {
         "{}",
         failure()
     );
+    drop(handle);
+    host.remove();
+}
+
+/// A Connect under way survives a catalog that changed meanwhile (which draws every card
+/// anew): the new card shows it busy, and pressing it again sends no second create.
+#[wasm_bindgen_test]
+async fn a_connect_under_way_outlives_a_new_catalog() {
+    let fetch = FakeFetch::install(&format!(
+        "if (request.method === 'POST') {{
+             await new Promise((resolve) => {{ window.__releaseCreate = resolve; }});
+         }}
+         {TRAY_DOWN}"
+    ));
+    let host = container();
+    let (ctx, handle) = mount_toolbar_and_catalog(&host, loaded_catalog());
+    tick().await;
+    let salesforce = "[data-solution-id=\"sol-Salesforce\"] .tm-card-action";
+    click(&host, salesforce);
+    tick().await;
+    // Another tab connected Slack again, say: a new catalog, every card drawn anew.
+    let mut changed = catalog();
+    changed[0]
+        .instances
+        .push(instance("Slack-1", Status::Connected));
+    ctx.catalog.set(CatalogState::Loaded(Catalog {
+        integrations: changed,
+        dialog_origin: DIALOG_ORIGIN.into(),
+    }));
+    tick().await;
+    assert_eq!(aria_disabled(&host, salesforce), "true", "still busy");
+    click(&host, salesforce);
+    for _ in 0..5 {
+        tick().await;
+    }
+    let creates = || {
+        fetch
+            .requests()
+            .iter()
+            .filter(|r| r.starts_with("POST"))
+            .count()
+    };
+    assert_eq!(creates(), 1, "{:?}", fetch.requests());
+    js_sys::Function::new_no_args("window.__releaseCreate()")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(aria_disabled(&host, salesforce), "false", "done");
     drop(handle);
     host.remove();
 }
@@ -2689,6 +2740,49 @@ async fn a_connect_whose_kept_key_is_spent_is_made_with_a_new_key() {
         "the new connection's setup opens"
     );
     js_sys::Reflect::delete_property(&web_sys::window().unwrap(), &"__keys".into()).unwrap();
+    widget.remove();
+}
+
+/// Manage on an integration with an unfinished setup beside a connection: the dialog
+/// lists both, and focus is on the unfinished one's Finish setting up, where the user
+/// goes on.
+#[wasm_bindgen_test]
+async fn manage_leads_to_the_unfinished_setup_beside_other_connections() {
+    let catalog = Catalog {
+        integrations: vec![integration(
+            "Slack",
+            &[],
+            &[Status::Connected, Status::SettingUp],
+        )],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    };
+    let _fetch = FakeFetch::answering(&catalog);
+    let widget = MountedWidget::showing_its_catalog().await;
+    assert_eq!(widget.text_of(".tm-card-action"), "Manage");
+    widget.press(".tm-card-action");
+    let focused = || {
+        widget.shadow.active_element().map(|e| {
+            (
+                e.class_name(),
+                e.closest(".tm-instance")
+                    .unwrap()
+                    .map(|r| r.get_attribute("data-instance-id")),
+            )
+        })
+    };
+    for _ in 0..5 {
+        next_frames().await;
+        if focused().is_some_and(|(class, _)| class.contains("tm-resume")) {
+            break;
+        }
+    }
+    assert_eq!(
+        focused(),
+        Some((
+            "tm-button tm-resume".to_owned(),
+            Some(Some("Slack-1".to_owned()))
+        ))
+    );
     widget.remove();
 }
 

@@ -58,6 +58,7 @@ fn test_ctx(host: &HtmlElement, announcement: RwSignal<String>) -> Ctx {
         catalog: RwSignal::new(CatalogState::Loading),
         announcement,
         notice: RwSignal::new(None),
+        connecting: RwSignal::new(Vec::new()),
         open: RwSignal::new(None),
     }
 }

@@ -27,6 +27,7 @@ pub fn App(
         announcement: RwSignal::new(String::new()),
         open: RwSignal::new(None),
         notice: RwSignal::new(None),
+        connecting: RwSignal::new(Vec::new()),
     };
     provide_context(ctx);
     let fetched = ctx

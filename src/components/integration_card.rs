@@ -1,10 +1,12 @@
 use leptos::prelude::*;
 use marketplace_wire::Integration;
+use wasm_bindgen::JsCast;
 
+use super::focus_after_render;
 use crate::{
     components::StatusBadge,
     context::{use_ctx, OpenPanel},
-    state::{card_action, CardAction, Filter},
+    state::{card_action, unfinished_setup, CardAction, Filter},
     strings::Key,
 };
 
@@ -14,6 +16,9 @@ use crate::{
 pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
     let busy = RwSignal::new(false);
+    // Also a Connect pressed on the card this one replaced (a catalog that changed).
+    let busy_id = integration.solution_id.clone();
+    let busy_shown = move || (busy.get() || ctx.is_connecting(&busy_id)).to_string();
     let failure = RwSignal::new(None::<String>);
     let action = card_action(&integration);
     let label = ctx.t(match action {
@@ -27,7 +32,7 @@ pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> im
     let for_click = integration.clone();
     let for_filter = integration.clone();
     let hidden = move || filter.with(|f| !f.matches(&for_filter));
-    let on_click = move |_| {
+    let on_click = move |ev: leptos::ev::MouseEvent| {
         let setup = match &action {
             CardAction::Connect => {
                 return ctx.start_connect(for_click.clone(), busy, failure, None)
@@ -39,6 +44,17 @@ pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> im
             solution_id: solution_id.clone(),
             setup,
         }));
+        // Beside other connections, an unfinished setup is where the user goes on: its
+        // row's Finish setting up takes focus once the dialog is drawn.
+        let root = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            .and_then(|button| button.closest(".tm-root").ok().flatten());
+        if let (CardAction::Manage, Some(root), Some(unfinished)) =
+            (&action, root, unfinished_setup(&for_click))
+        {
+            focus_after_render(root, Some(unfinished.id.clone()), &[".tm-resume"]);
+        }
     };
     view! {
         <li class="tm-card" data-solution-id=integration.solution_id.clone() hidden=hidden>
@@ -55,8 +71,8 @@ pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> im
                 <button
                     class="tm-button tm-card-action"
                     aria-describedby=title_id
-                    aria-disabled=move || busy.get().to_string()
-                    aria-busy=move || busy.get().to_string()
+                    aria-disabled=busy_shown.clone()
+                    aria-busy=busy_shown
                     on:click=on_click
                 >
                     {label}

@@ -132,6 +132,15 @@ pub fn card_action(integration: &Integration) -> CardAction {
     }
 }
 
+/// The connection of `integration` whose setup never finished (never enabled), if any:
+/// beside others, where its dialog leads the user on.
+pub fn unfinished_setup(integration: &Integration) -> Option<&Instance> {
+    integration
+        .instances
+        .iter()
+        .find(|i| i.status == Status::SettingUp && !i.enabled)
+}
+
 /// What an empty grid says: with "Connected only" ticked and nothing connected at all,
 /// that there is no connection yet; else that nothing matches the search.
 pub fn nothing_shown(integrations: &[Integration], filter: &Filter) -> Key {
