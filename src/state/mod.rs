@@ -40,7 +40,12 @@ impl Filter {
     /// Every word of the text is in the title, the description or a tag, ignoring
     /// case and accents: "jira slack" finds Jira issues to Slack, "cafe" finds Café.
     pub fn matches(&self, integration: &Integration) -> bool {
-        let query: String = folded(&self.query).into();
+        // No query, no folding: the first render (every card asks) calls no JS for it.
+        let query: String = if self.query.trim().is_empty() {
+            String::new()
+        } else {
+            folded(&self.query).into()
+        };
         let text_matches = query.split_whitespace().all(|word| {
             let found = |text: &str| folded(text).includes(word, 0);
             found(&integration.title)
