@@ -217,21 +217,20 @@ impl Ctx {
         Some((integration, instance))
     }
 
-    /// Connects in the background: `busy` is set meanwhile; a failure is announced and
-    /// left in `failure` for the view to show.
+    /// Connects in the background, one at a time per integration (see `connecting`,
+    /// which its buttons show); a failure is announced and left in `failure` for the view
+    /// to show.
     pub fn start_connect(
         self,
         integration: Integration,
-        busy: RwSignal<bool>,
         failure: RwSignal<Option<String>>,
         setup_in: Option<RwSignal<Option<String>>>,
     ) {
         // Its button is only `aria-disabled` meanwhile (a disabled button drops focus).
         let solution_id = integration.solution_id.clone();
-        if busy.get_untracked() || self.is_connecting(&solution_id) {
+        if self.is_connecting(&solution_id) {
             return;
         }
-        busy.set(true);
         self.connecting
             .update(|under_way| under_way.push(solution_id.clone()));
         failure.set(None);
@@ -241,7 +240,6 @@ impl Ctx {
             }
             self.connecting
                 .try_update(|under_way| under_way.retain(|id| *id != solution_id));
-            busy.try_set(false);
         });
     }
 

@@ -15,10 +15,9 @@ use crate::{
 #[component]
 pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
-    let busy = RwSignal::new(false);
     // Also a Connect pressed on the card this one replaced (a catalog that changed).
     let busy_id = integration.solution_id.clone();
-    let busy_shown = move || (busy.get() || ctx.is_connecting(&busy_id)).to_string();
+    let busy_shown = move || ctx.is_connecting(&busy_id).to_string();
     let failure = RwSignal::new(None::<String>);
     let action = card_action(&integration);
     let label = ctx.t(match action {
@@ -34,9 +33,7 @@ pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> im
     let hidden = move || filter.with(|f| !f.matches(&for_filter));
     let on_click = move |ev: leptos::ev::MouseEvent| {
         let setup = match &action {
-            CardAction::Connect => {
-                return ctx.start_connect(for_click.clone(), busy, failure, None)
-            }
+            CardAction::Connect => return ctx.start_connect(for_click.clone(), failure, None),
             CardAction::FinishSetup(id) => Some(id.clone()),
             CardAction::Manage => None,
         };

@@ -31,7 +31,6 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
         "[data-solution-id=\"{}\"]:not([hidden]) .tm-card-action",
         panel.solution_id
     );
-    let adding = RwSignal::new(false);
     let add_failure = RwSignal::new(None::<String>);
     let connections = move || integration.with(|i| i.as_ref().map_or(0, |i| i.instances.len()));
     // The user's connections, of every integration, at the last Add: its failure ("as
@@ -43,7 +42,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
             return;
         };
         connections_at_add.set_value(ctx.catalog.with_untracked(connection_count));
-        ctx.start_connect(integration, adding, add_failure, Some(setup));
+        ctx.start_connect(integration, add_failure, Some(setup));
     };
     let add_failure_shown = move || {
         let fewer = ctx.catalog.with(connection_count) < connections_at_add.get_value();
@@ -108,7 +107,7 @@ pub fn IntegrationDialog(panel: OpenPanel) -> impl IntoView {
                 {rows}
             </ul>
             {move || can_add().then(|| view! {
-                <button class="tm-button tm-add" aria-disabled=move || adding.get().to_string() on:click=add_another>
+                <button class="tm-button tm-add" aria-disabled=move || ctx.is_connecting(&solution_id.get_value()).to_string() on:click=add_another>
                     {add_label}
                 </button>
             }.into_any())}
