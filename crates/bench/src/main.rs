@@ -63,6 +63,8 @@ struct WidgetReport {
     total_gzip_9: usize,
     widget_render: widget::Distribution,
     static_render: widget::Distribution,
+    /// Of `widget_render`: the widget's mount, from its shadow root to its cards.
+    widget_mount: widget::Distribution,
     /// Median widget time over median static time.
     ratio: f64,
     /// One keystroke in the search of a catalog of `search::INTEGRATIONS`.
@@ -158,15 +160,21 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
     let pages = BenchPages::write(dist, &catalog, count, &token.token)?;
 
     let mut widget_samples = Vec::new();
+    let mut mount_samples = Vec::new();
     let mut static_samples = Vec::new();
     // Interleaved, so drift on the machine affects both variants alike.
     for _ in 0..LOADS {
-        widget_samples.push(
-            widget::time_to_render(&browser, &format!("{origin}/widget/{}", pages.widget)).await?,
+        let widget =
+            widget::time_to_render(&browser, &format!("{origin}/widget/{}", pages.widget)).await?;
+        widget_samples.push(widget.rendered_ms);
+        mount_samples.push(
+            widget
+                .drawn_ms
+                .context("the widget's mount was not timed")?,
         );
-        static_samples.push(
-            widget::time_to_render(&browser, &format!("{origin}/widget/{}", pages.floor)).await?,
-        );
+        let floor =
+            widget::time_to_render(&browser, &format!("{origin}/widget/{}", pages.floor)).await?;
+        static_samples.push(floor.rendered_ms);
     }
     pages.remove(dist);
     let large = search::large_catalog();
@@ -178,6 +186,7 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
     // The first load of each fills the browser cache; the figures are for warm loads.
     let widget_render = widget::distribution(widget_samples.split_off(1));
     let static_render = widget::distribution(static_samples.split_off(1));
+    let widget_mount = widget::distribution(mount_samples.split_off(1));
     Ok(WidgetReport {
         ratio: widget_render.median_ms / static_render.median_ms,
         files,
@@ -187,6 +196,7 @@ async fn bench_widget(dist: &std::path::Path) -> anyhow::Result<WidgetReport> {
         total_gzip_9,
         widget_render,
         static_render,
+        widget_mount,
         search_integrations: search::INTEGRATIONS,
         search_keystroke,
     })
@@ -304,6 +314,13 @@ fn print_widget(w: &WidgetReport) {
     println!(
         "  {:<36} {:>10.2}",
         "ratio widget / floor (median)", w.ratio
+    );
+    println!(
+        "  {:<36} {:>10.1} {:>10.1}",
+        "of the widget's: its mount (ms)", w.widget_mount.median_ms, w.widget_mount.p95_ms
+    );
+    println!(
+        "  (its mount: from its shadow root to its cards in the page, a first run of its code)"
     );
     println!(
         "\nWidget: one keystroke in the search, {} integrations ({} keystrokes)",

@@ -71,18 +71,34 @@ fn gzip_9_len(bytes: &[u8]) -> anyhow::Result<usize> {
 }
 
 /// Records, in the page itself, the moment `count` catalog titles are on screen
-/// (`performance.now()`, i.e. milliseconds since navigation started).
+/// (`performance.now()`, i.e. milliseconds since navigation started), and, for the
+/// widget, how long its mount took from attaching its shadow root to the cards being in
+/// the page: the part of the time that is the widget's own code running, not the network
+/// or the wasm's compilation (a collator built per comparison once took 10 ms of it).
 pub fn render_probe(count: usize) -> String {
     format!(
         r#"<script>
 (function () {{
-  function titles() {{
-    var host = document.querySelector('[data-tray-marketplace]');
-    var root = host && host.shadowRoot ? host.shadowRoot : document;
+  function titles(root) {{
     return root.querySelectorAll('.tm-title').length;
   }}
+  var attachShadow = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {{
+    var started = performance.now();
+    var root = attachShadow.call(this, init);
+    var observer = new MutationObserver(function () {{
+      if (titles(root) >= {count}) {{
+        window.__drawnMs = performance.now() - started;
+        observer.disconnect();
+      }}
+    }});
+    observer.observe(root, {{ childList: true, subtree: true }});
+    return root;
+  }};
   function check() {{
-    if (titles() >= {count}) {{ window.__renderedAt = performance.now(); }}
+    var host = document.querySelector('[data-tray-marketplace]');
+    var root = host && host.shadowRoot ? host.shadowRoot : document;
+    if (titles(root) >= {count}) {{ window.__renderedAt = performance.now(); }}
     else {{ requestAnimationFrame(check); }}
   }}
   requestAnimationFrame(check);
@@ -91,18 +107,34 @@ pub fn render_probe(count: usize) -> String {
     )
 }
 
-/// Navigate to `url` and return milliseconds from navigation to the rendered catalog.
-pub async fn time_to_render(browser: &Browser, url: &str) -> anyhow::Result<f64> {
+/// One load of a bench page.
+pub struct Load {
+    /// Milliseconds from navigation to the rendered catalog.
+    pub rendered_ms: f64,
+    /// The widget's mount, from its shadow root to its cards in the page (none for the
+    /// static page).
+    pub drawn_ms: Option<f64>,
+}
+
+/// Navigate to `url` and time the rendered catalog.
+pub async fn time_to_render(browser: &Browser, url: &str) -> anyhow::Result<Load> {
     browser.client.goto("about:blank").await?;
     browser.client.goto(url).await?;
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
         let value = browser
             .client
-            .execute("return window.__renderedAt || null;", vec![])
+            .execute(
+                "return window.__renderedAt ? [window.__renderedAt, window.__drawnMs] : null;",
+                vec![],
+            )
             .await?;
-        if let Some(ms) = value.as_f64() {
-            return Ok(ms);
+        if let Some(rendered_ms) = value.get(0).and_then(|v| v.as_f64()) {
+            let drawn_ms = value.get(1).and_then(|v| v.as_f64());
+            return Ok(Load {
+                rendered_ms,
+                drawn_ms,
+            });
         }
         if std::time::Instant::now() > deadline {
             anyhow::bail!("{url}: catalog not rendered within 30 s");
