@@ -4353,6 +4353,19 @@ async fn settings_show_the_instances_own_settings_whatever_its_status() {
     click(&host, ".tm-settings");
     tick().await;
     assert_eq!(config_field_names(&host), vec!["channel"]);
+    // The first setting takes focus, its value unselected: a keystroke edits it.
+    let field: web_sys::HtmlInputElement = document()
+        .active_element()
+        .expect("a focused element")
+        .unchecked_into();
+    assert_eq!(field.name(), "channel", "the first setting has focus");
+    let length = field.value().len() as u32;
+    assert!(length > 0, "the field shows the connection's channel");
+    assert_eq!(
+        field.selection_start(),
+        field.selection_end(),
+        "the channel opens unselected"
+    );
     drop(handle);
     host.remove();
 }

@@ -327,7 +327,8 @@ pub fn InstanceRow(
         if which != Editing::Nothing {
             // An editor that opens takes focus (the delete confirmation is an
             // alertdialog): once it is mounted, which is after this render.
-            queue_microtask(move || focus_first_control(editor_box));
+            let select = which == Editing::Rename;
+            queue_microtask(move || focus_first_control(editor_box, select));
         }
         match which {
         Editing::Nothing => ().into_any(),
@@ -516,7 +517,9 @@ pub fn InstanceRow(
     }
 }
 
-fn focus_first_control(within: NodeRef<leptos::html::Div>) {
+/// Focuses the editor's first control; `select`s its text for a rename, where typing
+/// replaces the name. A setting's value stays as it is: a keystroke there edits it.
+fn focus_first_control(within: NodeRef<leptos::html::Div>, select: bool) {
     // The row may be gone by then (a refresh): its node ref with it.
     if let Some(first) = within
         .try_get_untracked()
@@ -525,8 +528,10 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>) {
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = first.focus();
-        // A name opens selected: typing replaces it rather than prepending to it.
-        if let Some(input) = first.dyn_ref::<web_sys::HtmlInputElement>() {
+        if let Some(input) = first
+            .dyn_ref::<web_sys::HtmlInputElement>()
+            .filter(|_| select)
+        {
             input.select();
         }
     }
