@@ -97,6 +97,7 @@ strings! {
     name_label: "Name", "Name";
     name_required: "Enter a name.", "Bitte einen Namen eingeben.";
     update: "Update", "Aktualisieren";
+    update_now: "Update now", "Jetzt aktualisieren";
     update_hint: "A new version needs your input.", "Eine neue Version braucht Ihre Angaben.";
     update_authorize_first: "A new version needs your input: first authorize {} below.", "Eine neue Version braucht Ihre Angaben: Autorisieren Sie zuerst {} (unten).";
     delete: "Delete", "Löschen";

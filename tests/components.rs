@@ -3330,6 +3330,17 @@ async fn a_connection_awaiting_an_update_offers_the_new_settings_only_through_up
     click(&host, ".tm-update");
     tick().await;
     assert_eq!(config_field_names(&host), vec!["label"]);
+    // The row's Update stays beside its form: the form's own button says what it does
+    // apart, so a screen reader's list of buttons has one "Update".
+    let buttons = host.query_selector_all(".tm-instance button").unwrap();
+    let labels: Vec<String> = (0..buttons.length())
+        .filter_map(|i| buttons.item(i)?.text_content())
+        .collect();
+    for label in &labels {
+        let same = labels.iter().filter(|other| *other == label).count();
+        assert_eq!(same, 1, "two buttons of the row say {label:?}: {labels:?}");
+    }
+    assert!(labels.iter().any(|l| l == "Update now"), "{labels:?}");
     drop(handle);
     host.remove();
 }

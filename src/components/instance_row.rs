@@ -382,7 +382,7 @@ pub fn InstanceRow(
                 <ConfigForm
                     slots=editable_slots(&slots, &instance, upgrade)
                     saved=instance.config_values
-                    submit_label=ctx.t(if upgrade { Key::update } else { Key::save })
+                    submit_label=ctx.t(if upgrade { Key::update_now } else { Key::save })
                     on_save
                     on_cancel=close_editor
                     busy
