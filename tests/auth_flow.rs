@@ -174,8 +174,7 @@ fn mount_button_while(
     locale: Locale,
     shown: RwSignal<bool>,
 ) -> (HtmlElement, RwSignal<bool>, impl Drop) {
-    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&host).unwrap();
+    let host = common::new_host();
     let done = RwSignal::new(false);
     let for_view = host.clone();
     let handle = leptos::mount::mount_to(host.clone(), move || {
@@ -841,8 +840,7 @@ fn mount_dialog(host: &HtmlElement, catalog: Catalog, setup: Option<&str>) -> im
 #[wasm_bindgen_test]
 async fn an_authorized_step_is_announced_as_the_next_one_shows() {
     let popup = install_fakes();
-    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&host).unwrap();
+    let host = common::new_host();
     let mut two_services = slack_catalog();
     two_services.integrations[0].auth_slots.push(AuthSlot {
         external_id: "jira".into(),
@@ -888,8 +886,7 @@ fn signed_in_slack(expiring: bool) -> Catalog {
 #[wasm_bindgen_test]
 async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
     let popup = install_fakes();
-    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&host).unwrap();
+    let host = common::new_host();
     let updates = Rc::new(Cell::new(0));
     let counter = updates.clone();
     let listener = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || {
@@ -927,8 +924,7 @@ async fn reconnecting_from_a_row_shows_the_answer_and_tells_the_host() {
 #[wasm_bindgen_test]
 async fn a_sign_in_that_succeeds_clears_the_rows_last_failure() {
     let popup = install_fakes();
-    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&host).unwrap();
+    let host = common::new_host();
     let _handle = mount_dialog(&host, signed_in_slack(false), None);
     tick().await;
     let failure = || {
@@ -957,8 +953,7 @@ async fn a_sign_in_that_succeeds_clears_the_rows_last_failure() {
 #[wasm_bindgen_test]
 async fn deleting_a_connection_during_its_sign_in_is_heard_as_deleted() {
     let _popup = install_fakes();
-    let host: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&host).unwrap();
+    let host = common::new_host();
     let _handle = mount_dialog(&host, signed_in_slack(false), None);
     tick().await;
     click_authorize(&host).await;

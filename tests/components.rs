@@ -40,9 +40,7 @@ fn document() -> web_sys::Document {
 }
 
 fn container() -> HtmlElement {
-    let element: HtmlElement = document().create_element("div").unwrap().unchecked_into();
-    document().body().unwrap().append_child(&element).unwrap();
-    element
+    common::new_host()
 }
 
 /// Lets Leptos run its effects (they are scheduled on the microtask queue).

@@ -39,8 +39,7 @@ fn active_class(shadow: &web_sys::ShadowRoot) -> String {
 /// A host element with an open shadow root and a mount target inside it, like the widget.
 fn shadow_host() -> (HtmlElement, web_sys::ShadowRoot, HtmlElement) {
     let document = web_sys::window().unwrap().document().unwrap();
-    let host: HtmlElement = document.create_element("div").unwrap().unchecked_into();
-    document.body().unwrap().append_child(&host).unwrap();
+    let host = common::new_host();
     let shadow = host
         .attach_shadow(&ShadowRootInit::new(ShadowRootMode::Open))
         .unwrap();

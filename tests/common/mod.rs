@@ -78,3 +78,28 @@ pub fn leaving_the_page_closes(popup: &web_sys::Window) -> bool {
         .unwrap();
     js_sys::Reflect::get(popup, &"__closedByPage".into()).unwrap() == JsValue::TRUE
 }
+
+/// A new element at the end of the page's body, for a test to mount into.
+///
+/// A test that fails stops where it is, so its widget stays, and an open modal dialog
+/// makes the rest of the page inert: every later test that moves focus would fail with
+/// it. The first call makes a failure close every open dialog first.
+pub fn new_host() -> web_sys::HtmlElement {
+    static CLOSE_DIALOGS_ON_PANIC: std::sync::Once = std::sync::Once::new();
+    CLOSE_DIALOGS_ON_PANIC.call_once(|| {
+        let report = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = js_sys::Function::new_no_args(
+                "const roots = [document, ...[...document.body.children].map((e) => e.shadowRoot)];
+                 for (const root of roots.filter(Boolean))
+                   for (const dialog of root.querySelectorAll('dialog[open]')) dialog.close();",
+            )
+            .call0(&JsValue::NULL);
+            report(info);
+        }));
+    });
+    let document = web_sys::window().unwrap().document().unwrap();
+    let host: web_sys::HtmlElement = document.create_element("div").unwrap().unchecked_into();
+    document.body().unwrap().append_child(&host).unwrap();
+    host
+}
