@@ -3129,11 +3129,9 @@ async fn a_not_found_the_fresh_catalog_contradicts_keeps_the_row() {
     for _ in 0..10 {
         tick().await;
     }
-    // Enable/Disable is no editor's: its failure shows above the sign-ins, not under the
-    // editor.
     assert_eq!(
         texts(&host, "[data-instance-id=\"Slack-1\"] .tm-field-error"),
-        vec!["no instance Slack-1", ""]
+        vec!["no instance Slack-1"]
     );
     drop(handle);
     host.remove();

@@ -39,9 +39,9 @@ pub fn InstanceRow(
     // so its editor cannot be closed meanwhile.
     let saving = RwSignal::new(false);
     let name_error = RwSignal::new(false);
-    // What the last change Tray or the proxy refused said, shown in the row: under the
-    // editor it came from (`true`), where the user is, or else above the sign-ins.
-    let failure = RwSignal::new(None::<(String, bool)>);
+    // What the last change Tray or the proxy refused said, shown last in the row: under
+    // the editor a change was made in, where the user is.
+    let failure = RwSignal::new(None::<String>);
     // Read by the handlers when they run: the instance as it is then.
     let current =
         move || row.with_untracked(|r| r.as_ref().and_then(|i| i.instances.first().cloned()));
@@ -149,7 +149,7 @@ pub fn InstanceRow(
                     }
                 }
                 Err(message) => {
-                    failure.try_set(Some((message, closes_editor)));
+                    failure.try_set(Some(message));
                     // Gone elsewhere, its row with it: focus stays in the dialog.
                     if !ctx.lists(&row_id) {
                         if let Some(dialog) = dialog {
@@ -506,23 +506,14 @@ pub fn InstanceRow(
             )
             .collect_view()
     };
-    let failure_shown = move |from_editor: bool| {
-        move || {
-            failure
-                .get()
-                .filter(|(_, from)| *from == from_editor)
-                .map(|(message, _)| message)
-        }
-    };
     view! {
         // Deleted (here or elsewhere): its row hides, and the others stay as they are.
         <li class="tm-instance tm-focus-scope" data-instance-id=instance_id hidden=move || row.with(|r| r.is_none())>
             {summary}
-            // Announced by the live region already (ctx.fail): not an alert a second time.
-            <p class="tm-field-error">{failure_shown(false)}</p>
             <div class="tm-reauth" role="group" aria-labelledby=name_id.clone()>{sign_ins}</div>
             <div class="tm-editor" role="group" aria-labelledby=name_id node_ref=editor_box on:keydown=on_editor_keydown>{editor}</div>
-            <p class="tm-field-error">{failure_shown(true)}</p>
+            // Announced by the live region already (ctx.fail): not an alert a second time.
+            <p class="tm-field-error">{move || failure.get()}</p>
         </li>
     }
 }
