@@ -329,8 +329,10 @@ impl ApiClient {
                 .await
                 .map_err(failed)?;
         }
+        // An empty one too: sent, the proxy could only say the header is malformed.
         let token = value
             .as_string()
+            .filter(|token| !token.trim().is_empty())
             .ok_or_else(|| token_failure("it returned no token"))?;
         *self.credentials.token.borrow_mut() = Some(token);
         Ok(true)

@@ -2374,34 +2374,43 @@ fn mount_against_fake_fetch(
 }
 
 /// The host's `getToken` failing is a sign-in problem, not the server's: the user reads
-/// that, and the host's `error` event carries the host's own reason.
+/// that, and the host's `error` event carries the host's own reason. An empty token is no
+/// token: sent, the proxy would only say the header is malformed.
 #[wasm_bindgen_test]
 async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     let _fetch = FakeFetch::install(
         "return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'sign in first' } }),
              { status: 401, headers: { 'Content-Type': 'application/json' } });",
     );
-    let host = container();
-    let errors = common::HostErrors::on(&host);
-    let options = mount_options();
-    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
-    let get_token =
-        js_sys::Function::new_no_args("return Promise.reject(new Error('backend down'));");
-    js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
-    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
-    let shadow = host.shadow_root().unwrap();
-    let shown = catalog_error(&shadow).await;
-    assert!(shown.contains("Your session has expired"), "{shown:?}");
-    assert!(
-        errors
-            .messages()
-            .iter()
-            .any(|m| m.contains("getToken failed: backend down")),
-        "{:?}",
-        errors.messages()
-    );
-    handle.unmount();
-    host.remove();
+    for (answer, reason) in [
+        (
+            "return Promise.reject(new Error('backend down'));",
+            "getToken failed: backend down",
+        ),
+        ("return '';", "getToken failed: it returned no token"),
+        (
+            "return Promise.resolve('  ');",
+            "getToken failed: it returned no token",
+        ),
+    ] {
+        let host = container();
+        let errors = common::HostErrors::on(&host);
+        let options = mount_options();
+        js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+        let get_token = js_sys::Function::new_no_args(answer);
+        js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
+        let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+        let shadow = host.shadow_root().unwrap();
+        let shown = catalog_error(&shadow).await;
+        assert!(shown.contains("Your session has expired"), "{shown:?}");
+        assert!(
+            errors.messages().iter().any(|m| m.contains(reason)),
+            "{answer}: {:?}",
+            errors.messages()
+        );
+        handle.unmount();
+        host.remove();
+    }
 }
 
 /// The catalog's failure as shown, once it shows (empty if it never does).
