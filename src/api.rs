@@ -157,6 +157,12 @@ impl ApiClient {
     }
 
     /// Whether a create of `solution_id` is kept for sending again.
+    /// Whether the host gave a `getToken`: without one the token never changes, and a
+    /// request refused for it is refused again.
+    pub fn renews_token(&self) -> bool {
+        self.credentials.get_token.is_some()
+    }
+
     pub fn keeps_create(&self, solution_id: &str) -> bool {
         self.unsettled_creates
             .borrow()

@@ -168,11 +168,25 @@ fn mount_button_in(locale: Locale) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     mount_button_while(locale, RwSignal::new(true))
 }
 
+/// As `mount_button`, with the host's `getToken` (JS code) renewing the token.
+fn mount_renewing_button(get_token: &str) -> (HtmlElement, RwSignal<bool>, impl Drop) {
+    let get_token = js_sys::Function::new_no_args(get_token);
+    mount_button_with(Locale::En, RwSignal::new(true), Some(get_token))
+}
+
 /// As `mount_button_in`; the button is there while `shown` is true, as a step of a
 /// setup is while the setup shows it.
 fn mount_button_while(
     locale: Locale,
     shown: RwSignal<bool>,
+) -> (HtmlElement, RwSignal<bool>, impl Drop) {
+    mount_button_with(locale, shown, None)
+}
+
+fn mount_button_with(
+    locale: Locale,
+    shown: RwSignal<bool>,
+    get_token: Option<js_sys::Function>,
 ) -> (HtmlElement, RwSignal<bool>, impl Drop) {
     let host = common::new_host();
     let done = RwSignal::new(false);
@@ -184,7 +198,7 @@ fn mount_button_while(
             api: StoredValue::new_local(ApiClient::with_token(
                 "http://proxy.test",
                 Some("jwt".into()),
-                None,
+                get_token.clone(),
             )),
             events: StoredValue::new_local(Emitter::new(for_view.clone().into(), None)),
             strings: StoredValue::new(Strings::new(locale, vec![])),
@@ -396,7 +410,9 @@ async fn a_sign_in_tray_could_not_take_is_sent_again_without_signing_in_again() 
 async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
     let popup = install_fakes();
     queue_attach_failure(401, "unauthenticated");
-    let (host, done, _handle) = mount_button();
+    let (host, done, _handle) = mount_renewing_button(
+        "return window.__signedIn ? 'jwt-2' : Promise.reject(new Error('signed out'));",
+    );
     click_authorize(&host).await;
     finish_sign_in(&popup, "auth-9");
     until(|| !failure_shown(&host).is_empty()).await;
@@ -410,6 +426,8 @@ async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
         "Slack: your change was not saved. Your session has expired. \
          Your sign-in is kept: try again once you are signed in."
     );
+    // Signed in again (in another tab, say): the host's getToken answers.
+    run_js("window.__signedIn = true;");
     press(&host, ".tm-retry");
     until(|| done.get_untracked()).await;
     assert!(done.get_untracked(), "attached on the second try");
@@ -417,6 +435,30 @@ async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
         attach_bodies(),
         [r#"{"authId":"auth-9"}"#, r#"{"authId":"auth-9"}"#]
     );
+    run_js("delete window.__signedIn;");
+    host.remove();
+}
+
+/// Without a `getToken`, the widget's token never changes: a Try again could never
+/// pass, and a reload is the only way on. The user is told so, and offered no retry.
+#[wasm_bindgen_test]
+async fn a_sign_in_caught_by_a_session_that_cannot_be_renewed_says_reload() {
+    let popup = install_fakes();
+    queue_attach_failure(401, "unauthenticated");
+    let (host, done, _handle) = mount_button();
+    click_authorize(&host).await;
+    finish_sign_in(&popup, "auth-9");
+    until(|| !failure_shown(&host).is_empty()).await;
+    let failed = failure_shown(&host);
+    assert!(
+        failed.starts_with("Your session has expired. Reload the page to sign in again."),
+        "{failed}"
+    );
+    assert!(
+        host.query_selector(".tm-retry").unwrap().is_none(),
+        "no Try again that cannot pass"
+    );
+    assert!(!done.get_untracked());
     host.remove();
 }
 
