@@ -229,9 +229,92 @@ fn search_filters_by_text_tag_and_connection() {
     // HubSpot's only instance is still being set up: not a connection yet.
     assert_eq!(by(connected), "Slack");
     assert_eq!(
-        all_tags(&all),
+        all_tags(&all, "en"),
         vec!["crm", "marketing", "messaging", "sync"]
     );
+}
+
+/// Waits until the category list has been drawn: after the first frame.
+async fn categories_listed() {
+    next_frames().await;
+    tick().await;
+}
+
+/// The category list shows the category the grid is filtered by, whatever the catalog
+/// adds or takes away around it; one it takes away stops filtering.
+#[wasm_bindgen_test]
+async fn the_category_list_follows_the_filter_through_catalog_changes() {
+    let host = container();
+    let (ctx, handle) = mount_toolbar_and_catalog(&host, loaded_catalog());
+    categories_listed().await;
+    set_control(&host, ".tm-tag", "messaging");
+    tick().await;
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
+    let chosen = || {
+        let select: web_sys::HtmlSelectElement = host
+            .query_selector(".tm-tag")
+            .unwrap()
+            .unwrap()
+            .unchecked_into();
+        let index = select.selected_index() as u32;
+        let option = select.item(index).and_then(|o| o.text_content());
+        (select.value(), option.unwrap_or_default())
+    };
+    assert_eq!(chosen(), ("messaging".into(), "messaging".into()));
+    // A solution gains a category sorting before the chosen one.
+    let mut changed = loaded_catalog();
+    if let CatalogState::Loaded(catalog) = &mut changed {
+        catalog.integrations[0].tags.push("analytics".into());
+    }
+    ctx.catalog.set(changed.clone());
+    tick().await;
+    assert_eq!(
+        texts(&host, ".tm-tag option")[1..],
+        ["analytics", "crm", "marketing", "messaging", "sync"]
+    );
+    assert_eq!(chosen(), ("messaging".into(), "messaging".into()));
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
+    // The chosen category goes: the grid and the list show every integration again.
+    if let CatalogState::Loaded(catalog) = &mut changed {
+        for integration in &mut catalog.integrations {
+            integration.tags.retain(|tag| tag != "messaging");
+        }
+    }
+    ctx.catalog.set(changed);
+    tick().await;
+    tick().await;
+    assert_eq!(chosen(), (String::new(), "All categories".into()));
+    assert_eq!(shown_texts(&host, ".tm-title").len(), 3);
+    drop(handle);
+    host.remove();
+}
+
+/// One category however its tag is spelled: in capitals or not, composed or decomposed.
+#[wasm_bindgen_test]
+async fn tags_spelled_differently_are_one_category() {
+    let host = container();
+    let mut cafe = integration("Café Tools", &["CRM", "Caf\u{e9}"], &[]);
+    cafe.solution_id = "sol-cafe".into();
+    let mut bistro = integration("Bistro", &["crm", "Cafe\u{301}"], &[]);
+    bistro.solution_id = "sol-bistro".into();
+    let state = CatalogState::Loaded(Catalog {
+        integrations: vec![cafe, bistro],
+        dialog_origin: DIALOG_ORIGIN.into(),
+    });
+    let (_ctx, handle) = mount_toolbar_and_catalog(&host, state);
+    categories_listed().await;
+    assert_eq!(texts(&host, ".tm-tag option")[1..], ["Caf\u{e9}", "CRM"]);
+    for (option, key) in [("Café", "caf\u{e9}"), ("CRM", "crm")] {
+        set_control(&host, ".tm-tag", key);
+        tick().await;
+        assert_eq!(
+            shown_texts(&host, ".tm-title"),
+            vec!["Café Tools", "Bistro"],
+            "{option} shows both"
+        );
+    }
+    drop(handle);
+    host.remove();
 }
 
 /// Readers type without accents and expect a dictionary's order.
@@ -253,9 +336,38 @@ fn search_ignores_accents_and_tags_sort_as_a_reader_expects() {
     assert_eq!(by("CAFÉ orders"), "Café Tools");
     assert_eq!(by("istanbul"), "İstanbul sync");
     assert_eq!(
-        all_tags(&all),
+        all_tags(&all, "de"),
         vec!["analytics", "Datenbank", "Übersetzung", "Zahlen"]
     );
+    // Letters with no accent to take off sort where a reader looks for them.
+    let letters = integration(
+        "Letters",
+        &[
+            "Zahlung",
+            "Œuvre",
+            "Straße",
+            "Łódź",
+            "Æsthetik",
+            "Strategie",
+            "messaging",
+        ],
+        &[],
+    );
+    for lang in ["en", "de"] {
+        assert_eq!(
+            all_tags(std::slice::from_ref(&letters), lang),
+            [
+                "Æsthetik",
+                "Łódź",
+                "messaging",
+                "Œuvre",
+                "Straße",
+                "Strategie",
+                "Zahlung"
+            ],
+            "{lang}"
+        );
+    }
 }
 
 #[wasm_bindgen_test]
@@ -351,7 +463,13 @@ fn set_control(root: &HtmlElement, selector: &str, value: &str) {
 async fn the_toolbar_controls_filter_the_catalog() {
     let host = container();
     let (ctx, handle) = mount_toolbar_and_catalog(&host, loaded_catalog());
-    tick().await;
+    // The categories come once the cards are on screen.
+    assert_eq!(
+        texts(&host, ".tm-tag option").len(),
+        1,
+        "All categories only"
+    );
+    categories_listed().await;
     assert_eq!(
         texts(&host, ".tm-tag option")[1..],
         ["crm", "marketing", "messaging", "sync"]

@@ -1,8 +1,10 @@
+use std::time::Duration;
+
 use leptos::prelude::*;
 
 use crate::{
     context::{use_ctx, Ctx},
-    state::{all_tags, nothing_shown, CatalogState, Filter},
+    state::{all_tags, nothing_shown, tag_key, CatalogState, Filter},
     strings::Key,
 };
 
@@ -10,8 +12,21 @@ use crate::{
 #[component]
 pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
-    let tags = Memo::new(move |_| match &*ctx.catalog.read() {
-        CatalogState::Loaded(catalog) => all_tags(&catalog.integrations),
+    // The categories come once the catalog is on screen: the browser's collator that
+    // sorts them takes about 7 ms on its first use in a page, which the first render
+    // waited for, and nobody picks a category before the cards show.
+    let drawn = RwSignal::new(false);
+    request_animation_frame(move || {
+        set_timeout(
+            move || {
+                drawn.try_set(true);
+            },
+            Duration::ZERO,
+        );
+    });
+    let lang = ctx.strings.with_value(|s| s.lang());
+    let tags = Memo::new(move |_| match (&*ctx.catalog.read(), drawn.get()) {
+        (CatalogState::Loaded(catalog), true) => all_tags(&catalog.integrations, lang),
         _ => Vec::new(),
     });
     // Said when the number changes, not on every keystroke that leaves it as it was.
@@ -32,22 +47,38 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
                     refine(&|f| f.query.clone_from(&query));
                 }
             />
-            <select
-                class="tm-tag"
-                aria-label=ctx.t(Key::tag_label)
-                on:change=move |ev| {
-                    let tag = event_target_value(&ev);
-                    refine(&|f| f.tag = (!tag.is_empty()).then(|| tag.clone()));
+            // Drawn anew with its categories, showing the filter's: an option kept in its
+            // place would keep the choice on a category that moved there.
+            {move || {
+                let tags = tags.get();
+                let chosen = filter.with_untracked(|f| f.tag.clone());
+                let listed = chosen.filter(|key| tags.iter().any(|tag| tag_key(tag) == *key));
+                // A category the catalog no longer has (a solution changed meanwhile)
+                // would leave the grid filtered by what the list cannot show.
+                if listed.is_none() && filter.with_untracked(|f| f.tag.is_some()) {
+                    queue_microtask(move || refine(&|f| f.tag = None));
                 }
-            >
-                <option value="">{ctx.t(Key::all_tags)}</option>
-                {move || {
-                    tags.get()
-                        .into_iter()
-                        .map(|tag| { let label = tag.clone(); view! { <option value=tag>{label}</option> }.into_any() })
-                        .collect_view()
-                }}
-            </select>
+                view! {
+                    <select
+                        class="tm-tag"
+                        aria-label=ctx.t(Key::tag_label)
+                        on:change=move |ev| {
+                            let tag = event_target_value(&ev);
+                            refine(&|f| f.tag = (!tag.is_empty()).then(|| tag.clone()));
+                        }
+                    >
+                        <option value="">{ctx.t(Key::all_tags)}</option>
+                        {tags
+                            .into_iter()
+                            .map(|tag| {
+                                let key = tag_key(&tag);
+                                let selected = listed.as_ref() == Some(&key);
+                                view! { <option value=key selected=selected>{tag}</option> }.into_any()
+                            })
+                            .collect_view()}
+                    </select>
+                }
+            }}
             <label class="tm-check">
                 <input
                     class="tm-connected"

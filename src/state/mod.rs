@@ -32,6 +32,7 @@ impl CatalogState {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Filter {
     pub query: String,
+    /// The category's key ([`tag_key`]).
     pub tag: Option<String>,
     pub connected_only: bool,
 }
@@ -55,7 +56,7 @@ impl Filter {
         let tag_matches = self
             .tag
             .as_ref()
-            .is_none_or(|tag| integration.tags.contains(tag));
+            .is_none_or(|key| integration.tags.iter().any(|tag| tag_key(tag) == *key));
         // An instance still being set up is not a connection yet.
         let connection_matches = !self.connected_only
             || integration
@@ -77,29 +78,43 @@ fn folded(text: &str) -> js_sys::JsString {
         .to_lower_case()
 }
 
-/// Every tag of the catalog once, in alphabetical order as search folds them
-/// ("Übersetzung" beside "Tools", not after "z"), for the category filter; tags that fold
-/// alike ("CRM", "crm") stay apart. Not the browser's collator: building it is slow
-/// (`localeCompare` with arguments built one per call), and even once a page it took about
-/// 7 ms, most of what the first catalog then took to render.
-pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
+/// A tag as the category filter knows it: composed alike and in lower case, so "CRM"
+/// and "crm", or "Café" stored composed and decomposed, are one category.
+pub fn tag_key(tag: &str) -> String {
+    js_sys::JsString::from(tag)
+        .normalize("NFC")
+        .to_lower_case()
+        .into()
+}
+
+/// Every category of the catalog once, as first spelled, in the reader's alphabetical
+/// order: the collation of `lang` ("Æsthetik" among the A's, "Straße" beside "Strasse",
+/// "Übersetzung" beside "Tools").
+pub fn all_tags(integrations: &[Integration], lang: &str) -> Vec<String> {
+    let collator =
+        js_sys::Intl::Collator::new(&js_sys::Array::of1(&lang.into()), &js_sys::Object::new());
+    let compare = collator.compare();
+    let before = |a: &str, b: &str| {
+        compare
+            .call2(&wasm_bindgen::JsValue::NULL, &a.into(), &b.into())
+            .ok()
+            .and_then(|order| order.as_f64())
+            .is_some_and(|order| order < 0.0)
+    };
     // Sorted insertion instead of `sort`: a handful of tags, and std's sort adds 3 KB.
+    let mut keys: Vec<String> = Vec::new();
     let mut tags: Vec<String> = Vec::new();
     for tag in integrations.iter().flat_map(|i| &i.tags) {
-        let key = folded(tag);
-        let order = |listed: &String| {
-            let listed_key = folded(listed);
-            if listed_key.lt(&key) {
-                std::cmp::Ordering::Less
-            } else if key.lt(&listed_key) {
-                std::cmp::Ordering::Greater
-            } else {
-                listed.cmp(tag)
-            }
-        };
-        if let Err(position) = tags.binary_search_by(order) {
-            tags.insert(position, tag.clone());
+        let key = tag_key(tag);
+        if keys.contains(&key) {
+            continue;
         }
+        keys.push(key);
+        let at = tags
+            .iter()
+            .position(|listed| before(tag, listed))
+            .unwrap_or(tags.len());
+        tags.insert(at, tag.clone());
     }
     tags
 }
