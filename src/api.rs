@@ -147,22 +147,21 @@ impl ApiClient {
         catalog
     }
 
-    /// The prefetched catalog if it arrived; a rejection (a network error, an expired
-    /// token) means asking again the normal way, which renews the token.
-    /// The host's catalog; a failed one, or one still on its way when a request of the
-    /// widget's own would have given up, is asked for anew.
+    /// The host's catalog, once it arrived. A failed one (a network error, an expired
+    /// token), or one still on its way when a request of the widget's own would have
+    /// given up, is asked for anew the normal way, which renews the token.
     async fn take_prefetched_catalog(&self) -> Option<JsValue> {
         let promise = self.prefetched_catalog.borrow_mut().take()?;
         within(&promise, FETCH_PATIENCE_MS as i32).await.ok()
     }
 
-    /// Whether a create of `solution_id` is kept for sending again.
     /// Whether the host gave a `getToken`: without one the token never changes, and a
     /// request refused for it is refused again.
     pub fn renews_token(&self) -> bool {
         self.credentials.get_token.is_some()
     }
 
+    /// Whether a create of `solution_id` is kept for sending again.
     pub fn keeps_create(&self, solution_id: &str) -> bool {
         self.unsettled_creates
             .borrow()

@@ -426,15 +426,28 @@ async fn a_sign_in_caught_by_an_expired_session_is_kept_for_try_again() {
         "Slack: your change was not saved. Your session has expired. \
          Your sign-in is kept: try again once you are signed in."
     );
-    // Signed in again (in another tab, say): the host's getToken answers.
+    // Signed in again (in another tab, say): the host's getToken answers, and the old
+    // token is still refused.
     run_js("window.__signedIn = true;");
+    queue_attach_failure(401, "unauthenticated");
     press(&host, ".tm-retry");
     until(|| done.get_untracked()).await;
     assert!(done.get_untracked(), "attached on the second try");
     assert_eq!(
         attach_bodies(),
-        [r#"{"authId":"auth-9"}"#, r#"{"authId":"auth-9"}"#]
+        [
+            r#"{"authId":"auth-9"}"#,
+            r#"{"authId":"auth-9"}"#,
+            r#"{"authId":"auth-9"}"#
+        ],
+        "the same auth, the last time with the renewed token"
     );
+    let last_token = calls()
+        .iter()
+        .rev()
+        .find(|call| call[0].as_string().as_deref() == Some("PUT"))
+        .and_then(|call| call[3].as_string());
+    assert_eq!(last_token.as_deref(), Some("Bearer jwt-2"));
     run_js("delete window.__signedIn;");
     host.remove();
 }

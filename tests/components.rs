@@ -4499,9 +4499,9 @@ async fn settings_show_the_instances_own_settings_whatever_its_status() {
     let length = field.value().len() as u32;
     assert!(length > 0, "the field shows the connection's channel");
     assert_eq!(
-        field.selection_start(),
-        field.selection_end(),
-        "the channel opens unselected"
+        (field.selection_start(), field.selection_end()),
+        (Ok(Some(length)), Ok(Some(length))),
+        "the channel opens unselected, the caret after it"
     );
     drop(handle);
     host.remove();

@@ -519,7 +519,8 @@ pub fn InstanceRow(
 }
 
 /// Focuses the editor's first control; `select`s its text for a rename, where typing
-/// replaces the name. A setting's value stays as it is: a keystroke there edits it.
+/// replaces the name. A setting's value is left whole, the caret after it: a keystroke
+/// there edits it.
 fn focus_first_control(within: NodeRef<leptos::html::Div>, select: bool) {
     // The row may be gone by then (a refresh): its node ref with it.
     if let Some(first) = within
@@ -529,11 +530,15 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>, select: bool) {
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = first.focus();
-        if let Some(input) = first
-            .dyn_ref::<web_sys::HtmlInputElement>()
-            .filter(|_| select)
-        {
-            input.select();
+        if let Some(input) = first.dyn_ref::<web_sys::HtmlInputElement>() {
+            if select {
+                input.select();
+            } else {
+                // Focus leaves the caret at the start, where typing would prepend. (A
+                // number field has no caret to place: it throws, and is left as it is.)
+                let end = input.value().encode_utf16().count() as u32;
+                let _ = input.set_selection_range(end, end);
+            }
         }
     }
 }
