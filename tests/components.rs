@@ -229,15 +229,22 @@ fn search_filters_by_text_tag_and_connection() {
     // HubSpot's only instance is still being set up: not a connection yet.
     assert_eq!(by(connected), "Slack");
     assert_eq!(
-        all_tags(&all, "en"),
+        all_tags(&all),
         vec!["crm", "marketing", "messaging", "sync"]
     );
 }
 
-/// Waits until the category list has been drawn: after the first frame.
-async fn categories_listed() {
-    next_frames().await;
-    tick().await;
+/// Waits until the category list has been drawn (once the browser is idle after the
+/// first render).
+async fn categories_listed(host: &HtmlElement) {
+    for _ in 0..30 {
+        next_frames().await;
+        tick().await;
+        if texts(host, ".tm-tag option").len() > 1 {
+            return;
+        }
+    }
+    panic!("no categories listed");
 }
 
 /// The category list shows the category the grid is filtered by, whatever the catalog
@@ -246,10 +253,7 @@ async fn categories_listed() {
 async fn the_category_list_follows_the_filter_through_catalog_changes() {
     let host = container();
     let (ctx, handle) = mount_toolbar_and_catalog(&host, loaded_catalog());
-    categories_listed().await;
-    set_control(&host, ".tm-tag", "messaging");
-    tick().await;
-    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
+    categories_listed(&host).await;
     let chosen = || {
         let select: web_sys::HtmlSelectElement = host
             .query_selector(".tm-tag")
@@ -260,31 +264,44 @@ async fn the_category_list_follows_the_filter_through_catalog_changes() {
         let option = select.item(index).and_then(|o| o.text_content());
         (select.value(), option.unwrap_or_default())
     };
+    // Picked twice, as a user does: the browser then keeps its choice on a place.
+    set_control(&host, ".tm-tag", "marketing");
+    tick().await;
+    set_control(&host, ".tm-tag", "messaging");
+    tick().await;
+    assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
     assert_eq!(chosen(), ("messaging".into(), "messaging".into()));
-    // A solution gains a category sorting before the chosen one.
-    let mut changed = loaded_catalog();
-    if let CatalogState::Loaded(catalog) = &mut changed {
-        catalog.integrations[0].tags.push("analytics".into());
+    let mut changed = catalog();
+    let show = |integrations: &Vec<Integration>| {
+        ctx.catalog.set(CatalogState::Loaded(Catalog {
+            integrations: integrations.clone(),
+            dialog_origin: DIALOG_ORIGIN.into(),
+        }))
+    };
+    // A category sorting before the chosen one comes, and another goes.
+    changed[0].tags.push("analytics".into());
+    for integration in &mut changed {
+        integration.tags.retain(|tag| tag != "crm");
     }
-    ctx.catalog.set(changed.clone());
+    show(&changed);
+    tick().await;
     tick().await;
     assert_eq!(
         texts(&host, ".tm-tag option")[1..],
-        ["analytics", "crm", "marketing", "messaging", "sync"]
+        ["analytics", "marketing", "messaging", "sync"]
     );
     assert_eq!(chosen(), ("messaging".into(), "messaging".into()));
     assert_eq!(shown_texts(&host, ".tm-title"), vec!["Slack"]);
     // The chosen category goes: the grid and the list show every integration again.
-    if let CatalogState::Loaded(catalog) = &mut changed {
-        for integration in &mut catalog.integrations {
-            integration.tags.retain(|tag| tag != "messaging");
-        }
+    for integration in &mut changed {
+        integration.tags.retain(|tag| tag != "messaging");
     }
-    ctx.catalog.set(changed);
+    show(&changed);
     tick().await;
     tick().await;
     assert_eq!(chosen(), (String::new(), "All categories".into()));
     assert_eq!(shown_texts(&host, ".tm-title").len(), 3);
+    assert_eq!(ctx.announcement.get_untracked(), "Integrations shown: 3");
     drop(handle);
     host.remove();
 }
@@ -302,7 +319,7 @@ async fn tags_spelled_differently_are_one_category() {
         dialog_origin: DIALOG_ORIGIN.into(),
     });
     let (_ctx, handle) = mount_toolbar_and_catalog(&host, state);
-    categories_listed().await;
+    categories_listed(&host).await;
     assert_eq!(texts(&host, ".tm-tag option")[1..], ["Caf\u{e9}", "CRM"]);
     for (option, key) in [("Café", "caf\u{e9}"), ("CRM", "crm")] {
         set_control(&host, ".tm-tag", key);
@@ -336,7 +353,7 @@ fn search_ignores_accents_and_tags_sort_as_a_reader_expects() {
     assert_eq!(by("CAFÉ orders"), "Café Tools");
     assert_eq!(by("istanbul"), "İstanbul sync");
     assert_eq!(
-        all_tags(&all, "de"),
+        all_tags(&all),
         vec!["analytics", "Datenbank", "Übersetzung", "Zahlen"]
     );
     // Letters with no accent to take off sort where a reader looks for them.
@@ -353,21 +370,18 @@ fn search_ignores_accents_and_tags_sort_as_a_reader_expects() {
         ],
         &[],
     );
-    for lang in ["en", "de"] {
-        assert_eq!(
-            all_tags(std::slice::from_ref(&letters), lang),
-            [
-                "Æsthetik",
-                "Łódź",
-                "messaging",
-                "Œuvre",
-                "Straße",
-                "Strategie",
-                "Zahlung"
-            ],
-            "{lang}"
-        );
-    }
+    assert_eq!(
+        all_tags(std::slice::from_ref(&letters)),
+        [
+            "Æsthetik",
+            "Łódź",
+            "messaging",
+            "Œuvre",
+            "Straße",
+            "Strategie",
+            "Zahlung"
+        ]
+    );
 }
 
 #[wasm_bindgen_test]
@@ -469,7 +483,7 @@ async fn the_toolbar_controls_filter_the_catalog() {
         1,
         "All categories only"
     );
-    categories_listed().await;
+    categories_listed(&host).await;
     assert_eq!(
         texts(&host, ".tm-tag option")[1..],
         ["crm", "marketing", "messaging", "sync"]

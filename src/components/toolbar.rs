@@ -1,6 +1,4 @@
-use std::time::Duration;
-
-use leptos::prelude::*;
+use leptos::{leptos_dom::helpers::IdleCallbackHandle, prelude::*};
 
 use crate::{
     context::{use_ctx, Ctx},
@@ -12,29 +10,48 @@ use crate::{
 #[component]
 pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
     let ctx = use_ctx();
-    // The categories come once the catalog is on screen: the browser's collator that
-    // sorts them takes about 7 ms on its first use in a page, which the first render
-    // waited for, and nobody picks a category before the cards show.
-    let drawn = RwSignal::new(false);
-    request_animation_frame(move || {
-        set_timeout(
-            move || {
-                drawn.try_set(true);
-            },
-            Duration::ZERO,
-        );
-    });
-    let lang = ctx.strings.with_value(|s| s.lang());
-    let tags = Memo::new(move |_| match (&*ctx.catalog.read(), drawn.get()) {
-        (CatalogState::Loaded(catalog), true) => all_tags(&catalog.integrations, lang),
-        _ => Vec::new(),
-    });
     // Said when the number changes, not on every keystroke that leaves it as it was.
     let heard = StoredValue::new(None::<usize>);
     let refine = move |change: &dyn Fn(&mut Filter)| {
         filter.update(|f| change(f));
         announce_matches(ctx, &filter.read_untracked(), heard);
     };
+    // Sorting the categories starts the browser's collator, about 7 ms on its first use
+    // in a page: they are listed once the browser is idle after the catalog is on screen,
+    // not in the render that shows it (nobody picks a category sooner).
+    let sortable = RwSignal::new(false);
+    let waiting = StoredValue::new(None::<IdleCallbackHandle>);
+    on_cleanup(move || {
+        if let Some(idle) = waiting.try_get_value().flatten() {
+            idle.cancel();
+        }
+    });
+    let tags = Memo::new(move |_| match (&*ctx.catalog.read(), sortable.get()) {
+        (CatalogState::Loaded(catalog), true) => all_tags(&catalog.integrations),
+        _ => Vec::new(),
+    });
+    let select = NodeRef::<leptos::html::Select>::new();
+    Effect::new(move |_| {
+        let loaded = ctx.catalog.with(|c| matches!(c, CatalogState::Loaded(_)));
+        if loaded && !sortable.get_untracked() && waiting.with_value(Option::is_none) {
+            let idle = request_idle_callback_with_handle(move || {
+                sortable.try_set(true);
+            });
+            waiting.set_value(idle.ok());
+        }
+        // The list shows the filter's category, not a place in it: its options are
+        // redrawn in place when the categories change, and the browser would keep the
+        // choice on the place, whichever category moved there. One the catalog no longer
+        // has would filter by what the list cannot show: it stops filtering.
+        let chosen = filter.with(|f| f.tag.clone());
+        let listed = chosen.filter(|key| tags.with(|tags| tags.iter().any(|t| tag_key(t) == *key)));
+        if listed.is_none() && filter.with_untracked(|f| f.tag.is_some()) {
+            refine(&|f| f.tag = None);
+        }
+        if let Some(select) = select.get_untracked() {
+            select.set_value(listed.as_deref().unwrap_or_default());
+        }
+    });
     view! {
         <div class="tm-toolbar" role="search">
             <input
@@ -47,38 +64,26 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
                     refine(&|f| f.query.clone_from(&query));
                 }
             />
-            // Drawn anew with its categories, showing the filter's: an option kept in its
-            // place would keep the choice on a category that moved there.
-            {move || {
-                let tags = tags.get();
-                let chosen = filter.with_untracked(|f| f.tag.clone());
-                let listed = chosen.filter(|key| tags.iter().any(|tag| tag_key(tag) == *key));
-                // A category the catalog no longer has (a solution changed meanwhile)
-                // would leave the grid filtered by what the list cannot show.
-                if listed.is_none() && filter.with_untracked(|f| f.tag.is_some()) {
-                    queue_microtask(move || refine(&|f| f.tag = None));
+            <select
+                class="tm-tag"
+                node_ref=select
+                aria-label=ctx.t(Key::tag_label)
+                on:change=move |ev| {
+                    let tag = event_target_value(&ev);
+                    refine(&|f| f.tag = (!tag.is_empty()).then(|| tag.clone()));
                 }
-                view! {
-                    <select
-                        class="tm-tag"
-                        aria-label=ctx.t(Key::tag_label)
-                        on:change=move |ev| {
-                            let tag = event_target_value(&ev);
-                            refine(&|f| f.tag = (!tag.is_empty()).then(|| tag.clone()));
-                        }
-                    >
-                        <option value="">{ctx.t(Key::all_tags)}</option>
-                        {tags
-                            .into_iter()
-                            .map(|tag| {
-                                let key = tag_key(&tag);
-                                let selected = listed.as_ref() == Some(&key);
-                                view! { <option value=key selected=selected>{tag}</option> }.into_any()
-                            })
-                            .collect_view()}
-                    </select>
-                }
-            }}
+            >
+                <option value="">{ctx.t(Key::all_tags)}</option>
+                {move || {
+                    tags.get()
+                        .into_iter()
+                        .map(|tag| {
+                            let key = tag_key(&tag);
+                            view! { <option value=key>{tag}</option> }.into_any()
+                        })
+                        .collect_view()
+                }}
+            </select>
             <label class="tm-check">
                 <input
                     class="tm-connected"

@@ -56,7 +56,7 @@ impl Filter {
         let tag_matches = self
             .tag
             .as_ref()
-            .is_none_or(|key| integration.tags.iter().any(|tag| tag_key(tag) == *key));
+            .is_none_or(|key| integration.tags.iter().any(|tag| same_tag(tag, key)));
         // An instance still being set up is not a connection yet.
         let connection_matches = !self.connected_only
             || integration
@@ -78,21 +78,31 @@ fn folded(text: &str) -> js_sys::JsString {
         .to_lower_case()
 }
 
-/// A tag as the category filter knows it: composed alike and in lower case, so "CRM"
-/// and "crm", or "Café" stored composed and decomposed, are one category.
+/// A tag as the category filter knows it: composed alike (as search reads it) and in
+/// lower case, so "CRM" and "crm", or "Café" stored composed and decomposed, are one
+/// category.
 pub fn tag_key(tag: &str) -> String {
     js_sys::JsString::from(tag)
-        .normalize("NFC")
+        .normalize("NFKC")
         .to_lower_case()
         .into()
 }
 
+/// Whether `tag` is the category `key`; without a call to the browser for plain ASCII
+/// (the filter asks for every tag of every card, on every keystroke).
+fn same_tag(tag: &str, key: &str) -> bool {
+    if tag.is_ascii() {
+        tag.eq_ignore_ascii_case(key)
+    } else {
+        tag_key(tag) == key
+    }
+}
+
 /// Every category of the catalog once, as first spelled, in the reader's alphabetical
-/// order: the collation of `lang` ("Æsthetik" among the A's, "Straße" beside "Strasse",
-/// "Übersetzung" beside "Tools").
-pub fn all_tags(integrations: &[Integration], lang: &str) -> Vec<String> {
-    let collator =
-        js_sys::Intl::Collator::new(&js_sys::Array::of1(&lang.into()), &js_sys::Object::new());
+/// order: the collation of the browser's language ("Æsthetik" among the A's, "Straße"
+/// beside "Strasse", "Übersetzung" beside "Tools").
+pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
+    let collator = js_sys::Intl::Collator::new(&js_sys::Array::new(), &js_sys::Object::new());
     let compare = collator.compare();
     let before = |a: &str, b: &str| {
         compare
@@ -110,10 +120,7 @@ pub fn all_tags(integrations: &[Integration], lang: &str) -> Vec<String> {
             continue;
         }
         keys.push(key);
-        let at = tags
-            .iter()
-            .position(|listed| before(tag, listed))
-            .unwrap_or(tags.len());
+        let at = tags.partition_point(|listed| !before(tag, listed));
         tags.insert(at, tag.clone());
     }
     tags
