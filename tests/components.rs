@@ -2438,6 +2438,52 @@ async fn a_change_the_proxy_refuses_is_shown_in_its_row() {
         shown.iter().all(|t| t.is_empty()),
         "Cancel clears it: {shown:?}"
     );
+    // Refused again, then another editor opened straight away: the refusal does not
+    // stand under it, as if that editor's change had failed.
+    click(&host, ".tm-rename-open");
+    tick().await;
+    let field = host.query_selector(".tm-name").unwrap().unwrap();
+    js_sys::Reflect::set(&field, &"value".into(), &"Renamed".into()).unwrap();
+    click(&host, ".tm-save");
+    for _ in 0..20 {
+        tick().await;
+    }
+    assert!(!texts(&host, ".tm-instance .tm-field-error")
+        .concat()
+        .is_empty());
+    click(&host, ".tm-delete");
+    tick().await;
+    let shown = texts(&host, "[data-instance-id=\"Slack-0\"] .tm-field-error");
+    assert!(
+        shown.iter().all(|t| t.is_empty()),
+        "another editor opens without it: {shown:?}"
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// A JSON setting first in its editor: the caret after its value, as in a text field.
+#[wasm_bindgen_test]
+async fn a_json_setting_opens_with_the_caret_after_its_value() {
+    let mut item = integration("HubSpot", &[], &[Status::Connected]);
+    item.config_slots
+        .push(slot("mapping", r#"{"email":"email"}"#));
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    click(&host, ".tm-settings");
+    tick().await;
+    let field: web_sys::HtmlTextAreaElement = document()
+        .active_element()
+        .expect("a focused element")
+        .dyn_into()
+        .expect("the JSON setting, a text area");
+    let length = field.value().encode_utf16().count() as u32;
+    assert!(length > 0, "{:?}", field.value());
+    assert_eq!(
+        (field.selection_start(), field.selection_end()),
+        (Ok(Some(length)), Ok(Some(length)))
+    );
     drop(handle);
     host.remove();
 }

@@ -277,8 +277,10 @@ pub fn InstanceRow(
             if saving.get_untracked() {
                 return;
             }
-            // A rename opens with what it holds, not with the last one's complaint.
+            // An editor opens with what it holds, not with the last change's complaint:
+            // under it, that would read as its own failure.
             name_error.set(false);
+            failure.set(None);
             editing.set(which);
         }
     };
@@ -530,15 +532,18 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>, select: bool) {
         .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
     {
         let _ = first.focus();
+        // Focus leaves the caret at the start, where typing would prepend. (A number
+        // field has no caret to place: it throws, and is left as it is.)
         if let Some(input) = first.dyn_ref::<web_sys::HtmlInputElement>() {
             if select {
                 input.select();
             } else {
-                // Focus leaves the caret at the start, where typing would prepend. (A
-                // number field has no caret to place: it throws, and is left as it is.)
                 let end = input.value().encode_utf16().count() as u32;
                 let _ = input.set_selection_range(end, end);
             }
+        } else if let Some(json) = first.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+            let end = json.value().encode_utf16().count() as u32;
+            let _ = json.set_selection_range(end, end);
         }
     }
 }
