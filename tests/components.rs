@@ -306,13 +306,14 @@ async fn the_category_list_follows_the_filter_through_catalog_changes() {
     host.remove();
 }
 
-/// One category however its tag is spelled: in capitals or not, composed or decomposed.
+/// One category however its tag is spelled: in capitals or not, composed or decomposed,
+/// with spaces around it or not; an empty tag is none.
 #[wasm_bindgen_test]
 async fn tags_spelled_differently_are_one_category() {
     let host = container();
-    let mut cafe = integration("Café Tools", &["CRM", "Caf\u{e9}"], &[]);
+    let mut cafe = integration("Café Tools", &["CRM ", "Caf\u{e9}", ""], &[]);
     cafe.solution_id = "sol-cafe".into();
-    let mut bistro = integration("Bistro", &["crm", "Cafe\u{301}"], &[]);
+    let mut bistro = integration("Bistro", &[" crm", "Cafe\u{301}", "  "], &[]);
     bistro.solution_id = "sol-bistro".into();
     let state = CatalogState::Loaded(Catalog {
         integrations: vec![cafe, bistro],
@@ -321,6 +322,19 @@ async fn tags_spelled_differently_are_one_category() {
     let (_ctx, handle) = mount_toolbar_and_catalog(&host, state);
     categories_listed(&host).await;
     assert_eq!(texts(&host, ".tm-tag option")[1..], ["Caf\u{e9}", "CRM"]);
+    let options = host.query_selector_all(".tm-tag option").unwrap();
+    let values: Vec<String> = (0..options.length())
+        .filter_map(|i| {
+            options
+                .item(i)?
+                .dyn_into::<Element>()
+                .ok()?
+                .get_attribute("value")
+        })
+        .collect();
+    assert_eq!(values, ["", "caf\u{e9}", "crm"], "one option says all");
+    // And no empty chip on a card.
+    assert_eq!(texts(&host, ".tm-tag-chip").len(), 4);
     for (option, key) in [("Café", "caf\u{e9}"), ("CRM", "crm")] {
         set_control(&host, ".tm-tag", key);
         tick().await;

@@ -61,7 +61,7 @@ pub fn IntegrationCard(integration: Integration, filter: RwSignal<Filter>) -> im
             </div>
             <p class="tm-description">{integration.description}</p>
             <ul class="tm-tags" role="list">
-                {integration.tags.into_iter().map(|tag| view! { <li class="tm-tag-chip">{tag}</li> }.into_any()).collect_view()}
+                {integration.tags.into_iter().filter(|tag| !tag.trim().is_empty()).map(|tag| view! { <li class="tm-tag-chip">{tag}</li> }.into_any()).collect_view()}
             </ul>
             <div class="tm-card-foot">
                 <StatusBadge status />

@@ -78,11 +78,11 @@ fn folded(text: &str) -> js_sys::JsString {
         .to_lower_case()
 }
 
-/// A tag as the category filter knows it: composed alike (as search reads it) and in
-/// lower case, so "CRM" and "crm", or "Café" stored composed and decomposed, are one
-/// category.
+/// A tag as the category filter knows it: without spaces around it, composed alike (as
+/// search reads it) and in lower case, so "CRM ", "crm", or "Café" stored composed and
+/// decomposed, are one category.
 pub fn tag_key(tag: &str) -> String {
-    js_sys::JsString::from(tag)
+    js_sys::JsString::from(tag.trim())
         .normalize("NFKC")
         .to_lower_case()
         .into()
@@ -92,13 +92,13 @@ pub fn tag_key(tag: &str) -> String {
 /// (the filter asks for every tag of every card, on every keystroke).
 fn same_tag(tag: &str, key: &str) -> bool {
     if tag.is_ascii() {
-        tag.eq_ignore_ascii_case(key)
+        tag.trim().eq_ignore_ascii_case(key)
     } else {
         tag_key(tag) == key
     }
 }
 
-/// Every category of the catalog once, as first spelled, in the reader's alphabetical
+/// Every category of the catalog once, as first spelled (without spaces around it), in the reader's alphabetical
 /// order: the collation of the browser's language ("Æsthetik" among the A's, "Straße"
 /// beside "Strasse", "Übersetzung" beside "Tools").
 pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
@@ -116,12 +116,14 @@ pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
     let mut tags: Vec<String> = Vec::new();
     for tag in integrations.iter().flat_map(|i| &i.tags) {
         let key = tag_key(tag);
-        if keys.contains(&key) {
+        // An empty tag names no category (and its option would be "All categories"').
+        if key.is_empty() || keys.contains(&key) {
             continue;
         }
         keys.push(key);
+        let tag = tag.trim();
         let at = tags.partition_point(|listed| !before(tag, listed));
-        tags.insert(at, tag.clone());
+        tags.insert(at, tag.to_owned());
     }
     tags
 }
