@@ -2605,6 +2605,39 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     }
 }
 
+/// A session the host cannot renew (a token and no getToken) fails the first load for
+/// good: the user reads that a reload is needed, and no Try again is offered that would
+/// be refused the same way.
+#[wasm_bindgen_test]
+async fn an_expired_session_without_get_token_offers_no_try_again() {
+    let _fetch = FakeFetch::install(
+        "return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'the user token has expired' } }),
+             { status: 401, headers: { 'Content-Type': 'application/json' } });",
+    );
+    let host = container();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    js_sys::Reflect::set(&options, &"token".into(), &"expired-jwt".into()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let shadow = host.shadow_root().unwrap();
+    let shown = catalog_error(&shadow).await;
+    assert!(shown.contains("Reload the page"), "{shown:?}");
+    let retry: HtmlElement = shadow
+        .query_selector(".tm-retry")
+        .unwrap()
+        .expect("the button, hidden")
+        .unchecked_into();
+    let display = window()
+        .get_computed_style(&retry)
+        .unwrap()
+        .unwrap()
+        .get_property_value("display")
+        .unwrap();
+    assert_eq!(display, "none", "no Try again");
+    handle.unmount();
+    host.remove();
+}
+
 /// The catalog's failure as shown, once it shows (empty if it never does).
 async fn catalog_error(shadow: &web_sys::ShadowRoot) -> String {
     for _ in 0..50 {

@@ -2,6 +2,7 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::{
+    api::ApiError,
     components::{focus_after_render, IntegrationCard},
     context::use_ctx,
     state::{nothing_shown, CatalogState, Filter},
@@ -48,13 +49,19 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
             </div>
         }
         .into_any(),
-        CatalogState::Failed(err) => view! {
-            <div class="tm-error">
-                <p role="alert">{ctx.fill(Key::load_failed, &ctx.describe(&err))}</p>
-                <button class="tm-button tm-retry" on:click=retry>{ctx.t(Key::retry)}</button>
-            </div>
+        CatalogState::Failed(err) => {
+            // A session the host cannot renew (it gave no getToken) would be refused
+            // again: only the reload its message asks for helps.
+            let expired = matches!(err, ApiError::Server { status: 401, .. });
+            let futile = expired && !ctx.client().is_some_and(|api| api.renews_token());
+            view! {
+                <div class="tm-error">
+                    <p role="alert">{ctx.fill(Key::load_failed, &ctx.describe(&err))}</p>
+                    <button class="tm-button tm-retry" hidden=futile on:click=retry>{ctx.t(Key::retry)}</button>
+                </div>
+            }
+            .into_any()
         }
-        .into_any(),
         // Every card is drawn once per catalog, and a search only hides and shows them:
         // drawing them again cost 250 cards a median 17 ms a keystroke, 58 at p95 (bench).
         CatalogState::Loaded(catalog) => {
