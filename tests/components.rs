@@ -1635,6 +1635,14 @@ async fn enable_sends_one_request_however_often_it_is_pressed() {
     host.remove();
 }
 
+/// A fake fetch's answer: the proxy refusing with its error shape.
+fn proxy_refusing(status: u16, code: &str, message: &str) -> String {
+    format!(
+        "return new Response(JSON.stringify({{ error: {{ code: '{code}', message: '{message}' }} }}),
+             {{ status: {status}, headers: {{ 'Content-Type': 'application/json' }} }});"
+    )
+}
+
 /// The proxy's answer while Tray is down.
 const TRAY_DOWN: &str = "return new Response(JSON.stringify({ error: { code: 'tray_unavailable',
      message: 'Tray is unavailable: HTTP 503' } }),
@@ -1695,10 +1703,11 @@ async fn with_every_connection_deleted_the_dialog_offers_connect_not_add_another
 /// deleted (here, another integration's, as in another tab), and it is said as it is.
 #[wasm_bindgen_test]
 async fn a_refusal_at_the_limit_goes_once_a_connection_is_deleted() {
-    let _fetch = FakeFetch::install(
-        "return new Response(JSON.stringify({ error: { code: 'limit_reached', message: 'you have 3 connections' } }),
-             { status: 409, headers: { 'Content-Type': 'application/json' } });",
-    );
+    let _fetch = FakeFetch::install(&proxy_refusing(
+        409,
+        "limit_reached",
+        "you have 3 connections",
+    ));
     let host = container();
     let slack = integration("Slack", &[], &[Status::Connected, Status::Connected]);
     let hubspot = integration("HubSpot", &[], &[Status::Connected]);
@@ -2411,10 +2420,11 @@ async fn a_deletion_whose_answer_was_lost_is_done_once_the_catalog_says_so() {
 
 #[wasm_bindgen_test]
 async fn a_change_the_proxy_refuses_is_shown_in_its_row() {
-    let _fetch = FakeFetch::install(
-        "return new Response(JSON.stringify({ error: { code: 'bad_request', message: 'name must be 1 to 200 characters' } }),
-             { status: 400, headers: { 'Content-Type': 'application/json' } });",
-    );
+    let _fetch = FakeFetch::install(&proxy_refusing(
+        400,
+        "bad_request",
+        "name must be 1 to 200 characters",
+    ));
     let host = container();
     let handle = rename_in_a_slack_dialog(&host).await;
     let field = host.query_selector(".tm-name").unwrap().unwrap();
@@ -2570,10 +2580,7 @@ fn mount_against_fake_fetch(
 /// token: sent, the proxy would only say the header is malformed.
 #[wasm_bindgen_test]
 async fn a_failing_get_token_reads_as_a_sign_in_problem() {
-    let _fetch = FakeFetch::install(
-        "return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'sign in first' } }),
-             { status: 401, headers: { 'Content-Type': 'application/json' } });",
-    );
+    let _fetch = FakeFetch::install(&proxy_refusing(401, "unauthenticated", "sign in first"));
     for (answer, reason) in [
         (
             "return Promise.reject(new Error('backend down'));",
@@ -2610,10 +2617,11 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
 /// be refused the same way.
 #[wasm_bindgen_test]
 async fn an_expired_session_without_get_token_offers_no_try_again() {
-    let _fetch = FakeFetch::install(
-        "return new Response(JSON.stringify({ error: { code: 'unauthenticated', message: 'the user token has expired' } }),
-             { status: 401, headers: { 'Content-Type': 'application/json' } });",
-    );
+    let _fetch = FakeFetch::install(&proxy_refusing(
+        401,
+        "unauthenticated",
+        "the user token has expired",
+    ));
     let host = container();
     let options = mount_options();
     js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
