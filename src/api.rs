@@ -36,6 +36,12 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Whether the user's session was refused (401): an expired token, or one the host's
+    /// `getToken` could not renew.
+    pub fn session_expired(&self) -> bool {
+        matches!(self, ApiError::Server { status: 401, .. })
+    }
+
     /// Whether the request may have taken effect all the same: the network or Tray
     /// failed on the way back, or it is still running. Only a refusal is certain.
     pub fn outcome_unknown(&self) -> bool {

@@ -154,8 +154,7 @@ pub fn AuthButton(
                     // the host could not renew (401) is no refusal of it. Unless the host
                     // has no way to renew it: then only a reload helps, as the session's
                     // usual words say.
-                    let expired = matches!(err, crate::api::ApiError::Server { status: 401, .. })
-                        && api.renews_token();
+                    let expired = err.session_expired() && api.renews_token();
                     let unattached = (expired || err.outcome_unknown()).then_some(auth_id);
                     let mut message = ctx.fail_change(&instance_id, &err).await;
                     // A reload, as the session's usual words say, would lose the sign-in.

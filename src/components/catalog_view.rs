@@ -2,7 +2,6 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::{
-    api::ApiError,
     components::{focus_after_render, IntegrationCard},
     context::use_ctx,
     state::{nothing_shown, CatalogState, Filter},
@@ -52,8 +51,8 @@ pub fn CatalogView(filter: RwSignal<Filter>) -> impl IntoView {
         CatalogState::Failed(err) => {
             // A session the host cannot renew (it gave no getToken) would be refused
             // again: only the reload its message asks for helps.
-            let expired = matches!(err, ApiError::Server { status: 401, .. });
-            let futile = expired && !ctx.client().is_some_and(|api| api.renews_token());
+            let futile =
+                err.session_expired() && !ctx.client().is_some_and(|api| api.renews_token());
             view! {
                 <div class="tm-error">
                     <p role="alert">{ctx.fill(Key::load_failed, &ctx.describe(&err))}</p>

@@ -2,7 +2,7 @@ use leptos::{leptos_dom::helpers::IdleCallbackHandle, prelude::*};
 
 use crate::{
     context::{use_ctx, Ctx},
-    state::{all_tags, nothing_shown, tag_key, CatalogState, Filter},
+    state::{all_tags, nothing_shown, same_tag, tag_key, CatalogState, Filter},
     strings::Key,
 };
 
@@ -44,7 +44,7 @@ pub fn Toolbar(filter: RwSignal<Filter>) -> impl IntoView {
         // choice on the place, whichever category moved there. One the catalog no longer
         // has would filter by what the list cannot show: it stops filtering.
         let chosen = filter.with(|f| f.tag.clone());
-        let listed = chosen.filter(|key| tags.with(|tags| tags.iter().any(|t| tag_key(t) == *key)));
+        let listed = chosen.filter(|key| tags.with(|tags| tags.iter().any(|t| same_tag(t, key))));
         if listed.is_none() && filter.with_untracked(|f| f.tag.is_some()) {
             refine(&|f| f.tag = None);
         }

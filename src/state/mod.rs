@@ -90,7 +90,7 @@ pub fn tag_key(tag: &str) -> String {
 
 /// Whether `tag` is the category `key`; without a call to the browser for plain ASCII
 /// (the filter asks for every tag of every card, on every keystroke).
-fn same_tag(tag: &str, key: &str) -> bool {
+pub fn same_tag(tag: &str, key: &str) -> bool {
     if tag.is_ascii() {
         tag.trim().eq_ignore_ascii_case(key)
     } else {
@@ -98,9 +98,9 @@ fn same_tag(tag: &str, key: &str) -> bool {
     }
 }
 
-/// Every category of the catalog once, as first spelled (without spaces around it), in the reader's alphabetical
-/// order: the collation of the browser's language ("Æsthetik" among the A's, "Straße"
-/// beside "Strasse", "Übersetzung" beside "Tools").
+/// Every category of the catalog once, as first spelled (without spaces around it), in
+/// the reader's alphabetical order: the collation of the browser's language ("Æsthetik"
+/// among the A's, "Straße" beside "Strasse", "Übersetzung" beside "Tools").
 pub fn all_tags(integrations: &[Integration]) -> Vec<String> {
     let collator = js_sys::Intl::Collator::new(&js_sys::Array::new(), &js_sys::Object::new());
     let compare = collator.compare();
