@@ -454,3 +454,55 @@ async fn long_descriptions_stay_within_their_cards() {
     }
     element.remove();
 }
+
+/// A card's description stops at four lines, and what follows them is not drawn: the
+/// clamped box was stretched to its row's height (a neighbour with a long title), and
+/// Chromium drew the lines past the ellipsis into the stretch.
+#[wasm_bindgen_test]
+fn a_clamped_description_shows_no_line_past_its_fourth() {
+    let long = "Each deal is assigned to an owner by territory and stage. ".repeat(6);
+    let tall_title = "Salesforce Sales Cloud Enterprise ".repeat(6);
+    let catalog = js_sys::JSON::parse(&format!(
+        r#"{{"dialogOrigin": "http://127.0.0.1:9", "integrations": [
+            {{"solutionId": "s1", "title": "Deals", "description": "{long}", "tags": [],
+             "authSlots": [], "instances": []}},
+            {{"solutionId": "s2", "title": "{tall_title}", "description": "Short.",
+             "tags": [], "authSlots": [], "instances": []}}]}}"#
+    ))
+    .unwrap();
+    let element: web_sys::HtmlElement = container().unchecked_into();
+    element.style().set_property("width", "560px").unwrap();
+    let mut handle = mount(element.clone().into(), handing_over(catalog, &[])).expect("mounts");
+    let shadow = element.shadow_root().unwrap();
+    let description: web_sys::HtmlElement = shadow
+        .query_selector(".tm-card .tm-description")
+        .unwrap()
+        .unwrap()
+        .unchecked_into();
+    let line_height: f64 = web_sys::window()
+        .unwrap()
+        .get_computed_style(&description)
+        .unwrap()
+        .unwrap()
+        .get_property_value("line-height")
+        .unwrap()
+        .trim_end_matches("px")
+        .parse()
+        .unwrap();
+    let cards = shadow.query_selector_all(".tm-card").unwrap();
+    let height = |i: u32| {
+        cards
+            .item(i)
+            .unwrap()
+            .unchecked_into::<web_sys::HtmlElement>()
+            .offset_height()
+    };
+    assert_eq!(height(0), height(1), "the two cards share a row");
+    assert!(
+        f64::from(description.offset_height()) <= 4.0 * line_height + 1.0,
+        "the description's box is {} px high, past four lines of {line_height} px",
+        description.offset_height()
+    );
+    handle.unmount();
+    element.remove();
+}
