@@ -28,8 +28,10 @@ function prefetchCatalog(proxyUrl, token) {
   const base = (proxyUrl || "").replace(/\/+$/, "");
   const promise = fetch(`${base}/api/v1/integrations`, {
     headers: { Accept: "application/json", Authorization: `Bearer ${token}` },
-    // As the widget's own requests: a stalled one must not hold the first load for good.
+    // As the widget's own requests: a stalled one must not hold the first load for good,
+    // and past the cache, where one catalog request at a time may wait on its URL.
     signal: AbortSignal.timeout(45000),
+    cache: "no-store",
   }).then((response) => (response.ok ? response.json() : Promise.reject(response.status)));
   const prefetched = { promise };
   promise.then((value) => (prefetched.value = value), () => {});

@@ -14,9 +14,9 @@ use marketplace_wire::{
     AttachAuth, AuthDialog, AuthDialogRequest, Catalog, CreateInstance, ErrorDetail, Instance,
     Integration, SetConfig, UpdateInstance, UpgradeInstance, API_PREFIX,
 };
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::{JsCast, JsValue, UnwrapThrowExt};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{AbortSignal, Request, RequestInit, Response};
+use web_sys::{AbortController, AbortSignal, Request, RequestCache, RequestInit, Response};
 
 use crate::wire_js::{FromJs, ToJs};
 
@@ -36,6 +36,10 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    pub fn unmounted() -> ApiError {
+        ApiError::Network("the widget was unmounted".into())
+    }
+
     /// Whether the user's session was refused (401): an expired token, or one the host's
     /// `getToken` could not renew.
     pub fn session_expired(&self) -> bool {
@@ -90,6 +94,8 @@ pub struct ApiClient {
     /// Changes the proxy answered so far: a catalog fetched while one was answered may
     /// predate it, and the widget shows what a change answers (see `catalog`).
     changes: Rc<Cell<u32>>,
+    /// Aborted when the widget unmounts (see [`Self::end`]).
+    ended: AbortController,
 }
 
 impl ApiClient {
@@ -111,7 +117,17 @@ impl ApiClient {
             prefetched_catalog: Rc::default(),
             unsettled_creates: Rc::default(),
             changes: Rc::default(),
+            // Only a browser without AbortController (none the widget runs in) fails.
+            ended: AbortController::new().unwrap_throw(),
         }
+    }
+
+    /// The widget unmounted: its requests under way are aborted, a wait for the host's
+    /// `getToken` or catalog ends, and nothing is sent or asked of the host any more.
+    /// Left running, a request would also hold back the next widget's same request
+    /// (the browser lets one request of a URL at a time wait on its cache).
+    pub fn end(&self) {
+        self.ended.abort();
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -158,7 +174,9 @@ impl ApiClient {
     /// given up, is asked for anew the normal way, which renews the token.
     async fn take_prefetched_catalog(&self) -> Option<JsValue> {
         let promise = self.prefetched_catalog.borrow_mut().take()?;
-        within(&promise, FETCH_PATIENCE_MS as i32).await.ok()
+        within(&promise, FETCH_PATIENCE_MS, &self.ended.signal())
+            .await
+            .ok()
     }
 
     /// Whether the host gave a `getToken`: without one the token never changes, and a
@@ -333,10 +351,14 @@ impl ApiClient {
         let Some(get_token) = &self.credentials.get_token else {
             return Ok(false);
         };
+        let ended = self.ended.signal();
+        if ended.aborted() {
+            return Err(ApiError::unmounted());
+        }
         let failed = |err: JsValue| token_failure(&describe(&err));
         let mut value = get_token.call0(&JsValue::NULL).map_err(failed)?;
         if let Some(promise) = value.dyn_ref::<js_sys::Promise>() {
-            value = within(promise, GET_TOKEN_PATIENCE_MS)
+            value = within(promise, GET_TOKEN_PATIENCE_MS, &ended)
                 .await
                 .map_err(failed)?;
         }
@@ -355,13 +377,22 @@ impl ApiClient {
         path: &str,
         body: Option<&str>,
     ) -> Result<Response, ApiError> {
+        let ended = self.ended.signal();
+        // A wait (for the host's token) that ends after the unmount sends nothing.
+        if ended.aborted() {
+            return Err(ApiError::unmounted());
+        }
         let init = RequestInit::new();
         init.set_method(method);
-        // Aborts the request, the reading of its answer included, once its time is up.
-        // Racing a timer is not enough: a request left running holds one of the
-        // browser's few connections to the proxy, and a handful of them stall every
-        // later one. (A server may also send the headers and stall.)
-        init.set_signal(Some(&AbortSignal::timeout_with_u32(FETCH_PATIENCE_MS)));
+        // Aborts the request, the reading of its answer included, once its time is up or
+        // the widget unmounts. Racing a timer is not enough: a request left running holds
+        // one of the browser's few connections to the proxy, and a handful of them stall
+        // every later one. (A server may also send the headers and stall.)
+        init.set_signal(Some(&deadline(&ended, FETCH_PATIENCE_MS)));
+        // Past the browser's cache: two requests of one URL (every user's catalog is
+        // `/integrations`) would otherwise go one after the other, the second waiting
+        // up to 20 s on the first's cache entry. The proxy's answers are `no-store`.
+        init.set_cache(RequestCache::NoStore);
         if let Some(body) = body {
             init.set_body(&body.into());
         }
@@ -390,26 +421,43 @@ impl ApiClient {
 /// How long the host's `getToken` may take, and a request with the reading of its
 /// answer (the proxy answers within 30 s itself, so past this the network has stalled).
 /// A callback or a request that never settles must not keep a control busy for good.
-const GET_TOKEN_PATIENCE_MS: i32 = 20_000;
+const GET_TOKEN_PATIENCE_MS: u32 = 20_000;
 const FETCH_PATIENCE_MS: u32 = 45_000;
 
-/// `promise`'s outcome, or a rejection once `ms` have passed; the timer goes either way.
-async fn within(promise: &js_sys::Promise, ms: i32) -> Result<JsValue, JsValue> {
-    let window = web_sys::window().ok_or_else(|| JsValue::from("no window"))?;
-    let mut timer = 0;
-    let expiry = js_sys::Promise::new(&mut |_, reject| {
-        timer = window
-            .set_timeout_with_callback_and_timeout_and_arguments_1(
-                &reject,
-                ms,
-                &"no answer in time".into(),
-            )
-            .unwrap_or_default();
-    });
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// `AbortSignal.any`, which browsers before Chromium 116, Firefox 124 and Safari
+    /// 17.4 lack (web-sys's binding would trap there).
+    #[wasm_bindgen(js_namespace = AbortSignal, js_name = any, catch)]
+    fn abort_signal_any(signals: &js_sys::Array) -> Result<AbortSignal, JsValue>;
+}
+
+/// A signal aborted once `ms` have passed or `ended` is (in a browser without
+/// `AbortSignal.any`, only the former: nothing is sent after the unmount all the same).
+fn deadline(ended: &AbortSignal, ms: u32) -> AbortSignal {
+    let timeout = AbortSignal::timeout_with_u32(ms);
+    abort_signal_any(&js_sys::Array::of2(ended, &timeout)).unwrap_or(timeout)
+}
+
+/// `promise`'s outcome, or a rejection once `ms` have passed or `ended` is aborted.
+async fn within(
+    promise: &js_sys::Promise,
+    ms: u32,
+    ended: &AbortSignal,
+) -> Result<JsValue, JsValue> {
+    let deadline = deadline(ended, ms);
+    let expiry = js_sys::Promise::new(&mut |_, reject| deadline.set_onabort(Some(&reject)));
     let outcome =
         JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(promise, &expiry))).await;
-    window.clear_timeout_with_handle(timer);
-    outcome
+    deadline.set_onabort(None);
+    // Rejected with the abort event: the reason is the deadline's.
+    outcome.map_err(|err| {
+        if deadline.aborted() {
+            "no answer in time".into()
+        } else {
+            err
+        }
+    })
 }
 
 async fn read_json<T: FromJs>(response: Response) -> Result<T, ApiError> {

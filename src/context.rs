@@ -257,7 +257,7 @@ impl Ctx {
         integration: Integration,
         setup_in: Option<RwSignal<Option<String>>>,
     ) -> Result<(), ApiError> {
-        let api = self.client().ok_or_else(unmounted)?;
+        let api = self.client().ok_or_else(ApiError::unmounted)?;
         // A create kept for its unknown outcome (or refused as under way, the first try
         // after a reload) may have made its connection by now: shown if so, not made again.
         if api.keeps_create(&integration.solution_id)
@@ -644,8 +644,4 @@ impl Ctx {
         self.emit("error", &[("message", &err.to_string())]);
         Some(message)
     }
-}
-
-fn unmounted() -> ApiError {
-    ApiError::Network("the widget was unmounted".into())
 }

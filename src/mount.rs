@@ -31,6 +31,8 @@ struct Mounted {
     id: u32,
     container: Element,
     handle: Unmount,
+    /// Ended with the widget: its requests and waits for the host are not the view's.
+    api: ApiClient,
 }
 
 thread_local! {
@@ -68,8 +70,12 @@ impl MountHandle {
 /// Unmounts the widget, then gives the container back (see [`show_own_children`]).
 fn clear(mounted: Mounted) {
     let Mounted {
-        container, handle, ..
+        container,
+        handle,
+        api,
+        ..
     } = mounted;
+    api.end();
     drop(handle);
     show_own_children(&container);
 }
@@ -202,10 +208,13 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
     };
     let emitter = Emitter::new(element.clone(), options.on_event);
     let strings = options.strings;
-    let handle = leptos::mount::mount_to(target, move || {
-        let api = StoredValue::new_local(api.clone());
-        let events = StoredValue::new_local(emitter.clone());
-        view! { <App api events strings=strings.clone() catalog=catalog.clone() /> }.into_any()
+    let handle = leptos::mount::mount_to(target, {
+        let api = api.clone();
+        move || {
+            let api = StoredValue::new_local(api.clone());
+            let events = StoredValue::new_local(emitter.clone());
+            view! { <App api events strings=strings.clone() catalog=catalog.clone() /> }.into_any()
+        }
     });
     let id = NEXT_ID.replace(NEXT_ID.get().wrapping_add(1));
     MOUNTED.with_borrow_mut(|all| {
@@ -213,6 +222,7 @@ pub fn mount(element: Element, options: JsValue) -> Result<MountHandle, JsValue>
             id,
             container: element,
             handle,
+            api,
         })
     });
     Ok(MountHandle { id })

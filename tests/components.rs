@@ -2612,6 +2612,83 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     }
 }
 
+/// `unmount()` ends what the widget had under way: a request still running is aborted
+/// (left running, it would hold back the next widget's same request), and a token the
+/// host's `getToken` hands over afterwards is not used to send anything. Requests go past
+/// the browser's cache, where two of one URL would wait for each other.
+#[wasm_bindgen_test]
+async fn unmounting_ends_the_widgets_requests_and_its_wait_for_the_host() {
+    // The proxy never answers; each request is kept.
+    let fetch = FakeFetch::install(
+        "(window.__requests ??= []).push(request); return new Promise(() => {});",
+    );
+    let requests = || {
+        js_sys::Array::from(
+            &js_sys::Reflect::get(&web_sys::window().unwrap(), &"__requests".into()).unwrap(),
+        )
+    };
+    let field = |value: &JsValue, name: &str| js_sys::Reflect::get(value, &name.into()).unwrap();
+    let host = container();
+    let (mut handle, _) = mount_against_fake_fetch(&host);
+    for _ in 0..20 {
+        tick().await;
+        if requests().length() > 0 {
+            break;
+        }
+    }
+    let catalog = requests().get(0);
+    assert_eq!(
+        field(&catalog, "cache").as_string().as_deref(),
+        Some("no-store")
+    );
+    let aborted = || field(&field(&catalog, "signal"), "aborted").as_bool();
+    assert_eq!(aborted(), Some(false), "running while the widget is shown");
+    handle.unmount();
+    assert_eq!(aborted(), Some(true), "aborted by the unmount");
+
+    // Without a token the first request waits for getToken; it answers after the unmount.
+    js_sys::Reflect::set(
+        &web_sys::window().unwrap(),
+        &"__requests".into(),
+        &js_sys::Array::new().into(),
+    )
+    .unwrap();
+    let options = mount_options();
+    js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    let get_token = js_sys::Function::new_no_args(
+        "window.__asked = (window.__asked || 0) + 1;
+         return new Promise((resolve) => (window.__giveToken = () => resolve('late-token')));",
+    );
+    js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    let window: JsValue = web_sys::window().unwrap().into();
+    for _ in 0..20 {
+        tick().await;
+        if field(&window, "__giveToken").is_function() {
+            break;
+        }
+    }
+    assert_eq!(
+        field(&window, "__asked").as_f64(),
+        Some(1.0),
+        "the host was asked"
+    );
+    handle.unmount();
+    js_sys::Function::new_no_args("window.__giveToken();")
+        .call0(&JsValue::NULL)
+        .unwrap();
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(
+        requests().length(),
+        0,
+        "nothing was sent after the unmount: {:?}",
+        fetch.requests()
+    );
+    host.remove();
+}
+
 /// A session the host cannot renew (a token and no getToken) fails the first load for
 /// good: the user reads that a reload is needed, and no Try again is offered that would
 /// be refused the same way.
