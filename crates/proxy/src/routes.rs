@@ -235,6 +235,14 @@ macro_rules! with_session {
     }};
 }
 
+/// A change in the user's session (as `with_session!`), run to its end even if the
+/// caller goes away (see [`to_the_end`]). Takes `$state` and `$user` into the task.
+macro_rules! change {
+    ($state:ident, $user:ident, |$session:ident| $call:expr) => {
+        to_the_end(async move { with_session!(&$state, &$user, |$session| $call) }).await
+    };
+}
+
 /// A new session after Tray refused `session`'s user token.
 async fn renewed(
     state: &AppState,
@@ -267,16 +275,21 @@ async fn create_instance(
     body: Body<wire::CreateInstance>,
 ) -> Result<(StatusCode, Json<wire::Instance>), ProxyError> {
     let Json(request) = body?;
-    // Finished even if the caller goes away (a timeout, a closed tab): the idempotency
-    // claim is then always settled, and the retry finds the instance instead of a claim
-    // nobody will finish.
-    let creating = tokio::spawn(async move {
-        with_session!(&state, &user, |s| state.market.create(&s, &request).await)
-    });
-    let instance = creating
-        .await
-        .map_err(|err| ProxyError::Database(format!("the creation task failed: {err}")))??;
+    // Also: the idempotency claim is always settled, and the retry finds the instance
+    // instead of a claim nobody will finish.
+    let instance = change!(state, user, |s| state.market.create(&s, &request).await)?;
     Ok((StatusCode::CREATED, Json(instance)))
+}
+
+/// Runs a change to its end even if the caller goes away (a closed tab, a timeout):
+/// dropped between Tray's part and the proxy's own, it would leave the proxy's records
+/// behind Tray (a deleted connection's rows kept, saved settings not noted as saved).
+async fn to_the_end<T: Send + 'static>(
+    change: impl std::future::Future<Output = Result<T, ProxyError>> + Send + 'static,
+) -> Result<T, ProxyError> {
+    tokio::spawn(change)
+        .await
+        .map_err(|err| ProxyError::Database(format!("the change's task failed: {err}")))?
 }
 
 async fn get_instance(
@@ -295,10 +308,7 @@ async fn update_instance(
     body: Body<wire::UpdateInstance>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(update) = body?;
-    let updated = with_session!(&state, &user, |s| state
-        .market
-        .update(&s, &id, &update)
-        .await)?;
+    let updated = change!(state, user, |s| state.market.update(&s, &id, &update).await)?;
     Ok(Json(updated))
 }
 
@@ -307,7 +317,7 @@ async fn delete_instance(
     user: HostUser,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ProxyError> {
-    with_session!(&state, &user, |s| state.market.delete(&s, &id).await)?;
+    change!(state, user, |s| state.market.delete(&s, &id).await)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -333,16 +343,19 @@ async fn attach_auth(
     body: Body<wire::AttachAuth>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(attach) = body?;
-    // Stored before Tray is asked anything (a session may need Tray): an outage from
-    // here on leaves it for the retry loop, not lost.
-    let pending = state
-        .market
-        .keep_auth(&user, &id, &slot, &attach.auth_id)
-        .await?;
-    let attached = with_session!(&state, &user, |s| state
-        .market
-        .attach_auth(&s, &pending)
-        .await)?;
+    let attached = to_the_end(async move {
+        // Stored before Tray is asked anything (a session may need Tray): an outage from
+        // here on leaves it for the retry loop, not lost.
+        let pending = state
+            .market
+            .keep_auth(&user, &id, &slot, &attach.auth_id)
+            .await?;
+        with_session!(&state, &user, |s| state
+            .market
+            .attach_auth(&s, &pending)
+            .await)
+    })
+    .await?;
     Ok(Json(attached))
 }
 
@@ -353,7 +366,7 @@ async fn set_config(
     body: Body<wire::SetConfig>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(config) = body?;
-    let set = with_session!(&state, &user, |s| state
+    let set = change!(state, user, |s| state
         .market
         .set_config(&s, &id, &config.values)
         .await)?;
@@ -367,7 +380,7 @@ async fn upgrade_instance(
     body: Body<wire::UpgradeInstance>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(upgrade) = body?;
-    let upgraded = with_session!(&state, &user, |s| state
+    let upgraded = change!(state, user, |s| state
         .market
         .upgrade(&s, &id, &upgrade)
         .await)?;

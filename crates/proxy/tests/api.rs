@@ -2949,6 +2949,49 @@ async fn a_complete_instance_the_user_enables_by_hand_waits_as_disabled() {
     harness.stop().await;
 }
 
+/// A change runs to its end when its caller goes away (a closed tab, a client's timeout):
+/// settings Tray saved are noted as saved, so a setup resumed later does not ask for them
+/// again. Cut off after Tray's part, the proxy's own was never done.
+#[tokio::test]
+async fn settings_saved_for_a_caller_that_gave_up_are_noted_as_saved() {
+    let harness = Harness::start("sqlite::memory:").await;
+    let user = unique_user("gave-up");
+    let (status, instance) = harness.create(&user, ZENDESK_MANUAL, "k").await;
+    assert_eq!(status, StatusCode::CREATED, "{instance}");
+    let id = instance["id"].as_str().expect("id").to_owned();
+    authorize_zendesk(&harness, &user, &id).await;
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(1_500),
+        only: Some("external_max_per_hour".into()),
+        ..Faults::default()
+    });
+    let impatient = reqwest::Client::builder()
+        .timeout(Duration::from_millis(300))
+        .build()
+        .expect("client");
+    let gave_up = impatient
+        .put(format!(
+            "{}/api/v1/instances/{id}/config",
+            harness.proxy.url()
+        ))
+        .bearer_auth(token(&user, Algorithm::HS256, DEMO_JWT_SECRET, 600))
+        .json(&json!({ "values": [
+            { "externalId": "external_default_priority", "value": "\"high\"" },
+            { "externalId": "external_max_per_hour", "value": "20" },
+        ]}))
+        .send()
+        .await;
+    assert!(
+        gave_up.is_err(),
+        "the caller went before the answer: {gave_up:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    harness.sandbox.set_faults(Faults::default());
+    let listed = listed(&harness, &user, &id).await;
+    assert_eq!(listed["settingsConfirmed"], true, "{listed}");
+    harness.stop().await;
+}
+
 /// Enabling ends the setup: the answer already says its settings need no other look.
 #[tokio::test]
 async fn the_answer_to_an_enable_says_the_settings_are_confirmed() {
