@@ -384,11 +384,18 @@ impl ApiClient {
         }
         let init = RequestInit::new();
         init.set_method(method);
-        // Aborts the request, the reading of its answer included, once its time is up or
-        // the widget unmounts. Racing a timer is not enough: a request left running holds
-        // one of the browser's few connections to the proxy, and a handful of them stall
-        // every later one. (A server may also send the headers and stall.)
-        init.set_signal(Some(&deadline(&ended, FETCH_PATIENCE_MS)));
+        // Aborts the request, the reading of its answer included, once its time is up.
+        // Racing a timer is not enough: a request left running holds one of the
+        // browser's few connections to the proxy, and a handful of them stall every
+        // later one. (A server may also send the headers and stall.) A read is aborted
+        // by the unmount too; a change runs to its end, as the user asked: cut off, the
+        // proxy would stop between Tray's part and its own.
+        let timeout = AbortSignal::timeout_with_u32(FETCH_PATIENCE_MS);
+        init.set_signal(Some(&if method == "GET" {
+            either(&ended, timeout)
+        } else {
+            timeout
+        }));
         // Past the browser's cache: two requests of one URL (every user's catalog is
         // `/integrations`) would otherwise go one after the other, the second waiting
         // up to 20 s on the first's cache entry. The proxy's answers are `no-store`.
@@ -432,10 +439,9 @@ extern "C" {
     fn abort_signal_any(signals: &js_sys::Array) -> Result<AbortSignal, JsValue>;
 }
 
-/// A signal aborted once `ms` have passed or `ended` is (in a browser without
-/// `AbortSignal.any`, only the former: nothing is sent after the unmount all the same).
-fn deadline(ended: &AbortSignal, ms: u32) -> AbortSignal {
-    let timeout = AbortSignal::timeout_with_u32(ms);
+/// A signal aborted once `ended` or `timeout` is (in a browser without
+/// `AbortSignal.any`, only `timeout`: nothing is sent after the unmount all the same).
+fn either(ended: &AbortSignal, timeout: AbortSignal) -> AbortSignal {
     abort_signal_any(&js_sys::Array::of2(ended, &timeout)).unwrap_or(timeout)
 }
 
@@ -445,7 +451,11 @@ async fn within(
     ms: u32,
     ended: &AbortSignal,
 ) -> Result<JsValue, JsValue> {
-    let deadline = deadline(ended, ms);
+    let deadline = either(ended, AbortSignal::timeout_with_u32(ms));
+    // An aborted signal fires no more (the host's getToken may have unmounted).
+    if deadline.aborted() {
+        return Err("no answer in time".into());
+    }
     let expiry = js_sys::Promise::new(&mut |_, reject| deadline.set_onabort(Some(&reject)));
     let outcome =
         JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(promise, &expiry))).await;

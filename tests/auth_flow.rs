@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{run_js, until};
+
 use integrations_widget::{
     api::ApiClient,
     components::{AuthButton, IntegrationDialog},
@@ -340,21 +342,6 @@ fn attach_bodies() -> Vec<String> {
 
 fn queue_attach_failure(status: u16, code: &str) {
     run_js(&format!("window.__putFailures.push([{status}, '{code}']);"));
-}
-
-async fn until(done: impl Fn() -> bool) {
-    for _ in 0..20 {
-        if done() {
-            return;
-        }
-        tick().await;
-    }
-}
-
-fn run_js(code: &str) {
-    js_sys::Function::new_no_args(code)
-        .call0(&JsValue::NULL)
-        .unwrap();
 }
 
 fn failure_shown(host: &HtmlElement) -> String {

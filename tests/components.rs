@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::next_frames;
+use common::{next_frames, run_js, until};
 use integrations_widget::{
     api::ApiClient,
     components::{CatalogView, ConfigForm, IntegrationCard, IntegrationDialog, Toolbar},
@@ -2612,81 +2612,131 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
     }
 }
 
-/// `unmount()` ends what the widget had under way: a request still running is aborted
-/// (left running, it would hold back the next widget's same request), and a token the
-/// host's `getToken` hands over afterwards is not used to send anything. Requests go past
-/// the browser's cache, where two of one URL would wait for each other.
+/// A fake proxy for the unmount tests: every request is kept in `__requests` and waits
+/// for `__answer()` (a 401), failing as the browser's fetch does once its signal aborts
+/// (unless `__abortIgnored`: a browser that cannot abort it).
+const ANSWERED_ON_CUE: &str = "(window.__requests ??= []).push(request);
+     return new Promise((resolve, reject) => {
+         window.__answer = () => resolve(new Response(
+             JSON.stringify({ error: { code: 'unauthenticated', message: 'expired' } }),
+             { status: 401, headers: { 'Content-Type': 'application/json' } }));
+         request.signal.addEventListener('abort', () =>
+             window.__abortIgnored || reject(request.signal.reason));
+     });";
+
+fn window_field(name: &str) -> JsValue {
+    js_sys::Reflect::get(&web_sys::window().unwrap(), &name.into()).unwrap()
+}
+
+fn kept_requests() -> js_sys::Array {
+    js_sys::Array::from(&window_field("__requests"))
+}
+
+/// Whether the `i`th kept request was aborted.
+fn aborted(i: u32) -> Option<bool> {
+    let signal = js_sys::Reflect::get(&kept_requests().get(i), &"signal".into()).unwrap();
+    js_sys::Reflect::get(&signal, &"aborted".into())
+        .unwrap()
+        .as_bool()
+}
+
+/// `unmount()` ends what the widget had under way: a read still running is aborted (left
+/// running, it would hold back the next widget's same request), a 401 arriving after it
+/// asks the host for nothing, and a token the host's `getToken` hands over afterwards is
+/// not used to send anything. Requests go past the browser's cache, where two of one URL
+/// would wait for each other.
 #[wasm_bindgen_test]
 async fn unmounting_ends_the_widgets_requests_and_its_wait_for_the_host() {
-    // The proxy never answers; each request is kept.
-    let fetch = FakeFetch::install(
-        "(window.__requests ??= []).push(request); return new Promise(() => {});",
-    );
-    let requests = || {
-        js_sys::Array::from(
-            &js_sys::Reflect::get(&web_sys::window().unwrap(), &"__requests".into()).unwrap(),
-        )
-    };
-    let field = |value: &JsValue, name: &str| js_sys::Reflect::get(value, &name.into()).unwrap();
+    let _fetch = FakeFetch::install(ANSWERED_ON_CUE);
+    run_js("window.__requests = []; window.__asked = 0; window.__abortIgnored = true;");
     let host = container();
-    let (mut handle, _) = mount_against_fake_fetch(&host);
-    for _ in 0..20 {
-        tick().await;
-        if requests().length() > 0 {
-            break;
-        }
-    }
-    let catalog = requests().get(0);
-    assert_eq!(
-        field(&catalog, "cache").as_string().as_deref(),
-        Some("no-store")
-    );
-    let aborted = || field(&field(&catalog, "signal"), "aborted").as_bool();
-    assert_eq!(aborted(), Some(false), "running while the widget is shown");
-    handle.unmount();
-    assert_eq!(aborted(), Some(true), "aborted by the unmount");
-
-    // Without a token the first request waits for getToken; it answers after the unmount.
-    js_sys::Reflect::set(
-        &web_sys::window().unwrap(),
-        &"__requests".into(),
-        &js_sys::Array::new().into(),
-    )
-    .unwrap();
     let options = mount_options();
     js_sys::Reflect::set(&options, &"proxyUrl".into(), &"http://proxy.test".into()).unwrap();
+    js_sys::Reflect::set(&options, &"token".into(), &"first-token".into()).unwrap();
     let get_token = js_sys::Function::new_no_args(
-        "window.__asked = (window.__asked || 0) + 1;
+        "window.__asked += 1;
          return new Promise((resolve) => (window.__giveToken = () => resolve('late-token')));",
     );
     js_sys::Reflect::set(&options, &"getToken".into(), &get_token).unwrap();
-    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
-    let window: JsValue = web_sys::window().unwrap().into();
-    for _ in 0..20 {
-        tick().await;
-        if field(&window, "__giveToken").is_function() {
-            break;
-        }
-    }
+    let mut handle =
+        integrations_widget::mount(host.clone().into(), options.clone().into()).unwrap();
+    until(|| kept_requests().length() > 0).await;
+    let catalog = kept_requests().get(0);
     assert_eq!(
-        field(&window, "__asked").as_f64(),
-        Some(1.0),
-        "the host was asked"
+        js_sys::Reflect::get(&catalog, &"cache".into())
+            .unwrap()
+            .as_string()
+            .as_deref(),
+        Some("no-store")
     );
+    assert_eq!(aborted(0), Some(false), "running while the widget is shown");
     handle.unmount();
-    js_sys::Function::new_no_args("window.__giveToken();")
-        .call0(&JsValue::NULL)
-        .unwrap();
+    assert_eq!(aborted(0), Some(true), "aborted by the unmount");
+    // Its 401 after all (a browser that could not abort it): the host is not asked.
+    run_js("window.__answer();");
     for _ in 0..10 {
         tick().await;
     }
     assert_eq!(
-        requests().length(),
+        window_field("__asked").as_f64(),
+        Some(0.0),
+        "getToken was asked"
+    );
+
+    // Without a token the first request waits for getToken; it answers after the unmount.
+    run_js("window.__requests = [];");
+    js_sys::Reflect::delete_property(&options, &"token".into()).unwrap();
+    let mut handle = integrations_widget::mount(host.clone().into(), options.into()).unwrap();
+    until(|| window_field("__giveToken").is_function()).await;
+    assert_eq!(
+        window_field("__asked").as_f64(),
+        Some(1.0),
+        "the host was asked"
+    );
+    handle.unmount();
+    run_js("window.__giveToken();");
+    for _ in 0..10 {
+        tick().await;
+    }
+    assert_eq!(
+        kept_requests().length(),
         0,
-        "nothing was sent after the unmount: {:?}",
-        fetch.requests()
+        "a request was sent after the unmount"
     );
     host.remove();
+}
+
+/// A change the user asked for runs to its end when the widget ends (cut off, the proxy
+/// would stop between Tray's part and its own), while a read is aborted; nothing new is
+/// sent afterwards.
+#[wasm_bindgen_test]
+async fn a_change_under_way_outlives_its_widget_a_read_does_not() {
+    let _fetch = FakeFetch::install(ANSWERED_ON_CUE);
+    run_js("window.__requests = []; window.__abortIgnored = false;");
+    let api = integrations_widget::api::ApiClient::with_token(
+        "http://proxy.test",
+        Some("token".into()),
+        None,
+    );
+    for call in 0..2 {
+        let api = api.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = match call {
+                0 => api.delete_instance("i-1").await,
+                _ => api.catalog().await.map(drop),
+            };
+        });
+    }
+    until(|| kept_requests().length() == 2).await;
+    api.end();
+    assert_eq!((aborted(0), aborted(1)), (Some(false), Some(true)));
+    let after = api.delete_instance("i-2").await;
+    assert_eq!(after, Err(integrations_widget::api::ApiError::unmounted()));
+    assert_eq!(
+        kept_requests().length(),
+        2,
+        "a request was sent after the end"
+    );
 }
 
 /// A session the host cannot renew (a token and no getToken) fails the first load for

@@ -103,3 +103,20 @@ pub fn new_host() -> web_sys::HtmlElement {
     document.body().unwrap().append_child(&host).unwrap();
     host
 }
+
+/// Waits, a task at a time, until `done` (for at most 20 turns).
+pub async fn until(done: impl Fn() -> bool) {
+    for _ in 0..20 {
+        if done() {
+            return;
+        }
+        sleep(0).await;
+    }
+}
+
+/// Runs `code` in the page.
+pub fn run_js(code: &str) {
+    js_sys::Function::new_no_args(code)
+        .call0(&JsValue::NULL)
+        .unwrap();
+}
