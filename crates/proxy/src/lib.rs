@@ -38,6 +38,9 @@ pub struct AppState {
     pub user_limiter: Option<fairness::UserLimiter>,
     /// How many of each user's requests are under way; `None`: unlimited.
     pub in_flight: Option<fairness::InFlight>,
+    /// Changes running to their end apart from their requests (see `routes::to_the_end`):
+    /// a shutdown waits for them.
+    pub changes: tokio_util::task::TaskTracker,
 }
 
 /// A running proxy. Dropping it stops the server.
@@ -45,6 +48,9 @@ pub struct Proxy {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     tasks: Vec<JoinHandle<()>>,
+    changes: tokio_util::task::TaskTracker,
+    /// How long a stop waits for changes whose callers went.
+    grace: Duration,
 }
 
 impl Proxy {
@@ -90,7 +96,10 @@ impl Proxy {
         let user_limiter =
             fairness::UserLimiter::new(config.user_rate_per_second, config.user_rate_burst);
         let in_flight = fairness::InFlight::new(config.user_requests_in_flight);
+        let changes = tokio_util::task::TaskTracker::new();
+        let grace = config.request_timeout;
         let state = Arc::new(AppState {
+            changes: changes.clone(),
             market: Marketplace::new(config, tray, db),
             verifier,
             user_limiter,
@@ -124,6 +133,8 @@ impl Proxy {
             addr,
             stop: Some(stop),
             tasks: vec![server, retrier, housekeeper],
+            changes,
+            grace,
         })
     }
 
@@ -136,7 +147,8 @@ impl Proxy {
         format!("http://{}", self.addr)
     }
 
-    /// Stop accepting requests, finish the ones in flight, and return.
+    /// Stop accepting requests, finish the ones in flight and the changes whose callers
+    /// went (for as long as a request may take), and return.
     pub async fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
@@ -144,6 +156,13 @@ impl Proxy {
         let mut tasks = std::mem::take(&mut self.tasks);
         if let Some(server) = tasks.first_mut() {
             let _ = server.await;
+        }
+        self.changes.close();
+        if tokio::time::timeout(self.grace, self.changes.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(left = self.changes.len(), "stopping with changes under way");
         }
         for task in tasks {
             task.abort();

@@ -10,7 +10,8 @@ use axum::{
 };
 use marketplace_wire::{self as wire, Catalog, API_PREFIX};
 use serde::Deserialize;
-use std::sync::Arc;
+use std::{future::Future, sync::Arc, time::Duration};
+use tokio_util::task::TaskTracker;
 use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     services::{ServeDir, ServeFile},
@@ -18,6 +19,7 @@ use tower_http::{
     timeout::TimeoutLayer,
     trace::TraceLayer,
 };
+use tracing::Instrument;
 
 use crate::{error::ProxyError, identity::HostUser, service::Session, AppState};
 
@@ -238,9 +240,13 @@ macro_rules! with_session {
 /// A change in the user's session (as `with_session!`), run to its end even if the
 /// caller goes away (see [`to_the_end`]). Takes `$state` and `$user` into the task.
 macro_rules! change {
-    ($state:ident, $user:ident, |$session:ident| $call:expr) => {
-        to_the_end(async move { with_session!(&$state, &$user, |$session| $call) }).await
-    };
+    ($state:ident, $user:ident, |$session:ident| $call:expr) => {{
+        let (changes, limit) = ($state.changes.clone(), $state.market.config.request_timeout);
+        to_the_end(&changes, Some(limit), async move {
+            with_session!(&$state, &$user, |$session| $call)
+        })
+        .await
+    }};
 }
 
 /// A new session after Tray refused `session`'s user token.
@@ -259,13 +265,13 @@ async fn list_integrations(
     State(state): Shared,
     user: HostUser,
 ) -> Result<Json<Catalog>, ProxyError> {
-    let integrations = with_session!(&state, &user, |session| state
-        .market
-        .catalog(&session)
-        .await)?;
+    let dialog_origin = state.market.config.dialog_origin();
+    // A read, but one that may attach a sign-in kept through an outage: cut off mid-call,
+    // that attach could land after a newer one of the user's.
+    let integrations = change!(state, user, |session| state.market.catalog(&session).await)?;
     Ok(Json(Catalog {
         integrations,
-        dialog_origin: state.market.config.dialog_origin(),
+        dialog_origin,
     }))
 }
 
@@ -277,19 +283,42 @@ async fn create_instance(
     let Json(request) = body?;
     // Also: the idempotency claim is always settled, and the retry finds the instance
     // instead of a claim nobody will finish.
-    let instance = change!(state, user, |s| state.market.create(&s, &request).await)?;
+    // A create has no time limit of its own: its claim on the key is renewed while it
+    // waits (see docs/proxy.md).
+    let changes = state.changes.clone();
+    let instance = to_the_end(&changes, None, async move {
+        with_session!(&state, &user, |s| state.market.create(&s, &request).await)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(instance)))
 }
 
-/// Runs a change to its end even if the caller goes away (a closed tab, a timeout):
-/// dropped between Tray's part and the proxy's own, it would leave the proxy's records
-/// behind Tray (a deleted connection's rows kept, saved settings not noted as saved).
+/// Runs a change to its end even if the caller goes away (a closed tab, a client's
+/// timeout): dropped between Tray's part and the proxy's own, it would leave the proxy's
+/// records behind Tray (a deleted connection's rows kept, saved settings not noted as
+/// saved). Within `limit`, the request's own: a change its caller was told had failed
+/// must not land much later, after a newer one.
 async fn to_the_end<T: Send + 'static>(
-    change: impl std::future::Future<Output = Result<T, ProxyError>> + Send + 'static,
+    changes: &TaskTracker,
+    limit: Option<Duration>,
+    change: impl Future<Output = Result<T, ProxyError>> + Send + 'static,
 ) -> Result<T, ProxyError> {
-    tokio::spawn(change)
+    let task = async move {
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, change)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ProxyError::TrayUnanswered(
+                        "no answer within the request's time".into(),
+                    ))
+                }),
+            None => change.await,
+        }
+    };
+    changes
+        .spawn(task.in_current_span())
         .await
-        .map_err(|err| ProxyError::Database(format!("the change's task failed: {err}")))?
+        .map_err(|err| ProxyError::Config(format!("the change's task failed: {err}")))?
 }
 
 async fn get_instance(
@@ -343,7 +372,8 @@ async fn attach_auth(
     body: Body<wire::AttachAuth>,
 ) -> Result<Json<wire::Instance>, ProxyError> {
     let Json(attach) = body?;
-    let attached = to_the_end(async move {
+    let (changes, limit) = (state.changes.clone(), state.market.config.request_timeout);
+    let attached = to_the_end(&changes, Some(limit), async move {
         // Stored before Tray is asked anything (a session may need Tray): an outage from
         // here on leaves it for the retry loop, not lost.
         let pending = state
