@@ -57,6 +57,9 @@ pub enum ProxyError {
     Database(String),
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The proxy's own fault (a task that panicked).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ProxyError {
@@ -90,9 +93,10 @@ impl ProxyError {
                 (StatusCode::BAD_GATEWAY, "tray_error")
             }
             ProxyError::TrayUnauthorized(_) => (StatusCode::BAD_GATEWAY, "tray_credentials"),
-            ProxyError::Database(_) | ProxyError::Config(_) | ProxyError::TrayDocument(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
-            }
+            ProxyError::Database(_)
+            | ProxyError::Config(_)
+            | ProxyError::TrayDocument(_)
+            | ProxyError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 }
@@ -123,9 +127,10 @@ impl IntoResponse for ProxyError {
         }
         let message = match &self {
             // Internal details stay in the log.
-            ProxyError::Database(_) | ProxyError::Config(_) | ProxyError::TrayDocument(_) => {
-                "internal error".to_owned()
-            }
+            ProxyError::Database(_)
+            | ProxyError::Config(_)
+            | ProxyError::TrayDocument(_)
+            | ProxyError::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
         let body = ErrorBody {

@@ -70,7 +70,7 @@ pub struct InFlight {
 }
 
 /// One request under way; the user's count goes down when it is dropped (the request
-/// answered, failed or timed out).
+/// answered, failed or timed out; a change once it ended, even after its caller went).
 #[derive(Debug)]
 pub struct InFlightGuard {
     user: String,

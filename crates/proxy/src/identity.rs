@@ -21,7 +21,8 @@ pub struct HostUser {
     /// The host's user id; Tray's externalUserId.
     pub id: String,
     pub name: String,
-    /// Counts this request among the user's under way until the handler is done with it.
+    /// Counts this request among the user's under way until the handler is done with it
+    /// (a change: until it ended, its caller gone or not).
     pub in_flight: Option<Arc<InFlightGuard>>,
 }
 

@@ -148,24 +148,28 @@ impl Proxy {
     }
 
     /// Stop accepting requests, finish the ones in flight and the changes whose callers
-    /// went (for as long as a request may take), and return.
+    /// went (within as long as a request may take, from now), and return.
     pub async fn stop(mut self) {
+        let deadline = tokio::time::Instant::now() + self.grace;
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        let mut tasks = std::mem::take(&mut self.tasks);
-        if let Some(server) = tasks.first_mut() {
+        let mut tasks = std::mem::take(&mut self.tasks).into_iter();
+        let server = tasks.next();
+        // The retrier and the housekeeper start nothing new meanwhile: a sign-in kept
+        // through an outage stays kept, for the next proxy.
+        for task in tasks {
+            task.abort();
+        }
+        if let Some(server) = server {
             let _ = server.await;
         }
         self.changes.close();
-        if tokio::time::timeout(self.grace, self.changes.wait())
+        if tokio::time::timeout_at(deadline, self.changes.wait())
             .await
             .is_err()
         {
             tracing::warn!(left = self.changes.len(), "stopping with changes under way");
-        }
-        for task in tasks {
-            task.abort();
         }
     }
 }

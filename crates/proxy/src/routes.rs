@@ -21,7 +21,9 @@ use tower_http::{
 };
 use tracing::Instrument;
 
-use crate::{error::ProxyError, identity::HostUser, service::Session, AppState};
+use crate::{
+    error::ProxyError, identity::HostUser, service::Session, tray::retrying_until, AppState,
+};
 
 type Shared = State<Arc<AppState>>;
 type Body<T> = Result<Json<T>, JsonRejection>;
@@ -265,13 +267,13 @@ async fn list_integrations(
     State(state): Shared,
     user: HostUser,
 ) -> Result<Json<Catalog>, ProxyError> {
-    let dialog_origin = state.market.config.dialog_origin();
-    // A read, but one that may attach a sign-in kept through an outage: cut off mid-call,
-    // that attach could land after a newer one of the user's.
-    let integrations = change!(state, user, |session| state.market.catalog(&session).await)?;
+    let integrations = with_session!(&state, &user, |session| state
+        .market
+        .catalog(&session)
+        .await)?;
     Ok(Json(Catalog {
         integrations,
-        dialog_origin,
+        dialog_origin: state.market.config.dialog_origin(),
     }))
 }
 
@@ -283,7 +285,7 @@ async fn create_instance(
     let Json(request) = body?;
     // Also: the idempotency claim is always settled, and the retry finds the instance
     // instead of a claim nobody will finish.
-    // A create has no time limit of its own: its claim on the key is renewed while it
+    // A create retries without a time limit: its claim on the key is renewed while it
     // waits (see docs/proxy.md).
     let changes = state.changes.clone();
     let instance = to_the_end(&changes, None, async move {
@@ -296,29 +298,24 @@ async fn create_instance(
 /// Runs a change to its end even if the caller goes away (a closed tab, a client's
 /// timeout): dropped between Tray's part and the proxy's own, it would leave the proxy's
 /// records behind Tray (a deleted connection's rows kept, saved settings not noted as
-/// saved). Within `limit`, the request's own: a change its caller was told had failed
-/// must not land much later, after a newer one.
+/// saved). Past `retry_limit` (the request's own time) no Tray call of it is sent
+/// again: a change its caller was told had failed must not land much later, after a
+/// newer one. It is never cut off, which would be the cut above.
 async fn to_the_end<T: Send + 'static>(
     changes: &TaskTracker,
-    limit: Option<Duration>,
+    retry_limit: Option<Duration>,
     change: impl Future<Output = Result<T, ProxyError>> + Send + 'static,
 ) -> Result<T, ProxyError> {
     let task = async move {
-        match limit {
-            Some(limit) => tokio::time::timeout(limit, change)
-                .await
-                .unwrap_or_else(|_| {
-                    Err(ProxyError::TrayUnanswered(
-                        "no answer within the request's time".into(),
-                    ))
-                }),
+        match retry_limit {
+            Some(limit) => retrying_until(tokio::time::Instant::now() + limit, change).await,
             None => change.await,
         }
     };
     changes
         .spawn(task.in_current_span())
         .await
-        .map_err(|err| ProxyError::Config(format!("the change's task failed: {err}")))?
+        .map_err(|err| ProxyError::Internal(format!("the change's task failed: {err}")))?
 }
 
 async fn get_instance(

@@ -3034,6 +3034,34 @@ async fn settings_saved_for_a_caller_that_gives_up(harness: &Harness, user: &str
     id
 }
 
+/// A change its caller was told had failed (the request's time ran out while Tray kept
+/// failing) is not sent to Tray again afterwards, where it would land late, maybe after a
+/// newer change of the user's. Each try takes Tray 600 ms: the second ends past the
+/// request's second, and a third would find Tray well again.
+#[tokio::test]
+async fn a_change_is_not_sent_to_tray_again_after_its_callers_time() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.request_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let (user, id, _) = stripe_with_auth(&harness, "late").await;
+    harness.sandbox.set_faults(Faults {
+        latency: Duration::from_millis(600),
+        failure_rate: 1.0,
+        only: Some("Too late".into()),
+        ..Faults::default()
+    });
+    let (status, body) = harness
+        .patch(&user, &id, json!({ "name": "Too late" }))
+        .await;
+    assert!(status.is_server_error(), "{status} {body}");
+    harness.sandbox.set_faults(Faults::default());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let listed = listed(&harness, &user, &id).await;
+    assert_ne!(listed["name"], "Too late", "{listed}");
+    harness.stop().await;
+}
+
 /// Enabling ends the setup: the answer already says its settings need no other look.
 #[tokio::test]
 async fn the_answer_to_an_enable_says_the_settings_are_confirmed() {

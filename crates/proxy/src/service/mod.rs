@@ -66,9 +66,10 @@ pub struct Marketplace {
     user_tokens: Mutex<HashMap<String, (String, i64)>>,
     /// Attaching to a slot is one at a time (striped by instance and slot): an auth kept
     /// through an outage, sent again, must not land after a newer one the user attached.
-    /// A lock in the process, not a claim in the database: a request dropped by its
-    /// timeout frees it at once, and a user's attach may wait as long as a retry takes
-    /// in Tray's rate limit. (Across replicas the two may still cross; see docs.)
+    /// A lock in the process, not a claim in the database: a catalog load dropped by its
+    /// timeout frees it at once (an attach runs to its end), and a user's attach may wait
+    /// as long as a retry takes in Tray's rate limit. (Across replicas the two may still
+    /// cross; see docs.)
     slot_locks: [Mutex<()>; SLOT_LOCKS],
 }
 

@@ -342,6 +342,8 @@ impl TrayClient {
             .await
     }
 
+    /// Sends a call, again while it may not have reached Tray (`Retry::Idempotent`) or was
+    /// rate limited; no new attempt starts past the deadline of [`retrying_until`].
     async fn call<T: DeserializeOwned>(
         &self,
         token: &str,
@@ -357,13 +359,16 @@ impl TrayClient {
                 Err(err)
                     if err.is_transient()
                         && retry == Retry::Idempotent
-                        && attempt < MAX_ATTEMPTS =>
+                        && attempt < MAX_ATTEMPTS
+                        && !past_retry_deadline() =>
                 {
                     tracing::debug!(attempt, error = %err, "retrying a Tray call");
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 // Rate limited means not executed: safe to send again even when not idempotent.
-                Err(ProxyError::TrayRateLimited) if attempt < MAX_ATTEMPTS => {
+                Err(ProxyError::TrayRateLimited)
+                    if attempt < MAX_ATTEMPTS && !past_retry_deadline() =>
+                {
                     tokio::time::sleep(backoff(attempt)).await;
                 }
                 other => return other,
@@ -462,6 +467,28 @@ fn unauthorized_reason(body: &str) -> String {
         .ok()
         .and_then(|body| body.errors.into_iter().next())
         .map_or_else(|| "HTTP 401".to_owned(), |error| error.message)
+}
+
+tokio::task_local! {
+    /// See [`retrying_until`].
+    static NO_RETRY_AFTER: tokio::time::Instant;
+}
+
+/// Runs `work` with no Tray call attempted again after `deadline` (a first attempt still
+/// goes, and an attempt under way runs to its answer). A change whose caller went keeps
+/// going, but is not sent to Tray again long after its caller was told it failed, where
+/// it could land after a newer change of the user's.
+pub async fn retrying_until<F: std::future::Future>(
+    deadline: tokio::time::Instant,
+    work: F,
+) -> F::Output {
+    NO_RETRY_AFTER.scope(deadline, work).await
+}
+
+fn past_retry_deadline() -> bool {
+    NO_RETRY_AFTER
+        .try_with(|deadline| tokio::time::Instant::now() >= *deadline)
+        .unwrap_or(false)
 }
 
 /// Exponential backoff with full jitter: 100 ms, 200 ms, 400 ms, ... capped at 3 s.
