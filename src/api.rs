@@ -122,10 +122,10 @@ impl ApiClient {
         }
     }
 
-    /// The widget unmounted: its requests under way are aborted, a wait for the host's
-    /// `getToken` or catalog ends, and nothing is sent or asked of the host any more.
-    /// Left running, a request would also hold back the next widget's same request
-    /// (the browser lets one request of a URL at a time wait on its cache).
+    /// The widget unmounted: its reads under way are aborted (a change runs to its end,
+    /// see `fetch`), a wait for the host's `getToken` or catalog ends, and nothing is
+    /// sent or asked of the host any more. Left running, a read would also hold back
+    /// the next widget's same request.
     pub fn end(&self) {
         self.ended.abort();
     }

@@ -283,10 +283,9 @@ async fn create_instance(
     body: Body<wire::CreateInstance>,
 ) -> Result<(StatusCode, Json<wire::Instance>), ProxyError> {
     let Json(request) = body?;
-    // Also: the idempotency claim is always settled, and the retry finds the instance
-    // instead of a claim nobody will finish.
-    // A create retries without a time limit: its claim on the key is renewed while it
-    // waits (see docs/proxy.md).
+    // Run to its end, so the idempotency claim is always settled (a retry finds the
+    // instance, not a claim nobody will finish); retried without a time limit, as its
+    // claim on the key is renewed while it waits (see docs/proxy.md).
     let changes = state.changes.clone();
     let instance = to_the_end(&changes, None, async move {
         with_session!(&state, &user, |s| state.market.create(&s, &request).await)
