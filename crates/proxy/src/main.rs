@@ -31,8 +31,17 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     // Parsed by `cargo xtask` to learn the port when it was chosen by the OS.
     println!("proxy url={}", proxy.url());
     shutdown_signal().await?;
-    proxy.stop().await;
-    Ok(())
+    tracing::info!(
+        "stopping: finishing the requests and changes under way (a second signal stops at once)"
+    );
+    // An operator who cannot wait (or a stalled Tray) gets the process back at once.
+    tokio::select! {
+        () = proxy.stop() => Ok(()),
+        second = shutdown_signal() => {
+            second?;
+            Err("stopped at once by a second signal: requests and changes under way were cut off".into())
+        }
+    }
 }
 
 /// Ctrl-C, or SIGTERM from a container runtime: finish in-flight requests, then exit.

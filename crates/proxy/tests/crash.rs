@@ -1,12 +1,18 @@
 //! The real `marketplace-proxy` binary on a SQLite file, killed (SIGKILL) halfway through
 //! a two-slot connect and started again on the same file: the connect finishes with
-//! exactly one instance, both auths attached, enabled.
+//! exactly one instance, both auths attached, enabled. And its stop: a second Ctrl-C
+//! does not wait for what the first one lets finish.
 
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use marketplace_proxy::DEMO_JWT_SECRET;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use std::{path::Path, process::Stdio, time::Duration};
+use std::{
+    path::Path,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
 use tokio::{
     io::{AsyncBufReadExt, BufReader},
     process::{Child, Command},
@@ -24,24 +30,45 @@ const ASANA_SLOT: &str = "external_asana_auth";
 struct ProxyProcess {
     child: Child,
     url: String,
+    /// What it wrote to stderr so far (also echoed, for a failing test's output).
+    stderr: Arc<Mutex<String>>,
 }
 
 impl ProxyProcess {
     async fn spawn(sandbox: &Sandbox, database_url: &str) -> ProxyProcess {
+        Self::spawn_against(sandbox.graphql_url(), sandbox.dialog_url(), database_url).await
+    }
+
+    async fn spawn_against(
+        graphql_url: &str,
+        dialog_url: &str,
+        database_url: &str,
+    ) -> ProxyProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_marketplace-proxy"))
             .args(["--listen", "127.0.0.1:0"])
-            .args(["--tray-graphql-url", sandbox.graphql_url()])
-            .args(["--tray-dialog-url", sandbox.dialog_url()])
+            .args(["--tray-graphql-url", graphql_url])
+            .args(["--tray-dialog-url", dialog_url])
             .args(["--embedded-id", tray_sandbox::DEMO_EMBEDDED_ID])
             .args(["--database-url", database_url])
             .env("TRAY_MASTER_TOKEN", tray_sandbox::DEMO_MASTER_TOKEN)
             .env("HOST_JWT_SECRET", DEMO_JWT_SECRET)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
             .expect("the proxy binary starts");
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let mut stderr_lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
+        let written = stderr.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = stderr_lines.next_line().await {
+                eprintln!("{line}");
+                let mut written = written.lock().expect("not poisoned");
+                written.push_str(&line);
+                written.push('\n');
+            }
+        });
         let stdout = child.stdout.take().expect("piped stdout");
         let mut lines = BufReader::new(stdout).lines();
         let url = tokio::time::timeout(Duration::from_secs(60), async {
@@ -56,7 +83,7 @@ impl ProxyProcess {
         .expect("the proxy prints its url");
         // Keep draining, so a full pipe never blocks the proxy.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        ProxyProcess { child, url }
+        ProxyProcess { child, url, stderr }
     }
 
     /// SIGKILL: no graceful shutdown, whatever was in flight is cut off.
@@ -265,4 +292,59 @@ async fn a_proxy_killed_halfway_through_a_two_slot_connect_finishes_it_after_res
 
 fn sqlite_url(path: &Path) -> String {
     format!("sqlite://{}?mode=rwc", path.display())
+}
+
+/// Send `signal` (a `kill` name: `INT`, `TERM`) to this process, by its PID.
+fn signal(child: &Child, signal: &str) {
+    let pid = child.id().expect("still running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([&format!("-{signal}"), &pid])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "kill -{signal} {pid}");
+}
+
+#[tokio::test]
+async fn a_second_ctrl_c_stops_the_proxy_at_once() {
+    // A Tray that accepts connections and never answers: a catalog load stalls in it,
+    // and the first Ctrl-C's stop waits for that request (up to the request's time).
+    let stalled = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
+    let tray = format!("http://{}", stalled.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = stalled.accept().await {
+            held.push(connection);
+        }
+    });
+    let mut proxy =
+        ProxyProcess::spawn_against(&format!("{tray}/graphql"), &tray, "sqlite::memory:").await;
+    let user = User::new(&format!("stop-{}", uuid::Uuid::new_v4()));
+    let url = proxy.url.clone();
+    let _stalled_load = tokio::spawn(async move {
+        let _ = user.call(&url, Method::GET, "/integrations", None).await;
+    });
+    // The load is in the proxy and waits on Tray.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    signal(&proxy.child, "INT");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(
+        proxy.child.try_wait().expect("waits").is_none(),
+        "the first Ctrl-C did not wait for the request under way"
+    );
+
+    signal(&proxy.child, "INT");
+    // The request's time is 30 s: without the second signal it would still be waiting.
+    let status = tokio::time::timeout(Duration::from_secs(10), proxy.child.wait())
+        .await
+        .expect("the second Ctrl-C stopped the proxy at once")
+        .expect("exit status");
+    assert!(
+        !status.success(),
+        "cut off work must not read as a clean stop"
+    );
+    let stderr = proxy.stderr.lock().expect("not poisoned").clone();
+    assert!(stderr.contains("second signal"), "{stderr}");
 }
