@@ -234,6 +234,48 @@ fn stop_process_group(child: &mut Child) {
     let _ = child.wait();
 }
 
+/// A Chrome DevTools command, through chromedriver's `goog/cdp/execute`.
+#[derive(Debug)]
+struct DevTools {
+    method: &'static str,
+    params: Value,
+}
+
+impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        let body = json!({ "cmd": self.method, "params": self.params });
+        (http::Method::POST, Some(body.to_string()))
+    }
+}
+
+impl Browser {
+    /// Emulates CSS media features for the page, e.g. `("forced-colors", "active")`.
+    pub async fn emulate_media(&self, features: &[(&str, &str)]) -> Result<(), Error> {
+        let features: Vec<Value> = features
+            .iter()
+            .map(|(name, value)| json!({ "name": name, "value": value }))
+            .collect();
+        self.client
+            .issue_cmd(DevTools {
+                method: "Emulation.setEmulatedMedia",
+                params: json!({ "features": features }),
+            })
+            .await?;
+        Ok(())
+    }
+}
+
 /// The widget's shadow root as `root` (null when not mounted) for scripts below.
 const WIDGET_ROOT: &str = r#"
     const host = document.querySelector('[data-tray-marketplace]');

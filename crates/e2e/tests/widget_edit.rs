@@ -245,3 +245,58 @@ impl CountUpdates for Browser {
         Ok(())
     }
 }
+
+/// How the first element matching each selector in the widget looks: the background
+/// one sees (a transparent one shows its nearest painted ancestor's), text colour and
+/// border style.
+const BUTTON_LOOKS: &str = r#"
+    const seen = el => {
+        for (let e = el; e; e = e.parentElement || e.getRootNode().host) {
+            const colour = getComputedStyle(e).backgroundColor;
+            if (!/^rgba\(.*, 0\)$/.test(colour)) return colour;
+        }
+        return 'the page';
+    };
+    return arguments[0].map(sel => {
+        const el = root.querySelector(sel);
+        if (!el) return null;
+        const style = getComputedStyle(el);
+        return [seen(el), style.color, style.borderTopStyle].join(' | ');
+    });
+"#;
+
+#[tokio::test]
+async fn forced_colours_keep_the_kinds_of_button_apart() -> Result<(), Error> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    // Windows' contrast themes: the system's colours replace the widget's.
+    browser
+        .emulate_media(&[("forced-colors", "active")])
+        .await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+    connect_slack(&browser).await?;
+
+    let selectors = [".tm-card-action", ".tm-rename-open", ".tm-delete"];
+    let looks = browser
+        .widget_wait(
+            BUTTON_LOOKS,
+            vec![serde_json::json!(selectors)],
+            Duration::from_secs(10),
+        )
+        .await?;
+    let looks: Vec<Option<String>> = serde_json::from_value(looks)?;
+    let [main, outlined, delete] = [&looks[0], &looks[1], &looks[2]].map(|look| {
+        look.clone()
+            .unwrap_or_else(|| panic!("every button is there: {looks:?}"))
+    });
+    assert_ne!(main, outlined, "the main action looks like an outlined one");
+    assert_ne!(
+        delete, outlined,
+        "Delete looks like the other outlined buttons"
+    );
+    assert_ne!(delete, main, "Delete looks like the main action");
+    browser.close().await
+}
