@@ -260,6 +260,17 @@ impl fantoccini::wd::WebDriverCompatibleCommand for DevTools {
 }
 
 impl Browser {
+    /// Presses and releases `key` where the focus is (inside the shadow root too).
+    pub async fn press(&self, key: fantoccini::key::Key) -> Result<(), Error> {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let value = char::from(key);
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value })
+            .then(KeyAction::Up { value });
+        self.client.perform_actions(actions).await?;
+        Ok(())
+    }
+
     /// Emulates CSS media features for the page, e.g. `("forced-colors", "active")`.
     pub async fn emulate_media(&self, features: &[(&str, &str)]) -> Result<(), Error> {
         let features: Vec<Value> = features

@@ -156,6 +156,46 @@ async fn a_long_unbroken_name_fits_a_narrow_window() -> Result<(), Error> {
     browser.close().await
 }
 
+/// At 400 % zoom (a 320 px wide, short window) a dialog scrolls: a control Tab brings
+/// into view at its edge shows its whole focus ring, not a ring cut by the edge.
+#[tokio::test]
+async fn a_focus_ring_at_a_zoomed_dialogs_edge_shows_whole() -> Result<(), Error> {
+    let stack = Stack::start().await?;
+    let browser = Browser::start().await?;
+    browser.client.set_window_size(320, 260).await?;
+    browser.client.goto(&stack.proxy.url()).await?;
+    browser
+        .widget_texts(".tm-title", Duration::from_secs(20))
+        .await?;
+    browser.click_card_action("Slack notifications").await?;
+    browser
+        .widget_wait_text(".tm-authorize", "Authorize")
+        .await?;
+    // Tab to the dialog's last button, below the fold of the short window.
+    let mut tabs = 0;
+    while !browser.widget_has(".tm-show-all:focus").await? {
+        browser.press(fantoccini::key::Key::Tab).await?;
+        tabs += 1;
+        assert!(tabs < 20, "Tab never reached the dialog's last button");
+    }
+    // The ring: 2 px wide, 2 px away from the button.
+    let room = browser
+        .widget_wait(
+            "const dialog = root.querySelector('.tm-dialog');
+             const edge = dialog.getBoundingClientRect().top + dialog.clientTop + dialog.clientHeight;
+             return edge - (root.activeElement.getBoundingClientRect().bottom + 4);",
+            vec![],
+            Duration::from_secs(5),
+        )
+        .await?;
+    let room = room.as_f64().expect("a number");
+    assert!(
+        room >= 0.0,
+        "the focus ring's foot is {room} px under the dialog's edge"
+    );
+    browser.close().await
+}
+
 #[tokio::test]
 async fn a_new_version_that_adds_a_service_is_authorized_and_applied() -> Result<(), Error> {
     // A fresh catalog on every page load: the new version's slot shows at once.
