@@ -37,7 +37,7 @@ impl Region {
     after_help = "Environment only (secrets are never flags, so they never show in a process list):\n  \
                   TRAY_MASTER_TOKEN    the Tray organisation's master token (required)\n  \
                   HOST_JWT_SECRET      HS256 secret the host backend signs user tokens with\n  \
-                  TRAY_WEBHOOK_SECRET  shared secret of the auth-expiring webhook (?secret=); also --webhook-secret"
+                  TRAY_WEBHOOK_SECRET  shared secret Tray passes as ?secret= to the auth-expiring webhook (off without it)"
 )]
 pub struct Args {
     /// Address to listen on.
@@ -91,10 +91,6 @@ pub struct Args {
     /// Seconds the catalog of solutions is cached (solutions change rarely).
     #[arg(long, env = "CATALOG_TTL_SECS", default_value_t = 60)]
     pub catalog_ttl_secs: u64,
-    /// Shared secret Tray must pass as `?secret=` to the auth-expiring webhook
-    /// (prefer the TRAY_WEBHOOK_SECRET environment variable; the webhook is off without it).
-    #[arg(long, env = "TRAY_WEBHOOK_SECRET", hide_env_values = true)]
-    pub webhook_secret: Option<String>,
     /// Tray requests per second the proxy allows itself (Tray's limit is 30/s per
     /// organisation). On Postgres the bucket is shared by every replica; on SQLite it is
     /// this process's own.
@@ -417,7 +413,7 @@ impl Config {
             host_jwt_audience: args.host_jwt_audience,
             host_jwt_max_lifetime: std::time::Duration::from_secs(args.host_jwt_max_lifetime_secs),
             database_url: args.database_url,
-            webhook_secret: args.webhook_secret.or(secrets.webhook_secret),
+            webhook_secret: secrets.webhook_secret,
             body_limit: args.body_limit,
             catalog_ttl: std::time::Duration::from_secs(args.catalog_ttl_secs),
             enable_delay: std::time::Duration::from_secs(2),

@@ -31,7 +31,6 @@ fn help_lists_every_contract_option() {
         "DATABASE_URL",
         "--allowed-origins",
         "ALLOWED_ORIGINS",
-        "--webhook-secret",
         "TRAY_WEBHOOK_SECRET",
         "--demo",
         "--widget-dir",
@@ -43,10 +42,13 @@ fn help_lists_every_contract_option() {
     ] {
         assert!(help.contains(name), "--help does not mention {name}");
     }
-    assert!(
-        !help.contains("--master-token"),
-        "the master token must never be a flag"
-    );
+    // Secrets come from the environment only: a flag shows in every process list.
+    for flag in ["--master-token", "--host-jwt-secret", "--webhook-secret"] {
+        assert!(
+            !help.contains(flag),
+            "a secret must never be a flag: {flag}"
+        );
+    }
 }
 
 #[test]
