@@ -53,17 +53,32 @@ export function mount(element, options = {}) {
   return mountWith(element, options, null);
 }
 
-/// The latest `mount` call of each container: only it mounts (a host's mount made while
-/// a script-tag container waited for its catalog is not replaced by that wait's end).
+/// The handle of each container's latest `mount` call: only it mounts, and a newer call
+/// undoes it at once (a host's mount made while a script-tag container waited for its
+/// catalog is not replaced by that wait's end).
 const latestMount = new WeakMap();
 /// The shadow roots the widget attached (kept after an unmount, for the next mount).
 const ownShadowRoots = new WeakSet();
 
-/// The widget empties the shadow root it renders into: never one the host made.
-function refuseHostShadowRoot(element) {
-  if (element.shadowRoot && !ownShadowRoots.has(element.shadowRoot)) {
+/// The widget empties the shadow root it renders into: never one the host made. It
+/// attaches its own now, so a closed one of the host's (which `shadowRoot` does not
+/// show), or an element that cannot have one (an `<li>`), is refused at once too.
+function claimShadowRoot(element) {
+  if (element.shadowRoot) {
+    if (ownShadowRoots.has(element.shadowRoot)) return;
     throw new Error("tray-marketplace: the container has a shadow root of its own; give the widget an element of its own");
   }
+  let shadow;
+  try {
+    shadow = element.attachShadow({ mode: "open" });
+  } catch (error) {
+    throw new Error(
+      `tray-marketplace: the container <${element.localName}> cannot hold the widget's shadow root (${error.message}); give the widget a <div> of its own`,
+    );
+  }
+  // What the host put in the container (a loading text) shows until the widget does.
+  shadow.append(document.createElement("slot"));
+  ownShadowRoots.add(shadow);
 }
 
 /// A mistake of the host's, reported as the page's own uncaught error (the console,
@@ -75,34 +90,40 @@ function mountWith(element, options, prefetched) {
   if (!(element instanceof Element)) {
     throw new TypeError("tray-marketplace: mount(element, options) needs the container element");
   }
-  refuseHostShadowRoot(element);
+  claimShadowRoot(element);
   // A typo ("Dark", "night") would otherwise pass unnoticed as the default.
   if (options.theme && !["light", "dark", "system"].includes(options.theme)) {
     console.warn(`tray-marketplace: theme "${options.theme}" is none of light, dark, system; using system`);
   }
   let handle = null;
   let unmounted = false;
-  const call = {};
+  const call = {
+    unmount() {
+      unmounted = true;
+      if (handle) {
+        handle.unmount();
+        handle.free();
+        handle = null;
+      }
+    },
+  };
+  // Replaced now, not once the new widget is ready: unmounting the new one at once
+  // must leave no widget behind.
+  latestMount.get(element)?.unmount();
   latestMount.set(element, call);
   const mounted = ready.then(async (glue) => {
     await arrivedWithin(prefetched, 100);
     // A catalog here before the wasm is shown at once, with no loading state first.
     const catalog = prefetched && (prefetched.value || prefetched.promise);
-    if (!unmounted && latestMount.get(element) === call) {
-      // Again: the host may have given it one meanwhile (a custom element upgraded).
-      refuseHostShadowRoot(element);
-      try {
-        handle = glue.mount(element, catalog ? { ...options, catalog } : options);
-      } finally {
-        if (element.shadowRoot) ownShadowRoots.add(element.shadowRoot);
-      }
+    if (!unmounted) {
+      handle = glue.mount(element, catalog ? { ...options, catalog } : options);
     }
   });
   // A widget that cannot start (its files blocked by a CSP, say) says so where the host
   // listens for its errors, not only in `ready`.
   mounted.catch((error) => {
     // Not for a mount since undone or replaced: that widget's host has moved on.
-    if (unmounted || latestMount.get(element) !== call) return;
+    if (unmounted) return;
     const detail = { message: `the widget failed to load: ${(error && error.message) || error}` };
     element.dispatchEvent(
       new CustomEvent("tray-marketplace:error", { detail, bubbles: true, composed: true }),
@@ -113,17 +134,7 @@ function mountWith(element, options, prefetched) {
       report(thrown);
     }
   });
-  return {
-    ready: mounted,
-    unmount() {
-      unmounted = true;
-      if (handle) {
-        handle.unmount();
-        handle.free();
-        handle = null;
-      }
-    },
-  };
+  return { ready: mounted, unmount: call.unmount };
 }
 
 function mountScriptTagContainers() {

@@ -270,7 +270,7 @@ async fn an_unknown_theme_is_named_in_the_console() -> Result {
 
 /// Mistakes of the host's are refused or reported, never silent: `mount` without an
 /// element, or into a container with a shadow root of the host's own (which the widget
-/// would empty), throws and leaves it as it was; an `onEvent` that throws is reported as
+/// would empty; open or closed) or that cannot have one, throws and leaves it as it was; an `onEvent` that throws is reported as
 /// the page's uncaught error (the console, `onerror`) while the widget goes on.
 #[tokio::test]
 async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
@@ -288,7 +288,14 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
     }};
     const theirs = document.getElementById("theirs");
     theirs.attachShadow({{ mode: "open" }}).innerHTML = "<p>mine</p>";
-    window.refused = {{ noElement: refusal(null), theirs: refusal(theirs) }};
+    // A closed shadow root does not show in `shadowRoot`; an <li> cannot have one.
+    const closed = document.getElementById("closed");
+    window.closedRoot = closed.attachShadow({{ mode: "closed" }});
+    closedRoot.innerHTML = "<p>closed</p>";
+    window.refused = {{
+      noElement: refusal(null), theirs: refusal(theirs),
+      closed: refusal(closed), item: refusal(document.getElementById("item")),
+    }};
     TrayMarketplace.mount(document.getElementById("ours"), {{
       proxyUrl: "{proxy}", token: "{token}",
       onEvent: (event) => {{ throw new Error("host bug in " + event.type); }},
@@ -297,6 +304,8 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
 </script></head><body>
 <div id="ours" data-tray-marketplace data-manual></div>
 <div id="theirs"></div>
+<div id="closed"></div>
+<ul><li id="item">the host's own</li></ul>
 <div id="tagged" data-tray-marketplace data-proxy-url="{proxy}" data-token="{token}"></div>
 <script>
   document.getElementById("tagged").attachShadow({{ mode: "open" }}).innerHTML = "<p>tagged</p>";
@@ -311,6 +320,8 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
         .execute(
             "return { refused, reported,
                theirs: document.getElementById('theirs').shadowRoot.innerHTML,
+               closed: closedRoot.innerHTML,
+               item: document.getElementById('item').innerHTML,
                tagged: document.getElementById('tagged').shadowRoot.innerHTML };",
             vec![],
         )
@@ -329,6 +340,20 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
         "{seen}"
     );
     assert_eq!(seen["theirs"], json!("<p>mine</p>"), "left as it was");
+    assert!(
+        refused["closed"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot hold the widget's shadow root")),
+        "{seen}"
+    );
+    assert_eq!(seen["closed"], json!("<p>closed</p>"), "left as it was");
+    assert!(
+        refused["item"]
+            .as_str()
+            .is_some_and(|m| m.contains("<li> cannot hold the widget's shadow root")),
+        "{seen}"
+    );
+    assert_eq!(seen["item"], json!("the host's own"), "left as it was");
     // A script-tag container with a shadow root of the host's: reported, left alone,
     // and the page's other widget mounted all the same.
     assert_eq!(seen["tagged"], json!("<p>tagged</p>"), "left as it was");
@@ -344,6 +369,62 @@ async fn a_hosts_mistakes_are_refused_or_reported() -> Result {
             .any(|m| m.to_string().contains("host bug in ready"))),
         "{seen}"
     );
+    browser.close().await?;
+    Ok(())
+}
+
+/// Mounting a container again replaces its widget at once: a new handle unmounted
+/// straight away (before its wasm work began) leaves the container empty, not the old
+/// widget running; the old handle's `unmount()` then touches nothing. Until a widget
+/// renders, the container's own children show.
+#[tokio::test]
+async fn mounting_again_replaces_the_widget_at_once() -> Result {
+    let (_stack, browser, _host) = open_host_page(|proxy, token| {
+        format!(
+            r#"<!doctype html><html><head><meta charset="utf-8">
+<script type="module">
+  import {{ mount }} from "{proxy}/widget/embed.js";
+  const options = {{ proxyUrl: "{proxy}", token: "{token}" }};
+  const container = document.getElementById("box");
+  const first = mount(container, options);
+  // The loading text is the container's own child: it shows through the widget's slot.
+  window.loadingShown = container.shadowRoot?.querySelector("slot") != null;
+  await first.ready;
+  window.firstCards = container.shadowRoot.querySelectorAll(".tm-card").length;
+  mount(container, options).unmount();
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const state = () => ({{
+    widget: container.shadowRoot.querySelector(".tm-root") !== null,
+    theme: container.dataset.tmTheme ?? null,
+    shadow: container.shadowRoot.innerHTML,
+  }});
+  const replaced = state();
+  first.unmount();
+  window.after = {{ replaced, firstUnmounted: state() }};
+</script></head><body>
+<div id="box" data-tray-marketplace data-manual>Loading integrations…</div>
+</body></html>"#
+        )
+    })
+    .await?;
+    let seen = browser
+        .client
+        .execute_async(
+            "const done = arguments[0];
+             const poll = () => window.after
+               ? done({ after, loadingShown, firstCards }) : setTimeout(poll, 50);
+             poll();",
+            vec![],
+        )
+        .await?;
+    assert!(seen["firstCards"].as_u64().is_some_and(|n| n > 0), "{seen}");
+    let empty = json!({ "widget": false, "theme": null, "shadow": "<slot></slot>" });
+    assert_eq!(
+        seen["after"]["replaced"], empty,
+        "the first widget outlived its replacement"
+    );
+    assert_eq!(seen["after"]["firstUnmounted"], empty, "{seen}");
+    assert_eq!(seen["loadingShown"], json!(true), "{seen}");
     browser.close().await?;
     Ok(())
 }
