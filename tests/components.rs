@@ -4217,6 +4217,42 @@ async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle()
     host.remove();
 }
 
+/// Moved on to another row while a Disable was on its way: its answer leaves focus
+/// there. Taken back to the Enable button, the Enter meant for the other row's rename
+/// would enable this connection again.
+#[wasm_bindgen_test]
+async fn a_change_answered_after_the_user_moved_to_another_row_leaves_focus_there() {
+    let _fetch = FakeFetch::install(&format!(
+        "return new Promise((resolve) => window.__answer = () => resolve(new Response({},
+             {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }})));",
+        json_literal(&disabled_slack())
+    ));
+    let host = container();
+    let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    press(&host, "[data-instance-id=\"Slack-0\"] .tm-toggle");
+    tick().await;
+    type_a_new_name(&host, "Slack-1", "Team alerts").await;
+    run_js("window.__answer()");
+    for _ in 0..10 {
+        tick().await;
+    }
+    next_frames().await;
+    assert_eq!(
+        texts(&host, "[data-instance-id=\"Slack-0\"] .tm-toggle"),
+        vec!["Enable"],
+        "answered"
+    );
+    assert!(
+        focus_is_in_row("Slack-1", "tm-name"),
+        "focus stayed in the other row's rename, not on {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
 /// The rename of row `instance_id` is still open, holding `typed`, with focus in it.
 fn assert_the_rename_stays(host: &HtmlElement, instance_id: &str, typed: &str) {
     assert_eq!(

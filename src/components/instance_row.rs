@@ -130,21 +130,13 @@ pub fn InstanceRow(
                     if closes_editor {
                         editing.try_set(Editing::Nothing);
                     }
-                    // Typing in the editor meanwhile, or after a deletion in another row's:
-                    // focus stays there.
-                    let typing = match row {
-                        None => {
-                            !focus_within(editor_box)
-                                && dialog.as_ref().is_some_and(|d| {
-                                    d.query_selector(".tm-editor:focus-within")
-                                        .ok()
-                                        .flatten()
-                                        .is_some()
-                                })
-                        }
-                        Some(_) => !closes_editor && focus_within(editor_box),
-                    };
-                    if let Some(dialog) = dialog.filter(|_| !typing) {
+                    // Moved on to another row (its editor, its buttons) or Add another,
+                    // or typing in this row's editor meanwhile: focus stays there.
+                    let stays = dialog
+                        .as_ref()
+                        .is_some_and(|d| focus_moved_on(d, editor_box))
+                        || (row.is_some() && !closes_editor && focus_within(editor_box));
+                    if let Some(dialog) = dialog.filter(|_| !stays) {
                         focus_after_render(dialog, row, then_focus);
                     }
                 }
@@ -554,6 +546,21 @@ fn focus_within(editor_box: NodeRef<leptos::html::Div>) -> bool {
         .try_get_untracked()
         .flatten()
         .is_some_and(|b| b.matches(":focus-within").unwrap_or(false))
+}
+
+/// Whether focus is in `dialog` outside the row around `editor_box` (another row, Add
+/// another): the user has moved on, and a change of this row ending must not take the
+/// focus back, where their next Enter would act on this row. A row gone (deleted) holds
+/// no focus.
+fn focus_moved_on(dialog: &web_sys::Element, editor_box: NodeRef<leptos::html::Div>) -> bool {
+    let Some(focused) = dialog.query_selector(":focus").ok().flatten() else {
+        return false;
+    };
+    let row = editor_box
+        .try_get_untracked()
+        .flatten()
+        .and_then(|b| b.closest(".tm-instance").ok().flatten());
+    !row.is_some_and(|row| row.contains(Some(&focused)))
 }
 
 /// Focuses the first control matching one of `selectors` in the row around `editor_box`.
