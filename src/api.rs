@@ -327,18 +327,12 @@ impl ApiClient {
         path: &str,
         body: Option<String>,
     ) -> Result<Response, ApiError> {
-        let mut renewal_failed = None;
         if self.credentials.token.borrow().is_none() {
-            // Not fatal yet: the request may need no token. But the callback is not
-            // asked (and waited for) twice for one request.
-            renewal_failed = self.renew_token().await.err();
+            // Every request of the widget's needs a token: one sent without it (the
+            // host's getToken failed) could only be refused, a second error to read.
+            self.renew_token().await?;
         }
         let response = self.fetch(method, path, body.as_deref()).await?;
-        if response.status() == 401 {
-            if let Some(failed) = renewal_failed {
-                return Err(failed);
-            }
-        }
         if response.status() == 401 && self.renew_token().await? {
             let retried = self.fetch(method, path, body.as_deref()).await?;
             return check(retried).await;

@@ -2577,10 +2577,11 @@ fn mount_against_fake_fetch(
 
 /// The host's `getToken` failing is a sign-in problem, not the server's: the user reads
 /// that, and the host's `error` event carries the host's own reason. An empty token is no
-/// token: sent, the proxy would only say the header is malformed.
+/// token: sent, the proxy would only say the header is malformed. Nothing is sent
+/// without a token: the proxy could only refuse it, a second error for the host.
 #[wasm_bindgen_test]
 async fn a_failing_get_token_reads_as_a_sign_in_problem() {
-    let _fetch = FakeFetch::install(&proxy_refusing(401, "unauthenticated", "sign in first"));
+    let fetch = FakeFetch::install(&proxy_refusing(401, "unauthenticated", "sign in first"));
     for (answer, reason) in [
         (
             "return Promise.reject(new Error('backend down'));",
@@ -2606,6 +2607,11 @@ async fn a_failing_get_token_reads_as_a_sign_in_problem() {
             errors.messages().iter().any(|m| m.contains(reason)),
             "{answer}: {:?}",
             errors.messages()
+        );
+        assert_eq!(
+            fetch.requests(),
+            Vec::<String>::new(),
+            "sent without a token"
         );
         handle.unmount();
         host.remove();
