@@ -4393,6 +4393,29 @@ async fn no_other_editor_opens_while_a_rename_is_saved() {
     host.remove();
 }
 
+/// Update too says it is shut while a rename of its row is saved: pressed, it did
+/// nothing and said nothing.
+#[wasm_bindgen_test]
+async fn update_says_it_waits_while_a_rename_is_saved() {
+    let _fetch = FakeFetch::install("return new Promise(() => {});");
+    let mut item = integration("GitHub", &[], &[Status::NeedsUpdate]);
+    item.instances[0]
+        .auth_values
+        .push(auth_value("auth", "a1", false));
+    let host = container();
+    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    tick().await;
+    assert_eq!(aria_disabled(&host, ".tm-update"), "false");
+    click(&host, ".tm-rename-open");
+    tick().await;
+    rename_field(&host).set_value("Roadmap");
+    click(&host, ".tm-rename .tm-save");
+    tick().await;
+    assert_eq!(aria_disabled(&host, ".tm-update"), "true");
+    drop(handle);
+    host.remove();
+}
+
 /// A name written right to left keeps its punctuation at its own end (on the left),
 /// in its row and inside the English sentence of its delete confirmation, instead of
 /// the "!" jumping to the right as the sentence around it runs left to right.

@@ -456,7 +456,7 @@ pub fn InstanceRow(
                 {needs_update.then(|| view! { <p class="tm-hint">{hint}</p> }.into_any())}
                 <div class="tm-actions" role="group" aria-labelledby=summary_name_id.clone() aria-busy=move || busy.get().to_string()>
                     {can_update.then(|| view! {
-                        <button class="tm-button tm-update" on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
+                        <button class="tm-button tm-update" aria-disabled=move || saving.get().to_string() on:click=open_editor(Editing::Update)>{ctx.t(Key::update)}</button>
                     }.into_any())}
                     {(!update_first).then(|| if setting_up {
                         view! {
