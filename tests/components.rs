@@ -3688,15 +3688,21 @@ async fn a_slow_connect_does_not_take_over_another_open_dialog() {
     widget.remove();
 }
 
+/// A signed-in GitHub connection awaiting an update.
+fn awaiting_an_update() -> Integration {
+    let mut item = integration("GitHub", &[], &[Status::NeedsUpdate]);
+    item.instances[0]
+        .auth_values
+        .push(auth_value("auth", "a1", false));
+    item
+}
+
 /// An instance awaiting an update whose own version had no settings: Settings would
 /// offer the new version's, which Tray refuses outside an upgrade. Update has them.
 #[wasm_bindgen_test]
 async fn a_connection_awaiting_an_update_offers_the_new_settings_only_through_update() {
-    let mut item = integration("GitHub", &[], &[Status::NeedsUpdate]);
+    let mut item = awaiting_an_update();
     item.config_slots.push(slot("label", "\"roadmap\""));
-    item.instances[0]
-        .auth_values
-        .push(auth_value("auth", "a1", false));
     let host = container();
     let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
     tick().await;
@@ -4398,10 +4404,7 @@ async fn no_other_editor_opens_while_a_rename_is_saved() {
 #[wasm_bindgen_test]
 async fn update_says_it_waits_while_a_rename_is_saved() {
     let _fetch = FakeFetch::install("return new Promise(() => {});");
-    let mut item = integration("GitHub", &[], &[Status::NeedsUpdate]);
-    item.instances[0]
-        .auth_values
-        .push(auth_value("auth", "a1", false));
+    let item = awaiting_an_update();
     let host = container();
     let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
     tick().await;
