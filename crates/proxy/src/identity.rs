@@ -119,6 +119,13 @@ impl Verifier {
                 ErrorKind::MissingRequiredClaim(claim) => {
                     unauthenticated(&format!("the user token has no `{claim}` claim"))
                 }
+                // Read before the claims are checked: a missing `sub` or a `sub` that is
+                // a number. Saying which tells the host's developer what to fix.
+                ErrorKind::Json(json) => {
+                    let reason = json.to_string();
+                    let reason = reason.split(" at line ").next().unwrap_or_default();
+                    unauthenticated(&format!("the user token's claims are wrong: {reason}"))
+                }
                 _ => unauthenticated("the user token is invalid"),
             }
         })?;
@@ -278,6 +285,33 @@ mod tests {
         )
         .expect("signs");
         assert!(verifier().verify(&signed).is_err());
+    }
+
+    #[test]
+    fn a_claim_missing_or_of_the_wrong_type_is_named() {
+        let exp = now_secs() + 600;
+        for (claims, named) in [
+            (serde_json::json!({ "exp": exp }), "missing field `sub`"),
+            (serde_json::json!({ "sub": "u1" }), "missing field `exp`"),
+            (
+                serde_json::json!({ "sub": 7, "exp": exp }),
+                "invalid type: integer `7`, expected a string",
+            ),
+            (
+                serde_json::json!({ "sub": "u1", "exp": exp, "nbf": "soon" }),
+                "invalid type: string \"soon\"",
+            ),
+        ] {
+            let signed = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"host-secret"),
+            )
+            .expect("signs");
+            let err = verifier().verify(&signed).unwrap_err().to_string();
+            assert!(err.contains(named), "{claims}: {err}");
+            assert!(!err.contains("line 1"), "{err}");
+        }
     }
 
     #[test]
