@@ -277,27 +277,50 @@ impl Db {
         self.postgres
     }
 
-    /// Take one token from the shared Tray bucket (Postgres only); returns the balance
-    /// left. Negative: the caller is queued and may send after `-balance / per_second`
-    /// seconds. The row lock serialises replicas; the database's clock is the only clock.
+    /// Take one token from the shared Tray bucket (Postgres only), unless the balance
+    /// left would fall below `deepest`: then `None`, and nothing is taken. A negative
+    /// balance: the caller is queued and may send after `-balance / per_second` seconds.
+    /// The row lock serialises replicas; the database's clock is the only clock.
     pub async fn reserve_tray_request(
         &self,
         per_second: f64,
         burst: f64,
-    ) -> Result<f64, ProxyError> {
+        deepest: f64,
+    ) -> Result<Option<f64>, ProxyError> {
+        // FOR UPDATE: the row as the last replica left it, locked until the update.
         let row = sqlx::query(
-            "UPDATE tray_rate_limit
-             SET tokens = LEAST($1::float8, tokens + GREATEST(0::float8,
-                     EXTRACT(EPOCH FROM clock_timestamp())::float8 - refilled_at) * $2::float8) - 1,
+            "WITH bucket AS (
+                 SELECT LEAST($1::float8, tokens + GREATEST(0::float8,
+                            EXTRACT(EPOCH FROM clock_timestamp())::float8 - refilled_at) * $2::float8)
+                        AS refilled
+                 FROM tray_rate_limit WHERE name = 'tray' FOR UPDATE
+             )
+             UPDATE tray_rate_limit
+             SET tokens = CASE WHEN bucket.refilled - 1 >= $3::float8
+                               THEN bucket.refilled - 1 ELSE bucket.refilled END,
                  refilled_at = GREATEST(refilled_at, EXTRACT(EPOCH FROM clock_timestamp())::float8)
+             FROM bucket
              WHERE name = 'tray'
-             RETURNING tokens",
+             RETURNING bucket.refilled - 1",
         )
         .bind(burst)
         .bind(per_second)
+        .bind(deepest)
         .fetch_one(&self.pool)
         .await?;
-        Ok(row.get::<f64, _>(0))
+        let balance = row.get::<f64, _>(0);
+        Ok((balance >= deepest).then_some(balance))
+    }
+
+    /// A token reserved by a call given up before its turn, back in the shared bucket.
+    pub async fn give_back_tray_request(&self, burst: f64) -> Result<(), ProxyError> {
+        sqlx::query(
+            "UPDATE tray_rate_limit SET tokens = LEAST($1::float8, tokens + 1) WHERE name = 'tray'",
+        )
+        .bind(burst)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
     }
 
     pub async fn tray_user_id(&self, external_user_id: &str) -> Result<Option<String>, ProxyError> {

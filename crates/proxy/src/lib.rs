@@ -78,14 +78,22 @@ impl Proxy {
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
         // Replicas share Postgres, so they share the bucket there; SQLite is one process.
+        // A third of the request's time: what follows a call's turn (Tray's answer, the
+        // request's other calls) needs the rest.
+        let max_wait = config.request_timeout / 3;
         let limiter = if db.is_postgres() {
             RateLimiter::shared(
                 db.clone(),
                 config.tray_rate_per_second,
                 config.tray_rate_burst,
+                max_wait,
             )
         } else {
-            RateLimiter::new(config.tray_rate_per_second, config.tray_rate_burst)
+            RateLimiter::new(
+                config.tray_rate_per_second,
+                config.tray_rate_burst,
+                max_wait,
+            )
         };
         let tray = TrayClient::new(
             http,

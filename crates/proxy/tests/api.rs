@@ -1677,6 +1677,44 @@ async fn one_user_flooding_is_refused_before_tray_and_others_are_served() {
     harness.stop().await;
 }
 
+/// More loads than the organisation's Tray budget for a while: the excess is refused at
+/// once (`rate_limited`) instead of queued past its callers' time, and the next load is
+/// served once the flood ends. (A queue of calls whose callers had given up held every
+/// later call past its own time: every load failed, and an idle user's then took 29 s.)
+#[tokio::test]
+async fn a_flood_past_trays_budget_is_refused_at_once_and_leaves_no_queue_behind() {
+    let harness = Harness::start_with("sqlite::memory:", |config| {
+        config.tray_rate_per_second = 4;
+        config.tray_rate_burst = 4;
+        config.user_rate_per_second = 0;
+        config.request_timeout = Duration::from_secs(6);
+    })
+    .await;
+    let users: Vec<String> = (0..60)
+        .map(|n| unique_user(&format!("flood-{n}")))
+        .collect();
+    let loads = users
+        .iter()
+        .map(|user| harness.call(reqwest::Method::GET, "/integrations", user, None));
+    let answers = futures_join_all(loads).await;
+    let refused = answers
+        .iter()
+        .filter(|(status, body)| {
+            *status == StatusCode::TOO_MANY_REQUESTS && body["error"]["code"] == "rate_limited"
+        })
+        .count();
+    assert!(refused > 0, "none of 60 loads refused at once");
+    let (status, body) = harness
+        .call(
+            reqwest::Method::GET,
+            "/integrations",
+            &unique_user("after"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "the load after the flood: {body}");
+}
+
 #[tokio::test]
 async fn a_user_with_many_requests_under_way_is_told_to_wait_and_others_are_not() {
     let harness = Harness::start_with("sqlite::memory:", |config| {

@@ -6,8 +6,8 @@
 //! single `UPDATE ... RETURNING` (see [`Db::reserve_tray_request`]), so the limit holds
 //! across all of them rather than per process.
 
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::{db::Db, error::ProxyError};
@@ -15,6 +15,11 @@ use crate::{db::Db, error::ProxyError};
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
+    /// The lowest balance a reservation may leave: `-max_wait * per_second`. Past it a
+    /// call is refused at once (`rate_limited`) instead of queued: under a sustained
+    /// overload a deeper queue only holds calls whose callers give up before their turn,
+    /// and every later call would then wait past its own caller's time too.
+    deepest: f64,
     bucket: Bucket,
 }
 
@@ -31,62 +36,112 @@ struct LocalBucket {
 }
 
 impl RateLimiter {
-    /// A bucket in this process's memory (single replica).
-    pub fn new(per_second: u32, burst: u32) -> Self {
-        RateLimiter {
-            per_second: f64::from(per_second.max(1)),
-            burst: f64::from(burst.max(1)),
-            bucket: Bucket::Local(Mutex::new(LocalBucket {
+    /// A bucket in this process's memory (single replica); a call waits at most
+    /// `max_wait` for its turn.
+    pub fn new(per_second: u32, burst: u32, max_wait: Duration) -> Self {
+        Self::with_bucket(
+            per_second,
+            burst,
+            max_wait,
+            Bucket::Local(Mutex::new(LocalBucket {
                 tokens: f64::from(burst.max(1)),
                 refilled: Instant::now(),
             })),
-        }
+        )
     }
 
     /// One bucket for every replica on `db` (Postgres).
-    pub fn shared(db: Db, per_second: u32, burst: u32) -> Self {
+    pub fn shared(db: Db, per_second: u32, burst: u32, max_wait: Duration) -> Self {
+        Self::with_bucket(per_second, burst, max_wait, Bucket::Shared(db))
+    }
+
+    fn with_bucket(per_second: u32, burst: u32, max_wait: Duration, bucket: Bucket) -> Self {
+        let per_second = f64::from(per_second.max(1));
         RateLimiter {
-            per_second: f64::from(per_second.max(1)),
+            per_second,
             burst: f64::from(burst.max(1)),
-            bucket: Bucket::Shared(db),
+            deepest: -max_wait.as_secs_f64() * per_second,
+            bucket,
         }
     }
 
-    /// Wait until one request may be sent.
+    /// Wait until one request may be sent, or refuse at once when its turn is further
+    /// away than the longest wait.
+    ///
+    /// A reservation is a token taken now: a negative balance is the queue in front of
+    /// this call (on Postgres, of every replica's calls), so calls go in arrival order,
+    /// each sleeping until its own token is earned (a newcomer cannot take a token a
+    /// waiter was owed). A call dropped while it waits (its caller gave up) gives its
+    /// token back.
     pub async fn acquire(&self) -> Result<(), ProxyError> {
-        match &self.bucket {
-            Bucket::Local(bucket) => {
-                self.acquire_local(bucket).await;
-                Ok(())
-            }
+        let balance = match &self.bucket {
+            Bucket::Local(bucket) => self.reserve_local(bucket),
             Bucket::Shared(db) => {
-                // The reservation is ours even while we wait: a negative balance is a
-                // queue of replicas' requests, each sent when its token has been earned.
-                let balance = db.reserve_tray_request(self.per_second, self.burst).await?;
-                if balance < 0.0 {
-                    tokio::time::sleep(Duration::from_secs_f64(-balance / self.per_second)).await;
-                }
-                Ok(())
+                db.reserve_tray_request(self.per_second, self.burst, self.deepest)
+                    .await?
             }
-        }
-    }
-
-    /// Reserves the next token, as the shared bucket does: a negative balance is the
-    /// queue in front of this request, so waiters go in arrival order, each sleeping
-    /// until its own token is earned (a newcomer cannot take a token a waiter was owed).
-    /// A request cancelled while it waits forfeits its token: the error is on the side
-    /// of sending less.
-    async fn acquire_local(&self, bucket: &Mutex<LocalBucket>) {
-        let balance = {
-            let mut bucket = bucket.lock().await;
-            let now = Instant::now();
-            let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second;
-            bucket.tokens = (bucket.tokens + earned).min(self.burst) - 1.0;
-            bucket.refilled = now;
-            bucket.tokens
+        };
+        let Some(balance) = balance else {
+            return Err(ProxyError::TrayRateLimited);
         };
         if balance < 0.0 {
+            let mut turn = Turn {
+                limiter: self,
+                taken: false,
+            };
             tokio::time::sleep(Duration::from_secs_f64(-balance / self.per_second)).await;
+            turn.taken = true;
+        }
+        Ok(())
+    }
+
+    /// The balance after taking a token, or `None` (nothing taken) when it would fall
+    /// below the deepest.
+    fn reserve_local(&self, bucket: &Mutex<LocalBucket>) -> Option<f64> {
+        let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second;
+        bucket.tokens = (bucket.tokens + earned).min(self.burst);
+        bucket.refilled = now;
+        let balance = bucket.tokens - 1.0;
+        (balance >= self.deepest).then(|| {
+            bucket.tokens = balance;
+            balance
+        })
+    }
+
+    fn give_back(&self) {
+        match &self.bucket {
+            Bucket::Local(bucket) => {
+                let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
+                bucket.tokens = (bucket.tokens + 1.0).min(self.burst);
+            }
+            Bucket::Shared(db) => {
+                // Drop cannot wait: the database is told in a task of its own.
+                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                    let (db, burst) = (db.clone(), self.burst);
+                    runtime.spawn(async move {
+                        if let Err(err) = db.give_back_tray_request(burst).await {
+                            tracing::warn!(error = %err, "a Tray token given up was not given back");
+                        }
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// A reserved token waiting for its turn: dropped before it is taken (the call was
+/// given up), it goes back to the bucket for the next call.
+struct Turn<'a> {
+    limiter: &'a RateLimiter,
+    taken: bool,
+}
+
+impl Drop for Turn<'_> {
+    fn drop(&mut self) {
+        if !self.taken {
+            self.limiter.give_back();
         }
     }
 }
@@ -95,9 +150,11 @@ impl RateLimiter {
 mod tests {
     use super::*;
 
+    const A_WHILE: Duration = Duration::from_secs(5);
+
     #[tokio::test(start_paused = true)]
     async fn never_lets_more_than_the_burst_plus_rate_through() {
-        let limiter = RateLimiter::new(25, 40);
+        let limiter = RateLimiter::new(25, 40, A_WHILE);
         let start = tokio::time::Instant::now();
         let mut sent = 0;
         while tokio::time::Instant::now().duration_since(start) < Duration::from_secs(1) {
@@ -111,7 +168,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_waiting_request_is_not_overtaken_by_a_newcomer() {
-        let limiter = std::sync::Arc::new(RateLimiter::new(10, 1));
+        let limiter = std::sync::Arc::new(RateLimiter::new(10, 1, A_WHILE));
         limiter.acquire().await.expect("the burst");
         let done = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let waiter = tokio::spawn({
@@ -130,6 +187,44 @@ mod tests {
         assert_eq!(
             *done.lock().expect("lock"),
             ["waiting since t=0", "newcomer at t=0.1"]
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_whose_turn_is_too_far_away_is_refused_at_once() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(10, 1, A_WHILE));
+        // The burst, then A_WHILE's worth of queued calls: 1 + 50.
+        let calls: Vec<_> = (0..60)
+            .map(|_| {
+                let limiter = limiter.clone();
+                tokio::spawn(async move { limiter.acquire().await.is_ok() })
+            })
+            .collect();
+        let mut sent = 0;
+        for call in calls {
+            sent += usize::from(call.await.expect("a call"));
+        }
+        assert_eq!(sent, 51, "queued beyond {A_WHILE:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_call_given_up_while_queued_gives_its_turn_back() {
+        let limiter = std::sync::Arc::new(RateLimiter::new(1, 1, A_WHILE));
+        limiter.acquire().await.expect("the burst");
+        let start = Instant::now();
+        let given_up = tokio::spawn({
+            let limiter = limiter.clone();
+            async move { limiter.acquire().await }
+        });
+        tokio::time::advance(Duration::from_millis(100)).await;
+        given_up.abort();
+        let _ = given_up.await;
+        // Its turn (t=1 s) is the newcomer's now, not the one after it (t=2 s).
+        limiter.acquire().await.expect("queued");
+        assert!(
+            start.elapsed() <= Duration::from_millis(1100),
+            "sent at {:?}",
+            start.elapsed()
         );
     }
 }
