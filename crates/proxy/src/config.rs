@@ -85,6 +85,11 @@ pub struct Args {
         default_value = "sqlite://proxy.db?mode=rwc"
     )]
     pub database_url: String,
+    /// Postgres connections this replica keeps open at most. Every replica's count adds
+    /// up against the server's `max_connections` (100 by default): lower it for many
+    /// replicas or a small managed database. SQLite uses 4
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..))]
+    pub database_max_connections: u32,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "PROXY_BODY_LIMIT", default_value_t = 64 * 1024)]
     pub body_limit: usize,
@@ -179,6 +184,8 @@ pub struct Config {
     pub host_jwt_audience: Option<String>,
     pub host_jwt_max_lifetime: std::time::Duration,
     pub database_url: String,
+    /// Postgres only: the pool's size in this process.
+    pub database_max_connections: u32,
     pub webhook_secret: Option<String>,
     pub body_limit: usize,
     pub catalog_ttl: std::time::Duration,
@@ -319,6 +326,7 @@ impl Config {
             host_jwt_audience: None,
             host_jwt_max_lifetime: std::time::Duration::from_secs(24 * 3600),
             database_url: "sqlite::memory:".to_owned(),
+            database_max_connections: 16,
             webhook_secret: None,
             body_limit: 64 * 1024,
             catalog_ttl: std::time::Duration::from_secs(60),
@@ -413,6 +421,7 @@ impl Config {
             host_jwt_audience: args.host_jwt_audience,
             host_jwt_max_lifetime: std::time::Duration::from_secs(args.host_jwt_max_lifetime_secs),
             database_url: args.database_url,
+            database_max_connections: args.database_max_connections,
             webhook_secret: secrets.webhook_secret,
             body_limit: args.body_limit,
             catalog_ttl: std::time::Duration::from_secs(args.catalog_ttl_secs),

@@ -220,11 +220,12 @@ fn is_in_memory(url: &str) -> bool {
     url.starts_with("sqlite") && (url.contains(":memory:") || url.contains("mode=memory"))
 }
 
-fn pool_size(url: &str) -> u32 {
+/// SQLite is one file: a few connections serve it (one writer at a time anyway).
+fn pool_size(url: &str, postgres_connections: u32) -> u32 {
     if url.starts_with("sqlite") {
         4
     } else {
-        16
+        postgres_connections.max(1)
     }
 }
 
@@ -237,6 +238,11 @@ pub fn now_ms() -> i64 {
 
 impl Db {
     pub async fn connect(url: &str) -> Result<Db, ProxyError> {
+        Self::connect_with(url, 16).await
+    }
+
+    /// `connect`, with a Postgres pool of at most `postgres_connections`.
+    pub async fn connect_with(url: &str, postgres_connections: u32) -> Result<Db, ProxyError> {
         sqlx::any::install_default_drivers();
         // `sqlite::memory:` is served from a file in a temporary directory: an in-memory
         // SQLite database lives only as long as its connection, and sqlx closes a
@@ -258,7 +264,7 @@ impl Db {
             None => url.to_owned(),
         };
         let pool = AnyPoolOptions::new()
-            .max_connections(pool_size(&url))
+            .max_connections(pool_size(&url, postgres_connections))
             .acquire_timeout(Duration::from_secs(10))
             .connect(&url)
             .await

@@ -65,7 +65,8 @@ impl Proxy {
             let settings: Vec<&String> = config.system_values.keys().collect();
             tracing::info!(?settings, "SYSTEM_VALUES_FILE: the host supplies these settings; users neither see nor set them");
         }
-        let db = db::Db::connect(&config.database_url).await?;
+        let db =
+            db::Db::connect_with(&config.database_url, config.database_max_connections).await?;
         let listener = TcpListener::bind(config.listen).await.map_err(|err| {
             ProxyError::Config(format!("cannot listen on {}: {err}", config.listen))
         })?;

@@ -29,6 +29,8 @@ fn help_lists_every_contract_option() {
         "HOST_JWT_AUDIENCE",
         "--database-url",
         "DATABASE_URL",
+        "--database-max-connections",
+        "DATABASE_MAX_CONNECTIONS",
         "--allowed-origins",
         "ALLOWED_ORIGINS",
         "TRAY_WEBHOOK_SECRET",
