@@ -492,26 +492,32 @@ impl Db {
         }))
     }
 
-    /// The owner's other creates under way (claimed and started, nothing recorded yet,
-    /// the claim renewed within `stale_after_ms`): what the user will hold once they are
-    /// done, beyond their recorded instances. (The proxy's own guard claims have no
-    /// start, and are not creates.)
+    /// The owner's other creates under way (started, nothing recorded yet, and either
+    /// claimed with a claim renewed within `stale_after_ms`, or left when Tray did not
+    /// answer within `unanswered_grace_ms`, as Tray may still make their instance):
+    /// what the user may hold once they are done, beyond their recorded instances. (The
+    /// proxy's own guard claims have no start, and are not creates.)
     pub async fn other_creations_under_way(
         &self,
         owner: &str,
         key: &str,
         stale_after_ms: i64,
+        unanswered_grace_ms: i64,
     ) -> Result<usize, ProxyError> {
-        let fresh_since = self.clock_ms().await? - stale_after_ms;
+        let now = self.clock_ms().await?;
         let row = sqlx::query(
             "SELECT COUNT(*) FROM creations c
              JOIN creation_starts s ON s.owner = c.owner AND s.idempotency_key = c.idempotency_key
              WHERE c.owner = $1 AND c.idempotency_key <> $2 AND c.instance_id IS NULL
-               AND c.claimed_at > $3",
+               AND (c.claimed_at > $3 OR EXISTS (
+                   SELECT 1 FROM creation_unanswered u
+                   WHERE u.owner = c.owner AND u.idempotency_key = c.idempotency_key
+                     AND u.at > $4))",
         )
         .bind(owner)
         .bind(key)
-        .bind(fresh_since)
+        .bind(now - stale_after_ms)
+        .bind(now - unanswered_grace_ms)
         .fetch_one(&self.pool)
         .await?;
         Ok(usize::try_from(row.get::<i64, _>(0)).unwrap_or_default())

@@ -547,6 +547,29 @@ async fn a_create_tray_finishes_after_the_proxy_gave_up_is_found_by_its_retry() 
     harness.stop().await;
 }
 
+/// A create Tray left unanswered counts against the user's limit while Tray may still
+/// make it: a create with another key meanwhile is refused, or Tray would end up holding
+/// one connection more than the limit.
+#[tokio::test]
+async fn a_create_left_unanswered_counts_against_the_users_limit() {
+    let (harness, user) = tray_waited_on(1_000, "unanswered-limit", |config| {
+        config.max_connections_per_user = 2;
+    })
+    .await;
+    let (status, first) = create_named(&harness, &user, "first", "First").await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    let (status, unanswered) =
+        create_named_under(&harness, slow_creates(2_500), &user, "lost", "Lost").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{unanswered}");
+    let (status, other) = create_named(&harness, &user, "other", "Other").await;
+    assert_eq!(status, StatusCode::CONFLICT, "{other}");
+    assert_eq!(other["error"]["code"], "limit_reached", "{other}");
+
+    tokio::time::sleep(Duration::from_millis(2_000)).await;
+    assert_eq!(stripe_names(&harness, &user).await, ["First", "Lost"]);
+    harness.stop().await;
+}
+
 /// A reload loses the widget's idempotency key: a connect started again meanwhile (a new
 /// key, the same name) waits for the first create, answered or not, instead of making
 /// the same connection twice.

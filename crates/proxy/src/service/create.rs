@@ -339,7 +339,8 @@ impl Marketplace {
     /// catalog load lists them all, one Tray call per 100. Our rows say when the limit may
     /// be near; Tray's count decides then, as our rows may include connections removed on
     /// Tray's side, which the user could never delete. The user's other creates under way
-    /// count too, so creates racing with different keys cannot all pass: creates that see
+    /// count too (one Tray left unanswered as well, while Tray may still make it), so
+    /// creates racing with different keys cannot all pass: creates that see
     /// each other under way may all be refused, even with room for some of them (no
     /// order among them is known), and are told so; sent again, they pass.
     async fn within_connection_limit(
@@ -354,7 +355,12 @@ impl Marketplace {
         let owner = &session.external_user_id;
         let under_way = self
             .db
-            .other_creations_under_way(owner, key, self.stale_claim_ms())
+            .other_creations_under_way(
+                owner,
+                key,
+                self.stale_claim_ms(),
+                millis(self.config.unanswered_grace),
+            )
             .await?;
         let recorded = self.db.instances_of(owner).await?.len();
         if recorded + under_way < limit {
