@@ -369,7 +369,12 @@ impl Marketplace {
                     };
                     self.attach_pending(&session, Wait::Yes).await
                 }
-                Err(err) if err.is_transient() => return Err(err),
+                // Backed off as a failed attach is: each round would mint again for
+                // this user first (a restarted replica has no token cached).
+                Err(err) if err.is_transient() => {
+                    self.note_retry(owner, false).await;
+                    return Err(err);
+                }
                 Err(err) => {
                     tracing::warn!(error = %err, "no user token for attaching pending auths");
                     false
