@@ -108,8 +108,12 @@ function mountWith(element, options, prefetched) {
     },
   };
   // Replaced now, not once the new widget is ready: unmounting the new one at once
-  // must leave no widget behind.
-  latestMount.get(element)?.unmount();
+  // must leave no widget behind. (A widget that fails to go is not this mount's failure.)
+  try {
+    latestMount.get(element)?.unmount();
+  } catch (error) {
+    report(error);
+  }
   latestMount.set(element, call);
   const mounted = ready.then(async (glue) => {
     await arrivedWithin(prefetched, 100);
@@ -154,10 +158,11 @@ function mountScriptTagContainers() {
           response.ok ? response.text() : Promise.reject(new Error(`token URL: HTTP ${response.status}`)),
         );
     }
-    const prefetched = options.token ? prefetchCatalog(options.proxyUrl, options.token) : null;
     // Script-tag widgets live as long as the page. One container refused leaves the
-    // others mounted.
+    // others mounted, and sends no request of its own.
     try {
+      claimShadowRoot(element);
+      const prefetched = options.token ? prefetchCatalog(options.proxyUrl, options.token) : null;
       mountWith(element, options, prefetched);
     } catch (refused) {
       report(refused);

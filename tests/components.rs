@@ -4229,36 +4229,72 @@ async fn after_a_deletion_focus_goes_to_add_another_not_to_another_rows_toggle()
     host.remove();
 }
 
-/// Moved on to another row while a Disable was on its way: its answer leaves focus
-/// there. Taken back to the Enable button, the Enter meant for the other row's rename
-/// would enable this connection again.
-#[wasm_bindgen_test]
-async fn a_change_answered_after_the_user_moved_to_another_row_leaves_focus_there() {
-    let _fetch = FakeFetch::install(&format!(
+/// Two connected Slack rows in their dialog, the first row's Disable pressed and on its
+/// way until [`answer_the_disable`].
+async fn disable_on_cue(
+    host: &HtmlElement,
+) -> (FakeFetch, leptos::mount::UnmountHandle<impl Mountable>) {
+    let fetch = FakeFetch::install(&format!(
         "return new Promise((resolve) => window.__answer = () => resolve(new Response({},
              {{ status: 200, headers: {{ 'Content-Type': 'application/json' }} }})));",
         json_literal(&disabled_slack())
     ));
-    let host = container();
     let item = integration("Slack", &[], &[Status::Connected, Status::Connected]);
-    let handle = mount_dialog(&host, showing(&item), item.solution_id.clone(), None);
+    let handle = mount_dialog(host, showing(&item), item.solution_id.clone(), None);
     tick().await;
-    press(&host, "[data-instance-id=\"Slack-0\"] .tm-toggle");
+    press(host, "[data-instance-id=\"Slack-0\"] .tm-toggle");
     tick().await;
-    type_a_new_name(&host, "Slack-1", "Team alerts").await;
+    (fetch, handle)
+}
+
+async fn answer_the_disable(host: &HtmlElement) {
     run_js("window.__answer()");
     for _ in 0..10 {
         tick().await;
     }
     next_frames().await;
     assert_eq!(
-        texts(&host, "[data-instance-id=\"Slack-0\"] .tm-toggle"),
+        texts(host, "[data-instance-id=\"Slack-0\"] .tm-toggle"),
         vec!["Enable"],
         "answered"
     );
+}
+
+/// Moved on to another row while a Disable was on its way: its answer leaves focus
+/// there. Taken back to the Enable button, the Enter meant for the other row's rename
+/// would enable this connection again.
+#[wasm_bindgen_test]
+async fn a_change_answered_after_the_user_moved_to_another_row_leaves_focus_there() {
+    let host = container();
+    let (_fetch, handle) = disable_on_cue(&host).await;
+    type_a_new_name(&host, "Slack-1", "Team alerts").await;
+    answer_the_disable(&host).await;
     assert!(
         focus_is_in_row("Slack-1", "tm-name"),
         "focus stayed in the other row's rename, not on {:?}",
+        focused_class()
+    );
+    drop(handle);
+    host.remove();
+}
+
+/// The same within the row: moved on to its sign-in button, the user stays there.
+#[wasm_bindgen_test]
+async fn a_change_answered_after_the_user_moved_on_in_its_row_leaves_focus_there() {
+    let host = container();
+    let (_fetch, handle) = disable_on_cue(&host).await;
+    let sign_in: HtmlElement = host
+        .query_selector("[data-instance-id=\"Slack-0\"] .tm-reauth button")
+        .unwrap()
+        .expect("the row's sign-in")
+        .unchecked_into();
+    sign_in.focus().unwrap();
+    answer_the_disable(&host).await;
+    let focused = document().active_element();
+    assert_eq!(
+        focused.as_ref(),
+        Some(sign_in.unchecked_ref()),
+        "focus stayed on the sign-in, not on {:?}",
         focused_class()
     );
     drop(handle);

@@ -85,6 +85,9 @@ pub fn InstanceRow(
             Change::Delete => &[".tm-add", ".tm-close"],
         };
         let row = (!matches!(work, Change::Delete)).then(|| instance_id.clone());
+        // The control the user made the change with (or typed in): focus is taken back
+        // at the end only from there, or when it was lost.
+        let origin = dialog.as_ref().and_then(focused_in);
         // Enable/Disable is no editor's doing: an editor open meanwhile stays open.
         let closes_editor = !matches!(&work, Change::Update(update) if update.enabled.is_some());
         saving.set(closes_editor);
@@ -130,12 +133,12 @@ pub fn InstanceRow(
                     if closes_editor {
                         editing.try_set(Editing::Nothing);
                     }
-                    // Moved on to another row (its editor, its buttons) or Add another,
-                    // or typing in this row's editor meanwhile: focus stays there.
+                    // Moved on meanwhile (another control of this row or another, an
+                    // editor, Add another): focus stays where the user is, where their
+                    // next Enter is meant.
                     let stays = dialog
                         .as_ref()
-                        .is_some_and(|d| focus_moved_on(d, editor_box))
-                        || (row.is_some() && !closes_editor && focus_within(editor_box));
+                        .is_some_and(|d| moved_on(d, origin.as_ref()));
                     if let Some(dialog) = dialog.filter(|_| !stays) {
                         focus_after_render(dialog, row, then_focus);
                     }
@@ -540,27 +543,22 @@ fn focus_first_control(within: NodeRef<leptos::html::Div>, select: bool) {
     }
 }
 
-/// Whether focus is in `editor_box` (an input of an open editor, say).
-fn focus_within(editor_box: NodeRef<leptos::html::Div>) -> bool {
-    editor_box
-        .try_get_untracked()
-        .flatten()
-        .is_some_and(|b| b.matches(":focus-within").unwrap_or(false))
+/// The control focused in the widget (its root's `activeElement`: `:focus` does not
+/// match while the window is in the background).
+fn focused_in(dialog: &web_sys::Element) -> Option<web_sys::Element> {
+    let root = dialog.get_root_node();
+    match root.dyn_ref::<web_sys::ShadowRoot>() {
+        Some(shadow) => shadow.active_element(),
+        None => root.dyn_ref::<web_sys::Document>()?.active_element(),
+    }
 }
 
-/// Whether focus is in `dialog` outside the row around `editor_box` (another row, Add
-/// another): the user has moved on, and a change of this row ending must not take the
-/// focus back, where their next Enter would act on this row. A row gone (deleted) holds
-/// no focus.
-fn focus_moved_on(dialog: &web_sys::Element, editor_box: NodeRef<leptos::html::Div>) -> bool {
-    let Some(focused) = dialog.query_selector(":focus").ok().flatten() else {
-        return false;
-    };
-    let row = editor_box
-        .try_get_untracked()
-        .flatten()
-        .and_then(|b| b.closest(".tm-instance").ok().flatten());
-    !row.is_some_and(|row| row.contains(Some(&focused)))
+/// Whether focus is now on a control of `dialog` other than `origin`, the one a change
+/// was made with: the user has moved on, and the change ending must not take the focus
+/// back. Still on `origin`, on the dialog itself, or lost (its row gone): not moved on.
+fn moved_on(dialog: &web_sys::Element, origin: Option<&web_sys::Element>) -> bool {
+    focused_in(dialog)
+        .is_some_and(|now| origin != Some(&now) && &now != dialog && dialog.contains(Some(&now)))
 }
 
 /// Focuses the first control matching one of `selectors` in the row around `editor_box`.

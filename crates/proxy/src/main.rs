@@ -39,7 +39,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         () = proxy.stop() => Ok(()),
         second = shutdown_signal() => {
             second?;
-            Err("stopped at once by a second signal: requests and changes under way were cut off".into())
+            // Exits here: returning would wait for the runtime's blocking work (a DNS
+            // lookup that hangs).
+            eprintln!("marketplace-proxy: stopped at once by a second signal: requests and changes under way were cut off");
+            std::process::exit(1)
         }
     }
 }
