@@ -318,17 +318,6 @@ impl Db {
         Ok((balance >= deepest).then_some(balance))
     }
 
-    /// A token reserved by a call given up before its turn, back in the shared bucket.
-    pub async fn give_back_tray_request(&self, burst: f64) -> Result<(), ProxyError> {
-        sqlx::query(
-            "UPDATE tray_rate_limit SET tokens = LEAST($1::float8, tokens + 1) WHERE name = 'tray'",
-        )
-        .bind(burst)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     pub async fn tray_user_id(&self, external_user_id: &str) -> Result<Option<String>, ProxyError> {
         let row = sqlx::query("SELECT tray_user_id FROM users WHERE external_user_id = $1")
             .bind(external_user_id)

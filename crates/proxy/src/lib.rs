@@ -79,9 +79,9 @@ impl Proxy {
             .build()
             .map_err(|err| ProxyError::Config(err.to_string()))?;
         // Replicas share Postgres, so they share the bucket there; SQLite is one process.
-        // A third of the request's time: what follows a call's turn (Tray's answer, the
-        // request's other calls) needs the rest.
-        let max_wait = config.request_timeout / 3;
+        // A sixth of the request's time (5 s): a request makes a few calls one after the
+        // other, and a standing queue under overload adds wait, not throughput.
+        let max_wait = config.request_timeout / 6;
         let limiter = if db.is_postgres() {
             RateLimiter::shared(
                 db.clone(),

@@ -22,7 +22,7 @@ use tower_http::{
 use tracing::Instrument;
 
 use crate::{
-    error::ProxyError, identity::HostUser, service::Session, tray::retrying_until, AppState,
+    error::ProxyError, identity::HostUser, service::Session, tray::with_deadline, AppState,
 };
 
 type Shared = State<Arc<AppState>>;
@@ -130,7 +130,14 @@ fn has_encoded_control(path: &str) -> bool {
 /// A time limit (past it, Tray, retried with backoff, has not answered in time), and
 /// every error in the one JSON shape, the timeout's included.
 fn with_error_shape(router: Router<Arc<AppState>>, state: &AppState) -> Router<Arc<AppState>> {
+    let time = state.market.config.request_timeout;
     router
+        // The request's Tray calls know its time: none is queued or retried past it.
+        .layer(middleware::from_fn(
+            move |request: axum::extract::Request, next: middleware::Next| async move {
+                with_deadline(tokio::time::Instant::now() + time, next.run(request)).await
+            },
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             state.market.config.request_timeout,
@@ -307,7 +314,7 @@ async fn to_the_end<T: Send + 'static>(
 ) -> Result<T, ProxyError> {
     let task = async move {
         match retry_limit {
-            Some(limit) => retrying_until(tokio::time::Instant::now() + limit, change).await,
+            Some(limit) => with_deadline(tokio::time::Instant::now() + limit, change).await,
             None => change.await,
         }
     };

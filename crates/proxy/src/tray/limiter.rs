@@ -15,11 +15,11 @@ use crate::{db::Db, error::ProxyError};
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
-    /// The lowest balance a reservation may leave: `-max_wait * per_second`. Past it a
-    /// call is refused at once (`rate_limited`) instead of queued: under a sustained
-    /// overload a deeper queue only holds calls whose callers give up before their turn,
-    /// and every later call would then wait past its own caller's time too.
-    deepest: f64,
+    /// The longest a call queues for its turn (less when its request's time runs out
+    /// sooner). Past it a call is refused at once (`rate_limited`) instead of queued:
+    /// under a sustained overload a deeper queue only holds calls whose callers give up
+    /// before their turn, and every later call then waits past its own caller's time too.
+    max_wait: Duration,
     bucket: Bucket,
 }
 
@@ -56,28 +56,36 @@ impl RateLimiter {
     }
 
     fn with_bucket(per_second: u32, burst: u32, max_wait: Duration, bucket: Bucket) -> Self {
-        let per_second = f64::from(per_second.max(1));
         RateLimiter {
-            per_second,
+            per_second: f64::from(per_second.max(1)),
             burst: f64::from(burst.max(1)),
-            deepest: -max_wait.as_secs_f64() * per_second,
+            max_wait,
             bucket,
         }
     }
 
     /// Wait until one request may be sent, or refuse at once when its turn is further
-    /// away than the longest wait.
+    /// away than the longest wait, or than half the time its request has left (the rest
+    /// is for Tray's answer and the request's other calls).
     ///
     /// A reservation is a token taken now: a negative balance is the queue in front of
     /// this call (on Postgres, of every replica's calls), so calls go in arrival order,
     /// each sleeping until its own token is earned (a newcomer cannot take a token a
-    /// waiter was owed). A call dropped while it waits (its caller gave up) gives its
-    /// token back.
+    /// waiter was owed). A call dropped while it waits forfeits its token: given back,
+    /// it would be a turn at the queue's end, beside the last waiter's, and the calls
+    /// would go out faster than the rate. The floor keeps what is forfeited small.
     pub async fn acquire(&self) -> Result<(), ProxyError> {
+        let wait = match super::deadline() {
+            Some(deadline) => {
+                (deadline.saturating_duration_since(Instant::now()) / 2).min(self.max_wait)
+            }
+            None => self.max_wait,
+        };
+        let deepest = -wait.as_secs_f64() * self.per_second;
         let balance = match &self.bucket {
-            Bucket::Local(bucket) => self.reserve_local(bucket),
+            Bucket::Local(bucket) => self.reserve_local(bucket, deepest),
             Bucket::Shared(db) => {
-                db.reserve_tray_request(self.per_second, self.burst, self.deepest)
+                db.reserve_tray_request(self.per_second, self.burst, deepest)
                     .await?
             }
         };
@@ -85,64 +93,24 @@ impl RateLimiter {
             return Err(ProxyError::TrayRateLimited);
         };
         if balance < 0.0 {
-            let mut turn = Turn {
-                limiter: self,
-                taken: false,
-            };
             tokio::time::sleep(Duration::from_secs_f64(-balance / self.per_second)).await;
-            turn.taken = true;
         }
         Ok(())
     }
 
     /// The balance after taking a token, or `None` (nothing taken) when it would fall
-    /// below the deepest.
-    fn reserve_local(&self, bucket: &Mutex<LocalBucket>) -> Option<f64> {
+    /// below `deepest`.
+    fn reserve_local(&self, bucket: &Mutex<LocalBucket>, deepest: f64) -> Option<f64> {
         let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         let earned = now.duration_since(bucket.refilled).as_secs_f64() * self.per_second;
         bucket.tokens = (bucket.tokens + earned).min(self.burst);
         bucket.refilled = now;
         let balance = bucket.tokens - 1.0;
-        (balance >= self.deepest).then(|| {
+        (balance >= deepest).then(|| {
             bucket.tokens = balance;
             balance
         })
-    }
-
-    fn give_back(&self) {
-        match &self.bucket {
-            Bucket::Local(bucket) => {
-                let mut bucket = bucket.lock().unwrap_or_else(PoisonError::into_inner);
-                bucket.tokens = (bucket.tokens + 1.0).min(self.burst);
-            }
-            Bucket::Shared(db) => {
-                // Drop cannot wait: the database is told in a task of its own.
-                if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                    let (db, burst) = (db.clone(), self.burst);
-                    runtime.spawn(async move {
-                        if let Err(err) = db.give_back_tray_request(burst).await {
-                            tracing::warn!(error = %err, "a Tray token given up was not given back");
-                        }
-                    });
-                }
-            }
-        }
-    }
-}
-
-/// A reserved token waiting for its turn: dropped before it is taken (the call was
-/// given up), it goes back to the bucket for the next call.
-struct Turn<'a> {
-    limiter: &'a RateLimiter,
-    taken: bool,
-}
-
-impl Drop for Turn<'_> {
-    fn drop(&mut self) {
-        if !self.taken {
-            self.limiter.give_back();
-        }
     }
 }
 
@@ -208,23 +176,22 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_call_given_up_while_queued_gives_its_turn_back() {
-        let limiter = std::sync::Arc::new(RateLimiter::new(1, 1, A_WHILE));
+    async fn a_turn_past_half_the_requests_time_left_is_refused() {
+        let limiter = RateLimiter::new(1, 1, A_WHILE);
         limiter.acquire().await.expect("the burst");
-        let start = Instant::now();
-        let given_up = tokio::spawn({
-            let limiter = limiter.clone();
-            async move { limiter.acquire().await }
-        });
-        tokio::time::advance(Duration::from_millis(100)).await;
-        given_up.abort();
-        let _ = given_up.await;
-        // Its turn (t=1 s) is the newcomer's now, not the one after it (t=2 s).
-        limiter.acquire().await.expect("queued");
+        let deadline = Instant::now() + Duration::from_secs(2);
+        let (second, third) = crate::tray::with_deadline(deadline, async {
+            // Its turn 1 s away, with 2 s left: queued.
+            let second = limiter.acquire().await;
+            // Its turn 1 s away again, with 1 s left: no time for Tray's answer after it.
+            let third = limiter.acquire().await;
+            (second, third)
+        })
+        .await;
+        assert!(second.is_ok(), "{second:?}");
         assert!(
-            start.elapsed() <= Duration::from_millis(1100),
-            "sent at {:?}",
-            start.elapsed()
+            matches!(third, Err(ProxyError::TrayRateLimited)),
+            "{third:?}"
         );
     }
 }

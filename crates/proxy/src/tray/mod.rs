@@ -343,7 +343,7 @@ impl TrayClient {
     }
 
     /// Sends a call, again while it may not have reached Tray (`Retry::Idempotent`) or was
-    /// rate limited; no new attempt starts past the deadline of [`retrying_until`].
+    /// rate limited; no new attempt starts past the deadline of [`with_deadline`].
     async fn call<T: DeserializeOwned>(
         &self,
         token: &str,
@@ -470,25 +470,30 @@ fn unauthorized_reason(body: &str) -> String {
 }
 
 tokio::task_local! {
-    /// See [`retrying_until`].
-    static NO_RETRY_AFTER: tokio::time::Instant;
+    /// See [`with_deadline`].
+    static DEADLINE: tokio::time::Instant;
 }
 
-/// Runs `work` with no Tray call attempted again after `deadline` (a first attempt still
-/// goes, and an attempt under way runs to its answer). A change whose caller went keeps
-/// going, but is not sent to Tray again long after its caller was told it failed, where
-/// it could land after a newer change of the user's.
-pub async fn retrying_until<F: std::future::Future>(
+/// Runs `work` (a request, or a change whose caller may go) with its Tray calls bound by
+/// `deadline`: none is attempted again after it (a first attempt still goes, and an
+/// attempt under way runs to its answer), and none queues for the rate limit past half
+/// the time left. A request's calls are not made for a caller who has given up; a change
+/// whose caller went keeps going, but is not sent to Tray again long after its caller
+/// was told it failed, where it could land after a newer change of the user's.
+pub async fn with_deadline<F: std::future::Future>(
     deadline: tokio::time::Instant,
     work: F,
 ) -> F::Output {
-    NO_RETRY_AFTER.scope(deadline, work).await
+    DEADLINE.scope(deadline, work).await
+}
+
+/// The deadline of the work this runs in, if it has one.
+fn deadline() -> Option<tokio::time::Instant> {
+    DEADLINE.try_with(|deadline| *deadline).ok()
 }
 
 fn past_retry_deadline() -> bool {
-    NO_RETRY_AFTER
-        .try_with(|deadline| tokio::time::Instant::now() >= *deadline)
-        .unwrap_or(false)
+    deadline().is_some_and(|deadline| tokio::time::Instant::now() >= deadline)
 }
 
 /// Exponential backoff with full jitter: 100 ms, 200 ms, 400 ms, ... capped at 3 s.
