@@ -63,7 +63,7 @@ struct WidgetReport {
     total_gzip_9: usize,
     widget_render: widget::Distribution,
     static_render: widget::Distribution,
-    /// Of `widget_render`: the widget's mount, from its shadow root to its cards.
+    /// Of `widget_render`: the widget's mount, from its stylesheet to its cards.
     widget_mount: widget::Distribution,
     /// Median widget time over median static time.
     ratio: f64,
@@ -320,7 +320,7 @@ fn print_widget(w: &WidgetReport) {
         "of the widget's: its mount (ms)", w.widget_mount.median_ms, w.widget_mount.p95_ms
     );
     println!(
-        "  (its mount: from its shadow root to its cards in the page, a first run of its code)"
+        "  (its mount: from its shadow root's stylesheet to its cards in the page, a first run of its code)"
     );
     println!(
         "\nWidget: one keystroke in the search, {} integrations ({} keystrokes)",
