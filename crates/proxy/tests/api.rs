@@ -1594,12 +1594,26 @@ async fn the_auth_expiring_webhook_needs_the_secret_and_flags_the_instance() {
         expiring_notice(&harness, &user, &auth_id, "guess").await,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(
-        expiring_notice(&harness, &user, &auth_id, WEBHOOK_SECRET).await,
-        StatusCode::NO_CONTENT
-    );
+    // Read whatever its Content-Type says: the contract names none.
+    let sent_as_text = harness
+        .http
+        .post(format!(
+            "{}/webhooks/tray/auth-expiring?secret={WEBHOOK_SECRET}",
+            harness.proxy.url()
+        ))
+        .header("content-type", "text/plain")
+        .body(json!({ "authId": auth_id }).to_string())
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(sent_as_text.status(), StatusCode::NO_CONTENT);
     let (_, instance) = harness.instance(&user, &id).await;
     assert_eq!(instance["status"], "auth_expiring");
+    assert_eq!(
+        expiring_notice(&harness, &user, &auth_id, WEBHOOK_SECRET).await,
+        StatusCode::NO_CONTENT,
+        "a second notice of one auth"
+    );
 
     // Re-authorizing: an edit dialog for that auth, then attaching it again clears the flag.
     let (status, dialog) = harness
