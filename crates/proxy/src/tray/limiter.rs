@@ -3,8 +3,8 @@
 //!
 //! On SQLite (one process) the bucket lives in memory. On Postgres, where several
 //! replicas serve one organisation, it is one row every replica reserves from with a
-//! single `UPDATE ... RETURNING` (see [`Db::reserve_tray_request`]), so the limit holds
-//! across all of them rather than per process.
+//! single statement on the row locked `FOR UPDATE` (see [`Db::reserve_tray_request`]),
+//! so the limit holds across all of them rather than per process.
 
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
